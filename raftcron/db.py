@@ -1,0 +1,317 @@
+"""The SQLite copy of the state: schema, version, pragmas, connections, and `ReadDb`.
+
+Every peer keeps one SQLite file, written by exactly one connection (the state machine's, on
+pysyncobj's thread) and read by any number of read-only connections (`ReadDb`, one per thread,
+used by the API and the scheduler off the event loop). WAL mode lets readers run while apply
+writes. The schema carries a version in `meta`; a copy written by another version is refused
+on open with `SchemaVersionError`, unless a migration in `MIGRATIONS` leads to this one.
+
+Times are stored in one fixed-width form (`dbtime.db_time`) so that string order is time
+order for the fence and for every `ORDER BY`; reads turn them back into the `format_time` form.
+
+The only importer of sqlite3 and sqlite-utils besides `queries`, `state*` and `snapshot`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from raftcron import queries
+from raftcron.dbtime import api_time, db_time
+from raftcron.errors import SchemaVersionError
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "ReadDb", "api_time", "db_time", "open_reader",
+           "open_writer"]
+
+#: Bump on any change to the tables below, and add a migration from the previous version.
+SCHEMA_VERSION = 1
+
+#: version n -> function that migrates a copy from n to n+1 inside the open transaction.
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+
+_TABLES: dict[str, tuple[dict[str, type], str, list[str], dict[str, Any]]] = {
+    # table: (columns, primary key, NOT NULL columns, defaults)
+    "meta": ({"key": str, "value": str}, "key", ["value"], {}),
+    "jobs": (
+        {
+            "name": str,
+            "spec": str,  # the canonical job dict, JSON, as put_job carried it
+            "expanded": str,  # the schedule with H fields expanded
+            "paused": int,
+            "status": str,  # scheduled | paused | finished
+            "version": int,
+            "created_at": str,
+            "updated_at": str,
+            "cursor": str,  # the last slot fired (the fence); NULL before the first
+            "fired_count": int,  # pending scheduled fires, counted toward max_runs
+        },
+        "name",
+        ["spec", "paused", "status", "version", "created_at", "updated_at", "fired_count"],
+        {"paused": 0, "fired_count": 0},
+    ),
+    "runs": (
+        {
+            "id": str,
+            "job": str,
+            "slot": str,
+            "attempt": int,
+            "peer": str,
+            "target": str,
+            "status": str,
+            "fired_at": str,
+            "started_at": str,
+            "finished_at": str,
+            "exit_code": int,
+            "stdout_tail": str,
+            "stderr_tail": str,
+            "reason": str,
+            "manual": int,
+            "retry_of": str,
+            "cancel_requested": int,
+            "output_bytes": int,
+        },
+        "id",
+        ["job", "slot", "attempt", "status", "fired_at", "stdout_tail", "stderr_tail",
+         "manual", "cancel_requested", "output_bytes"],
+        {"stdout_tail": "", "stderr_tail": "", "manual": 0, "cancel_requested": 0,
+         "output_bytes": 0},
+    ),
+    "nodes": (
+        {
+            "name": str,
+            "spec": str,
+            "healthy": int,
+            "health_reason": str,
+            "health_at": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        "name",
+        ["spec", "created_at", "updated_at"],
+        {},
+    ),
+    "applied_keys": ({"key": str, "idx": int, "result": str}, "key", ["idx", "result"], {}),
+}
+
+_INDEXES = [
+    ("runs", ["job", "slot"]),
+    ("runs", ["job", "fired_at", "id"]),
+    ("runs", ["status"]),
+    ("runs", ["peer", "status"]),
+    ("runs", ["fired_at", "id"]),
+    ("applied_keys", ["idx"]),
+]
+
+# Backstops for the fence, which apply checks first: one scheduled run per (job, slot,
+# attempt, target), and one retry per (run retried, attempt).
+_UNIQUE_SQL = [
+    "CREATE UNIQUE INDEX runs_scheduled_unique ON runs (job, slot, attempt, ifnull(target, ''))"
+    " WHERE manual = 0 AND retry_of IS NULL",
+    "CREATE UNIQUE INDEX runs_retry_unique ON runs (retry_of, attempt) WHERE retry_of IS NOT NULL",
+]
+
+
+def wrap(conn: sqlite3.Connection) -> sqlite_utils.Database:
+    """sqlite-utils around one of our connections (no plugins, no pragma changes)."""
+    return sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
+
+
+def open_writer(path: Path) -> sqlite3.Connection:
+    """The one read-write connection of a copy: creates the schema or checks its version.
+
+    WAL lets readers run while apply writes. `synchronous=NORMAL` does not fsync on each
+    commit: pysyncobj never fsyncs its own journal, so a power loss can lose acknowledged
+    entries whatever SQLite does, and after a crash of the process (not the machine) WAL with
+    NORMAL loses nothing. The caller owns the connection and uses it from one thread at a time.
+    """
+    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=10000")
+        _ensure_schema(conn, path)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def open_reader(path: Path) -> sqlite3.Connection:
+    """A read-only connection (`mode=ro`): any write through it fails. Checks the version."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA busy_timeout=10000")
+        check_version(conn, path)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def read_meta(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def check_version(conn: sqlite3.Connection, path: Path | str) -> None:
+    """Raise `SchemaVersionError` unless the copy at `conn` is at `SCHEMA_VERSION`."""
+    try:
+        found = read_meta(conn, "schema_version")
+    except sqlite3.DatabaseError as exc:
+        raise SchemaVersionError(f"{path}: not a raftcron state copy ({exc})") from None
+    if found != str(SCHEMA_VERSION):
+        raise SchemaVersionError(_version_message(path, found))
+
+
+def _version_message(path: Path | str, found: str | None) -> str:
+    return (
+        f"{path}: state copy has schema version {found}, this build uses {SCHEMA_VERSION}; "
+        "run the matching raftcron version, or move the data dir away so this peer "
+        "catches up from the others"
+    )
+
+
+def _ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if not tables:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            create_schema(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return
+    if "meta" not in tables:
+        raise SchemaVersionError(f"{path}: not a raftcron state copy (no meta table)")
+    found = read_meta(conn, "schema_version")
+    version = int(found) if found and found.isdigit() else None
+    if version is not None and version < SCHEMA_VERSION and all(
+        v in MIGRATIONS for v in range(version, SCHEMA_VERSION)
+    ):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for v in range(version, SCHEMA_VERSION):
+                MIGRATIONS[v](conn)
+            conn.execute(
+                "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return
+    if version != SCHEMA_VERSION:
+        raise SchemaVersionError(_version_message(path, found))
+
+
+def create_schema(conn: sqlite3.Connection) -> None:
+    """Create every table and index in an empty database (inside the caller's transaction)."""
+    db = wrap(conn)
+    for name, (columns, pk, not_null, defaults) in _TABLES.items():
+        db[name].create(columns, pk=pk, not_null=not_null, defaults=defaults, strict=True)
+    for table, cols in _INDEXES:
+        db[table].create_index(cols, index_name=f"{table}_{'_'.join(cols)}")
+    for sql in _UNIQUE_SQL:
+        conn.execute(sql)
+    conn.executemany(
+        "INSERT INTO meta (key, value) VALUES (?, ?)",
+        [("schema_version", str(SCHEMA_VERSION)), ("applied_index", "0")],
+    )
+
+
+class ReadDb:
+    """Read-only access to a copy, one connection per thread, API-shaped results.
+
+    Safe from any thread; each call is one short read transaction, so it never blocks apply
+    (WAL) and sees a consistent state as of some applied index. Lists return
+    `(items, next_cursor)`; the cursor is opaque; `limit` defaults to 100, at most 1000.
+    Bad filter or paging values raise `ValidationError` naming the parameter.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def _db(self) -> sqlite_utils.Database:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            conn = open_reader(self.path)
+            with self._lock:
+                self._all.append(conn)
+            db = self._local.db = wrap(conn)
+        return db
+
+    def close(self) -> None:
+        """Close every thread's connection (call once no thread uses this any more)."""
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            conn.close()
+        self._local = threading.local()
+
+    def applied_index(self) -> int:
+        return int(read_meta(self._db().conn, "applied_index") or 0)
+
+    def get_job(self, name: str) -> dict | None:
+        return queries.get_job(self._db(), name)
+
+    def list_jobs(self, *, status: str | None = None, role: str | None = None,
+                  label: str | None = None, limit: int | None = None,
+                  cursor: str | None = None) -> tuple[list[dict], str | None]:
+        return queries.list_jobs(self._db(), status=status, role=role, label=label,
+                                 limit=limit, cursor=cursor)
+
+    def get_run(self, run_id: str) -> dict | None:
+        return queries.get_run(self._db(), run_id)
+
+    def list_runs(self, *, job: str | None = None, status: str | Iterable[str] | None = None,
+                  peer: str | None = None, since: str | None = None, until: str | None = None,
+                  limit: int | None = None,
+                  cursor: str | None = None) -> tuple[list[dict], str | None]:
+        return queries.list_runs(self._db(), job=job, status=status, peer=peer, since=since,
+                                 until=until, limit=limit, cursor=cursor)
+
+    def list_nodes(self, *, limit: int | None = None,
+                   cursor: str | None = None) -> tuple[list[dict], str | None]:
+        return queries.list_nodes(self._db(), limit=limit, cursor=cursor)
+
+    def get_node(self, name: str) -> dict | None:
+        return queries.get_node(self._db(), name)
+
+    def active_runs(self) -> list[dict]:
+        return queries.active_runs(self._db())
+
+    def runs_for_peer(self, peer: str, statuses: Iterable[str]) -> list[dict]:
+        return queries.runs_for_peer(self._db(), peer, statuses)
+
+    def job_cursors(self) -> dict[str, str | None]:
+        return queries.job_cursors(self._db())
+
+    def all_jobs_for_scheduler(self) -> list[dict]:
+        return queries.all_jobs_for_scheduler(self._db())
+
+    def recent_assignments(self, since: str) -> dict[str, int]:
+        return queries.recent_assignments(self._db(), since)
+
+    def run_counts(self, job: str) -> dict[str, int]:
+        return queries.run_counts(self._db(), job)
+
+    def last_run(self, job: str) -> dict | None:
+        return queries.last_run(self._db(), job)
+
+    def runs_to_prune(self, keep_per_job_default: int, max_age_before: str | None,
+                      *, limit: int = 10000) -> list[str]:
+        return queries.runs_to_prune(self._db(), keep_per_job_default, max_age_before,
+                                     limit=limit)
+
+    def status_counts(self) -> dict[str, int]:
+        return queries.status_counts(self._db())
