@@ -1,0 +1,378 @@
+"""Running a run as a local subprocess of this peer.
+
+Contract (see `executor/base.py`), kept by `LocalExecutor.run`:
+
+- An argv list is executed without a shell; a string runs through `/bin/sh -c`; a script or
+  binary (`spec.script`) is written to a private temporary directory (mode 0700, removed
+  afterwards) and run through `spec.interpreter` (an argv list, or a string split with
+  `shlex`), or executed directly when there is none.
+- The process starts in a new session, so it leads its own process group. A timeout sends
+  SIGTERM to the whole group and SIGKILL after `spec.kill_grace` -> `timed_out`; `cancel()`
+  does the same -> `cancelled`. When the main process exits on its own, whatever it left
+  running in its group is stopped the same way (the outcome still follows the exit status):
+  a run owns its process tree, nothing outlives it or keeps its output open. A job that
+  must leave a daemon behind detaches it with `setsid`.
+- Environment: the daemon's, minus every `RAFTCRON_*` variable (secrets), plus the job's
+  `env`, plus the `RAFTCRON_*` variables of the run (`environment.py`).
+- `spec.user`: privileges are dropped before exec (uid, primary gid and the user's groups;
+  HOME, USER and LOGNAME are set for that user). Needs a daemon running as root, unless the
+  user is the daemon's own.
+- Anything that keeps the process from starting (a missing executable, a bad `cwd`, an
+  unknown user) is a `failed` outcome with a reason, never an exception.
+- stdout and stderr are read concurrently, as they come, into an `OutputSink`, so no amount
+  of output can deadlock the pipe; only bounded tails are kept in memory.
+
+`asyncio.create_subprocess_exec` is not used as such: in Python 3.11 its `Process.wait()`
+does not return until the pipes are closed too, so a descendant holding stdout open would
+hide the main process's exit (and its timeout). `loop.subprocess_exec` (what
+`create_subprocess_exec` is built on) with a protocol of our own sees the exit on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import pwd
+import shlex
+import shutil
+import signal
+import subprocess
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from raftcron.clock import Clock, SystemClock
+from raftcron.durations import format_duration
+from raftcron.executor.base import RunOutcome, RunSpec
+from raftcron.executor.environment import local_env
+from raftcron.executor.output import OutputSink
+from raftcron.executor.process_group import group_alive, signal_group, terminate_group
+from raftcron.model import RunStatus
+
+log = logging.getLogger(__name__)
+
+#: How long to wait for the pipes to close once the process group is gone (a descendant that
+#: detached with setsid may hold them open; it no longer belongs to the run).
+DRAIN_TIMEOUT = 5.0
+
+
+class _StartError(Exception):
+    """The run could not be started; `reason` is what the outcome says."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class _Active:
+    cancel: asyncio.Event = field(default_factory=asyncio.Event)
+    pgid: int | None = None
+
+
+class _RunProtocol(asyncio.SubprocessProtocol):
+    """Feeds the pipes into the sink; signals process exit and pipe closure separately."""
+
+    def __init__(self, sink: OutputSink, loop: asyncio.AbstractEventLoop) -> None:
+        self.sink = sink
+        self.exited: asyncio.Future[None] = loop.create_future()
+        self.closed: asyncio.Future[None] = loop.create_future()
+
+    def pipe_data_received(self, fd: int, data: bytes | str) -> None:
+        chunk = data.encode() if isinstance(data, str) else data
+        if fd == 1:
+            self.sink.write_stdout(chunk)
+        elif fd == 2:
+            self.sink.write_stderr(chunk)
+
+    def process_exited(self) -> None:
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+class LocalExecutor:
+    """Runs `RunSpec`s as subprocesses of this peer. Output files go to `output_dir`.
+
+    `scratch_dir` is where script/binary temp dirs are made (default: the system temp dir;
+    it must not be mounted noexec, and must be traversable by the users jobs run as).
+    `base_env` replaces `os.environ` as the inherited environment (tests).
+    """
+
+    def __init__(
+        self,
+        output_dir: Path,
+        *,
+        clock: Clock | None = None,
+        scratch_dir: Path | None = None,
+        base_env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.output_dir = Path(output_dir)
+        self.clock: Clock = clock or SystemClock()
+        self.scratch_dir = scratch_dir
+        self.base_env = base_env
+        self._active: dict[str, _Active] = {}
+
+    @property
+    def running(self) -> int:
+        """Runs in progress (started or being prepared)."""
+        return len(self._active)
+
+    async def cancel(self, run_id: str) -> bool:
+        """Stop `run_id` (its whole process group); its `run()` returns `cancelled`.
+
+        Returns at once, False when this executor has no such run in progress.
+        """
+        active = self._active.get(run_id)
+        if active is None:
+            return False
+        active.cancel.set()
+        return True
+
+    async def run(
+        self, spec: RunSpec, *, on_started: Callable[[datetime], None] | None = None
+    ) -> RunOutcome:
+        """Run `spec` to its end and return the outcome; never raises for the run's failures."""
+        if spec.run_id in self._active:
+            return self._outcome(spec, RunStatus.FAILED, None, "run is already in progress")
+        active = _Active()
+        self._active[spec.run_id] = active
+        try:
+            return await self._run(spec, active, on_started)
+        finally:
+            del self._active[spec.run_id]
+
+    async def _run(
+        self,
+        spec: RunSpec,
+        active: _Active,
+        on_started: Callable[[datetime], None] | None,
+    ) -> RunOutcome:
+        try:
+            sink = OutputSink(self.output_dir, spec.run_id, spec.output_tail)
+        except OSError as exc:
+            return self._outcome(spec, RunStatus.FAILED, None, f"cannot write output: {exc}")
+        scratch: Path | None = None
+        started_at: datetime | None = None
+        status, exit_code, reason = RunStatus.FAILED, None, None
+        try:
+            try:
+                ids, identity = _resolve_user(spec.user)
+                argv, scratch = _prepare_argv(spec, self.scratch_dir, ids)
+                _check_cwd(spec.cwd)
+            except _StartError as exc:
+                reason = exc.reason
+            else:
+                if active.cancel.is_set():
+                    status, reason = RunStatus.CANCELLED, "cancelled before it started"
+                else:
+                    env = local_env(spec, self.base_env, identity=identity)
+                    status, exit_code, reason, started_at = await self._spawn_and_wait(
+                        spec, active, sink, argv, env, ids, on_started
+                    )
+        finally:
+            stdout_tail, stderr_tail, total = sink.close()
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
+        if sink.error is not None:
+            note = f"output file incomplete: {sink.error}"
+            reason = f"{reason}; {note}" if reason else note
+        return self._outcome(
+            spec, status, exit_code, reason, started_at, stdout_tail, stderr_tail, total
+        )
+
+    async def _spawn_and_wait(
+        self,
+        spec: RunSpec,
+        active: _Active,
+        sink: OutputSink,
+        argv: list[str],
+        env: dict[str, str],
+        ids: dict[str, object],
+        on_started: Callable[[datetime], None] | None,
+    ) -> tuple[RunStatus, int | None, str | None, datetime | None]:
+        loop = asyncio.get_running_loop()
+        try:
+            transport, proto = await loop.subprocess_exec(
+                lambda: _RunProtocol(sink, loop),
+                *argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=spec.cwd or None,
+                env=env,
+                start_new_session=True,
+                **ids,
+            )
+        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+            return RunStatus.FAILED, None, _spawn_failure(argv, spec.cwd, exc), None
+        started_at = self.clock.now()
+        pgid = transport.get_pid()
+        active.pgid = pgid
+        if on_started is not None:
+            try:
+                on_started(started_at)
+            except Exception:  # a reporting bug must not orphan a running process
+                log.exception("on_started callback failed for run %s", spec.run_id)
+        try:
+            timeout = spec.timeout.total_seconds() if spec.timeout is not None else None
+            grace = max(0.0, spec.kill_grace.total_seconds())
+            cancel_wait = asyncio.ensure_future(active.cancel.wait())
+            try:
+                await asyncio.wait(
+                    {proto.exited, cancel_wait},
+                    timeout=timeout,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            finally:
+                cancel_wait.cancel()
+            stopped_by: str | None = None
+            if not proto.exited.done():
+                stopped_by = "cancel" if active.cancel.is_set() else "timeout"
+            killed = False
+            if stopped_by is not None or group_alive(pgid):
+                killed = await terminate_group(pgid, grace)
+            # After SIGKILL of the group the main process is gone; the bound is a safety net.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(proto.exited), timeout=DRAIN_TIMEOUT)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(proto.closed), timeout=DRAIN_TIMEOUT)
+            returncode = transport.get_returncode()
+        except asyncio.CancelledError:
+            # The caller gave up on the run (its task was cancelled): leave no process behind.
+            signal_group(pgid, signal.SIGKILL)
+            raise
+        finally:
+            transport.close()
+        status, exit_code, reason = _classify(stopped_by, killed, returncode, spec)
+        return status, exit_code, reason, started_at
+
+    def _outcome(
+        self,
+        spec: RunSpec,
+        status: RunStatus,
+        exit_code: int | None,
+        reason: str | None,
+        started_at: datetime | None = None,
+        stdout_tail: str = "",
+        stderr_tail: str = "",
+        output_bytes: int = 0,
+    ) -> RunOutcome:
+        return RunOutcome(
+            status=status,
+            exit_code=exit_code,
+            stdout_tail=stdout_tail,
+            stderr_tail=stderr_tail,
+            reason=reason,
+            started_at=started_at,
+            finished_at=self.clock.now(),
+            output_bytes=output_bytes,
+        )
+
+
+def _classify(
+    stopped_by: str | None, killed: bool, returncode: int | None, spec: RunSpec
+) -> tuple[RunStatus, int | None, str | None]:
+    """(status, exit_code, reason) of a finished process. A signal death has no exit code."""
+    exit_code = returncode if returncode is not None and returncode >= 0 else None
+    how = "SIGTERM, then SIGKILL after the grace period" if killed else "SIGTERM"
+    if stopped_by == "cancel":
+        return RunStatus.CANCELLED, exit_code, f"cancelled: process group sent {how}"
+    if stopped_by == "timeout":
+        after = format_duration(spec.timeout) if spec.timeout is not None else "?"
+        return RunStatus.TIMED_OUT, exit_code, f"timed out after {after}: process group sent {how}"
+    if returncode == 0:
+        return RunStatus.SUCCEEDED, 0, None
+    if returncode is None:
+        return RunStatus.FAILED, None, "exit status unknown"
+    if returncode < 0:
+        return RunStatus.FAILED, None, f"killed by signal {_signal_name(-returncode)}"
+    return RunStatus.FAILED, returncode, f"exit status {returncode}"
+
+
+def _resolve_user(user: str | None) -> tuple[dict[str, object], dict[str, str] | None]:
+    """Popen's user/group/extra_groups for `user`, and HOME/USER/LOGNAME for its env.
+
+    Both empty when there is nothing to change (no user, or the daemon's own user).
+    """
+    if not user:
+        return {}, None
+    try:
+        pw = pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user)
+    except (KeyError, OverflowError):
+        raise _StartError(f"user {user!r} does not exist on this peer") from None
+    identity = {"HOME": pw.pw_dir, "USER": pw.pw_name, "LOGNAME": pw.pw_name}
+    if pw.pw_uid == os.geteuid():
+        return {}, identity
+    if os.geteuid() != 0:
+        raise _StartError(f"cannot run as user {user!r}: the daemon is not running as root")
+    groups = os.getgrouplist(pw.pw_name, pw.pw_gid)
+    return {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": groups}, identity
+
+
+def _prepare_argv(
+    spec: RunSpec, scratch_dir: Path | None, ids: Mapping[str, object]
+) -> tuple[list[str], Path | None]:
+    """The argv to execute, and the temp dir to remove afterwards (scripts only)."""
+    if spec.script is not None:
+        interpreter = spec.interpreter
+        if isinstance(interpreter, str):
+            try:
+                interpreter = shlex.split(interpreter)
+            except ValueError as exc:
+                raise _StartError(f"interpreter: {exc}") from None
+        if scratch_dir is not None:
+            Path(scratch_dir).mkdir(parents=True, exist_ok=True)
+        try:
+            scratch = Path(tempfile.mkdtemp(prefix="raftcron-run-", dir=scratch_dir))
+        except OSError as exc:
+            raise _StartError(f"cannot write the script: {exc}") from None
+        path = scratch / ("script" if interpreter else "binary")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o700)
+            with os.fdopen(fd, "wb") as f:
+                f.write(spec.script)
+            os.chmod(path, 0o700)
+            if "user" in ids:  # the dropped user must be able to read and run it
+                for p in (scratch, path):
+                    os.chown(p, int(ids["user"]), int(ids["group"]))  # type: ignore[call-overload]
+        except OSError as exc:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise _StartError(f"cannot write the script: {exc}") from None
+        return [*(interpreter or []), str(path)], scratch
+    command = spec.command
+    if isinstance(command, str):
+        if not command.strip():
+            raise _StartError("command is empty")
+        return ["/bin/sh", "-c", command], None
+    if isinstance(command, list | tuple) and command and all(isinstance(a, str) for a in command):
+        return list(command), None
+    raise _StartError("nothing to run: command must be a non-empty argv list or a string")
+
+
+def _check_cwd(cwd: str | None) -> None:
+    if cwd and not os.path.isdir(cwd):
+        raise _StartError(f"working directory {cwd!r} does not exist on this peer")
+
+
+def _spawn_failure(argv: list[str], cwd: str | None, exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        what = (exc.strerror or str(exc)).lower()
+        if cwd and exc.filename is not None and os.fsdecode(exc.filename) == cwd:
+            return f"cannot enter working directory {cwd!r}: {what}"
+        return f"cannot start {argv[0]!r}: {what}"
+    return f"cannot start {argv[0]!r}: {exc}"
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return str(signum)

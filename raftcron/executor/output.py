@@ -1,0 +1,179 @@
+"""Where a run's output goes: the whole of it to files, the last bytes of it to the outcome.
+
+Shared by every executor. An `OutputSink` takes the bytes of stdout and stderr as they
+arrive, appends them to `<output_dir>/<run_id>.stdout` and `<output_dir>/<run_id>.stderr`
+(created at once, mode 0600: output may hold anything the job printed), and keeps the last
+`tail_bytes` of each stream in memory. `close()` returns the two tails decoded as UTF-8
+with replacement, cut on a character boundary and never longer than `tail_bytes` bytes once
+encoded, plus the total number of bytes written.
+
+Only the tails are replicated (`run_finished`); the files stay on the executing peer and are
+served by `GET /runs/{id}/output`. Memory per run is bounded by twice the tail cap,
+whatever the job prints.
+
+Usage by an executor::
+
+    sink = OutputSink(output_dir, spec.run_id, spec.output_tail)
+    sink.write_stdout(chunk) ...        # or: await pump(reader, sink.write_stdout)
+    stdout_tail, stderr_tail, total = sink.close()
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from raftcron.errors import ValidationError
+from raftcron.executor.base import MAX_OUTPUT_TAIL
+
+STREAMS = ("stdout", "stderr")
+_CHUNK = 64 * 1024
+
+
+def output_path(output_dir: Path, run_id: str, stream: str) -> Path:
+    """The file holding the whole `stream` ("stdout" or "stderr") of `run_id`.
+
+    Raises `ValidationError(field="run_id")` for an id that is not a plain file name, so a
+    crafted id can never name a file outside `output_dir`.
+    """
+    if stream not in STREAMS:
+        raise ValidationError(f"stream must be one of {STREAMS}, got {stream!r}", field="stream")
+    if (
+        not isinstance(run_id, str)
+        or not run_id
+        or run_id in (".", "..")
+        or "/" in run_id
+        or "\\" in run_id
+        or "\0" in run_id
+    ):
+        raise ValidationError(f"run_id {run_id!r} is not a valid run id", field="run_id")
+    return Path(output_dir) / f"{run_id}.{stream}"
+
+
+def decode_tail(data: bytes, limit: int) -> str:
+    """The last `limit` bytes of `data` as text: UTF-8 with replacement, whole characters only.
+
+    The result encodes to at most `limit` bytes (a replacement character takes three bytes
+    where the invalid byte took one, so the cut is made again after decoding when needed).
+    """
+    limit = max(0, min(int(limit), MAX_OUTPUT_TAIL))
+    if limit == 0 or not data:
+        return ""
+    raw = _cut_to_char_start(bytes(data[-limit:]))
+    text = raw.decode("utf-8", errors="replace")
+    encoded = text.encode("utf-8")
+    if len(encoded) > limit:
+        # The replacements grew it; what is left is valid UTF-8, so one more cut is final.
+        text = _cut_to_char_start(encoded[-limit:]).decode("utf-8", errors="replace")
+    return text
+
+
+def _cut_to_char_start(raw: bytes) -> bytes:
+    """Drop continuation bytes (0b10xxxxxx) at the front: at most 3, the rest of a character."""
+    skip = 0
+    while skip < min(3, len(raw)) and (raw[skip] & 0xC0) == 0x80:
+        skip += 1
+    return raw[skip:]
+
+
+class _Tail:
+    """The last `limit` bytes written, in bounded memory."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.buf = bytearray()
+
+    def add(self, data: bytes) -> None:
+        if self.limit <= 0:
+            return
+        if len(data) >= self.limit:
+            self.buf[:] = data[-self.limit :]
+            return
+        self.buf += data
+        excess = len(self.buf) - self.limit
+        if excess > 0:
+            del self.buf[:excess]
+
+
+class OutputSink:
+    """Collects one run's stdout and stderr: full files on disk, bounded tails in memory.
+
+    `tail_bytes` is clamped to [0, MAX_OUTPUT_TAIL]. Writes after `close()` are ignored (a
+    late chunk from a dying process must not raise). Not thread-safe: one event loop.
+    """
+
+    def __init__(self, output_dir: Path, run_id: str, tail_bytes: int) -> None:
+        self.run_id = run_id
+        self.tail_bytes = max(0, min(int(tail_bytes), MAX_OUTPUT_TAIL))
+        self.paths = {s: output_path(output_dir, run_id, s) for s in STREAMS}
+        Path(output_dir).mkdir(parents=True, exist_ok=True)
+        self._files: dict[str, BinaryIO] = {s: _open_private(p) for s, p in self.paths.items()}
+        self._tails = {s: _Tail(self.tail_bytes) for s in STREAMS}
+        self.total_bytes = 0
+        #: The first error writing the files (disk full...); the tails are kept regardless.
+        self.error: OSError | None = None
+        self._closed = False
+
+    def write_stdout(self, data: bytes) -> None:
+        self._write("stdout", data)
+
+    def write_stderr(self, data: bytes) -> None:
+        self._write("stderr", data)
+
+    def _write(self, stream: str, data: bytes) -> None:
+        if self._closed or not data:
+            return
+        if self.error is None:
+            try:
+                self._files[stream].write(data)
+            except OSError as exc:
+                self.error = exc
+        self._tails[stream].add(data)
+        self.total_bytes += len(data)
+
+    def close(self) -> tuple[str, str, int]:
+        """Flush and close the files; return `(stdout_tail, stderr_tail, total_bytes)`.
+
+        Idempotent: a second call returns the same values.
+        """
+        if not self._closed:
+            self._closed = True
+            for f in self._files.values():
+                try:
+                    f.close()
+                except OSError as exc:
+                    self.error = self.error or exc
+        return (
+            decode_tail(self._tails["stdout"].buf, self.tail_bytes),
+            decode_tail(self._tails["stderr"].buf, self.tail_bytes),
+            self.total_bytes,
+        )
+
+
+def _open_private(path: Path) -> BinaryIO:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    return os.fdopen(fd, "wb")
+
+
+class ByteReader(Protocol):
+    """Anything with `async read(n) -> bytes` that returns b"" at end of stream.
+
+    `asyncio.StreamReader` and asyncssh's `SSHReader` (opened with `encoding=None`) both are.
+    """
+
+    async def read(self, n: int = -1) -> bytes: ...
+
+
+async def pump(reader: ByteReader, write: Callable[[bytes], None]) -> None:
+    """Copy `reader` into `write` until end of stream, in chunks of 64 KiB.
+
+    Run one per stream, concurrently (`asyncio.gather`), so a process that fills one pipe
+    while the other is not read never blocks.
+    """
+    while True:
+        chunk = await reader.read(_CHUNK)
+        if not chunk:
+            return
+        write(chunk)
