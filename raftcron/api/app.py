@@ -1,0 +1,259 @@
+"""The aiohttp application: the only module importing aiohttp.
+
+One middleware does what every request needs, in this order: authenticate writes (before
+the body is read), read and parse the body (size cap, media type, JSON), honour
+`?consistency=strong` and `?min_index=N` on reads, call the handler, map raftcron errors to
+JSON answers through `api/errors.py`, and stamp `X-Raftcron-Index` on every response. A
+catch-all logs anything unexpected and answers 500 `{"error": "internal error"}`; there
+should be no known way to reach it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from raftcron.api import openapi
+from raftcron.api.context import ApiContext, Fetched, Runtime
+from raftcron.api.errors import error_response, internal_error
+from raftcron.api.http import HttpError, Request, Response
+from raftcron.api.routes import ROUTES, Route
+from raftcron.api.runs import PROXIED_HEADER
+from raftcron.errors import ConfigError, RaftcronError, UnavailableError, ValidationError
+
+log = logging.getLogger("raftcron.api")
+
+#: Largest request body: enough for a 1 MiB script as base64 plus the rest of the job.
+MAX_BODY = 2 * 1024 * 1024
+#: Longest `?min_index=` / `?timeout=` wait a client may ask for, in seconds.
+MAX_WAIT = 60.0
+WRITE_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
+INDEX_HEADER = "X-Raftcron-Index"
+RUNTIME: web.AppKey[Runtime] = web.AppKey("raftcron_runtime", Runtime)
+ROUTE_KEY = "raftcron_route"
+
+
+def _bearer(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+
+
+def _authorize(ctx: ApiContext, request: web.Request) -> bool:
+    """Check a write's token (401 otherwise); returns whether the caller is an admin."""
+    presented = _bearer(request)
+    is_admin = ctx.admin_token is None or (
+        presented is not None and _same(presented, ctx.admin_token)
+    )
+    if request.method not in WRITE_METHODS or ctx.token is None:
+        return is_admin
+    if presented is None:
+        raise HttpError(401, "authorization: this write needs 'Authorization: Bearer <token>'",
+                        field="authorization", headers={"WWW-Authenticate": "Bearer"})
+    if not (_same(presented, ctx.token) or (ctx.admin_token is not None and is_admin)):
+        raise HttpError(401, "authorization: wrong token", field="authorization",
+                        headers={"WWW-Authenticate": "Bearer"})
+    return is_admin
+
+
+def _is_json(content_type: str) -> bool:
+    mime = content_type.split(";", 1)[0].strip().lower()
+    if mime == "application/json":
+        return True
+    return mime.startswith("application/") and mime.endswith("+json")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+async def _body(request: web.Request) -> Any:
+    """The parsed JSON body, or None when there is none."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise HttpError(413, f"body: larger than {MAX_BODY} bytes", field="body")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise HttpError(413, f"body: larger than {MAX_BODY} bytes", field="body") from None
+    if not raw.strip():
+        return None
+    content_type = request.headers.get("Content-Type")
+    if content_type is not None and not _is_json(content_type):
+        raise HttpError(415, f"body: expected application/json, got {content_type!r}",
+                        field="body")
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        raise ValidationError("body: not UTF-8", field="body") from None
+    except RecursionError:
+        raise ValidationError("body: JSON nested too deeply", field="body") from None
+    except ValueError as exc:
+        raise ValidationError(f"body: malformed JSON: {exc}", field="body") from None
+
+
+async def _read_barrier(rt: Runtime, req: Request) -> None:
+    """`?consistency=strong` and `?min_index=N` (bounded by `?timeout=`) on reads."""
+    consistency = req.choice_arg("consistency", ("none", "weak", "strong"))
+    min_index = req.int_arg("min_index", minimum=0)
+    timeout = req.float_arg("timeout", default=rt.ctx.wait_timeout, maximum=MAX_WAIT)
+    if consistency == "strong":
+        await rt.propose("noop", {}, None)
+    if min_index is not None and rt.applied_index() < min_index:
+        reached = await rt.ctx.node.wait_applied(min_index, timeout)
+        if not reached:
+            raise UnavailableError(
+                f"min_index: this peer has applied index {rt.applied_index()}, "
+                f"not yet {min_index}, after waiting {timeout:g}s",
+                field="min_index",
+            )
+
+
+def _adapt(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        rt = request.app[RUNTIME]
+        admin = _authorize(rt.ctx, request)
+        body = await _body(request) if request.method in WRITE_METHODS else None
+        req = Request(
+            method=request.method,
+            path=request.path,
+            params=dict(request.match_info),
+            query={k: request.query.getall(k) for k in request.query},
+            headers=request.headers,
+            body=body,
+            admin=admin,
+        )
+        if request.method == "GET":
+            await _read_barrier(rt, req)
+        return _to_aiohttp(await route.handler(rt, req))
+
+    handle.__name__ = route.handler.__name__
+    return handle
+
+
+def _to_aiohttp(resp: Response) -> web.Response:
+    headers = dict(resp.headers)
+    headers["Content-Type"] = resp.content_type
+    return web.Response(status=resp.status, body=resp.encoded(), headers=headers)
+
+
+def _http_exception(exc: web.HTTPException) -> Response:
+    if exc.status == 404:
+        return error_response(HttpError(404, "no such route", field="path"))
+    if exc.status == 405:
+        allowed = sorted(getattr(exc, "allowed_methods", ()) or ())
+        err = HttpError(405, f"method not allowed (allowed: {', '.join(allowed)})",
+                        field="method", headers={"Allow": ",".join(allowed)})
+        return error_response(err)
+    if exc.status == 413:
+        return error_response(HttpError(413, f"body: larger than {MAX_BODY} bytes", field="body"))
+    return error_response(HttpError(exc.status, exc.reason or "request refused"))
+
+
+@web.middleware
+async def _middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    rt = request.app[RUNTIME]
+    try:
+        response = await handler(request)
+    except RaftcronError as exc:
+        response = _to_aiohttp(error_response(exc))
+    except web.HTTPException as exc:
+        response = _to_aiohttp(_http_exception(exc))
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("internal error answering %s %s", request.method, request.path)
+        response = _to_aiohttp(internal_error())
+    try:
+        response.headers[INDEX_HEADER] = str(rt.applied_index())
+    except Exception:  # the index is advisory; never turn an answer into a 500 for it
+        log.exception("could not read the applied index")
+    return response
+
+
+class _Fetcher:
+    """GETs to other peers' APIs (output proxying), on one lazily created session."""
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __call__(self, url: str, timeout: float) -> Fetched:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        try:
+            async with self._session.get(
+                url, headers={PROXIED_HEADER: "1"},
+                timeout=aiohttp.ClientTimeout(total=timeout),
+            ) as resp:
+                return resp.status, resp.headers.get("Content-Type", ""), await resp.read()
+        except aiohttp.ClientError as exc:
+            raise OSError(str(exc) or type(exc).__name__) from None
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def create_app(ctx: ApiContext) -> web.Application:
+    """The API of one peer as an aiohttp application (routes in `api/routes.py`)."""
+    pool = ThreadPoolExecutor(max_workers=ctx.read_threads, thread_name_prefix="raftcron-api")
+    fetcher = _Fetcher()
+    rt = Runtime(ctx=ctx, pool=pool, fetch=fetcher)
+    rt.extras["openapi"] = openapi.build_document(ROUTES)
+    app = web.Application(middlewares=[_middleware], client_max_size=MAX_BODY)
+    app[RUNTIME] = rt
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, _adapt(route))
+
+    async def _cleanup(_app: web.Application) -> None:
+        await fetcher.close()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    app.on_cleanup.append(_cleanup)
+    return app
+
+
+class ApiServer:
+    """A running API: `url`, `port`, and `close()`."""
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int) -> None:
+        self._runner = runner
+        self.host = host
+        self.port = port
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    async def close(self) -> None:
+        await self._runner.cleanup()
+
+
+async def serve(ctx: ApiContext, host: str, port: int) -> ApiServer:
+    """Start the API on `host:port` (port 0: an ephemeral port, see `ApiServer.port`)."""
+    runner = web.AppRunner(create_app(ctx), access_log=None, shutdown_timeout=2.0)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ConfigError(f"api: cannot listen on {host}:{port}: {exc.strerror or exc}",
+                          field="api") from None
+    bound = runner.addresses[0][1] if runner.addresses else port
+    return ApiServer(runner, host, int(bound))

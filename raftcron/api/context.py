@@ -1,0 +1,95 @@
+"""What one peer's API needs from the rest of the daemon, and the runtime around it.
+
+`ApiContext` is built by the daemon (the composition root) and handed to `create_app`. The
+API never opens the SQLite copy for writing and never touches pysyncobj: reads go through
+`ReadDb` on a small thread pool (so a slow query never blocks the event loop) and writes go
+through `Node.propose`, which answers once the command is applied on this peer.
+
+`Runtime` is what every handler receives: the context plus the thread pool and an HTTP
+fetcher for proxying to other peers. It holds no aiohttp objects, so handlers are plain
+async functions of `(Runtime, Request) -> Response`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from raftcron.durations import format_time
+
+if TYPE_CHECKING:
+    from raftcron.clock import Clock
+    from raftcron.db import ReadDb
+    from raftcron.node import Node
+
+T = TypeVar("T")
+
+#: (status, content type, body) of a GET to another peer's API.
+Fetched = tuple[int, str, bytes]
+Fetcher = Callable[[str, float], Awaitable[Fetched]]
+
+
+@dataclass
+class ApiContext:
+    """Everything the API reads from or writes through (design §6, modules.md api/)."""
+
+    self_id: str
+    read: ReadDb
+    node: Node
+    clock: Clock
+    data_dir: Path
+    token: str | None
+    peer_apis: dict[str, str]
+    cancel_local_run: Callable[[str], Awaitable[bool]] | None = None
+    extra_status: Callable[[], dict] | None = None
+    #: When set, creating or changing a job with `user` set needs this token (design §5).
+    admin_token: str | None = None
+    #: Default bound of a `?min_index=` wait and of a write's propose, in seconds.
+    wait_timeout: float = 10.0
+    #: Threads reading the SQLite copy (ReadDb keeps one connection per thread).
+    read_threads: int = 4
+
+
+@dataclass
+class Runtime:
+    """The context plus the per-app resources handlers share."""
+
+    ctx: ApiContext
+    pool: ThreadPoolExecutor
+    fetch: Fetcher
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking `ReadDb` call on the read pool and await its result."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.pool, functools.partial(fn, *args, **kwargs))
+
+    async def propose(self, op: str, args: dict, key: str | None) -> dict:
+        """Propose a command; returns `apply`'s result once applied on this peer.
+
+        Raises `UnavailableError` (no leader, timeout) as `Node.propose` does.
+        """
+        return await self.ctx.node.propose(op, args, key=key, timeout=self.ctx.wait_timeout)
+
+    def now_iso(self) -> str:
+        """The proposer's time, carried in the command (apply never reads the clock)."""
+        return format_time(self.ctx.clock.now())
+
+    def status(self) -> dict:
+        """This peer's node status (role, leader, indices, peers)."""
+        return dict(self.ctx.node.status())
+
+    def applied_index(self) -> int:
+        """This peer's applied index, as reported by the node."""
+        cheap = getattr(self.ctx.node, "applied_index", None)  # Node's property: no status()
+        if isinstance(cheap, int) and not isinstance(cheap, bool):
+            return cheap
+        try:
+            return int(self.ctx.node.status().get("applied_index") or 0)
+        except (TypeError, ValueError):
+            return 0

@@ -1,0 +1,42 @@
+"""The dashboard: `GET /` and its assets under `/static/` (files in `raftcron/static/`).
+
+Plain HTML, CSS and vanilla JS that poll the JSON API; no external assets, and a Content
+Security Policy that forbids loading any.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+from raftcron.api.http import HttpError, Request, Response
+
+#: The only files served, with their media types (no directory listing, no traversal).
+ASSETS = {
+    "index.html": "text/html; charset=utf-8",
+    "app.js": "text/javascript; charset=utf-8",
+    "style.css": "text/css; charset=utf-8",
+}
+_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; connect-src 'self'; img-src 'self' data:; "
+                               "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-cache",
+}
+
+
+def _asset(name: str) -> Response:
+    if name not in ASSETS:
+        raise HttpError(404, f"no dashboard asset named {name!r}", field="file")
+    data = resources.files("raftcron").joinpath("static", name).read_bytes()
+    return Response(status=200, body=data, content_type=ASSETS[name], headers=dict(_HEADERS))
+
+
+async def index(rt: Any, req: Request) -> Response:
+    """`GET /` -> the dashboard page."""
+    return _asset("index.html")
+
+
+async def static_file(rt: Any, req: Request) -> Response:
+    """`GET /static/{file}` -> a dashboard asset; 404 for anything else."""
+    return _asset(req.params["file"])

@@ -1,0 +1,162 @@
+"""Framework-free request and response types for the API's handlers.
+
+`app.py` adapts aiohttp to these, so each resource module is a set of plain async
+functions `(Runtime, Request) -> Response` that can be read without knowing aiohttp.
+Query parameters are validated here with errors that name the parameter.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from raftcron.durations import parse_time
+from raftcron.errors import RaftcronError, ValidationError
+
+#: Largest page a list returns, and the page size when `limit` is not given.
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 100
+MAX_KEY_LENGTH = 200
+
+
+class HttpError(RaftcronError):
+    """An error that is about HTTP itself (auth, size, media type, route): carries a status."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        field: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, field=field)
+        self.status = status
+        self.headers = dict(headers or {})
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request, already authenticated and with its JSON body parsed (or None)."""
+
+    method: str
+    path: str
+    params: Mapping[str, str]
+    query: Mapping[str, Sequence[str]]
+    headers: Mapping[str, str]
+    body: Any = None
+    #: True when the caller presented the admin token (or none is configured).
+    admin: bool = False
+
+    def arg(self, name: str) -> str | None:
+        """The last value of query parameter `name`, or None."""
+        values = self.query.get(name)
+        return values[-1] if values else None
+
+    def args(self, name: str) -> list[str]:
+        return list(self.query.get(name) or ())
+
+    def int_arg(self, name: str, *, default: int | None = None, minimum: int = 0,
+                maximum: int | None = None) -> int | None:
+        text = self.arg(name)
+        if text is None or text == "":
+            return default
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValidationError(
+                f"{name}: expected an integer, got {text!r}", field=name
+            ) from None
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+            raise ValidationError(f"{name}: must be {bound}, got {value}", field=name)
+        return value
+
+    def float_arg(self, name: str, *, default: float, maximum: float) -> float:
+        text = self.arg(name)
+        if text is None or text == "":
+            return default
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValidationError(f"{name}: expected a number, got {text!r}", field=name) from None
+        if not 0 <= value <= maximum:
+            raise ValidationError(f"{name}: must be between 0 and {maximum}", field=name)
+        return value
+
+    def time_arg(self, name: str) -> datetime | None:
+        text = self.arg(name)
+        if text is None or text == "":
+            return None
+        return parse_time(text, field=name)
+
+    def limit(self) -> int:
+        value = self.int_arg("limit", default=DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
+        assert value is not None
+        return value
+
+    def choice_arg(self, name: str, choices: Sequence[str]) -> str | None:
+        text = self.arg(name)
+        if text is None or text == "":
+            return None
+        if text not in choices:
+            raise ValidationError(
+                f"{name}: {text!r} is not one of {', '.join(choices)}", field=name
+            )
+        return text
+
+    def idempotency_key(self) -> str | None:
+        """The `Idempotency-Key` header: a retry with the same key never applies twice."""
+        key = self.headers.get("Idempotency-Key")
+        if key is None:
+            return None
+        key = key.strip()
+        if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable() or not key.isascii():
+            raise ValidationError(
+                f"Idempotency-Key: expected 1 to {MAX_KEY_LENGTH} printable ASCII characters",
+                field="Idempotency-Key",
+            )
+        return key
+
+    def object_body(self) -> dict[str, Any]:
+        """The body as a JSON object; 400 naming the body otherwise."""
+        if self.body is None:
+            raise ValidationError("body: a JSON object is required", field="body")
+        if not isinstance(self.body, dict):
+            kind = type(self.body).__name__
+            raise ValidationError(f"body: expected a JSON object, got {kind}", field="body")
+        return self.body
+
+
+@dataclass
+class Response:
+    """A JSON value (dict/list), text, or bytes, with a status and extra headers."""
+
+    status: int = 200
+    body: Any = None
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def encoded(self) -> bytes:
+        if isinstance(self.body, bytes):
+            return self.body
+        if isinstance(self.body, str) and not self.content_type.startswith("application/json"):
+            return self.body.encode("utf-8")
+        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def json_response(body: Any, status: int = 200, **headers: str) -> Response:
+    return Response(status=status, body=body, headers=dict(headers))
+
+
+def text_response(text: str, content_type: str = "text/plain; charset=utf-8",
+                  status: int = 200) -> Response:
+    return Response(status=status, body=text, content_type=content_type)
+
+
+def page(items: list, next_cursor: str | None) -> dict[str, Any]:
+    """The shape of every list (design §9)."""
+    return {"items": items, "next_cursor": next_cursor}

@@ -1,0 +1,164 @@
+"""Job routes: list, create, read, replace, delete, pause, resume.
+
+Writes validate with `model.job_from_dict` (unknown fields refused, each error naming its
+field), expand the schedule with `schedule.parse` (so the H fields are fixed once, by the
+proposer, and every peer stores the same expansion) and propose `put_job`. The answer is
+sent after the command is applied on this peer, so the caller reads its own write here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from raftcron import model, schedule
+from raftcron.api.http import HttpError, Request, Response, json_response, page
+from raftcron.api.jobview import load_job, next_runs, public, with_next_runs
+from raftcron.api.results import check_result
+from raftcron.durations import parse_time
+from raftcron.errors import ConflictError, JobNotFoundError, ValidationError
+
+_JOB_STATUSES = ("scheduled", "paused", "finished")
+
+
+def _label_filter(req: Request) -> str | None:
+    """`label=key:value` (also `key=value`; a bare `key`: the label is present) -> the
+    `key=value` / `key` form `ReadDb.list_jobs` takes."""
+    label = req.arg("label")
+    if label is None or label == "":
+        return None
+    key, sep, value = label.partition(":")
+    if sep and "=" not in key:
+        label = f"{key}={value}"
+    if label.startswith(("=", ":")):
+        raise ValidationError(f"label: expected 'key:value', got {label!r}", field="label")
+    return label
+
+
+async def list_jobs(rt: Any, req: Request) -> Response:
+    """`GET /jobs?status=&role=&label=k:v&limit=&cursor=` -> a page of jobs with `next_run`."""
+    status = req.choice_arg("status", _JOB_STATUSES)
+    role = req.arg("role") or None
+    label = _label_filter(req)
+    limit = req.limit()
+    cursor = req.arg("cursor") or None
+    items, next_cursor = await rt.db(
+        rt.ctx.read.list_jobs, status=status, role=role, label=label, limit=limit, cursor=cursor
+    )
+    now = rt.ctx.clock.now()
+    out = []
+    for item in items:
+        upcoming = next_runs(item, now, count=1)
+        entry = public(item)
+        entry["next_run"] = upcoming[0] if upcoming else None
+        out.append(entry)
+    return json_response(page(out, next_cursor))
+
+
+async def job_view(rt: Any, name: str) -> dict:
+    job = await rt.db(load_job, rt.ctx.read, name)
+    return with_next_runs(job, rt.ctx.clock.now())
+
+
+async def get_job(rt: Any, req: Request) -> Response:
+    """`GET /jobs/{name}` -> the job with `status`, `next_runs`, `last_run`, `counts`."""
+    return json_response(await job_view(rt, req.params["name"]))
+
+
+def _from_body(body: dict, name: str | None) -> model.Job:
+    """Validate a job body. The seed-002 form (`executable`, `type`) is accepted too."""
+    if "executable" in body:
+        from raftcron import config  # only the seed-002 form needs the config layer
+
+        return config.job_from_distributed_cronjob(body)
+    return model.job_from_dict(body, name=name)
+
+
+def put_args(rt: Any, req: Request, job: model.Job, *, create_only: bool) -> dict:
+    """The `put_job` command arguments for a validated job (design §9, modules.md)."""
+    job_dict = model.job_to_dict(job)
+    if job_dict.get("user") and not req.admin:
+        raise HttpError(
+            403,
+            "user: only the admin token may create or change a job that runs as another user",
+            field="user",
+        )
+    now = rt.ctx.clock.now()
+    start_at = job_dict.get("start_at")
+    anchor = parse_time(start_at, field="start_at") if start_at else now
+    expanded = schedule.parse(
+        job_dict["schedule"], tz=job_dict.get("tz") or "UTC", name=job_dict["name"], anchor=anchor
+    ).expanded
+    return {"job": job_dict, "expanded": expanded, "at": rt.now_iso(), "create_only": create_only}
+
+
+async def _precheck(rt: Any, req: Request, name: str, *, want: bool) -> None:
+    """Refuse a plain miss or conflict without a log entry.
+
+    Only without an Idempotency-Key: a retry of a write that was applied must get the stored
+    result from the state, not an error from this check.
+    """
+    if req.idempotency_key() is not None:
+        return
+    exists = await rt.db(rt.ctx.read.get_job, name) is not None
+    if want and not exists:
+        raise JobNotFoundError(name)
+    if not want and exists:
+        raise ConflictError(f"a job named {name!r} already exists", field="name")
+
+
+async def create_job(rt: Any, req: Request) -> Response:
+    """`POST /jobs` -> 201 with the job; 409 if the name exists."""
+    body = req.object_body()
+    job = _from_body(body, None)
+    args = put_args(rt, req, job, create_only=True)
+    await _precheck(rt, req, job.name, want=False)
+    result = await rt.propose("put_job", args, req.idempotency_key())
+    check_result(result, job=job.name)
+    return json_response(await job_view(rt, job.name), status=201)
+
+
+async def put_job(rt: Any, req: Request) -> Response:
+    """`PUT /jobs/{name}` -> 201 when created, 200 when replaced."""
+    name = req.params["name"]
+    body = req.object_body()
+    if "name" in body and body["name"] != name:
+        raise ValidationError(
+            f"name: the body says {body['name']!r} but the path says {name!r}", field="name"
+        )
+    job = _from_body(body, name)
+    if job.name != name:
+        raise ValidationError(f"name: expected {name!r}, got {job.name!r}", field="name")
+    args = put_args(rt, req, job, create_only=False)
+    result = await rt.propose("put_job", args, req.idempotency_key())
+    check_result(result, job=name)
+    status = 201 if result.get("created") else 200
+    return json_response(await job_view(rt, name), status=status)
+
+
+async def delete_job(rt: Any, req: Request) -> Response:
+    """`DELETE /jobs/{name}` -> 200; 404 if there is no such job."""
+    name = req.params["name"]
+    await _precheck(rt, req, name, want=True)
+    args = {"name": name, "at": rt.now_iso()}
+    result = await rt.propose("delete_job", args, req.idempotency_key())
+    check_result(result, job=name)
+    return json_response({"name": name, "deleted": True})
+
+
+async def _set_paused(rt: Any, req: Request, paused: bool) -> Response:
+    name = req.params["name"]
+    await _precheck(rt, req, name, want=True)
+    args = {"name": name, "paused": paused, "at": rt.now_iso()}
+    result = await rt.propose("set_paused", args, req.idempotency_key())
+    check_result(result, job=name)
+    return json_response(await job_view(rt, name))
+
+
+async def pause_job(rt: Any, req: Request) -> Response:
+    """`POST /jobs/{name}/pause` -> the job, now paused (no slot fires while paused)."""
+    return await _set_paused(rt, req, True)
+
+
+async def resume_job(rt: Any, req: Request) -> Response:
+    """`POST /jobs/{name}/resume` -> the job, scheduled again."""
+    return await _set_paused(rt, req, False)

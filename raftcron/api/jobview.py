@@ -1,0 +1,104 @@
+"""The read side of a job: the stored job plus `next_runs`, `last_run` and `counts`.
+
+`next_runs` are the next fire times (slot times, ISO 8601 UTC with `Z`) computed with
+`raftcron.schedule` from the stored expansion (H fields already replaced, so every peer shows
+the same times), honouring `start_at`, `end_at`, `max_runs`, the job's cursor (the last slot
+fired) and its status: a paused or finished job has none.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from raftcron.durations import format_time, parse_time
+from raftcron.errors import JobNotFoundError, RaftcronError
+from raftcron.planjob import JobPlan
+from raftcron.schedtable import default_parse
+
+#: How many fire times `GET /jobs/{name}` shows.
+NEXT_RUNS = 5
+_TICK = timedelta(microseconds=1)
+
+
+def _time(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value
+    try:
+        return parse_time(str(value))
+    except RaftcronError:
+        return None
+
+
+def _fired_count(job: dict) -> int | None:
+    """Scheduled fires that count toward `max_runs`, when the stored job carries them."""
+    value = job.get("fired_count")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def next_runs(job: dict, now: datetime, *, count: int = NEXT_RUNS) -> list[str]:
+    """The next `count` slot times of `job` strictly after `now` and after its cursor.
+
+    The same rules as the leader's planner (`planner.first_fire`): slots after the cursor (the
+    last slot fired) or the job's creation, `start_at` inclusive, none after `end_at`, at most
+    `max_runs` minus the scheduled fires so far; none while paused or finished.
+    """
+    if job.get("paused") or job.get("status") in ("paused", "finished"):
+        return []
+    try:
+        plan = JobPlan.of(job)
+        created = _time(job.get("created_at"))
+        sched = default_parse(job.get("schedule"), job.get("expanded_schedule"),
+                              str(job.get("tz") or "UTC"), plan.name, plan.start_at, created)
+    except RaftcronError:
+        return []  # a stored job that no longer parses shows no times rather than a 500
+    after = now
+    cursor = _time(job.get("cursor"))
+    if cursor is not None and cursor > after:
+        after = cursor
+    if plan.start_at is not None and plan.start_at - _TICK > after:
+        after = plan.start_at - _TICK  # start_at itself may be a slot (next_after is strict)
+    remaining = count
+    fired = _fired_count(job)
+    if plan.max_runs is not None and fired is not None:
+        remaining = min(remaining, max(0, plan.max_runs - fired))
+    out: list[str] = []
+    for slot in sched.iter_after(after):
+        if len(out) >= remaining or (plan.end_at is not None and slot > plan.end_at):
+            break
+        out.append(format_time(slot))
+    return out
+
+
+def load_job(read: Any, name: str) -> dict:
+    """Blocking: the job with `last_run` and `counts` (run on the read pool)."""
+    job = read.get_job(name)
+    if job is None:
+        raise JobNotFoundError(name)
+    job = dict(job)
+    if "last_run" not in job:
+        job["last_run"] = read.last_run(name)
+    if "counts" not in job:
+        job["counts"] = read.run_counts(name)
+    return job
+
+
+#: Bookkeeping the copy keeps with a job that is not part of the job resource: dropped from
+#: answers so a client can PUT back what it got (the model refuses unknown fields).
+INTERNAL_FIELDS = ("expanded_schedule", "expanded", "cursor", "fired_count")
+
+
+def public(job: dict) -> dict:
+    """`job` without the internal bookkeeping fields."""
+    return {k: v for k, v in job.items() if k not in INTERNAL_FIELDS}
+
+
+def with_next_runs(job: dict, now: datetime, *, count: int = NEXT_RUNS) -> dict:
+    """`job` with `next_runs` filled in and internal bookkeeping keys removed."""
+    out = public(job)
+    out["next_runs"] = next_runs(job, now, count=count)
+    return out

@@ -1,0 +1,88 @@
+"""The route table: every route once, with what `/openapi.json` says about it.
+
+`app.py` registers exactly these routes, and `openapi.py` documents exactly these, so the
+two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from raftcron.api import dashboard, jobs, manual, metrics, nodes, runs, status
+from raftcron.api.http import Request, Response
+
+Handler = Callable[[Any, Request], Awaitable[Response]]
+
+_PAGE = ("limit", "cursor")
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    #: Query parameters this route reads (besides min_index/consistency/timeout on reads).
+    query: tuple[str, ...] = ()
+    #: Name of the request body schema in openapi.py, or None.
+    body: str | None = None
+    #: Success status and the response schema name (or a media type for non-JSON).
+    ok: tuple[int, str] = (200, "Object")
+    #: Error statuses this route can answer besides the common ones.
+    errors: tuple[int, ...] = field(default_factory=tuple)
+    tag: str = "cluster"
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/status", status.get_status, "This peer: role, leader, term, indices, peers",
+          ok=(200, "Status")),
+    Route("GET", "/healthz", status.healthz, "Liveness: 200 while the process serves"),
+    Route("GET", "/readyz", status.readyz,
+          "Readiness: 200 when there is a leader and this peer has caught up", errors=(503,)),
+    Route("GET", "/metrics", metrics.get_metrics, "Prometheus text format",
+          ok=(200, "text/plain")),
+    Route("GET", "/openapi.json", status.get_openapi, "This document"),
+    Route("GET", "/jobs", jobs.list_jobs, "List jobs (with next_run)",
+          query=("status", "role", "label", *_PAGE), ok=(200, "JobPage"), tag="jobs"),
+    Route("POST", "/jobs", jobs.create_job,
+          "Create a job (409 if the name exists); also accepts the distributed-cronjob form "
+          '{"executable", "schedule", "type"}', body="Job", ok=(201, "Job"),
+          errors=(409,), tag="jobs"),
+    Route("GET", "/jobs/{name}", jobs.get_job,
+          "One job with status, next_runs, last_run, counts", ok=(200, "Job"), errors=(404,),
+          tag="jobs"),
+    Route("PUT", "/jobs/{name}", jobs.put_job, "Create (201) or replace (200) a job",
+          body="Job", ok=(200, "Job"), tag="jobs"),
+    Route("DELETE", "/jobs/{name}", jobs.delete_job, "Delete a job", errors=(404,), tag="jobs"),
+    Route("POST", "/jobs/{name}/pause", jobs.pause_job, "Pause a job", ok=(200, "Job"),
+          errors=(404,), tag="jobs"),
+    Route("POST", "/jobs/{name}/resume", jobs.resume_job, "Resume a paused job",
+          ok=(200, "Job"), errors=(404,), tag="jobs"),
+    Route("POST", "/jobs/{name}/run", manual.run_now,
+          "Run a job now (a manual run on the least-loaded eligible peer)", ok=(202, "Run"),
+          errors=(404, 409), tag="jobs"),
+    Route("GET", "/runs", runs.list_runs, "List runs, newest first",
+          query=("job", "status", "peer", "since", "until", *_PAGE), ok=(200, "RunPage"),
+          tag="runs"),
+    Route("GET", "/runs/{id}", runs.get_run, "One run with the replicated tail of its output",
+          ok=(200, "Run"), errors=(404,), tag="runs"),
+    Route("GET", "/runs/{id}/output", runs.get_output,
+          "The whole output, from the peer that ran it (JSON, or text with ?stream=)",
+          query=("stream",), ok=(200, "Output"), errors=(404, 503), tag="runs"),
+    Route("POST", "/runs/{id}/cancel", runs.cancel_run, "Cancel an active run",
+          ok=(202, "Run"), errors=(404, 409), tag="runs"),
+    Route("GET", "/nodes", nodes.list_nodes, "Peers and SSH nodes: roles, health, load",
+          ok=(200, "NodePage"), tag="nodes"),
+    Route("GET", "/nodes/{name}", nodes.get_node, "One peer or SSH node", ok=(200, "Node"),
+          errors=(404,), tag="nodes"),
+    Route("PUT", "/nodes/{name}", nodes.put_node, "Create (201) or replace (200) an SSH node",
+          body="Node", ok=(200, "Node"), errors=(409,), tag="nodes"),
+    Route("DELETE", "/nodes/{name}", nodes.delete_node, "Delete an SSH node",
+          errors=(404, 409), tag="nodes"),
+    Route("GET", "/", dashboard.index, "The dashboard (HTML)", ok=(200, "text/html"),
+          tag="dashboard"),
+    Route("GET", "/static/{file}", dashboard.static_file, "Dashboard assets",
+          ok=(200, "text/plain"), errors=(404,), tag="dashboard"),
+)

@@ -1,0 +1,86 @@
+"""This peer's status, liveness and readiness, and the OpenAPI document.
+
+`/status` is `Node.status()` plus what the scheduler and worker add (`extra_status`), plus
+the apply lag and this peer's load. Nothing secret ever appears: keys that name a secret,
+token or password are dropped at every level before answering.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from raftcron import __version__
+from raftcron.api.http import Request, Response, json_response
+
+#: A peer is ready when it is at most this many entries behind the commit index it knows.
+READY_LAG = 5
+_SECRET_WORDS = ("secret", "token", "password", "passwd", "private_key")
+
+
+def scrub(value: Any) -> Any:
+    """`value` without any mapping key that names a secret (at every depth)."""
+    if isinstance(value, dict):
+        return {
+            k: scrub(v) for k, v in value.items()
+            if not any(word in str(k).lower() for word in _SECRET_WORDS)
+        }
+    if isinstance(value, list | tuple):
+        return [scrub(v) for v in value]
+    return value
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def peer_status(rt: Any) -> dict:
+    """node.status() + extra_status(), with apply lag and the API addresses."""
+    st = rt.status()
+    if rt.ctx.extra_status is not None:
+        extra = rt.ctx.extra_status() or {}
+        for key, value in extra.items():
+            st.setdefault(key, value)  # the node's own fields win over extras
+    st["apply_lag"] = max(0, _int(st.get("commit_index")) - _int(st.get("applied_index")))
+    st["api"] = rt.ctx.peer_apis.get(rt.ctx.self_id)
+    st.setdefault("id", rt.ctx.self_id)
+    st["version"] = __version__
+    return scrub(st)
+
+
+async def get_status(rt: Any, req: Request) -> Response:
+    """`GET /status` -> at least id, role, leader, term, commit_index, applied_index, peers."""
+    st = peer_status(rt)
+    active = await rt.db(rt.ctx.read.runs_for_peer, rt.ctx.self_id, ("pending", "running"))
+    st["active_runs"] = len(active)
+    return json_response(st)
+
+
+async def healthz(rt: Any, req: Request) -> Response:
+    """`GET /healthz` -> 200 while the process serves."""
+    return json_response({"ok": True, "id": rt.ctx.self_id})
+
+
+async def readyz(rt: Any, req: Request) -> Response:
+    """`GET /readyz` -> 200 with a leader and applied_index >= commit_index - READY_LAG."""
+    st = rt.status()
+    leader = st.get("leader")
+    applied = _int(st.get("applied_index"))
+    commit = _int(st.get("commit_index"))
+    body = {"ready": False, "id": rt.ctx.self_id, "leader": leader,
+            "applied_index": applied, "commit_index": commit}
+    if not leader:
+        body.update(error="no leader", field=None)
+        return json_response(body, status=503, **{"Retry-After": "1"})
+    if applied < commit - READY_LAG:
+        body.update(error=f"catching up: applied {applied} of {commit}", field=None)
+        return json_response(body, status=503, **{"Retry-After": "1"})
+    body["ready"] = True
+    return json_response(body)
+
+
+async def get_openapi(rt: Any, req: Request) -> Response:
+    """`GET /openapi.json` -> the OpenAPI 3 document of every route."""
+    return json_response(rt.extras["openapi"])
