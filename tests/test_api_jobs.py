@@ -117,7 +117,8 @@ def test_jobs_bad_job_is_400_naming_the_field_and_changes_nothing(
         (b"\xff\xfe", "application/json", 400, "body"),
         (b'{"a": NaN}', "application/json", 400, "body"),
         (b"[" * 100_000 + b"]" * 100_000, "application/json", 400, "body"),
-        (b"name=x", "application/x-www-form-urlencoded", 415, "body"),
+        (b"name=x", "application/x-www-form-urlencoded", 400, "body"),
+        (b"<job/>", "text/xml", 415, "body"),
     ],
 )
 def test_jobs_malformed_body_is_refused_and_changes_nothing(

@@ -92,7 +92,11 @@ async def _body(request: web.Request) -> Any:
     if not raw.strip():
         return None
     content_type = request.headers.get("Content-Type")
-    if content_type is not None and not _is_json(content_type):
+    # `curl -d '{...}'` sends form-urlencoded by default: read it as JSON rather than make
+    # every operator remember `-H 'Content-Type: application/json'`.
+    if content_type is not None and not _is_json(content_type) and not content_type.startswith(
+        "application/x-www-form-urlencoded"
+    ):
         raise HttpError(415, f"body: expected application/json, got {content_type!r}",
                         field="body")
     try:
