@@ -41,12 +41,12 @@ class RaftTuning:
       holds more entries than this, or this many seconds after the last snapshot.
     """
 
-    heartbeat: float = 0.05
-    election_timeout_min: float = 0.3
-    election_timeout_max: float = 0.9
-    connection_timeout: float = 2.0
+    heartbeat: float = 0.1
+    election_timeout_min: float = 1.0
+    election_timeout_max: float = 2.0
+    connection_timeout: float = 4.0
     connection_retry: float = 0.2
-    leader_fallback: float = 3.0
+    leader_fallback: float = 6.0
     log_compaction_entries: int = 10_000
     log_compaction_time: float = 300.0
 

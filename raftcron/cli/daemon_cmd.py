@@ -1,0 +1,55 @@
+"""`raftcron --peers ...`: run one peer (design §9). Thin: flags -> settings -> Daemon.
+
+Bad flags or config exit with status 2 and one line naming the problem (the dispatcher prints
+`ConfigError`s); SIGTERM/SIGINT stop the peer with status 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+
+from raftcron.daemon_config import resolve_settings
+from raftcron.logs import setup_logging
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str | None) -> None:
+    parser.epilog = ("The cluster secret and API token come from RAFTCRON_SECRET and "
+                     "RAFTCRON_TOKEN (or the config file), never from flags.")
+    parser.add_argument("--peers", metavar="H:P,H:P,...",
+                        help="raft addresses of every peer, this one included")
+    parser.add_argument("--self", dest="self_id", metavar="H:P",
+                        help="this peer's entry in --peers (found from local addresses if omitted)")
+    parser.add_argument("--api", metavar="H:P", help="API address (default: raft port + 1000)")
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="where the state, journal and outputs live "
+                             "(default ./raftcron-data/<host>_<port>)")
+    parser.add_argument("--config", metavar="FILE", help="cluster config (TOML); flags override it")
+    parser.add_argument("--roles", metavar="a,b", help="roles this peer carries")
+    parser.add_argument("--capacity", type=int, metavar="N", help="runs this peer takes at once")
+    parser.add_argument("--jobs-dir", metavar="DIR", help="job files proposed at start-up")
+    parser.add_argument("--nodes-dir", metavar="DIR", help="node files proposed at start-up")
+    parser.add_argument("--log-format", choices=("text", "json"), help="log line format")
+    parser.add_argument("--log-level", default="info",
+                        choices=("debug", "info", "warning", "error"), help="log level")
+    parser.add_argument("--insecure", action="store_true",
+                        help="allow a non-loopback address without RAFTCRON_SECRET")
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = resolve_settings(
+        peers=args.peers, self_id=args.self_id, api=args.api, data_dir=args.data_dir,
+        config=args.config, roles=args.roles, capacity=args.capacity, jobs_dir=args.jobs_dir,
+        nodes_dir=args.nodes_dir, log_format=args.log_format, insecure=args.insecure,
+    )
+    setup_logging(settings.log_format, peer=settings.self_id,
+                  level=getattr(logging, args.log_level.upper()),
+                  secrets=(settings.secret, settings.token, settings.admin_token))
+    # Imported here so `raftcron --help` and flag errors stay fast.
+    from raftcron.daemon import Daemon
+
+    async def main() -> int:
+        return await Daemon(settings).run()
+
+    return asyncio.run(main())

@@ -1,0 +1,114 @@
+"""The pysyncobj `SyncObj` behind a `raftcron.node.Node`, and its configuration.
+
+Only `raftcron.node` uses this module. The SyncObj has one replicated method, `apply(payload)`:
+adding or renaming one would renumber pysyncobj's method ids and make old journals and older
+peers call the wrong method. The few private pysyncobj fields raftcron needs are read here and
+nowhere else (pysyncobj is pinned to 0.3.17).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from pysyncobj import SyncObj, SyncObjConf, replicated
+from pysyncobj.config import FAIL_REASON
+
+from raftcron.transport import KeepaliveTransport
+from raftcron.tuning import RaftTuning
+
+ROLES = {0: "follower", 1: "candidate", 2: "leader"}
+NEVER = 2**62
+LEADER_STATE = 2
+SUCCESS = FAIL_REASON.SUCCESS
+#: pysyncobj's failure codes by number, for messages ("leader_changed", ...).
+FAIL_NAMES = {v: k.lower() for k, v in vars(FAIL_REASON).items() if k.isupper()}
+
+
+class Applier(Protocol):
+    def _apply_entry(self, index: int, payload: bytes) -> dict | None: ...
+
+
+class RaftObj(SyncObj):
+    """The SyncObj: committed entries go to `owner._apply_entry(index, payload)`."""
+
+    def __init__(self, owner: Applier, self_id: str, others: list[str], conf: SyncObjConf,
+                 transport_class: type[KeepaliveTransport]) -> None:
+        # Set before SyncObj.__init__: the tick thread starts applying inside it.
+        self._owner = owner
+        super().__init__(self_id, others, conf, transportClass=transport_class)
+
+    @replicated
+    def apply(self, payload: bytes) -> dict | None:
+        # The index of the entry being applied; the same on every peer and after a restart.
+        return self._owner._apply_entry(self.raftLastApplied + 1, payload)
+
+    def _onTick(self, timeToWait: float = 0.0) -> None:
+        # Read what has already arrived before pysyncobj looks at its election timer (it
+        # polls the sockets only at the end of a tick): a tick delayed by a busy process must
+        # not start an election while the leader's heartbeats wait unread in the socket.
+        self._poller.poll(0)
+        super()._onTick(timeToWait)
+
+    def transport(self) -> KeepaliveTransport:
+        return self._SyncObj__transport  # type: ignore[attr-defined]
+
+    def noop_index(self) -> int | None:
+        """Index of the no-op this leader appended when elected (None before any)."""
+        return self._SyncObj__noopIDx  # type: ignore[attr-defined]
+
+    def match_index(self, node: Any) -> int | None:
+        return self._SyncObj__raftMatchIndex.get(node)  # type: ignore[attr-defined]
+
+
+def compaction_threshold(tuning: RaftTuning, self_id: str, peers: list[str]) -> int:
+    """Log entries at which this peer snapshots: `log_compaction_entries` for the first peer
+    in address order, up to twice that for the last. Peers apply the same entries at the same
+    pace, so with one threshold all of them copied their database at the same moment; the
+    burst of writes (a 100 MB copy, three times over) stalled every raft thread at once."""
+    base = int(tuning.log_compaction_entries)
+    ordered = sorted(peers)
+    rank = ordered.index(self_id) if self_id in ordered else 0
+    return base + base * rank // max(len(ordered), 1)
+
+
+def build_conf(*, self_id: str, data_dir: Path, secret: str | None, tuning: RaftTuning,
+               serializer: Callable[..., Any], checker: Callable[[], int],
+               deserializer: Callable[[str], Any],
+               on_state_changed: Callable[[int, int], None]) -> SyncObjConf:
+    """The SyncObjConf for one peer; the reasons for each value are in replication.md."""
+    t = tuning
+    return SyncObjConf(
+        password=secret or None,
+        bindAddress=self_id,  # pysyncobj's default is 0.0.0.0
+        journalFile=str(data_dir / "raft.journal"),
+        # A journal without a dump loses everything after the first compaction.
+        fullDumpFile=str(data_dir / "raft.dump"),
+        dynamicMembershipChange=False,
+        # Batching waits up to a heartbeat per commit (100 ms); off, a commit is ~1 ms.
+        appendEntriesUseBatch=False,
+        appendEntriesPeriod=t.heartbeat,
+        raftMinTimeout=t.election_timeout_min,
+        raftMaxTimeout=t.election_timeout_max,
+        connectionTimeout=t.connection_timeout,
+        # Redial a lost peer quickly: a restarted follower that stays unreachable for the
+        # default 5 s times out and unseats a healthy leader (no pre-vote in pysyncobj).
+        connectionRetryTime=t.connection_retry,
+        leaderFallbackTimeout=t.leader_fallback,
+        # The entry-count trigger is ours (`compaction_threshold`, staggered per peer): here
+        # it is set out of reach, so only our trigger and the time-based one fire.
+        logCompactionMinEntries=NEVER,
+        logCompactionMinTime=t.log_compaction_time,
+        # Fail fast without a leader; propose() retries on its own deadline, so nothing
+        # lingers in pysyncobj's queue to be applied long after the caller gave up.
+        commandsWaitLeader=False,
+        # Never fork with SQLite open; the serializer runs in a thread (raftsnap.py).
+        useFork=False,
+        serializer=serializer,
+        serializeChecker=checker,
+        deserializer=deserializer,
+        onStateChanged=on_state_changed,
+        bindRetryTime=0.2,
+        maxBindRetries=5,
+    )

@@ -1,0 +1,117 @@
+"""pysyncobj's TCP transport with a keepalive and per-peer last-contact times.
+
+Two things the stock transport lacks:
+
+- Idle connections die. Followers never talk to each other, so their connection reads nothing
+  and is dropped after `connectionTimeout`; when the leader then dies, the first vote request
+  goes out on that dead socket and is lost, costing a whole extra election round. Every peer
+  here sends a tiny keepalive on each open connection every `keepalive_interval` seconds, and
+  swallows the ones it receives.
+- Gossip. Each peer announces a small dict about itself (its roles and capacity) with every
+  keepalive and right after each handshake; `peer_meta(peer_id)` is the last one heard. The
+  leader's placement uses it; nothing replicated depends on it.
+- Pipelining. With batching off, the leader sends each entry as soon as it is appended and
+  moves its `nextIndex` for the follower past it at once. pysyncobj then sets `nextIndex` back
+  to "acknowledged + 1" on every acknowledgement, so under concurrent writes it re-sends entries
+  still in flight; the follower truncates its log to take them again (logging CRITICAL about
+  "truncating already-applied entries", harmless since the leader's entries are the same, but
+  wasteful). A successful acknowledgement here never moves `nextIndex` backwards; a gap (a
+  dropped connection) is still repaired by the follower's reset answer, which passes through
+  untouched.
+- Liveness. `last_contact(peer_id)` is the monotonic time the peer last sent us anything (an
+  append_entries answer, a vote, a keepalive). On the leader that is "when the follower last
+  answered"; the scheduler's leases are built on it.
+
+Runs entirely in pysyncobj's thread, except the two read-only accessors, which only read a dict
+entry (atomic under the GIL).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pysyncobj.tcp_connection import CONNECTION_STATE
+from pysyncobj.transport import TCPTransport
+
+KEEPALIVE_TYPE = "raftcron_keepalive"
+
+
+class KeepaliveTransport(TCPTransport):
+    """`TCPTransport` + keepalive + last-contact bookkeeping. Configure with `configure()`."""
+
+    #: Set by `configure` before the SyncObj is created (the SyncObj builds the transport).
+    keepalive_interval: float = 0.5
+    announce: dict[str, Any] | None = None
+
+    def __init__(self, syncObj: Any, selfNode: Any, otherNodes: Any) -> None:
+        self._last_contact: dict[str, float] = {}
+        self._peer_meta: dict[str, dict[str, Any]] = {}
+        self._last_keepalive = 0.0
+        # Peers whose handshake is complete: a keepalive sent before the key exchange would
+        # break the encrypted framing, so only these get one.
+        self._handshaken: set[Any] = set()
+        super().__init__(syncObj, selfNode, otherNodes)
+
+    @classmethod
+    def configure(cls, keepalive_interval: float,
+                  announce: dict[str, Any] | None = None) -> type[KeepaliveTransport]:
+        """A subclass bound to one interval and announcement (pysyncobj takes a class)."""
+        attrs = {"keepalive_interval": keepalive_interval, "announce": dict(announce or {})}
+        return type("KeepaliveTransportBound", (cls,), attrs)
+
+    def _keepalive(self) -> dict[str, Any]:
+        return {"type": KEEPALIVE_TYPE, "meta": self.announce or {}}
+
+    # --- pysyncobj hooks (raft thread) -------------------------------------------------------
+
+    def _onMessageReceived(self, node: Any, message: Any) -> None:
+        self._last_contact[node.id] = time.monotonic()
+        if isinstance(message, dict) and message.get("type") == KEEPALIVE_TYPE:
+            meta = message.get("meta")
+            if isinstance(meta, dict):
+                self._peer_meta[node.id] = meta
+            return
+        if (isinstance(message, dict) and message.get("type") == "next_node_idx"
+                and message.get("success") and not message.get("reset")):
+            next_index = getattr(self._syncObj, "_SyncObj__raftNextIndex", {})
+            before = next_index.get(node)
+            super()._onMessageReceived(node, message)
+            after = next_index.get(node)
+            if before is not None and after is not None and after < before:
+                next_index[node] = before
+            return
+        super()._onMessageReceived(node, message)
+
+    def _onNodeConnected(self, node: Any) -> None:
+        # A fresh connection is contact too: the handshake was an answer.
+        self._last_contact[node.id] = time.monotonic()
+        self._handshaken.add(node)
+        super()._onNodeConnected(node)
+        # Announce at once, so a new leader knows its peers' roles before it places a run.
+        self.send(node, self._keepalive())
+
+    def _onNodeDisconnected(self, node: Any) -> None:
+        self._handshaken.discard(node)
+        super()._onNodeDisconnected(node)
+
+    def _onTick(self) -> None:
+        super()._onTick()
+        now = time.monotonic()
+        if now - self._last_keepalive < self.keepalive_interval:
+            return
+        self._last_keepalive = now
+        for node in list(self._handshaken):
+            conn = self._connections.get(node)
+            if conn is not None and conn.state == CONNECTION_STATE.CONNECTED:
+                self.send(node, self._keepalive())
+
+    # --- read from any thread ----------------------------------------------------------------
+
+    def last_contact(self, peer_id: str) -> float | None:
+        """Monotonic time of the last message from `peer_id`, or None if never."""
+        return self._last_contact.get(peer_id)
+
+    def peer_meta(self, peer_id: str) -> dict[str, Any]:
+        """What `peer_id` last announced about itself ({} if nothing yet)."""
+        return self._peer_meta.get(peer_id, {})
