@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import os
 import pwd
+import signal
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from executor_contract import ContractHarness, ExecutorContract, poll, read_pid
+from executor_contract import WAIT, ContractHarness, ExecutorContract, poll, read_pid
 
+from raftcron.executor import local
 from raftcron.executor.local import LocalExecutor
 from raftcron.executor.process_group import pid_alive
 from raftcron.model import RunStatus
@@ -218,3 +221,88 @@ async def test_local_cancelled_task_leaves_no_process(harness: ContractHarness, 
     with pytest.raises(asyncio.CancelledError):
         await task
     await poll(lambda: not pid_alive(child), f"child {child} of a cancelled task to die")
+
+
+def _alive_with_argv(argv: list[str]) -> list[int]:
+    """Pids (not zombies) whose command line is exactly `argv`."""
+    wanted = "\0".join(argv).encode() + b"\0"
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if cmdline == wanted and pid_alive(int(entry)):
+            found.append(int(entry))
+    return found
+
+
+async def _cancelled(task: asyncio.Task) -> None:
+    """`task` must end by raising CancelledError, within the hang guard."""
+    done, _ = await asyncio.wait({task}, timeout=WAIT)
+    assert done, "a cancelled run() did not return"
+    with pytest.raises(asyncio.CancelledError):
+        task.result()
+
+
+async def test_local_cancelled_at_any_point_returns_and_leaves_nothing(harness: ContractHarness):
+    executor = harness.executor
+    assert isinstance(executor, LocalExecutor)
+    # Cancel after 0, 1, 2, ... loop iterations: before, during and after the start. A
+    # descendant holds the pipes open, so a wait on them after the kill would never end.
+    for turns in range(12):
+        marker = ["sleep", f"300.{uuid.uuid4().int % 10**9}"]
+        spec = harness.spec(command=f"{' '.join(marker)} & wait")
+        task = asyncio.create_task(executor.run(spec))
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        task.cancel()
+        await _cancelled(task)
+        await poll(lambda m=marker: not _alive_with_argv(m), f"{marker} to die (turns={turns})")
+        assert executor.running == 0
+
+
+async def test_local_task_cancelled_during_group_kill_stops_tree(
+    harness: ContractHarness, tmp_path: Path
+):
+    pidfile = tmp_path / "child.pid"
+    # The child ignores SIGTERM: the executor sits in the (long) grace period when the task
+    # is cancelled, and must not wait it out.
+    command = f"(trap '' TERM; exec sleep 300) & echo $! > {pidfile}; wait"
+    spec = harness.spec(command=command, kill_grace=timedelta(seconds=300))
+    task = asyncio.create_task(harness.executor.run(spec))
+    child = await read_pid(pidfile)
+    assert await harness.executor.cancel(spec.run_id) is True
+    # Wait until the group got its SIGTERM (the shell, which does not ignore it, is gone).
+    await poll(lambda: not _alive_with_argv(["/bin/sh", "-c", command]), "the shell to exit")
+    assert pid_alive(child)
+    task.cancel()
+    await _cancelled(task)
+    await poll(lambda: not pid_alive(child), f"SIGTERM-ignoring child {child} to die")
+
+
+async def test_local_detached_descendant_holding_output_does_not_hang_run(
+    harness: ContractHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(local, "DRAIN_TIMEOUT", 0.2)
+    pidfile = tmp_path / "detached.pid"
+    # setsid leaves the run's group on purpose: it survives the run, holding stdout open.
+    command = f"setsid sh -c 'echo $$ > {pidfile}; exec sleep 300' & echo main-done"
+    try:
+        out = await harness.run(harness.spec(command=command))
+        assert out.status == RunStatus.SUCCEEDED, out.reason
+        assert out.stdout_tail == "main-done\n"
+    finally:
+        detached = await read_pid(pidfile)
+        os.kill(detached, signal.SIGKILL)
+
+
+async def test_local_main_process_is_reaped(harness: ContractHarness, tmp_path: Path):
+    pidfile = tmp_path / "main.pid"
+    out = await harness.run(harness.spec(command=f"echo $$ > {pidfile}; exit 7"))
+    assert out.exit_code == 7
+    main = await read_pid(pidfile)
+    # Reaped, not merely dead: no zombie of ours is left behind.
+    await poll(lambda: not Path(f"/proc/{main}").exists(), f"main process {main} reaped")

@@ -22,16 +22,21 @@ Contract (see `executor/base.py`), kept by `LocalExecutor.run`:
 - stdout and stderr are read concurrently, as they come, into an `OutputSink`, so no amount
   of output can deadlock the pipe; only bounded tails are kept in memory.
 
-`asyncio.create_subprocess_exec` is not used as such: in Python 3.11 its `Process.wait()`
-does not return until the pipes are closed too, so a descendant holding stdout open would
-hide the main process's exit (and its timeout). `loop.subprocess_exec` (what
-`create_subprocess_exec` is built on) with a protocol of our own sees the exit on its own.
+- A cancelled `run()` (its task cancelled) SIGKILLs the group, waits a bounded time for it
+  to be gone, and re-raises; whenever the cancellation lands, nothing is left running.
+- Every wait after a process was stopped is bounded; only the run itself (no timeout, no
+  cancel) may last for ever.
+
+asyncio's subprocess support is not used (see `process_group.py`): in Python 3.11 its
+`Process.wait()` does not return until the pipes are closed too, so a descendant holding
+stdout open would hide the main process's exit; and a cancellation while
+`loop.subprocess_exec` connects the pipes leaves it waiting, unbounded, for that descendant.
+`start_leader` starts the process with no await before its exit and pipes are watched.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import pwd
@@ -50,7 +55,13 @@ from raftcron.durations import format_duration
 from raftcron.executor.base import RunOutcome, RunSpec
 from raftcron.executor.environment import local_env
 from raftcron.executor.output import OutputSink
-from raftcron.executor.process_group import group_alive, signal_group, terminate_group
+from raftcron.executor.process_group import (
+    GroupLeader,
+    group_alive,
+    kill_group,
+    start_leader,
+    terminate_group,
+)
 from raftcron.model import RunStatus
 
 log = logging.getLogger(__name__)
@@ -58,6 +69,9 @@ log = logging.getLogger(__name__)
 #: How long to wait for the pipes to close once the process group is gone (a descendant that
 #: detached with setsid may hold them open; it no longer belongs to the run).
 DRAIN_TIMEOUT = 5.0
+#: How long to wait for the main process to be reaped once its group is gone (a safety net:
+#: a process that is gone is reaped at once, unless something else reaped it first).
+EXIT_TIMEOUT = 5.0
 
 
 class _StartError(Exception):
@@ -72,30 +86,6 @@ class _StartError(Exception):
 class _Active:
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
     pgid: int | None = None
-
-
-class _RunProtocol(asyncio.SubprocessProtocol):
-    """Feeds the pipes into the sink; signals process exit and pipe closure separately."""
-
-    def __init__(self, sink: OutputSink, loop: asyncio.AbstractEventLoop) -> None:
-        self.sink = sink
-        self.exited: asyncio.Future[None] = loop.create_future()
-        self.closed: asyncio.Future[None] = loop.create_future()
-
-    def pipe_data_received(self, fd: int, data: bytes | str) -> None:
-        chunk = data.encode() if isinstance(data, str) else data
-        if fd == 1:
-            self.sink.write_stdout(chunk)
-        elif fd == 2:
-            self.sink.write_stderr(chunk)
-
-    def process_exited(self) -> None:
-        if not self.exited.done():
-            self.exited.set_result(None)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.closed.done():
-            self.closed.set_result(None)
 
 
 class LocalExecutor:
@@ -198,61 +188,66 @@ class LocalExecutor:
         ids: dict[str, object],
         on_started: Callable[[datetime], None] | None,
     ) -> tuple[RunStatus, int | None, str | None, datetime | None]:
-        loop = asyncio.get_running_loop()
         try:
-            transport, proto = await loop.subprocess_exec(
-                lambda: _RunProtocol(sink, loop),
-                *argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+            child = start_leader(
+                argv,
+                on_stdout=sink.write_stdout,
+                on_stderr=sink.write_stderr,
                 cwd=spec.cwd or None,
                 env=env,
-                start_new_session=True,
                 **ids,
             )
         except (OSError, ValueError, subprocess.SubprocessError) as exc:
             return RunStatus.FAILED, None, _spawn_failure(argv, spec.cwd, exc), None
         started_at = self.clock.now()
-        pgid = transport.get_pid()
-        active.pgid = pgid
+        active.pgid = child.pid
         if on_started is not None:
             try:
                 on_started(started_at)
             except Exception:  # a reporting bug must not orphan a running process
                 log.exception("on_started callback failed for run %s", spec.run_id)
         try:
-            timeout = spec.timeout.total_seconds() if spec.timeout is not None else None
-            grace = max(0.0, spec.kill_grace.total_seconds())
-            cancel_wait = asyncio.ensure_future(active.cancel.wait())
-            try:
-                await asyncio.wait(
-                    {proto.exited, cancel_wait},
-                    timeout=timeout,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-            finally:
-                cancel_wait.cancel()
-            stopped_by: str | None = None
-            if not proto.exited.done():
-                stopped_by = "cancel" if active.cancel.is_set() else "timeout"
-            killed = False
-            if stopped_by is not None or group_alive(pgid):
-                killed = await terminate_group(pgid, grace)
-            # After SIGKILL of the group the main process is gone; the bound is a safety net.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(proto.exited), timeout=DRAIN_TIMEOUT)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(proto.closed), timeout=DRAIN_TIMEOUT)
-            returncode = transport.get_returncode()
-        except asyncio.CancelledError:
-            # The caller gave up on the run (its task was cancelled): leave no process behind.
-            signal_group(pgid, signal.SIGKILL)
+            stopped_by, killed = await self._wait_and_stop(spec, active, child)
+        except BaseException:
+            # The caller gave up on the run (its task was cancelled), or the waiting broke:
+            # leave no process behind. Bounded, and a second cancellation cuts it short.
+            await kill_group(child.pid)
             raise
         finally:
-            transport.close()
-        status, exit_code, reason = _classify(stopped_by, killed, returncode, spec)
+            child.close()
+        status, exit_code, reason = _classify(stopped_by, killed, child.returncode, spec)
         return status, exit_code, reason, started_at
+
+    async def _wait_and_stop(
+        self, spec: RunSpec, active: _Active, child: GroupLeader
+    ) -> tuple[str | None, bool]:
+        """Wait for the run's end; stop its group. -> (stopped_by, whether SIGKILL was needed).
+
+        `stopped_by` is "cancel", "timeout", or None when the main process exited on its own.
+        Only the first wait (the run itself) is unbounded, and only when the run has no
+        timeout; asyncio.wait is used throughout because, unlike 3.11's `wait_for`, it never
+        swallows a cancellation that arrives as the awaited future completes.
+        """
+        pgid = child.pid
+        timeout = spec.timeout.total_seconds() if spec.timeout is not None else None
+        grace = max(0.0, spec.kill_grace.total_seconds())
+        cancel_wait = asyncio.ensure_future(active.cancel.wait())
+        try:
+            await asyncio.wait(
+                {child.exited, cancel_wait}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            cancel_wait.cancel()
+        stopped_by: str | None = None
+        if not child.exited.done():
+            stopped_by = "cancel" if active.cancel.is_set() else "timeout"
+        killed = False
+        if stopped_by is not None or group_alive(pgid):
+            killed = await terminate_group(pgid, grace)
+        # Once the group is gone the main process is too; both bounds are safety nets.
+        await asyncio.wait({child.exited}, timeout=EXIT_TIMEOUT)
+        await asyncio.wait({child.drained}, timeout=DRAIN_TIMEOUT)
+        return stopped_by, killed
 
     def _outcome(
         self,

@@ -1,4 +1,4 @@
-"""Stopping a local run's whole process tree: its process group.
+"""A local run's process group: starting its leader, watching it, stopping the group.
 
 A local run is started in a new session (`start_new_session=True`), so its process id is
 also the id of a process group that every descendant joins unless it detaches on purpose
@@ -8,17 +8,31 @@ empty, then SIGKILL to whatever is left.
 "Empty" counts zombies as gone. Orphaned descendants are re-parented to PID 1, and not every
 PID 1 (a container's init, for one) reaps them, so `killpg(pgid, 0)` alone would keep saying
 "alive" for a process that is long dead. On Linux the group's members are read from /proc.
+
+`start_leader` starts the process without any await between the fork and the moment its
+pipes and its exit are watched, so a cancellation can never land half-way (see
+`GroupLeader`). asyncio's own subprocess transport is not used: in Python 3.11, a
+cancellation while it connects the pipes makes it kill the main process only and then wait,
+unbounded, for both pipes to close, which a surviving descendant can put off for ever.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+import subprocess
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import IO, Any
 
 _PROC = Path("/proc")
 _POLL = 0.02
+_READ_SIZE = 64 * 1024
+#: How long `kill_group` and `terminate_group` wait for the group to be gone after SIGKILL.
+KILL_WAIT = 5.0
 
 
 def _stat_fields(pid: int | str) -> list[str] | None:
@@ -89,7 +103,7 @@ async def wait_group_gone(pgid: int, timeout: float) -> bool:
     return True
 
 
-async def terminate_group(pgid: int, grace: float, *, kill_wait: float = 5.0) -> bool:
+async def terminate_group(pgid: int, grace: float, *, kill_wait: float = KILL_WAIT) -> bool:
     """SIGTERM the group, wait up to `grace` seconds, then SIGKILL what is left.
 
     Returns True when SIGKILL was needed. Waits (at most `kill_wait`) for the group to be
@@ -105,3 +119,134 @@ async def terminate_group(pgid: int, grace: float, *, kill_wait: float = 5.0) ->
     signal_group(pgid, signal.SIGKILL)
     await wait_group_gone(pgid, kill_wait)
     return True
+
+
+async def kill_group(pgid: int, *, kill_wait: float = KILL_WAIT) -> bool:
+    """SIGKILL the group at once and wait (at most `kill_wait`); True if it is gone."""
+    signal_group(pgid, signal.SIGKILL)
+    return await wait_group_gone(pgid, kill_wait)
+
+
+class GroupLeader:
+    """A process started as the leader of a new session, hence of its own process group.
+
+    - Its stdout and stderr are read by the event loop as the data comes (non-blocking reads,
+      so no amount of output on either stream can block the other) into the two callbacks.
+    - Its exit is watched by a daemon thread blocked in `waitpid`, so it is reaped even when
+      nobody awaits it any more, even after the event loop is gone.
+    - `exited` resolves once it has been reaped; `returncode` is then its status as
+      `Popen` reports it (negative: the signal that killed it), or None when something else
+      reaped it first (the status is lost).
+    - `drained` resolves once both pipes are at end of file (no process holds them open; a
+      descendant may keep them open after the leader exits) or `close()` was called.
+    - `close()` stops reading and closes the pipes. It never waits and may be called twice;
+      it does not stop the process (see `terminate_group` / `kill_group`).
+
+    Nothing here ever waits: every wait is the caller's, so the caller bounds it.
+    """
+
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        loop: asyncio.AbstractEventLoop,
+        pipes: Sequence[tuple[IO[bytes], Callable[[bytes], None]]],
+    ) -> None:
+        self.pid = proc.pid
+        self.returncode: int | None = None
+        self.exited: asyncio.Future[None] = loop.create_future()
+        self.drained: asyncio.Future[None] = loop.create_future()
+        self._loop = loop
+        #: fd -> (the pipe's file, where its data goes), while it is being read.
+        self._open: dict[int, tuple[IO[bytes], Callable[[bytes], None]]] = {}
+        for pipe, write in pipes:
+            fd = pipe.fileno()
+            os.set_blocking(fd, False)
+            self._open[fd] = (pipe, write)
+            loop.add_reader(fd, self._readable, fd)
+        reaper = threading.Thread(
+            target=self._reap, args=(proc,), name=f"raftcron-reap-{proc.pid}", daemon=True
+        )
+        reaper.start()
+
+    def _reap(self, proc: subprocess.Popen[bytes]) -> None:
+        """Reaper thread: wait for the process, then hand its status to the event loop."""
+        try:
+            _, status = os.waitpid(proc.pid, 0)
+            code: int | None = os.waitstatus_to_exitcode(status)
+        except ChildProcessError:  # reaped elsewhere (SIGCHLD ignored, a waitpid(-1) reaper)
+            code = None
+        # Popen must not think the child still runs: it would try to reap it again later.
+        proc.returncode = code if code is not None else 255
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
+            self._loop.call_soon_threadsafe(self._on_exit, code)
+
+    def _on_exit(self, code: int | None) -> None:
+        self.returncode = code
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+    def _readable(self, fd: int) -> None:
+        try:
+            data = os.read(fd, _READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""  # a broken pipe reads as its end
+        if data:
+            self._open[fd][1](data)
+        else:
+            self._stop_reading(fd)
+
+    def _stop_reading(self, fd: int) -> None:
+        entry = self._open.pop(fd, None)
+        if entry is None:
+            return
+        self._loop.remove_reader(fd)
+        entry[0].close()
+        if not self._open and not self.drained.done():
+            self.drained.set_result(None)
+
+    def close(self) -> None:
+        """Stop reading and close the pipes (whatever is still unread is dropped)."""
+        for fd in list(self._open):
+            self._stop_reading(fd)
+        if not self.drained.done():
+            self.drained.set_result(None)
+
+
+def start_leader(
+    argv: Sequence[str],
+    *,
+    on_stdout: Callable[[bytes], None],
+    on_stderr: Callable[[bytes], None],
+    **popen_kwargs: Any,
+) -> GroupLeader:
+    """Start `argv` in a new session, stdin from /dev/null, its output fed to the callbacks.
+
+    `popen_kwargs` go to `subprocess.Popen` (cwd, env, user, group, extra_groups). Raises
+    what `Popen` raises when the process cannot start (OSError, ValueError,
+    SubprocessError); then no process is left. Must be called from the event loop's thread.
+    """
+    loop = asyncio.get_running_loop()
+    proc = subprocess.Popen(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+        start_new_session=True,
+        **popen_kwargs,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    pipes = [(proc.stdout, on_stdout), (proc.stderr, on_stderr)]
+    try:
+        return GroupLeader(proc, loop, pipes)
+    except BaseException:
+        # Could not watch it (no thread to spare, say): it must not run unwatched. Popen
+        # reaps it later, as it does any child it was dropped with.
+        signal_group(proc.pid, signal.SIGKILL)
+        for pipe, _ in pipes:
+            with contextlib.suppress(OSError, ValueError):
+                loop.remove_reader(pipe.fileno())
+            pipe.close()
+        raise
