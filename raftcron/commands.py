@@ -280,10 +280,10 @@ def _check_value(kind: str, value: Any, where: str) -> Any:
             raise _fail(where, "an ISO 8601 UTC time", value)
         parse_time(value, field=where)
     elif kind == "fire_status":
-        if value not in FIRE_STATUSES:
+        if not isinstance(value, str) or value not in FIRE_STATUSES:
             raise _fail(where, "one of " + "|".join(sorted(FIRE_STATUSES)), value)
     elif kind == "finish_status":
-        if value not in FINISH_STATUSES:
+        if not isinstance(value, str) or value not in FINISH_STATUSES:
             raise _fail(where, "one of " + "|".join(sorted(FINISH_STATUSES)), value)
     elif kind in ("job", "node"):
         _check_resource(kind, value, where)
@@ -332,7 +332,7 @@ def _check_entry(value: Any, where: str) -> None:
     if not isinstance(value, dict):
         raise _fail(where, "a command object", value)
     op = value.get("op")
-    if op not in OPS or op == "batch":
+    if not isinstance(op, str) or op not in OPS or op == "batch":
         raise _fail(f"{where}.op", "an op other than batch", op)
     key = value.get("key")
     if key is not None and not isinstance(key, str):

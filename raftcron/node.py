@@ -36,21 +36,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pysyncobj.syncobj import SyncObjException
-
 from raftcron import commands
 from raftcron.errors import CommandDecodeError, ConfigError, UnavailableError
-from raftcron.raftobj import (
+from raftcron.raft.snapshots import SnapshotHooks
+from raftcron.raft.syncobj import (
     FAIL_NAMES,
     LEADER_STATE,
     ROLES,
     SUCCESS,
     RaftObj,
+    SyncObjException,
     build_conf,
     compaction_threshold,
 )
-from raftcron.raftsnap import SnapshotHooks
-from raftcron.transport import KeepaliveTransport
+from raftcron.raft.transport import KeepaliveTransport
 from raftcron.tuning import RaftTuning
 from raftcron.waiters import IndexWaiters, KeyWaiters, Mailbox, set_result
 

@@ -1,6 +1,6 @@
 """Every SQL read of the copy, returning API-shaped dicts (design §9 names).
 
-Each function takes a `sqlite_utils.Database` around a read-only connection (see
+Each function takes a `Database` around a read-only connection (see
 `db.ReadDb`) and runs short, index-backed queries. Lists are paginated by an opaque cursor
 (URL-safe base64 of the last row's sort key): jobs and nodes by name, runs newest first by
 `(fired_at, id)`. Bad parameters raise `ValidationError` naming the parameter.
@@ -12,13 +12,14 @@ import base64
 import binascii
 import json
 from collections.abc import Iterable
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from raftcron.commands import JOB_STATUSES, RUN_STATUSES
 from raftcron.dbtime import api_time, db_time
 from raftcron.errors import ValidationError
+
+if TYPE_CHECKING:
+    from raftcron.db import Database
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -131,12 +132,12 @@ def _in(column: str, values: list[str], params: dict[str, Any], prefix: str) -> 
 # --- jobs -----------------------------------------------------------------------------------
 
 
-def get_job(db: sqlite_utils.Database, name: str) -> dict | None:
+def get_job(db: Database, name: str) -> dict | None:
     rows = list(db.query("SELECT * FROM jobs WHERE name = ?", [name]))
     return job_dict(rows[0]) if rows else None
 
 
-def list_jobs(db: sqlite_utils.Database, *, status: str | None = None, role: str | None = None,
+def list_jobs(db: Database, *, status: str | None = None, role: str | None = None,
               label: str | None = None, limit: int | None = None,
               cursor: str | None = None) -> tuple[list[dict], str | None]:
     """Jobs by name. `label` is `key=value` (that value) or `key` (present)."""
@@ -163,12 +164,12 @@ def list_jobs(db: sqlite_utils.Database, *, status: str | None = None, role: str
     return _page(rows, n, lambda r: [r["name"]], job_dict)
 
 
-def job_cursors(db: sqlite_utils.Database) -> dict[str, str | None]:
+def job_cursors(db: Database) -> dict[str, str | None]:
     """name -> the last slot fired (the fence), or None before the first."""
     return {r["name"]: api_time(r["cursor"]) for r in db.query("SELECT name, cursor FROM jobs")}
 
 
-def all_jobs_for_scheduler(db: sqlite_utils.Database) -> list[dict]:
+def all_jobs_for_scheduler(db: Database) -> list[dict]:
     """Every job: name, spec (dict), expanded, status, cursor, fired_count, created_at, ..."""
     sql = ("SELECT name, spec, expanded, status, cursor, fired_count, created_at, updated_at, "
            "version FROM jobs ORDER BY name")
@@ -184,12 +185,12 @@ def all_jobs_for_scheduler(db: sqlite_utils.Database) -> list[dict]:
 # --- runs -----------------------------------------------------------------------------------
 
 
-def get_run(db: sqlite_utils.Database, run_id: str) -> dict | None:
+def get_run(db: Database, run_id: str) -> dict | None:
     rows = list(db.query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", [run_id]))
     return run_dict(rows[0]) if rows else None
 
 
-def list_runs(db: sqlite_utils.Database, *, job: str | None = None,
+def list_runs(db: Database, *, job: str | None = None,
               status: str | Iterable[str] | None = None, peer: str | None = None,
               since: str | None = None, until: str | None = None, limit: int | None = None,
               cursor: str | None = None) -> tuple[list[dict], str | None]:
@@ -219,13 +220,13 @@ def list_runs(db: sqlite_utils.Database, *, job: str | None = None,
     return _page(rows, n, lambda r: [r["fired_at"], r["id"]], run_dict)
 
 
-def active_runs(db: sqlite_utils.Database) -> list[dict]:
+def active_runs(db: Database) -> list[dict]:
     """Every pending or running run, oldest fired first."""
     sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE status IN {_ACTIVE_SQL} ORDER BY fired_at, id"
     return [run_dict(r) for r in db.query(sql)]
 
 
-def runs_for_peer(db: sqlite_utils.Database, peer: str, statuses: Iterable[str]) -> list[dict]:
+def runs_for_peer(db: Database, peer: str, statuses: Iterable[str]) -> list[dict]:
     """Runs assigned to `peer` with one of `statuses`, oldest fired first."""
     params: dict[str, Any] = {"peer": peer}
     wanted = _statuses(list(statuses), RUN_STATUSES) or []
@@ -236,33 +237,33 @@ def runs_for_peer(db: sqlite_utils.Database, peer: str, statuses: Iterable[str])
     return [run_dict(r) for r in db.query(sql, params)]
 
 
-def recent_assignments(db: sqlite_utils.Database, since: str) -> dict[str, int]:
+def recent_assignments(db: Database, since: str) -> dict[str, int]:
     """peer -> runs fired to it (skipped and missed records excluded) at or after `since`."""
     sql = ("SELECT peer, count(*) AS n FROM runs WHERE fired_at >= ? "
            "AND status NOT IN ('skipped', 'missed') GROUP BY peer")
     return {r["peer"]: r["n"] for r in db.query(sql, [db_time(since, field="since")])}
 
 
-def run_counts(db: sqlite_utils.Database, job: str) -> dict[str, int]:
+def run_counts(db: Database, job: str) -> dict[str, int]:
     """status -> number of runs of `job` (statuses with none are absent)."""
     sql = "SELECT status, count(*) AS n FROM runs WHERE job = ? GROUP BY status"
     return {r["status"]: r["n"] for r in db.query(sql, [job])}
 
 
-def status_counts(db: sqlite_utils.Database) -> dict[str, int]:
+def status_counts(db: Database) -> dict[str, int]:
     """status -> number of runs, over every job (for /metrics)."""
     return {r["status"]: r["n"]
             for r in db.query("SELECT status, count(*) AS n FROM runs GROUP BY status")}
 
 
-def last_run(db: sqlite_utils.Database, job: str) -> dict | None:
+def last_run(db: Database, job: str) -> dict | None:
     """The newest run of `job` by (fired_at, id), whatever its status."""
     sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE job = ? {_NEWEST_FIRST} LIMIT 1"
     rows = list(db.query(sql, [job]))
     return run_dict(rows[0]) if rows else None
 
 
-def runs_to_prune(db: sqlite_utils.Database, keep_per_job_default: int,
+def runs_to_prune(db: Database, keep_per_job_default: int,
                   max_age_before: str | None, *, limit: int = 10000) -> list[str]:
     """Terminal runs to delete, oldest first: beyond each job's newest `keep_runs` runs
     (`keep_per_job_default` when the job sets none), or finished before `max_age_before`.
@@ -289,12 +290,12 @@ def runs_to_prune(db: sqlite_utils.Database, keep_per_job_default: int,
 # --- nodes ----------------------------------------------------------------------------------
 
 
-def get_node(db: sqlite_utils.Database, name: str) -> dict | None:
+def get_node(db: Database, name: str) -> dict | None:
     rows = list(db.query("SELECT * FROM nodes WHERE name = ?", [name]))
     return node_dict(rows[0]) if rows else None
 
 
-def list_nodes(db: sqlite_utils.Database, *, limit: int | None = None,
+def list_nodes(db: Database, *, limit: int | None = None,
                cursor: str | None = None) -> tuple[list[dict], str | None]:
     """Nodes by name."""
     n = _limit(limit)

@@ -10,8 +10,8 @@ import pytest
 
 from raftcron.errors import ConfigError
 from raftcron.logs import add_secret, setup_logging
-from raftcron.raftobj import compaction_threshold
-from raftcron.raftsnap import SnapshotError, decode_raft_data, encode_raft_data
+from raftcron.raft.snapshots import SnapshotError, decode_raft_data, encode_raft_data
+from raftcron.raft.syncobj import compaction_threshold
 from raftcron.tuning import RaftTuning
 
 

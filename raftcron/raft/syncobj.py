@@ -15,7 +15,10 @@ from typing import Any, Protocol
 from pysyncobj import SyncObj, SyncObjConf, replicated
 from pysyncobj.config import FAIL_REASON
 
-from raftcron.transport import KeepaliveTransport
+# Re-exported: `raftcron.node` never imports pysyncobj itself.
+from pysyncobj.syncobj import SyncObjException as SyncObjException
+
+from raftcron.raft.transport import KeepaliveTransport
 from raftcron.tuning import RaftTuning
 
 ROLES = {0: "follower", 1: "candidate", 2: "leader"}
