@@ -22,6 +22,7 @@ from raftcron.errors import ConfigError
 from raftcron.executor.local import LocalExecutor
 from raftcron.executor.ssh import SshExecutor
 from raftcron.node import Node
+from raftcron.nodehealth import HealthReporter, NodeProber
 from raftcron.scheduler import Scheduler, SchedulerSettings
 from raftcron.seeding import seed
 from raftcron.state import StateMachine
@@ -50,6 +51,8 @@ class Daemon:
         self.node: Node | None = None
         self.worker: Worker | None = None
         self.scheduler: Scheduler | None = None
+        self.ssh: SshExecutor | None = None
+        self.prober: NodeProber | None = None
         self.api: Any = None
         self._seed_jobs: list[Any] = []
         self._seed_nodes: list[Any] = []
@@ -83,6 +86,10 @@ class Daemon:
         #    anything binds a port or touches the data dir.
         self._seed_jobs = load_jobs_dir(s.jobs_dir) if s.jobs_dir else []
         self._seed_nodes = list(s.nodes) + (load_nodes_dir(s.nodes_dir) if s.nodes_dir else [])
+        for spec in self._seed_nodes:
+            if spec.insecure_no_host_key_check:
+                log.warning("node %s: SSH host key checks are OFF "
+                            "(insecure_no_host_key_check = true)", spec.name)
         # 1. The data dir: everything below keeps its files there.
         s.data_dir.mkdir(parents=True, exist_ok=True)
         (s.data_dir / "output").mkdir(exist_ok=True)
@@ -109,7 +116,13 @@ class Daemon:
         #    below, after the API.
         output_dir = s.data_dir / "output"
         local = LocalExecutor(output_dir, clock=self.clock)
-        ssh = SshExecutor(output_dir, clock=self.clock)
+        ssh = self.ssh = SshExecutor(output_dir, clock=self.clock)
+        # SSH node health: this peer reports what its executor sees (a failed connect, a
+        # node answering again) into the replicated state; while it leads it also probes the
+        # nodes the state calls unhealthy (nodehealth.py).
+        health = HealthReporter(node=self.node, read=self.read, self_id=s.self_id)
+        ssh.add_health_listener(health.observe)
+        self.prober = NodeProber(read=self.read, probe=ssh.probe, clock=self.clock)
         self.worker = Worker(node=self.node, read=self.read, clock=self.clock,
                              self_id=s.self_id, data_dir=s.data_dir,
                              executors={"local": local, "ssh": ssh}, capacity=s.capacity)
@@ -134,6 +147,7 @@ class Daemon:
         # 7. The worker hears every applied command from now on, but takes runs only after its
         #    start() (step 9), once the copy has caught up: a replayed fire never re-runs.
         self._teardown.append(("ssh executor", ssh.close))
+        self._teardown.append(("node health reports", health.close))
         self.node.add_apply_listener(self.worker.on_applied)
         # A snapshot brings no per-command calls: the worker rescans the copy instead.
         self.node.add_snapshot_listener(self.worker.on_snapshot)
@@ -181,8 +195,8 @@ class Daemon:
     def _on_leadership(self, is_leader: bool) -> None:
         # Start/stop calls are chained so a stop never overtakes the start it follows.
         previous = self._leadership
-        scheduler = self.scheduler
-        assert scheduler is not None
+        scheduler, prober = self.scheduler, self.prober
+        assert scheduler is not None and prober is not None
 
         async def switch() -> None:
             if previous is not None:
@@ -192,6 +206,10 @@ class Daemon:
                 await (scheduler.start() if is_leader else scheduler.stop())
             except Exception:
                 log.exception("scheduler %s failed", "start" if is_leader else "stop")
+            try:
+                await (prober.start() if is_leader else prober.stop())
+            except Exception:
+                log.exception("node prober %s failed", "start" if is_leader else "stop")
 
         self._leadership = asyncio.create_task(switch(), name="raftcron-leadership")
 
@@ -201,13 +219,20 @@ class Daemon:
                 await self._leadership
         if self.scheduler is not None:
             await self.scheduler.stop()
+        if self.prober is not None:
+            await self.prober.stop()
 
     def _extra_status(self) -> dict:
         out: dict[str, Any] = {"api": self.settings.api_url}
         if self.worker is not None:
             out["worker"] = self.worker.status()
+        if self.ssh is not None:
+            # Connections, insecure nodes and per-node health as this peer's executor sees it.
+            out["ssh"] = self.ssh.status()
         if self.scheduler is not None and self.node is not None and self.node.is_leader:
             out["scheduler"] = self.scheduler.status()
+            if self.prober is not None:
+                out["node_prober"] = self.prober.status()
         return out
 
     async def stop(self) -> None:

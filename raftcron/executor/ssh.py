@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -52,6 +53,11 @@ __all__ = ["KEEPALIVE_INTERVAL", "SSH_ERRORS", "SshExecutor"]
 
 #: Seconds between SSH keepalives on a pooled connection: how a silently dead one is noticed.
 KEEPALIVE_INTERVAL = 15.0
+# asyncssh logs every connection, channel and command line at INFO. A run's line carries the
+# job's environment values (exported in it, see ssh_command.py), which may be credentials:
+# keep the library's own chatter to warnings and up; our logs say what matters.
+logging.getLogger("asyncssh").setLevel(logging.WARNING)
+
 #: Errors that mean "the SSH side failed", as opposed to a bug here.
 SSH_ERRORS: tuple[type[BaseException], ...] = (asyncssh.Error, OSError, TimeoutError)
 
@@ -63,7 +69,7 @@ class SshExecutor(SshExecutorBase):
     are looked up. `passthrough_env` names variables of `environ` copied into every remote
     run (before the job's env, which wins); `RAFTCRON_*` variables are never passed.
     Besides `run`/`cancel`: `health(node_name)`, `probe(node)`, `status()`, `connects`,
-    `close()`.
+    `add_health_listener(fn)` (told of every attempt to reach a node), `close()`.
     """
 
     errors = SSH_ERRORS

@@ -32,6 +32,8 @@ from raftcron.model import RunStatus
 log = logging.getLogger("raftcron.executor.ssh")
 
 Result = tuple[RunStatus, int | None, str | None]
+#: `fn(node_name, healthy, reason, checked_at)`: told of every attempt to reach a node.
+HealthListener = Callable[[str, bool, str | None, datetime], None]
 
 
 class Unreachable(Exception):
@@ -71,6 +73,7 @@ class SshExecutorBase:
         )
         self._book = NodeBook()
         self._active: dict[str, _Active] = {}
+        self._health_listeners: list[HealthListener] = []
 
     # -- supplied by the subclass ---------------------------------------------------------
 
@@ -132,6 +135,16 @@ class SshExecutorBase:
         return True
 
     # -- health and status ----------------------------------------------------------------
+
+    def add_health_listener(self, fn: HealthListener) -> None:
+        """Call `fn(node_name, healthy, reason, checked_at)` after every attempt to reach a
+        node (runs and probes; unhealthy ones carry the reason), on the event loop.
+
+        Every attempt, not only changes: what this executor saw last may differ from what the
+        cluster recorded since (another peer's probe), so the listener compares for itself.
+        A listener that raises is logged and does not disturb the run.
+        """
+        self._health_listeners.append(fn)
 
     def health(self, node_name: str) -> tuple[bool, str | None]:
         """`(healthy, reason)` of the last attempt to reach `node_name` (never tried: healthy)."""
@@ -308,8 +321,14 @@ class SshExecutorBase:
         return pool_key(node)
 
     def _mark(self, node: str, healthy: bool, reason: str | None) -> None:
-        if self._book.mark(node, healthy, reason, self.clock.now()):
+        at = self.clock.now()
+        if self._book.mark(node, healthy, reason, at):
             log.info("ssh node %r answers again", node)
+        for fn in self._health_listeners:
+            try:
+                fn(node, healthy, None if healthy else reason, at)
+            except Exception:  # a listener's bug must not fail the run that reached the node
+                log.exception("ssh health listener failed for node %r", node)
 
     def _outcome(
         self,
