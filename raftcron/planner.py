@@ -16,7 +16,10 @@ The order of the rules, each applied to the slots strictly after the job's curso
    enumerated past `scan_cap`, and summarized in one record.
 4. Catch-up: slots within `grace` of their time all run; among late ones `latest` runs the
    newest, `all` runs up to `catchup_cap`, `none` runs none; the rest are `missed`.
-5. Concurrency against the job's active runs (and the runs this plan fires before it).
+5. Concurrency against the job's active runs (and the runs this plan fires before it). Under
+   `forbid` and `queue`, `catchup = "all"` forms a line instead: the slots due when the job
+   fell behind run one after another, each when the previous run ends (`schedpolicy.in_line`;
+   the plan holds the next one and returns `catchup_until` for the next plan).
 6. `max_runs`: the last repeat finishes the job; slots after it get no record.
 
 Records come out in slot order, so the state's fence (a slot must be later than the cursor)
@@ -34,6 +37,7 @@ from typing import Protocol
 from raftcron.durations import format_duration, format_time
 from raftcron.model import Catchup, Concurrency
 from raftcron.planjob import JobPlan
+from raftcron.schedpolicy import SlotDecision, concurrency, in_line
 
 #: Late by at most this much, a slot is on time: it runs whatever the catch-up policy.
 DEFAULT_GRACE = timedelta(seconds=5)
@@ -59,16 +63,6 @@ class ScheduleLike(Protocol):
 
 
 @dataclass(frozen=True)
-class SlotDecision:
-    """One record to write: `slot` is the nominal time, `fire_at` the slot plus its jitter."""
-
-    slot: datetime
-    status: str  # pending | skipped | missed
-    reason: str | None
-    fire_at: datetime
-
-
-@dataclass(frozen=True)
 class SlotPlan:
     decisions: tuple[SlotDecision, ...] = ()
     #: Active run ids to cancel before the new run starts (`replace`).
@@ -80,6 +74,9 @@ class SlotPlan:
     #: When to plan this job again: the next slot's fire time (None: finished). A held slot
     #: is planned again then too (it is skipped if its run still goes), or when the run ends.
     next_fire: datetime | None = None
+    #: A catch-up line in progress (`catchup = "all"` under forbid/queue): slots due at or
+    #: before this instant are its backlog. The caller keeps it for the job's next plan.
+    catchup_until: datetime | None = None
 
     @property
     def pending(self) -> list[SlotDecision]:
@@ -119,6 +116,7 @@ def due_slots(
     record_cap: int = DEFAULT_RECORD_CAP,
     scan_cap: int = DEFAULT_SCAN_CAP,
     jitter_fn: JitterFn | None = None,
+    catchup_until: datetime | None = None,
 ) -> SlotPlan:
     """Plan one job at `now`.
 
@@ -131,6 +129,8 @@ def due_slots(
     active; a slot that waited for it is judged late from then, not from its own time (the
     catch-up window still counts from the slot's own time). `jitter_fn(job, slot, max,
     next_slot)` is `schedule.jitter` (default), called only when the job has a jitter.
+    `catchup_until`: the previous plan's `SlotPlan.catchup_until` (a catch-up line in
+    progress; None when there is none, or when it is not known, as on a new leader).
     """
     if job.max_runs is not None and fired_count >= job.max_runs:
         return SlotPlan(finish=True)
@@ -141,13 +141,35 @@ def due_slots(
     due = list(scan.due)
     late = [s for s in due if _lateness(job, s[1], now, released_at) > grace]
     on_time = due[len(late):]  # lateness only falls with the slot, so a suffix is on time
-    to_run, behind = _catch_up(job, late, on_time, catchup_cap)
+    lined = job.catchup == Catchup.ALL and job.concurrency in (Concurrency.FORBID,
+                                                               Concurrency.QUEUE)
+    until = catchup_until if lined else None
+    backlog = [s for s in due if s[1] <= until] if until is not None else []
+    cancel: list[str] = []
+    if backlog:
+        # A line in progress: its backlog runs on (the newest `catchup_cap` of it).
+        keep = backlog[max(0, len(backlog) - catchup_cap):]
+        why = f"beyond the catch-up cap of {catchup_cap} late slots (catchup=all runs the newest)"
+        behind = [(s, f, why) for s, f in backlog[: len(backlog) - len(keep)]]
+        ran, held, until = in_line(job, keep, due[len(backlog):], active, until)
+    elif lined and until is None and late:
+        # Missed slots: a line starts; every slot due now is in it.
+        to_run, behind = _catch_up(job, late, on_time, catchup_cap)
+        ran, held, until = (in_line(job, to_run, [], active, now) if to_run
+                            else ([], None, None))
+    else:
+        if until is not None:
+            # The line has run its backlog: what came due meanwhile found a run going, and is
+            # not caught up (else a job whose runs outlast its period would never stop).
+            late, on_time = [], due
+        until = None
+        to_run, behind = _catch_up(job, late, on_time, catchup_cap)
+        ran, cancel, held = concurrency(job, to_run, active, released_at)
 
     decisions: list[SlotDecision] = []
     decisions += _bulk(scan.paused, "skipped", PAUSED_REASON, record_cap,
                        scan.jumped_paused)
     decisions += _bulk_missed(job, scan, behind, record_cap)
-    ran, cancel, held = _concurrency(job, to_run, active, released_at)
     decisions += ran
 
     finish = scan.exhausted and held is None
@@ -159,12 +181,12 @@ def due_slots(
             if d.status == "pending":
                 left -= 1
                 if left == 0:
-                    finish, held = True, None
+                    finish, held, until = True, None, None
                     break
         decisions = kept
     next_fire = None if finish else scan.next_fire
     return SlotPlan(decisions=tuple(decisions), cancel=tuple(cancel), finish=finish,
-                    held=held, next_fire=next_fire)
+                    held=held, next_fire=next_fire, catchup_until=until)
 
 
 def first_fire(job: JobPlan, schedule: ScheduleLike, cursor: datetime | None,
@@ -328,49 +350,3 @@ def _bulk_missed(job: JobPlan, scan: _Scan, behind: list[tuple[datetime, datetim
     reason = (f"{count} slots from {format_time(first)} to {format_time(last[0])} missed: "
               + "; ".join(parts))
     return [SlotDecision(last[0], "missed", reason, last[1])]
-
-
-def _concurrency(job: JobPlan, to_run: list[tuple[datetime, datetime]], active: Sequence[str],
-                 released_at: datetime | None
-                 ) -> tuple[list[SlotDecision], list[str], datetime | None]:
-    """Apply the job's concurrency policy: decisions, runs to cancel, the held slot."""
-    if not to_run:
-        return [], [], None
-    policy = job.concurrency
-    if policy == Concurrency.ALLOW:
-        return [SlotDecision(s, "pending", None, f) for s, f in to_run], [], None
-    if policy == Concurrency.REPLACE:
-        newest = to_run[-1]
-        why = f"replaced by slot {format_time(newest[0])} (concurrency=replace)"
-        out = [SlotDecision(s, "skipped", why, f) for s, f in to_run[:-1]]
-        return [*out, SlotDecision(newest[0], "pending", None, newest[1])], list(active), None
-    busy = active[-1] if active else None  # the run a new slot would overlap
-    out: list[SlotDecision] = []
-    if policy == Concurrency.QUEUE:
-        queue = list(to_run)
-        if busy is None and released_at is not None:
-            # Slots that came due while the last run was still going: only one of them can
-            # have been waiting (the newest); the others found the queue full.
-            waited = [x for x in queue if x[1] <= released_at]
-            if len(waited) > 1:
-                why = f"queue full: slot {format_time(waited[-1][0])} was waiting"
-                out += [SlotDecision(s, "skipped", why, f) for s, f in waited[:-1]]
-                queue = queue[len(waited) - 1:]
-        if busy is None:
-            out.append(SlotDecision(queue[0][0], "pending", None, queue[0][1]))
-            busy = f"for slot {format_time(queue[0][0])}"
-            queue = queue[1:]
-        if not queue:
-            return out, [], None
-        held = queue[-1][0]
-        why = f"queue full: slot {format_time(held)} is waiting for run {busy}"
-        out += [SlotDecision(s, "skipped", why, f) for s, f in queue[:-1]]
-        return out, [], held
-    # forbid (the default)
-    for s, f in to_run:
-        if busy is not None:
-            out.append(SlotDecision(s, "skipped", f"previous run {busy} still running", f))
-        else:
-            out.append(SlotDecision(s, "pending", None, f))
-            busy = f"for slot {format_time(s)}"
-    return out, [], None

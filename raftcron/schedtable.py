@@ -42,8 +42,11 @@ class JobEntry:
     created_at: datetime | None
     #: The job's last change (put or resume): slots due before it are not caught up.
     changed_at: datetime | None
-    #: `queue`: a due slot waiting for the active run to end.
+    #: `queue`, or a catch-up line: a due slot waiting for the active run to end.
     held: datetime | None = None
+    #: A catch-up line in progress (`SlotPlan.catchup_until`). Only this leader knows it: a
+    #: new leader starts the line again from what is late when it first plans the job.
+    catchup_until: datetime | None = None
 
     @property
     def schedulable(self) -> bool:

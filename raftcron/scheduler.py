@@ -181,7 +181,8 @@ class Scheduler:
                     entry.plan, entry.schedule, entry.cursor, entry.fired_count, now,
                     self.settings.catchup_cap, active=[str(r.get("id")) for r in runs],
                     created_at=entry.created_at, paused_until=entry.changed_at,
-                    released_at=released, grace=self.settings.grace, jitter_fn=self._jitter_fn)
+                    released_at=released, grace=self.settings.grace, jitter_fn=self._jitter_fn,
+                    catchup_until=entry.catchup_until)
                 records = slot_records(entry.plan, plan, where, now=now,
                                        new_run_id=self.new_run_id)
             except Exception:  # one job's bad data must not stop the others
@@ -189,6 +190,7 @@ class Scheduler:
                 self._table.push(name, now + timedelta(minutes=1))
                 continue
             self._table.set_held(name, plan.held)
+            entry.catchup_until = plan.catchup_until
             if plan.next_fire is not None:
                 self._table.push(name, plan.next_fire)
             if not chunks or size + len(records) > self.settings.max_records_per_fire:

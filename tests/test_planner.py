@@ -114,8 +114,10 @@ def test_due_slots_max_runs_cuts_a_catch_up_and_drops_later_records():
 
 
 def test_due_slots_skipped_records_do_not_count_toward_max_runs():
-    p = plan(0, 330, fired=2, max_runs=3, catchup="all", active=["r1"])
-    # forbid with an active run: every slot skipped, none counts, the job goes on.
+    # forbid with an active run, the slots on time (a long grace): every slot skipped, none
+    # counts, the job goes on.
+    p = plan(0, 330, fired=2, max_runs=3, catchup="all", active=["r1"],
+             grace=timedelta(seconds=400))
     assert [s for _, s in table(p)] == ["skipped"] * 5 and not p.finish
 
 
@@ -279,11 +281,12 @@ def test_due_slots_forbid_names_the_running_run():
     assert p.decisions[0].reason == "previous run r1 still running"
 
 
+# forbid and queue under catchup=all form a line (one slot at a time): tests/test_planner_line.py
 @pytest.mark.parametrize(("policy", "expected", "held"), [
     ("allow", ["pending"] * 3, None),
-    ("forbid", ["pending", "skipped", "skipped"], None),
+    ("forbid", ["pending"], 120),
     ("replace", ["skipped", "skipped", "pending"], None),
-    ("queue", ["pending", "skipped"], 180),
+    ("queue", ["pending"], 120),
 ])
 def test_due_slots_concurrency_within_one_catch_up(policy, expected, held):
     p = plan(0, 190, catchup="all", concurrency=policy)
@@ -292,14 +295,15 @@ def test_due_slots_concurrency_within_one_catch_up(policy, expected, held):
 
 
 def test_due_slots_in_plan_overlap_reasons_name_the_slot():
-    forbid = plan(0, 190, catchup="all")
+    forbid = plan(0, 190, catchup="latest", grace=timedelta(seconds=200))  # all on time
     assert forbid.decisions[1].reason == "previous run for slot 2024-01-01T00:01:00Z still running"
     replace = plan(0, 190, catchup="all", concurrency="replace")
     assert "replaced by slot 2024-01-01T00:03:00Z" in replace.decisions[0].reason
 
 
 def test_due_slots_queue_keeps_one_waiting_and_skips_the_rest():
-    p = plan(0, 190, catchup="all", concurrency="queue", active=["r1"])
+    # While a run is active the scheduler passes released_at = now: waiting slots are not late.
+    p = plan(0, 190, catchup="all", concurrency="queue", active=["r1"], released_at=190)
     assert table(p) == [(60, "skipped"), (120, "skipped")]
     assert secs(p.held) == 180
     assert all("queue full" in d.reason and "run r1" in d.reason for d in p.decisions)
