@@ -203,6 +203,18 @@ def test_jobs_next_runs_honour_start_end_and_cursor(api: LiveApi) -> None:
     assert body["counts"] == {"pending": 1}
 
 
+def test_jobs_list_items_carry_next_and_last_run(api: LiveApi) -> None:
+    api.request("POST", "/jobs", job_body(start_at="2030-01-01T03:00:00Z"))
+    api.request("POST", "/jobs", job_body(name="idle", start_at="2030-01-01T03:00:00Z"))
+    api.apply("fire", {"runs": [fire_record("backup", "2030-01-01T03:00:00Z", run_id="r1")],
+                       "at": "2030-01-01T03:00:00Z"})
+    items = {j["name"]: j for j in api.request("GET", "/jobs")[2]["items"]}
+    assert items["backup"]["last_run"]["id"] == "r1"
+    assert items["backup"]["next_run"] == "2030-01-01T04:00:00Z"
+    assert items["idle"]["last_run"] is None
+    assert items["idle"]["next_run"] == "2030-01-01T03:00:00Z"
+
+
 def test_jobs_hashed_schedule_is_expanded_once(api: LiveApi) -> None:
     api.request("POST", "/jobs", job_body(schedule="H H * * *"))
     proposed = api.node.proposed[-1][1]

@@ -35,14 +35,16 @@ def _label_filter(req: Request) -> str | None:
 
 
 async def list_jobs(rt: Any, req: Request) -> Response:
-    """`GET /jobs?status=&role=&label=k:v&limit=&cursor=` -> a page of jobs with `next_run`."""
+    """`GET /jobs?status=&role=&label=k:v&limit=&cursor=` -> a page of jobs, each with its
+    `next_run` and `last_run`."""
     status = req.choice_arg("status", _JOB_STATUSES)
     role = req.arg("role") or None
     label = _label_filter(req)
     limit = req.limit()
     cursor = req.arg("cursor") or None
-    items, next_cursor = await rt.db(
-        rt.ctx.read.list_jobs, status=status, role=role, label=label, limit=limit, cursor=cursor
+    items, next_cursor, last_runs = await rt.db(
+        _page_with_last_runs, rt.ctx.read,
+        status=status, role=role, label=label, limit=limit, cursor=cursor,
     )
     now = rt.ctx.clock.now()
     out = []
@@ -50,8 +52,15 @@ async def list_jobs(rt: Any, req: Request) -> Response:
         upcoming = next_runs(item, now, count=1)
         entry = public(item)
         entry["next_run"] = upcoming[0] if upcoming else None
+        entry["last_run"] = last_runs.get(item["name"])
         out.append(entry)
     return json_response(page(out, next_cursor))
+
+
+def _page_with_last_runs(read: Any, **filters: Any) -> tuple[list[dict], str | None, dict]:
+    """One page of jobs and the newest run of each, read in one go off the event loop."""
+    items, next_cursor = read.list_jobs(**filters)
+    return items, next_cursor, {item["name"]: read.last_run(item["name"]) for item in items}
 
 
 async def job_view(rt: Any, name: str) -> dict:
