@@ -1,19 +1,25 @@
-"""Which peer (and which SSH node) gets a run: pure, table-tested.
+"""Which peer (and which node) gets a run: pure, table-tested.
 
-Targets are of two kinds. A *peer* runs the command itself (`target` = the peer's id). An
+Targets are of three kinds. A *peer* runs the command itself (`target` = the peer's id). An
 *SSH node* is reached through a peer acting as the SSH client (`peer` = that peer, `target` =
-the node's name). Eligibility:
+the node's name). A *local node* (`connection_type = "local"`, not named after a peer) is a
+name for "the executing peer itself" with its own roles and capacity: a peer acts for it and
+runs the command locally (`peer` = that peer, `target` = the node's name). Eligibility:
 
 - a peer: reachable and, when the job names roles, carrying one of them;
-- an SSH node: healthy, carrying one of the job's roles (a job without roles runs on the peers
-  only: an SSH host is never picked for a job that did not ask for its role), and some peer is
-  reachable to drive the session;
+- a node (SSH or local): carrying one of the job's roles (a job without roles runs on the
+  peers only: a node is never picked for a job that did not ask for its role), and some peer
+  is reachable to drive it;
+- an SSH node must also be healthy; a local node has no health of its own (it is as healthy
+  as the peer that runs it, and any reachable peer may), but its capacity is a bound: a local
+  node already running `capacity` runs is not eligible (counting the runs of the same plan);
 - capacity 0 is never eligible.
 
 Among eligible targets the least loaded wins (active runs / capacity), ties broken by fewest
 recent assignments, then by a stable hash of (job, slot, target) so equal targets share work
-without a coordinator and every leader breaks a tie the same way. The SSH client is the least
-loaded reachable peer, by the same rule.
+without a coordinator and every leader breaks a tie the same way. The peer that drives a node
+(the SSH client, or the peer acting for a local node) is the least loaded reachable peer, by
+the same rule.
 """
 
 from __future__ import annotations
@@ -42,12 +48,23 @@ class PeerInfo:
 
 @dataclass(frozen=True, kw_only=True)
 class NodeInfo:
-    """An SSH node from the replicated node table."""
+    """A node from the replicated node table: SSH, or `local` (run on the acting peer)."""
 
     name: str
     roles: frozenset[str] = frozenset()
     healthy: bool = True
     capacity: int = 4
+    #: `connection_type = "local"`: the acting peer runs the command itself.
+    local: bool = False
+
+    def eligible(self, roles: frozenset[str], load: Mapping[str, int]) -> bool:
+        """Whether this node may take a run of a job asking for `roles` under `load`
+        (some reachable peer to drive it is the caller's check)."""
+        if self.capacity <= 0 or not roles & self.roles:
+            return False
+        if self.local:
+            return load.get(self.name, 0) < self.capacity
+        return self.healthy
 
 
 def choose_targets(
@@ -63,8 +80,8 @@ def choose_targets(
 ) -> list[tuple[str, str]]:
     """The (peer, target) pairs that run `job`'s `slot`; empty when nothing is eligible.
 
-    `load` maps a peer id to the active runs it executes or drives, and an SSH node's name to
-    the active runs on it; `recent` counts recent assignments by the same names. `hosts`
+    `load` maps a peer id to the active runs it executes or drives, and a node's name to the
+    active runs on it; `recent` counts recent assignments by the same names. `hosts`
     defaults to the job's: `any` gives one pair, `all` one per eligible target. `exclude`
     (targets of earlier attempts) is avoided when another eligible target exists.
     """
@@ -74,8 +91,7 @@ def choose_targets(
     targets: list[tuple[str, int]] = [
         (p.id, p.capacity) for p in live if not job.roles or job.roles & p.roles]
     if live and job.roles:
-        targets += [(n.name, n.capacity) for n in nodes
-                    if n.healthy and n.capacity > 0 and job.roles & n.roles]
+        targets += [(n.name, n.capacity) for n in nodes if n.eligible(job.roles, load)]
     if not targets:
         return []
     peer_ids = {p.id for p in live}
@@ -104,7 +120,7 @@ def record_assignment(load: MutableMapping[str, int], recent: MutableMapping[str
 
 
 def loads(active_runs: Iterable[Mapping[str, object]]) -> dict[str, int]:
-    """Active runs per peer (runs it executes or drives) and per SSH node (runs on it)."""
+    """Active runs per peer (runs it executes or drives) and per node (runs on it)."""
     out: dict[str, int] = {}
     for run in active_runs:
         names = {run.get("peer"), run.get("target")}

@@ -1,10 +1,14 @@
-"""The scheduler's settings and its view of the cluster for placement (peers, SSH nodes).
+"""The scheduler's settings and its view of the cluster for placement (peers, nodes).
 
 Peers come from `node.status()["peers"]` (reachability) and the configured peer list. A peer's
 roles and capacity come, in this order, from its status entry (when the node reports them), from
 a `local` node in the replicated node table named by the peer's raft id (how a peer announces
 its `--roles`/`--capacity` to the leader), or, for this peer, from the settings; otherwise it
-has no roles and the default capacity. SSH nodes come from the node table.
+has no roles and the default capacity. Nodes come from the node table: every SSH node, and
+every `local` node that is not named after a peer (issue 5: "local" means the executing peer
+itself, so such a node is run by whichever reachable peer placement picks to act for it). A
+local node is healthy as long as some peer is reachable (its own `healthy` field, which only
+SSH health checks set, is ignored); its capacity bounds the runs on it (see `placement`).
 """
 
 from __future__ import annotations
@@ -73,25 +77,31 @@ class ClusterView:
 def cluster_view(*, self_id: str, configured: Iterable[str], status_peers: Iterable[Mapping],
                  nodes: Iterable[Mapping[str, Any]], silent: Mapping[str, datetime],
                  settings: SchedulerSettings) -> ClusterView:
-    """Placement's view: a peer is reachable unless it is silent (see `recovery`)."""
+    """Placement's view: a peer is reachable unless it is silent (see `recovery`); `nodes` are
+    the SSH nodes and the local nodes not named after a peer, by name."""
     by_id: dict[str, Mapping[str, Any]] = {}
     for p in status_peers:
         if isinstance(p, Mapping) and p.get("id"):
             by_id[str(p["id"])] = p
     local: dict[str, Mapping[str, Any]] = {}
-    ssh: list[NodeInfo] = []
+    targets: list[NodeInfo] = []
     for n in nodes:
         if not isinstance(n, Mapping) or not n.get("name"):
             continue
         if str(n.get("connection_type") or "local") == "ssh":
             healthy = n.get("healthy")
-            ssh.append(NodeInfo(name=str(n["name"]), roles=frozenset(n.get("roles") or ()),
-                                healthy=healthy is None or bool(healthy),
-                                capacity=_capacity(n.get("capacity"), settings)))
+            targets.append(NodeInfo(name=str(n["name"]), roles=frozenset(n.get("roles") or ()),
+                                    healthy=healthy is None or bool(healthy),
+                                    capacity=_capacity(n.get("capacity"), settings)))
         else:
             local[str(n["name"])] = n
+    peer_ids = list(dict.fromkeys([self_id, *configured, *by_id]))
+    # A local node named after a peer is that peer's announcement, not a target of its own.
+    targets += [NodeInfo(name=name, roles=frozenset(n.get("roles") or ()), local=True,
+                         capacity=_capacity(n.get("capacity"), settings))
+                for name, n in local.items() if name not in peer_ids]
     peers = []
-    for pid in dict.fromkeys([self_id, *configured, *by_id]):
+    for pid in peer_ids:
         entry = by_id.get(pid, {})
         node = local.get(pid, {})
         if pid == self_id:
@@ -102,7 +112,7 @@ def cluster_view(*, self_id: str, configured: Iterable[str], status_peers: Itera
             capacity = entry.get("capacity") or node.get("capacity")
         peers.append(PeerInfo(id=pid, reachable=pid == self_id or pid not in silent,
                               roles=frozenset(roles), capacity=_capacity(capacity, settings)))
-    return ClusterView(peers=peers, nodes=sorted(ssh, key=lambda n: n.name))
+    return ClusterView(peers=peers, nodes=sorted(targets, key=lambda n: n.name))
 
 
 def _capacity(value: Any, settings: SchedulerSettings) -> int:

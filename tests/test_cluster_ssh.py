@@ -260,15 +260,17 @@ def test_cluster_ssh_node_api_put_get_delete(env: Env) -> None:
 
 
 def test_cluster_ssh_distcrond_job_runs_on_the_ssh_node(env: Env) -> None:
-    def succeeded() -> dict | None:
-        done = [r for r in runs_of(env, "on_node") if r["status"] == "succeeded"]
-        return done[0] if done else None
-    run = wait_until(succeeded, 40, "a succeeded run of the distcrond job on_node")
+    # Both seed nodes carry role1: the SSH node_remote and node_local ("local": the acting
+    # peer itself, issue 5). Placement spreads the slots over both.
+    def succeeded_on_both() -> dict[str, dict] | None:
+        done = {r["target"]: r for r in runs_of(env, "on_node") if r["status"] == "succeeded"}
+        return done if {"node_remote", "node_local"} <= set(done) else None
+    runs = wait_until(succeeded_on_both, 40, "succeeded runs of on_node on both role1 nodes")
     _ok(env.any_peer().post("/jobs/on_node/pause"))
-    assert run["target"] == "node_remote"
-    assert run["stdout_tail"] == "on node_remote\n"
-    assert run["peer"] in {p.id for p in env.cluster.peers}
-    assert all(r["target"] == "node_remote" for r in executed(env, "on_node"))
+    for target in ("node_remote", "node_local"):
+        assert runs[target]["stdout_tail"] == f"on {target}\n"
+        assert runs[target]["peer"] in {p.id for p in env.cluster.peers}
+    assert all(r["target"] in ("node_remote", "node_local") for r in executed(env, "on_node"))
 
 
 def test_cluster_ssh_run_captures_output_and_raftcron_env(env: Env) -> None:
