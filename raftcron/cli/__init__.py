@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     "runs": "raftcron.cli.client_cmds",
     "nodes": "raftcron.cli.client_cmds",
     "status": "raftcron.cli.client_cmds",
+    "import-crontab": "raftcron.cli.import_cmd",
 }
 
 

@@ -1,0 +1,97 @@
+"""`raftcron import-crontab FILE`: a classic crontab becomes jobs (design §1).
+
+    raftcron import-crontab FILE [--user-field | --no-user-field] [--prefix NAME] [--tz ZONE]
+                            [--dry-run] [--api URL] [--json]
+
+All or nothing: the whole file is parsed and validated first (`raftcron.crontab`), then the
+names are checked against the jobs that already exist, and only then are the jobs created,
+one POST each. Any problem before creating exits with status 2 and nothing created, every bad
+line named as `FILE:LINE: message`. If a creation fails part way (another writer took a name
+in between, or the server refuses a job), the jobs created so far are named on stderr and
+the exit status is 2. `--dry-run` prints the job resources as a JSON array and calls no API.
+The API and token are found as for the other client subcommands (`client_cmds`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from raftcron.cli.client_cmds import _client, _common, _print_json
+from raftcron.crontab import CrontabJob, is_system_crontab, parse_crontab
+from raftcron.errors import ConfigError, RaftcronError
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    """The arguments of `raftcron import-crontab`."""
+    _common(parser)
+    parser.add_argument("file", help="the crontab to import")
+    parser.add_argument("--user-field", action=argparse.BooleanOptionalAction, default=None,
+                        help="lines have a user field after the schedule (default: only for "
+                             "/etc/crontab and /etc/cron.d/*)")
+    parser.add_argument("--prefix", help="job name prefix (default: the file's stem)")
+    parser.add_argument("--tz", help="time zone of the jobs before any CRON_TZ= line "
+                                     "(default: the API's, UTC)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the jobs as JSON, create nothing")
+
+
+def load(args: argparse.Namespace) -> list[CrontabJob]:
+    """Read and parse `args.file`; `ConfigError`/`CrontabError` naming the file on failure."""
+    try:
+        with open(args.file, encoding="utf-8") as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError(f"cannot read: {reason}", file=args.file, field="file") from None
+    user_field = args.user_field
+    if user_field is None:
+        user_field = is_system_crontab(os.path.abspath(args.file))
+    return parse_crontab(text, file=args.file, user_field=user_field, prefix=args.prefix,
+                         tz=args.tz)
+
+
+def _create(args: argparse.Namespace, jobs: list[CrontabJob]) -> int:
+    client = _client(args)
+    wanted = {j.body["name"]: j.line for j in jobs}
+    taken = sorted(j["name"] for j in client.iter_jobs() if j.get("name") in wanted)
+    if taken:
+        for name in taken:
+            print(f"raftcron: {args.file}:{wanted[name]}: job {name!r} already exists",
+                  file=sys.stderr)
+        print("raftcron: nothing imported", file=sys.stderr)
+        return 2
+    created: list[dict] = []
+    for job in jobs:
+        try:
+            created.append(client.create_job(job.body))
+        except RaftcronError as exc:
+            print(f"raftcron: {args.file}:{job.line}: job {job.body['name']!r}: {exc.message}",
+                  file=sys.stderr)
+            done = ", ".join(c["name"] for c in created) or "none"
+            print(f"raftcron: created before the failure: {done}", file=sys.stderr)
+            return 2
+    if getattr(args, "json", False):
+        _print_json(created)
+    else:
+        for c in created:
+            print(f"created job {c['name']}")
+        print(f"imported {len(created)} job{'s' if len(created) != 1 else ''} from {args.file}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run `raftcron import-crontab`; exit status 2 on any error, with nothing imported."""
+    try:
+        jobs = load(args)
+        if args.dry_run:
+            print(json.dumps([j.body for j in jobs], indent=2, sort_keys=True,
+                             ensure_ascii=False))
+            return 0
+        return _create(args, jobs)
+    except RaftcronError as exc:
+        for line in exc.message.splitlines():
+            print(f"raftcron: {line}", file=sys.stderr)
+        return 2
