@@ -53,7 +53,7 @@ class _CommandParser(argparse.ArgumentParser):
         return ns, extra + (["--", *command] if command else [])
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def add_api_arguments(parser: argparse.ArgumentParser) -> None:
     # SUPPRESS: a subparser's default must not overwrite a value given before the action.
     parser.add_argument("--api", default=argparse.SUPPRESS,
                         help=f"API base URL (default ${API_ENV} or {DEFAULT_API})")
@@ -91,7 +91,7 @@ def _add_job_options(p: argparse.ArgumentParser) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     """The arguments of `raftcron NAME` (NAME in jobs, runs, nodes, status)."""
-    _common(parser)
+    add_api_arguments(parser)
     if name == "status":
         return
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION",
@@ -99,7 +99,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
     def action(word: str, help_text: str, *args: str) -> argparse.ArgumentParser:
         p = sub.add_parser(word, help=help_text)
-        _common(p)
+        add_api_arguments(p)
         for arg in args:
             p.add_argument(arg)
         return p
@@ -130,7 +130,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         action("list", "list peers and SSH nodes")
 
 
-def _client(args: argparse.Namespace) -> Client:
+def client_from_args(args: argparse.Namespace) -> Client:
     base = getattr(args, "api", None) or os.environ.get(API_ENV) or DEFAULT_API
     return Client(base, token=os.environ.get(TOKEN_ENV) or None,
                   timeout=getattr(args, "http_timeout", None) or 10.0)
@@ -183,14 +183,14 @@ def _table(rows: list[list[Any]], header: list[str]) -> str:
                      for r in cells)
 
 
-def _print_json(value: Any) -> None:
+def print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
 
 
 def _emit(as_json: bool, value: Any, line: str) -> None:
     """The API's JSON with --json, else one human line."""
     if as_json:
-        _print_json(value)
+        print_json(value)
     else:
         print(line)
 
@@ -210,14 +210,14 @@ def _jobs(client: Client, args: argparse.Namespace, as_json: bool) -> int:
             job = client.create_job(body)
             print(f"created job {job['name']}")
         if as_json:
-            _print_json(job)
+            print_json(job)
         elif job.get("next_runs"):
             print(f"next run: {job['next_runs'][0]}")
         return 0
     if act == "list":
         items = list(client.iter_jobs(status=args.status, role=args.role, label=args.label))
         if as_json:
-            _print_json(items)
+            print_json(items)
             return 0
         rows = [[j["name"], j.get("status"), _schedule_text(j.get("schedule")),
                  j.get("next_run") or "-", (j.get("last_run") or {}).get("status", "-")]
@@ -225,7 +225,7 @@ def _jobs(client: Client, args: argparse.Namespace, as_json: bool) -> int:
         print(_table(rows, ["NAME", "STATUS", "SCHEDULE", "NEXT RUN", "LAST"]))
         return 0
     if act == "show":
-        _print_json(client.get_job(args.name))
+        print_json(client.get_job(args.name))
         return 0
     if act in ("pause", "resume"):
         job = (client.pause_job if act == "pause" else client.resume_job)(args.name)
@@ -239,7 +239,7 @@ def _jobs(client: Client, args: argparse.Namespace, as_json: bool) -> int:
             return 0
         run = _wait_run(client, run["id"], args.wait_timeout)
         if as_json:
-            _print_json(run)
+            print_json(run)
         else:
             print(f"run {run['id']} {run['status']} (exit {run.get('exit_code')})")
         return 0 if run["status"] == "succeeded" else 1
@@ -270,21 +270,21 @@ def _runs(client: Client, args: argparse.Namespace, as_json: bool) -> int:
         page = client.list_runs(job=args.job, status=args.status, peer=args.peer,
                                 since=args.since, until=args.until, limit=args.limit)
         if as_json:
-            _print_json(page)
+            print_json(page)
             return 0
         rows = [[r["id"], r.get("job"), r.get("slot"), r.get("attempt"), r.get("target")
                  or r.get("peer"), r.get("status"), r.get("exit_code")] for r in page["items"]]
         print(_table(rows, ["ID", "JOB", "SLOT", "ATTEMPT", "ON", "STATUS", "EXIT"]))
         return 0
     if act == "show":
-        _print_json(client.get_run(args.run_id))
+        print_json(client.get_run(args.run_id))
         return 0
     if act == "logs":
         out = client.run_output(args.run_id, stream=args.stream)
         if isinstance(out, str):
             sys.stdout.write(out)
         elif as_json:
-            _print_json(out)
+            print_json(out)
         else:
             sys.stdout.write(out.get("stdout", ""))
             sys.stdout.flush()
@@ -300,7 +300,7 @@ def _runs(client: Client, args: argparse.Namespace, as_json: bool) -> int:
 def _nodes(client: Client, args: argparse.Namespace, as_json: bool) -> int:
     items = client.list_nodes()["items"]
     if as_json:
-        _print_json(items)
+        print_json(items)
         return 0
 
     def load(n: dict) -> str:
@@ -316,7 +316,7 @@ def _nodes(client: Client, args: argparse.Namespace, as_json: bool) -> int:
 def _status(client: Client, args: argparse.Namespace, as_json: bool) -> int:
     st = client.status()
     if as_json:
-        _print_json(st)
+        print_json(st)
         return 0
     print(f"peer     {st.get('id')} ({st.get('role')})")
     print(f"leader   {st.get('leader') or 'none'}")
@@ -340,7 +340,7 @@ _HANDLERS: dict[str, Callable[[Client, argparse.Namespace, bool], int]] = {
 def run(args: argparse.Namespace) -> int:
     """Run `raftcron jobs|runs|nodes|status ...`; exit status 2 on any error."""
     try:
-        client = _client(args)
+        client = client_from_args(args)
         return _HANDLERS[args.command](client, args, bool(getattr(args, "json", False)))
     except RaftcronError as exc:
         message = exc.message

@@ -19,14 +19,14 @@ import json
 import os
 import sys
 
-from raftcron.cli.client_cmds import _client, _common, _print_json
+from raftcron.cli.client_cmds import add_api_arguments, client_from_args, print_json
 from raftcron.crontab import CrontabJob, is_system_crontab, parse_crontab
 from raftcron.errors import ConfigError, RaftcronError
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     """The arguments of `raftcron import-crontab`."""
-    _common(parser)
+    add_api_arguments(parser)
     parser.add_argument("file", help="the crontab to import")
     parser.add_argument("--user-field", action=argparse.BooleanOptionalAction, default=None,
                         help="lines have a user field after the schedule (default: only for "
@@ -54,7 +54,7 @@ def load(args: argparse.Namespace) -> list[CrontabJob]:
 
 
 def _create(args: argparse.Namespace, jobs: list[CrontabJob]) -> int:
-    client = _client(args)
+    client = client_from_args(args)
     wanted = {j.body["name"]: j.line for j in jobs}
     taken = sorted(j["name"] for j in client.iter_jobs() if j.get("name") in wanted)
     if taken:
@@ -74,7 +74,7 @@ def _create(args: argparse.Namespace, jobs: list[CrontabJob]) -> int:
             print(f"raftcron: created before the failure: {done}", file=sys.stderr)
             return 2
     if getattr(args, "json", False):
-        _print_json(created)
+        print_json(created)
     else:
         for c in created:
             print(f"created job {c['name']}")
