@@ -23,6 +23,7 @@ from raftcron.executor.local import LocalExecutor
 from raftcron.executor.ssh import SshExecutor
 from raftcron.node import Node
 from raftcron.nodehealth import HealthReporter, NodeProber
+from raftcron.notifier import Notifier
 from raftcron.scheduler import Scheduler, SchedulerSettings
 from raftcron.seeding import seed
 from raftcron.state import StateMachine
@@ -53,6 +54,7 @@ class Daemon:
         self.scheduler: Scheduler | None = None
         self.ssh: SshExecutor | None = None
         self.prober: NodeProber | None = None
+        self.notifier: Notifier | None = None
         self.api: Any = None
         self._seed_jobs: list[Any] = []
         self._seed_nodes: list[Any] = []
@@ -129,6 +131,10 @@ class Daemon:
         self.scheduler = Scheduler(node=self.node, read=self.read, clock=self.clock,
                                    self_id=s.self_id, peers=list(s.peers),
                                    settings=_scheduler_settings(s))
+        # Job notifications (webhook, email, dead man's switch): decided and sent by the
+        # leader only, started and stopped with leadership like the scheduler (notifier.py).
+        self.notifier = Notifier(read=self.read, clock=self.clock, self_id=s.self_id,
+                                 config=s.notify)
 
         # 6. The API before the worker and the scheduler: it answers /status and /healthz while
         #    the group forms, and nothing it does depends on them running.
@@ -149,6 +155,8 @@ class Daemon:
         self._teardown.append(("ssh executor", ssh.close))
         self._teardown.append(("node health reports", health.close))
         self.node.add_apply_listener(self.worker.on_applied)
+        self.node.add_apply_listener(self.notifier.on_applied)
+        self._teardown.append(("notifier", self.notifier.close))
         # A snapshot brings no per-command calls: the worker rescans the copy instead.
         self.node.add_snapshot_listener(self.worker.on_snapshot)
         self._teardown.append(("worker", self.worker.stop))
@@ -195,8 +203,8 @@ class Daemon:
     def _on_leadership(self, is_leader: bool) -> None:
         # Start/stop calls are chained so a stop never overtakes the start it follows.
         previous = self._leadership
-        scheduler, prober = self.scheduler, self.prober
-        assert scheduler is not None and prober is not None
+        scheduler, prober, notifier = self.scheduler, self.prober, self.notifier
+        assert scheduler is not None and prober is not None and notifier is not None
 
         async def switch() -> None:
             if previous is not None:
@@ -210,6 +218,10 @@ class Daemon:
                 await (prober.start() if is_leader else prober.stop())
             except Exception:
                 log.exception("node prober %s failed", "start" if is_leader else "stop")
+            try:
+                await (notifier.start() if is_leader else notifier.stop())
+            except Exception:
+                log.exception("notifier %s failed", "start" if is_leader else "stop")
 
         self._leadership = asyncio.create_task(switch(), name="raftcron-leadership")
 
@@ -221,6 +233,8 @@ class Daemon:
             await self.scheduler.stop()
         if self.prober is not None:
             await self.prober.stop()
+        if self.notifier is not None:
+            await self.notifier.stop()
 
     def _extra_status(self) -> dict:
         out: dict[str, Any] = {"api": self.settings.api_url}
@@ -233,6 +247,8 @@ class Daemon:
             out["scheduler"] = self.scheduler.status()
             if self.prober is not None:
                 out["node_prober"] = self.prober.status()
+            if self.notifier is not None:
+                out["notifier"] = self.notifier.status()
         return out
 
     async def stop(self) -> None:
