@@ -1,22 +1,28 @@
 #!/usr/bin/env python3
 """Benchmark of the schedule engine: microseconds per next fire, and 100,000 jobs.
 
-    .venv/bin/python scripts/bench_schedule.py [--jobs N]
+    scripts/bench schedule [--jobs N] [--calls N] [--write]
 
-Prints a markdown section for docs/benchmarks.md. Single-threaded, pure CPU; numbers are the
-median of a few rounds, so a busy machine shows up as spread between rounds, not as a bias.
+Prints a markdown section; `--write` stores it in docs/benchmarks.md. Single-threaded, pure
+CPU; numbers are the median of a few rounds, so a busy machine shows up as spread between
+rounds, not as a bias.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 
 from raftcron.schedule import parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchdoc import publish
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
 
@@ -82,29 +88,34 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--jobs", type=int, default=100_000)
     ap.add_argument("--calls", type=int, default=5_000)
+    ap.add_argument("--write", action="store_true", help="store in docs/benchmarks.md")
     args = ap.parse_args()
-    print("## Schedule engine (`scripts/bench_schedule.py`)\n")
-    print(f"Python {platform.python_version()} on {platform.machine()}, one thread; median of "
-          f"5 rounds of {args.calls:,} calls. *Scattered*: `next_after` from unrelated "
-          "instants (what the scheduler does for a new job); *iterating*: `iter_after`, each "
-          "fire from the previous one.\n")
+    out: list[str] = []
+    say = out.append
+    cmd = "scripts/bench schedule " + " ".join(a for a in sys.argv[1:] if a != "--write")
+    say("## Schedule engine (`scripts/bench_schedule.py`)\n")
+    say(f"`{cmd.strip()}` — Python {platform.python_version()} on {platform.machine()}, one "
+        f"thread; median of 5 rounds of {args.calls:,} calls. *Scattered*: `next_after` from "
+        "unrelated instants (what the scheduler does for a new job); *iterating*: `iter_after`, "
+        f"each fire from the previous one. Load average at start: {os.getloadavg()[0]:.1f}.\n")
     for title, rows in (("Common expressions", COMMON), ("Complex expressions", COMPLEX)):
-        print(f"### {title}\n")
-        print("| expression | tz | scattered µs/fire | iterating µs/fire |")
-        print("|---|---|---:|---:|")
+        say(f"### {title}\n")
+        say("| expression | tz | scattered µs/fire | iterating µs/fire |")
+        say("|---|---|---:|---:|")
         for expr, tz in rows:
             scattered, iterating = per_call(expr, tz, args.calls)
-            print(f"| `{expr}` | {tz} | {scattered:.1f} | {iterating:.1f} |")
-        print()
+            say(f"| `{expr}` | {tz} | {scattered:.1f} | {iterating:.1f} |")
+        say("")
     parsed, nexts = many_jobs(args.jobs)
-    print(f"### {args.jobs:,} jobs\n")
-    print(f"A mix of {len(MIX)} expressions (a third hashed by job name) over {len(ZONES)} "
-          "zones, every job a distinct name.\n")
-    print("| step | seconds | µs per job |")
-    print("|---|---:|---:|")
-    print(f"| parse | {parsed:.2f} | {parsed / args.jobs * 1e6:.1f} |")
-    print(f"| next fire of every job | {nexts:.2f} | {nexts / args.jobs * 1e6:.1f} |")
-    print(f"| total | {parsed + nexts:.2f} | {(parsed + nexts) / args.jobs * 1e6:.1f} |")
+    say(f"### {args.jobs:,} jobs\n")
+    say(f"A mix of {len(MIX)} expressions (a third hashed by job name) over {len(ZONES)} "
+        "zones, every job a distinct name.\n")
+    say("| step | seconds | µs per job |")
+    say("|---|---:|---:|")
+    say(f"| parse | {parsed:.2f} | {parsed / args.jobs * 1e6:.1f} |")
+    say(f"| next fire of every job | {nexts:.2f} | {nexts / args.jobs * 1e6:.1f} |")
+    say(f"| total | {parsed + nexts:.2f} | {(parsed + nexts) / args.jobs * 1e6:.1f} |")
+    publish("schedule", "\n".join(out), ["--write"] if args.write else [])
 
 
 if __name__ == "__main__":
