@@ -84,6 +84,10 @@ class JobTable:
         Returns the names of jobs that could not be read (logged and left out, never fatal).
         """
         self.entries, self._heap, self._due = {}, [], {}
+        return self.load_more(rows, now)
+
+    def load_more(self, rows: Iterable[Mapping[str, Any]], now: datetime) -> list[str]:
+        """`load` without emptying the table first: one chunk of a load done in chunks."""
         bad = []
         for row in rows:
             name = str(row.get("name"))

@@ -44,6 +44,14 @@ log = logging.getLogger(__name__)
 
 #: A chunk whose proposal failed is planned again this much later.
 RETRY_AFTER = timedelta(seconds=1)
+#: Jobs parsed per thread hop when the table is loaded. Between chunks the load returns to
+#: the event loop (which may stop it) and lets go of the GIL, so the raft thread keeps
+#: sending and answering heartbeats while a new leader loads 100,000 jobs.
+LOAD_CHUNK = 500
+
+
+class _StaleLoad(Exception):
+    """The leadership a load was started for is over: the load stops."""
 
 
 class Scheduler:
@@ -67,6 +75,9 @@ class Scheduler:
         self._last_mono = 0.0
         self._last_tick: datetime | None = None
         self._lags: deque[float] = deque(maxlen=1000)
+        #: One load at a time; a load belongs to the leadership (`_term`) that started it.
+        self._load_lock = asyncio.Lock()
+        self._term = 0
         self._id_ms, self._id_seq = 0, 0
         self.clock_jumps = 0
         node.add_apply_listener(self.on_applied)
@@ -80,12 +91,14 @@ class Scheduler:
         if self._task is not None and not self._task.done():
             return
         self._live, self._loaded = True, False
+        self._term += 1
         self._wake = asyncio.Event()
         self._task = asyncio.create_task(self._loop(), name="raftcron-scheduler")
 
     async def stop(self) -> None:
         """Stop at once (leadership lost); forget what only this leader knew."""
         self._live = False
+        self._term += 1  # a load still running for the old leadership stops at its next chunk
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -98,6 +111,7 @@ class Scheduler:
         """A `node.add_leadership_listener` callback: start or stop on the running loop."""
         if not is_leader:
             self._live = False  # no proposal from here on, even before stop() has run
+            self._term += 1  # and no load for that leadership goes on
         asyncio.get_running_loop().create_task(self.start() if is_leader else self.stop())
 
     def status(self) -> dict[str, Any]:
@@ -123,14 +137,34 @@ class Scheduler:
         """Rebuild the job table from the state (on start, after a snapshot or a clock jump).
 
         Commands applied meanwhile are queued and replayed after (each update is idempotent).
+        One load at a time (a second caller waits, then loads afresh). The jobs are parsed in
+        chunks of `LOAD_CHUNK` off the event loop; a load whose leadership ended (`stop`,
+        `on_leadership(False)`, a newer `start`) stops at the next chunk and changes nothing.
         """
+        term = self._term
+        async with self._load_lock:
+            try:
+                await self._reload(term)
+            except _StaleLoad:
+                log.info("scheduler load stopped: leadership changed")
+
+    async def _reload(self, term: int) -> None:
+        def check() -> None:
+            if term != self._term:
+                raise _StaleLoad
+
+        check()
         self._live = True
         self._loading = []
         try:
             now = self.clock.now()
-            rows = await self.db(self.read.all_jobs_for_scheduler)
+            rows = list(await self.db(self.read.all_jobs_for_scheduler))
             table = JobTable(parse=self._parse, jitter_fn=self._jitter_fn)
-            bad = await asyncio.to_thread(table.load, rows, now)
+            bad: list[str] = []
+            for i in range(0, len(rows), LOAD_CHUNK):
+                check()
+                bad += await asyncio.to_thread(table.load_more, rows[i:i + LOAD_CHUNK], now)
+            check()
             backlog, self._loading = self._loading, None
             self._table = table
             for op, args, result in backlog:
@@ -150,6 +184,8 @@ class Scheduler:
             return []
         if not self._loaded:
             await self.reload()
+            if not self._loaded:
+                return []  # the load was stopped: this leadership is over
         now, mono = self.clock.now(), self.clock.monotonic()
         if self._clock_jumped(now, mono):
             await self.reload()

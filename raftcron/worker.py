@@ -10,12 +10,14 @@ anything again. A snapshot installed later brings no `on_applied` calls, so the 
 registers `on_snapshot` (node.add_snapshot_listener), which scans the copy again.
 
 How it runs one. The job spec is read from this peer's copy when the run starts (the run
-record names only the job; see `worker_spec.py`). The target picks the executor:
+record names only the job; see `worker_spec.py`); the runs of one `fire` are prepared together,
+in one thread hop, each job read once. The target picks the executor:
 `executors["local"]` for this peer itself or a node with `connection_type = "local"`,
 `executors["ssh"]` for an SSH node. Before the process is spawned, the run's id is appended
-to `<data_dir>/started.log` and fsynced (`worker_log.py`). Then `run_started` and
-`run_finished` are reported through the `Reporter` (`worker_reports.py`): coalesced into
-`batch` commands, keyed by run id, retried until settled.
+to `<data_dir>/started.log` and fsynced (`worker_log.py`; the runs of one fire share an
+fsync). Then `run_started` and `run_finished` are reported through the `Reporter`
+(`worker_reports.py`): coalesced into `batch` commands, keyed by run id, retried until
+settled.
 
 Crash safety. `start()` (called once the node has a leader and has caught up) reads
 started.log: every active run assigned to this peer whose id is in it may have been started
@@ -32,7 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 from collections.abc import Mapping
 from datetime import datetime
@@ -44,17 +45,16 @@ from raftcron.commands import Command
 from raftcron.durations import format_time
 from raftcron.errors import ValidationError
 from raftcron.executor.base import Executor, RunOutcome, RunSpec
-from raftcron.model import Node, node_from_dict
 from raftcron.worker_log import StartedLog
+from raftcron.worker_prepare import Preparer
 from raftcron.worker_reports import Reporter
-from raftcron.worker_spec import build_run_spec, run_id_of
+from raftcron.worker_spec import run_id_of
 
 log = logging.getLogger(__name__)
 
 RESTART_REASON = "peer restarted while the run was in flight"
 STOP_REASON = "peer stopped while the run was in flight"
 _ACTIVE = ("pending", "running")
-_NODE_FIELDS = frozenset(f.name for f in dataclasses.fields(Node))
 
 
 class Worker:
@@ -99,6 +99,9 @@ class Worker:
         #: it: report nothing) or "stopping" (this peer stops: report lost).
         self._stop: dict[str, str] = {}
         self._rewrite: asyncio.Task[None] | None = None
+        #: Every run taken in one loop iteration (the records of one `fire`) is prepared by
+        #: one thread hop, each job read once.
+        self._preparer = Preparer(read=read, executors=self.executors, self_id=self_id)
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -243,7 +246,7 @@ class Worker:
     async def _execute(self, run_id: str, run: dict[str, Any]) -> None:
         try:
             try:
-                executor, spec = await asyncio.to_thread(self._prepare, run)
+                executor, spec = await self._preparer.prepare(run)
             except ValidationError as exc:
                 self._report_unstarted(run_id, "failed", exc.message)
                 return
@@ -270,25 +273,6 @@ class Worker:
         finally:
             self._executing.pop(run_id, None)
             self._stop.pop(run_id, None)
-
-    def _prepare(self, run: Mapping[str, Any]) -> tuple[Executor, RunSpec]:
-        """Executor and spec of `run` (runs in a thread: it reads the copy)."""
-        job = self.read.get_job(str(run.get("job")))
-        if job is None:
-            raise ValidationError(f"job {run.get('job')!r} no longer exists", field="job")
-        target_name = run.get("target")
-        node: Node | None = None
-        kind = "local"
-        if target_name and target_name != self.self_id:
-            data = self.read.get_node(target_name)
-            if data is None:
-                raise ValidationError(f"target node {target_name!r} does not exist", field="target")
-            node = node_from_dict({k: v for k, v in data.items() if k in _NODE_FIELDS})
-            kind = str(node.connection_type)
-        executor = self.executors.get(kind)
-        if executor is None:
-            raise ValidationError(f"this peer has no {kind} executor", field="target")
-        return executor, build_run_spec(run, job, self_id=self.self_id, target=node)
 
     def _skip_before_start(self, run_id: str) -> bool:
         """True when the run must not start after all (a cancel is reported as such)."""

@@ -53,7 +53,10 @@ class StartedLog:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((run_id, fut))
         async with self._lock:
-            # Whoever holds the lock first writes everything queued so far: one fsync for all.
+            # One turn of the loop first: the other runs of the same fire, prepared together,
+            # queue their ids meanwhile. Whoever holds the lock then writes everything queued
+            # so far: one fsync for all.
+            await asyncio.sleep(0)
             batch, self._pending = self._pending, []
             if batch:
                 try:

@@ -18,12 +18,12 @@ unbounded, for both pipes to close, which a surviving descendant can put off for
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import contextlib
 import os
 import signal
 import subprocess
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -163,10 +163,9 @@ class GroupLeader:
             os.set_blocking(fd, False)
             self._open[fd] = (pipe, write)
             loop.add_reader(fd, self._readable, fd)
-        reaper = threading.Thread(
-            target=self._reap, args=(proc,), name=f"raftcron-reap-{proc.pid}", daemon=True
-        )
-        reaper.start()
+        # A bare thread (daemon-like: never joined): `threading.Thread.start` blocks until the
+        # new thread has run, a context switch per spawn on the event loop.
+        _thread.start_new_thread(self._reap, (proc,))
 
     def _reap(self, proc: subprocess.Popen[bytes]) -> None:
         """Reaper thread: wait for the process, then hand its status to the event loop."""
