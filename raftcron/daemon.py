@@ -24,6 +24,7 @@ from raftcron.executor.ssh import SshExecutor
 from raftcron.node import Node
 from raftcron.nodehealth import HealthReporter, NodeProber
 from raftcron.notifier import Notifier
+from raftcron.output_retention import OutputJanitor
 from raftcron.scheduler import Scheduler, SchedulerSettings
 from raftcron.seeding import seed
 from raftcron.state import StateMachine
@@ -157,6 +158,11 @@ class Daemon:
         self.node.add_apply_listener(self.worker.on_applied)
         self.node.add_apply_listener(self.notifier.on_applied)
         self._teardown.append(("notifier", self.notifier.close))
+        # Run output files follow the runs' retention: pruned runs lose their files here too.
+        janitor = OutputJanitor(read=self.read, output_dir=output_dir)
+        self.node.add_apply_listener(janitor.on_applied)
+        janitor.start()
+        self._teardown.append(("output janitor", janitor.close))
         # A snapshot brings no per-command calls: the worker rescans the copy instead.
         self.node.add_snapshot_listener(self.worker.on_snapshot)
         self._teardown.append(("worker", self.worker.stop))
