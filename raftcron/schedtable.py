@@ -248,6 +248,7 @@ class JobTable:
         accepted = set(result.get("accepted") or ())
         base: dict[str, datetime | None] = {}
         touched = set()
+        counted: set[tuple[str, datetime]] = set()  # as the state: max_runs counts slots
         for rec in args.get("runs") or ():
             if rec.get("run_id") not in accepted or rec.get("manual") or rec.get("retry_of"):
                 continue
@@ -261,7 +262,8 @@ class JobTable:
                 continue  # already in the rows this table was loaded from
             if entry.cursor is None or slot > entry.cursor:
                 entry.cursor = slot
-            if rec.get("status", "pending") == "pending":
+            if rec.get("status", "pending") == "pending" and (name, slot) not in counted:
+                counted.add((name, slot))
                 entry.fired_count += 1
             if entry.held is not None and slot >= entry.held:
                 self.set_held(name, None)

@@ -6,8 +6,10 @@ The fence (design §4: a committed slot is never fired again): a *scheduled* rec
 slot is strictly later than the job's cursor as it was before this command, it repeats no
 (job, slot, attempt, target) of this command, and, when pending, the job's `max_runs` is not
 reached. Accepting it moves the cursor to the newest accepted slot (pending, skipped and
-missed alike). Manual runs and retries bypass the cursor, but a retry is refused when the same
-(retry_of, attempt) exists already, and every record needs a job and a run id never seen.
+missed alike). `max_runs` counts slots, not records: the fan-out of one slot to every target
+(`hosts = "all"`) counts once. Manual runs and retries bypass the cursor, but a retry is
+refused when the same (retry_of, attempt) exists already, and every record needs a job and a
+run id never seen.
 A refused record is not an error: it is listed in `fenced`, with its reason in
 `fence_reasons`.
 """
@@ -53,6 +55,7 @@ def fire(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:
     seen_ids: set[str] = set()
     seen_slots: set[tuple[str, str, int, str]] = set()
     seen_retries: set[tuple[str, int]] = set()
+    counted: set[tuple[str, str]] = set()  # (job, slot) counted toward max_runs here
     accepted: list[str] = []
     fenced: list[str] = []
     reasons: dict[str, str] = {}
@@ -65,7 +68,7 @@ def fire(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:
         if name not in jobs:
             jobs[name] = _load_job(conn, name)
         job = jobs[name]
-        reason = _refusal(conn, job, rec, slot, seen_ids, seen_slots, seen_retries)
+        reason = _refusal(conn, job, rec, slot, seen_ids, seen_slots, seen_retries, counted)
         if reason is not None:
             fenced.append(run_id)
             reasons.setdefault(run_id, reason)
@@ -76,7 +79,9 @@ def fire(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:
         if not rec["manual"] and rec["retry_of"] is None:
             seen_slots.add((name, slot, attempt, rec["target"] or ""))
             job.cursor = slot if job.cursor is None or slot > job.cursor else job.cursor
-            job.fired_count += 1 if status == "pending" else 0
+            if status == "pending" and (name, slot) not in counted:
+                counted.add((name, slot))
+                job.fired_count += 1
             job.changed = True
         elif rec["retry_of"] is not None:
             seen_retries.add((rec["retry_of"], attempt))
@@ -99,7 +104,8 @@ def fire(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:
 
 def _refusal(conn: sqlite3.Connection, job: _JobFence | None, rec: dict[str, Any], slot: str,
              seen_ids: set[str], seen_slots: set[tuple[str, str, int, str]],
-             seen_retries: set[tuple[str, int]]) -> str | None:
+             seen_retries: set[tuple[str, int]],
+             counted: set[tuple[str, str]]) -> str | None:
     """Why `rec` is fenced, or None when it is accepted."""
     run_id = rec["run_id"]
     if job is None:
@@ -123,7 +129,8 @@ def _refusal(conn: sqlite3.Connection, job: _JobFence | None, rec: dict[str, Any
         return "slot_not_after_cursor"
     if (rec["job"], slot, attempt, rec["target"] or "") in seen_slots:
         return "duplicate_slot"
-    if rec["status"] == "pending" and job.max_runs is not None and job.fired_count >= job.max_runs:
+    if (rec["status"] == "pending" and job.max_runs is not None
+            and job.fired_count >= job.max_runs and (rec["job"], slot) not in counted):
         return "max_runs_reached"
     return None
 

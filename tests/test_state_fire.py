@@ -174,6 +174,18 @@ def test_state_fire_stops_at_max_runs(env) -> None:
     assert log.fire(rec("m1", S[5], manual=True))["accepted"] == ["m1"]
 
 
+def test_state_fire_max_runs_counts_slots_not_fan_out(env) -> None:
+    log, read = env
+    log("put_job", {"job": {"name": "backup", "schedule": "0 * * * *", "max_runs": 2,
+                            "hosts": "all"}, "at": S[0]})
+    result = log.fire(rec("a1", S[1]), rec("b1", S[1], peer="p2", target="p2"),
+                      rec("a2", S[2]), rec("b2", S[2], peer="p2", target="p2"),
+                      rec("a3", S[3]))
+    assert result["accepted"] == ["a1", "b1", "a2", "b2"]
+    assert result["fence_reasons"] == {"a3": "max_runs_reached"}
+    assert read.all_jobs_for_scheduler()[0]["fired_count"] == 2
+
+
 def test_state_fire_a_thousand_records_in_one_entry(env) -> None:
     log, read = env
     for i in range(1, 50):
