@@ -98,6 +98,20 @@ def name(value: object, field: str = "name") -> str:
     )
 
 
+def resource_name(value: Any, written_as: str | None, kind: str) -> str:
+    """The `name` of a job or node body, reconciled with the name it is written under (the
+    path or file stem): either may be missing, but not both, and they must agree."""
+    if value is None:
+        if written_as is None:
+            raise fail("name", f"a {kind} needs a name")
+        return name(written_as, "name")
+    resolved = name(value, "name")
+    if written_as is not None and written_as != resolved:
+        raise fail("name",
+                   f"{resolved!r} does not match the {kind} being written ({written_as!r})")
+    return resolved
+
+
 def boolean(value: object, field: str) -> bool:
     if not isinstance(value, bool):
         raise fail(field, f"expected true or false, got {_kind(value)}")

@@ -70,7 +70,7 @@ def job_from_dict(data: Any, *, name: str | None = None) -> Job:
     def at(key: str) -> str:  # the name the user wrote the field under
         return where.get(key, key)
 
-    job_name = _job_name(get("name"), name)
+    job_name = c.resource_name(get("name"), name, "job")
     tz = c.string(get("tz") if get("tz") is not None else "UTC", "tz", max_len=64)
     start_at = c.time(get("start_at"), "start_at")
     end_at = c.time(get("end_at"), "end_at")
@@ -197,17 +197,6 @@ def _unnest_policy(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, s
         flat[key] = value
         where[key] = f"policy.{key}"
     return flat, where
-
-
-def _job_name(value: Any, name: str | None) -> str:
-    if value is None:
-        if name is None:
-            raise c.fail("name", "a job needs a name")
-        return c.name(name, "name")
-    job_name = c.name(value, "name")
-    if name is not None and name != job_name:
-        raise c.fail("name", f"{job_name!r} does not match the job being written ({name!r})")
-    return job_name
 
 
 def _schedule(value: Any, *, tz: str, name: str, anchor: Any) -> str | dict[str, str]:

@@ -43,7 +43,7 @@ def node_from_dict(data: Any, *, name: str | None = None) -> Node:
     def at(key: str) -> str:
         return where.get(key, key)
 
-    node_name = _node_name(data.get("name"), name)
+    node_name = c.resource_name(data.get("name"), name, "node")
     ctype = c.choice(_or(data.get("connection_type"), "local"), ConnectionType, "connection_type")
     common: dict[str, Any] = {
         "name": node_name,
@@ -132,14 +132,3 @@ def _unnest_options(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, 
         flat[key] = value
         where[key] = f"connection_options.{key}"
     return flat, where
-
-
-def _node_name(value: Any, name: str | None) -> str:
-    if value is None:
-        if name is None:
-            raise c.fail("name", "a node needs a name")
-        return c.name(name, "name")
-    node_name = c.name(value, "name")
-    if name is not None and name != node_name:
-        raise c.fail("name", f"{node_name!r} does not match the node being written ({name!r})")
-    return node_name

@@ -8,24 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from state_support import Log
 
 from raftcron import db as db_module
-from raftcron.commands import encode
 from raftcron.db import SCHEMA_VERSION, ReadDb
 from raftcron.dbtime import api_time, db_time
 from raftcron.errors import SchemaVersionError, ValidationError
 from raftcron.state import StateMachine
 
 T = [f"2024-05-01T1{h}:00:00Z" for h in range(10)]
-
-
-class Log:
-    def __init__(self, sm: StateMachine) -> None:
-        self.sm, self.index = sm, sm.applied_index
-
-    def __call__(self, op: str, args: dict[str, Any], key: str | None = None) -> dict:
-        self.index += 1
-        return self.sm.apply(self.index, encode(op, args, key))
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from state_support import Log as SharedLog
 
 from raftcron import state as state_module
 from raftcron.commands import ARGS, encode
@@ -20,16 +21,8 @@ from raftcron.state import StateMachine
 AT = "2024-05-01T10:00:00Z"
 
 
-class Log:
+class Log(SharedLog):
     """Feeds a StateMachine entries at increasing indexes, as pysyncobj would."""
-
-    def __init__(self, sm: StateMachine) -> None:
-        self.sm = sm
-        self.index = sm.applied_index
-
-    def __call__(self, op: str, args: dict[str, Any], key: str | None = None) -> dict:
-        self.index += 1
-        return self.sm.apply(self.index, encode(op, args, key))
 
     def raw(self, payload: bytes) -> dict:
         self.index += 1

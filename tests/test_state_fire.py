@@ -6,22 +6,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from state_support import Log as SharedLog
 
-from raftcron.commands import encode
 from raftcron.db import ReadDb
 from raftcron.state import StateMachine
 
 S = [f"2024-05-01T1{h}:00:00Z" for h in range(10)]
 
 
-class Log:
-    def __init__(self, sm: StateMachine) -> None:
-        self.sm, self.index = sm, sm.applied_index
-
-    def __call__(self, op: str, args: dict[str, Any], key: str | None = None) -> dict:
-        self.index += 1
-        return self.sm.apply(self.index, encode(op, args, key))
-
+class Log(SharedLog):
     def fire(self, *records: dict[str, Any]) -> dict:
         return self("fire", {"runs": list(records), "at": S[0]})
 

@@ -7,21 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from state_support import Log
 
-from raftcron.commands import encode
 from raftcron.db import ReadDb
 from raftcron.state import StateMachine
 
 T0, T1, T2 = "2024-05-01T10:00:00Z", "2024-05-01T11:00:00Z", "2024-05-01T12:00:00Z"
-
-
-class Log:
-    def __init__(self, sm: StateMachine) -> None:
-        self.sm, self.index = sm, sm.applied_index
-
-    def __call__(self, op: str, args: dict[str, Any], key: str | None = None) -> dict:
-        self.index += 1
-        return self.sm.apply(self.index, encode(op, args, key))
 
 
 @pytest.fixture

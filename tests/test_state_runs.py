@@ -6,22 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from state_support import Log
 
-from raftcron.commands import encode
 from raftcron.db import ReadDb
 from raftcron.state import StateMachine
 from raftcron.state_runs import cap_tail
 
 T = [f"2024-05-01T1{h}:00:00Z" for h in range(10)]
-
-
-class Log:
-    def __init__(self, sm: StateMachine) -> None:
-        self.sm, self.index = sm, sm.applied_index
-
-    def __call__(self, op: str, args: dict[str, Any], key: str | None = None) -> dict:
-        self.index += 1
-        return self.sm.apply(self.index, encode(op, args, key))
 
 
 @pytest.fixture

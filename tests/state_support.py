@@ -1,0 +1,19 @@
+"""Feeding commands to a real `StateMachine` in index order (shared by the state/db tests)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from raftcron.commands import encode
+from raftcron.state import StateMachine
+
+
+class Log:
+    """`log(op, args, key)` applies the command at the next index and returns the result."""
+
+    def __init__(self, sm: StateMachine) -> None:
+        self.sm, self.index = sm, sm.applied_index
+
+    def __call__(self, op: str, args: dict[str, Any], key: str | None = None) -> dict:
+        self.index += 1
+        return self.sm.apply(self.index, encode(op, args, key))
