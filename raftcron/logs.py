@@ -13,11 +13,19 @@ import json
 import logging
 import sys
 import threading
+import warnings
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import IO, Any
 
 REDACTED = "***"
+
+#: Third-party warnings that say nothing an operator can act on, as (message regex, module
+#: regex) pairs for `warnings.filterwarnings`. The one place such noise is silenced: newer
+#: `cryptography` releases deprecate DSA, and asyncssh touches the DSA types at import.
+KNOWN_NOISE: tuple[tuple[str, str], ...] = (
+    (r"DSA is deprecated", r"asyncssh(\..*)?$"),
+)
 
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
@@ -92,6 +100,13 @@ class JsonFormatter(logging.Formatter):
         return redact(json.dumps(doc, default=str, ensure_ascii=False))
 
 
+def silence_known_noise() -> None:
+    """Ignore the warnings in `KNOWN_NOISE`. Called when the `raftcron` package is imported,
+    so it is in force before any third-party import can warn."""
+    for message, module in KNOWN_NOISE:
+        warnings.filterwarnings("ignore", message=message, module=module)
+
+
 def setup_logging(fmt: str = "text", *, peer: str | None = None, level: int = logging.INFO,
                   stream: IO[str] | None = None, secrets: Iterable[str | None] = ()) -> None:
     """Route every logger to one handler on `stream` (stderr) in `fmt` ("text" or "json")."""
@@ -104,5 +119,8 @@ def setup_logging(fmt: str = "text", *, peer: str | None = None, level: int = lo
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # Any other Python warning becomes a log record on the `py.warnings` logger, so a JSON
+    # log stays one JSON object per line whatever a library prints.
+    logging.captureWarnings(True)
     # aiohttp's access log is one line per request: too chatty for a cron daemon's log.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import io
 import json
 import logging
+import warnings
 
 import pytest
 
 from raftcron.errors import ConfigError
-from raftcron.logs import add_secret, setup_logging
+from raftcron.logs import add_secret, setup_logging, silence_known_noise
 from raftcron.raft.snapshots import SnapshotError, decode_raft_data, encode_raft_data
 from raftcron.raft.syncobj import compaction_threshold
 from raftcron.tuning import RaftTuning
@@ -79,6 +80,7 @@ def restore_logging() -> object:
     for h in handlers:
         root.addHandler(h)
     root.setLevel(level)
+    logging.captureWarnings(False)
 
 
 def test_logs_text_is_one_line_per_event_and_redacted(restore_logging: object) -> None:
@@ -103,6 +105,31 @@ def test_logs_json_lines_parse_and_are_redacted(restore_logging: object) -> None
     doc = json.loads(stream.getvalue())
     assert doc["msg"] == "secret is ***" and doc["level"] == "WARNING"
     assert doc["peer"] == "127.0.0.1:7101" and doc["job"] == "j"
+
+
+def test_logs_json_turns_python_warnings_into_json_lines(restore_logging: object) -> None:
+    stream = _capture("json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.warn("a library says something", UserWarning, stacklevel=1)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1
+    doc = json.loads(lines[0])
+    assert doc["logger"] == "py.warnings" and "a library says something" in doc["msg"]
+
+
+def test_logs_known_third_party_noise_is_silenced() -> None:
+    import raftcron  # noqa: F401  (installs the filters)
+    from raftcron.logs import KNOWN_NOISE
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        silence_known_noise()
+        for message, _module in KNOWN_NOISE:
+            warnings.warn_explicit(message.replace("\\", ""), UserWarning, "dsa.py", 1,
+                                   module="asyncssh.crypto.dsa")
+        warnings.warn_explicit("DSA is deprecated", UserWarning, "mine.py", 1, module="mine")
+    assert [str(w.message) for w in caught] == ["DSA is deprecated"]
 
 
 def test_raftobj_compaction_thresholds_are_staggered_per_peer() -> None:
