@@ -83,3 +83,24 @@ class CommandDecodeError(RaftcronError):
 
 class SchemaVersionError(RaftcronError):
     """The SQLite copy was written by a different schema version than this build knows."""
+
+
+class SnapshotError(RaftcronError):
+    """A snapshot file (SQLite copy or its raft data) that is not one, is damaged, or comes
+    from a newer build."""
+
+
+class AuthError(RaftcronError):
+    """401/403 from the API: a missing or wrong token, or a write that needs the admin token."""
+
+
+class NotFoundError(RaftcronError, LookupError):
+    """404 for something that is not a job, run or node (e.g. a route, or gone output)."""
+
+
+class HttpStatusError(RaftcronError):
+    """Any other error status from the API."""
+
+    def __init__(self, status: int, message: str, *, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.status = status

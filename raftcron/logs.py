@@ -61,7 +61,7 @@ def _extras(record: logging.LogRecord) -> dict[str, Any]:
 
 
 class TextFormatter(logging.Formatter):
-    """`2024-05-01T10:00:00.000Z INFO [127.0.0.1:7101] raftcron.node: message key=value`."""
+    """`2024-05-01T10:00:00.000Z INFO [127.0.0.1:7101] raftcron.raft.node: message key=value`."""
 
     def __init__(self, peer: str | None = None) -> None:
         super().__init__()

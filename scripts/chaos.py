@@ -55,7 +55,7 @@ from benchcluster import (
 )
 
 from raftcron.durations import parse_time
-from raftcron.state import StateMachine
+from raftcron.state.machine import StateMachine
 
 #: Disturbances and how often the random plan picks each.
 WEIGHTS = {"kill_leader": 3, "kill_follower": 2, "stop_leader": 2, "stop_follower": 2,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from raftcron.commands import encode
-from raftcron.state import StateMachine
+from raftcron.model.commands import encode
+from raftcron.state.machine import StateMachine
 
 
 class Log:

@@ -22,13 +22,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from raftcron import commands
 from raftcron.api import ApiContext, serve
 from raftcron.client import Client
 from raftcron.clock import FakeClock
-from raftcron.db import ReadDb
+from raftcron.db.reader import ReadDb
 from raftcron.errors import UnavailableError
-from raftcron.state import StateMachine
+from raftcron.model import commands
+from raftcron.state.machine import StateMachine
 
 SELF = "127.0.0.1:7101"
 OTHER = "127.0.0.1:7102"

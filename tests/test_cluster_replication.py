@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from raftcron.state import StateMachine
+from raftcron.state.machine import StateMachine
 from tests.harness import Cluster, Peer, wait_until
 
 pytestmark = pytest.mark.cluster

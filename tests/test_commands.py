@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from raftcron.commands import (
+from raftcron.errors import CommandDecodeError, ValidationError
+from raftcron.model.commands import (
     OPS,
     VERSION,
     Command,
@@ -17,7 +18,6 @@ from raftcron.commands import (
     encode,
     validate_args,
 )
-from raftcron.errors import CommandDecodeError, ValidationError
 
 GOLDEN = Path(__file__).parent / "golden" / "commands"
 AT = "2024-05-01T10:00:00Z"

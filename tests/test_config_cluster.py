@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from raftcron.config import (
+from raftcron.config.cluster import (
     ClusterConfig,
     LogFormat,
     apply_env,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from raftcron.config import (
+from raftcron.config.cluster import (
     distributed_cronjob_name,
     is_distributed_cronjob_body,
     job_from_distributed_cronjob,

@@ -1,10 +1,10 @@
-"""`raftcron.crontab.parse_crontab`: a classic crontab -> validated job resources."""
+"""`raftcron.config.crontab.parse_crontab`: a classic crontab -> validated job resources."""
 
 from __future__ import annotations
 
 import pytest
 
-from raftcron.crontab import (
+from raftcron.config.crontab import (
     CrontabError,
     default_prefix,
     is_system_crontab,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from raftcron.daemon_config import find_self, resolve_settings
+from raftcron.config.daemon import find_self, resolve_settings
 from raftcron.errors import ConfigError
 from tests.harness import Cluster, free_port, free_port_pair, wait_until
 

@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 from state_support import Log
 
-from raftcron import db as db_module
-from raftcron.db import SCHEMA_VERSION, ReadDb
-from raftcron.dbtime import api_time, db_time
+from raftcron.db import sqlite as db_module
+from raftcron.db.reader import ReadDb
+from raftcron.db.sqlite import SCHEMA_VERSION
+from raftcron.db.times import api_time, db_time
 from raftcron.errors import SchemaVersionError, ValidationError
-from raftcron.state import StateMachine
+from raftcron.state.machine import StateMachine
 
 T = [f"2024-05-01T1{h}:00:00Z" for h in range(10)]
 

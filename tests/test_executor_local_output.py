@@ -10,8 +10,9 @@ import pytest
 from raftcron.errors import ValidationError
 from raftcron.executor.base import RunSpec
 from raftcron.executor.environment import epoch_seconds, job_env, local_env, raftcron_vars
-from raftcron.executor.output import OutputSink, decode_tail, output_path
+from raftcron.executor.output import OutputSink, output_path
 from raftcron.model import Node
+from raftcron.model.tails import decode_tail
 
 
 def test_output_sink_writes_files_and_keeps_tails(tmp_path: Path):

@@ -10,7 +10,6 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from raftcron.coerce import NAME_RE
 from raftcron.durations import format_duration, format_time
 from raftcron.model import (
     Catchup,
@@ -22,6 +21,7 @@ from raftcron.model import (
     node_from_dict,
     node_to_dict,
 )
+from raftcron.model.checks import NAME_RE
 
 TEXT = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)),
                max_size=20)

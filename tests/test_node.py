@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from raftcron.commands import encode
+from raftcron.config.tuning import RaftTuning
 from raftcron.errors import ConfigError, UnavailableError
-from raftcron.node import Node
-from raftcron.state import StateMachine
-from raftcron.tuning import RaftTuning
+from raftcron.model.commands import encode
+from raftcron.raft.node import Node
+from raftcron.state.machine import StateMachine
 from tests.harness import free_port
 
 AT = "2024-05-01T10:00:00Z"

@@ -9,11 +9,11 @@ import warnings
 
 import pytest
 
+from raftcron.config.tuning import RaftTuning
 from raftcron.errors import ConfigError
 from raftcron.logs import add_secret, setup_logging, silence_known_noise
 from raftcron.raft.snapshots import SnapshotError, decode_raft_data, encode_raft_data
 from raftcron.raft.syncobj import compaction_threshold
-from raftcron.tuning import RaftTuning
 
 
 def test_tuning_defaults_are_valid() -> None:

@@ -18,7 +18,7 @@ from raftcron.clock import FakeClock
 from raftcron.errors import UnavailableError
 from raftcron.executor.ssh_executor import SshExecutorBase, Unreachable
 from raftcron.model import ConnectionType, Node, node_to_dict
-from raftcron.nodehealth import (
+from raftcron.scheduler.node_health import (
     PROBE_INTERVAL,
     HealthReporter,
     NodeProber,

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from raftcron import notify
 from raftcron.model import NotifyEvent
+from raftcron.notify import decisions as notify
 from raftcron.schedule import parse
 
 ALL = [e.value for e in NotifyEvent]

@@ -16,11 +16,11 @@ from aiohttp import web
 from aiosmtpd.smtp import SMTP
 
 from raftcron.clock import FakeClock
-from raftcron.commands import decode, encode
-from raftcron.config import NotifyConfig
-from raftcron.db import ReadDb
-from raftcron.notifier import Notifier
-from raftcron.state import StateMachine
+from raftcron.config.cluster import NotifyConfig
+from raftcron.db.reader import ReadDb
+from raftcron.model.commands import decode, encode
+from raftcron.notify.sender import Notifier
+from raftcron.state.machine import StateMachine
 
 T = [f"2024-05-01T1{h}:00:00Z" for h in range(10)]
 START = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)

@@ -8,10 +8,10 @@ import os
 import time
 from pathlib import Path
 
-from raftcron import commands
-from raftcron.db import ReadDb
-from raftcron.output_retention import OutputJanitor, delete_outputs, sweep
-from raftcron.state import StateMachine
+from raftcron.db.reader import ReadDb
+from raftcron.model import commands
+from raftcron.state.machine import StateMachine
+from raftcron.worker.output_retention import OutputJanitor, delete_outputs, sweep
 
 SELF = "127.0.0.1:7101"
 AT = "2030-01-01T03:00:00Z"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from raftcron.placement import NodeInfo, choose_targets, record_assignment
-from raftcron.planjob import JobPlan
+from raftcron.planning.job_plan import JobPlan
+from raftcron.planning.placement import NodeInfo, choose_targets, record_assignment
 from tests.test_placement import A, B, C, choose, peers
 from tests.test_planner_fakes import at
 

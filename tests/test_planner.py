@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from raftcron.planjob import JobPlan
-from raftcron.planner import PAUSED_REASON, SlotPlan, due_slots, first_fire
+from raftcron.planning.job_plan import JobPlan
+from raftcron.planning.slots import PAUSED_REASON, SlotPlan, due_slots, first_fire
 from tests.test_planner_fakes import T0, Every, Once, at, fixed_jitter
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import itertools
 
-from raftcron.commands import decode, encode
-from raftcron.firing import (
+from raftcron.model.commands import decode, encode
+from raftcron.planning.job_plan import JobPlan
+from raftcron.planning.placement import NodeInfo, PeerInfo
+from raftcron.planning.proposals import (
     Placement,
     lost_proposal,
     prune_proposal,
@@ -14,10 +16,8 @@ from raftcron.firing import (
     slot_records,
     tick_proposal,
 )
-from raftcron.placement import NodeInfo, PeerInfo
-from raftcron.planjob import JobPlan
-from raftcron.planner import SlotDecision, SlotPlan
-from raftcron.recovery import RetryPlan
+from raftcron.planning.recovery import RetryPlan
+from raftcron.planning.slots import SlotDecision, SlotPlan
 from tests.test_planner_fakes import at
 
 A, B, C = "10.0.0.1:7100", "10.0.0.2:7100", "10.0.0.3:7100"

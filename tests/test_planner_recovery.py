@@ -8,8 +8,8 @@ import pytest
 
 from raftcron.errors import ValidationError
 from raftcron.model import Catchup, Concurrency, Hosts, Job
-from raftcron.planjob import JobPlan
-from raftcron.recovery import (
+from raftcron.planning.job_plan import JobPlan
+from raftcron.planning.recovery import (
     backoff,
     contact_time,
     lost_runs,

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from raftcron.clock import FakeClock
-from raftcron.firing import prune_proposal
-from raftcron.planner import PAUSED_REASON
+from raftcron.planning.proposals import prune_proposal
+from raftcron.planning.slots import PAUSED_REASON
 from tests.test_scheduler_fakes import T0, A, Harness, slot
 
 EVERY_10S = "*/10 * * * * *"  # six fields: seconds first
@@ -186,7 +186,7 @@ async def test_scheduler_failed_proposal_is_planned_again(h: Harness):
 
 
 async def test_scheduler_only_plans_jobs_that_are_due(h: Harness, monkeypatch):
-    import raftcron.scheduler as module
+    import raftcron.scheduler.loop as module
 
     calls = []
     real = module.due_slots

@@ -17,13 +17,13 @@ from typing import Any
 
 from raftcron import schedule
 from raftcron.clock import FakeClock
-from raftcron.commands import decode, encode
-from raftcron.db import ReadDb
+from raftcron.db.reader import ReadDb
 from raftcron.durations import format_time
 from raftcron.errors import UnavailableError
 from raftcron.model import job_from_dict, job_to_dict
-from raftcron.scheduler import Scheduler, SchedulerSettings
-from raftcron.state import StateMachine
+from raftcron.model.commands import decode, encode
+from raftcron.scheduler.loop import Scheduler, SchedulerSettings
+from raftcron.state.machine import StateMachine
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 A, B, C = "127.0.0.1:7101", "127.0.0.1:7102", "127.0.0.1:7103"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from raftcron import scheduler as scheduler_mod
+from raftcron.scheduler import loop as scheduler_mod
 from tests.test_scheduler_fakes import Harness
 
 EVERY_10S = "*/10 * * * * *"

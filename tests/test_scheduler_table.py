@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from raftcron.schedtable import JobTable
-from raftcron.schedview import SchedulerSettings, cluster_view
+from raftcron.scheduler.cluster_view import SchedulerSettings, cluster_view
+from raftcron.scheduler.job_table import JobTable
 from tests.test_planner_fakes import Every, at
 
 A, B, C = "10.0.0.1:7100", "10.0.0.2:7100", "10.0.0.3:7100"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from raftcron.schedview import SchedulerSettings, cluster_view
+from raftcron.scheduler.cluster_view import SchedulerSettings, cluster_view
 
 A, B = "10.0.0.1:7100", "10.0.0.2:7100"
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from raftcron import snapshot
-from raftcron.commands import encode
-from raftcron.db import ReadDb
+from raftcron.db import snapshot
+from raftcron.db.reader import ReadDb
+from raftcron.db.snapshot import SnapshotError, read_snapshot, write_snapshot
 from raftcron.errors import SchemaVersionError
-from raftcron.snapshot import SnapshotError, read_snapshot, write_snapshot
-from raftcron.state import StateMachine
+from raftcron.model.commands import encode
+from raftcron.state.machine import StateMachine
 
 AT = "2024-05-01T10:00:00Z"
 

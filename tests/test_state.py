@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from state_support import Log as SharedLog
 
-from raftcron import state as state_module
-from raftcron.commands import ARGS, encode
 from raftcron.errors import CommandDecodeError
-from raftcron.state import StateMachine
+from raftcron.model.commands import ARGS, encode
+from raftcron.state import machine as state_module
+from raftcron.state.machine import StateMachine
 
 AT = "2024-05-01T10:00:00Z"
 

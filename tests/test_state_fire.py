@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from state_support import Log as SharedLog
 
-from raftcron.db import ReadDb
-from raftcron.state import StateMachine
+from raftcron.db.reader import ReadDb
+from raftcron.state.machine import StateMachine
 
 S = [f"2024-05-01T1{h}:00:00Z" for h in range(10)]
 

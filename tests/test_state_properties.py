@@ -10,9 +10,10 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from raftcron.commands import TERMINAL_STATUSES, encode
-from raftcron.db import ReadDb
-from raftcron.state import StateMachine
+from raftcron.db.reader import ReadDb
+from raftcron.model import TERMINAL_STATUSES
+from raftcron.model.commands import encode
+from raftcron.state.machine import StateMachine
 
 JOBS = ["a", "b"]
 RUNS = [f"r{i}" for i in range(8)]

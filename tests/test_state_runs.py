@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from state_support import Log
 
-from raftcron.db import ReadDb
-from raftcron.state import StateMachine
-from raftcron.state_runs import cap_tail
+from raftcron.db.reader import ReadDb
+from raftcron.model.tails import cap_tail
+from raftcron.state.machine import StateMachine
 
 T = [f"2024-05-01T1{h}:00:00Z" for h in range(10)]
 

@@ -9,7 +9,7 @@ from executor_contract import poll
 from test_worker_harness import OTHER, SELF, Env, FakeExecutor, make_env, settle
 
 from raftcron.executor.local import LocalExecutor
-from raftcron.worker import RESTART_REASON, STOP_REASON
+from raftcron.worker.runner import RESTART_REASON, STOP_REASON
 
 
 @pytest.fixture

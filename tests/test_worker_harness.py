@@ -13,15 +13,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from raftcron import commands
 from raftcron.clock import FakeClock
-from raftcron.db import ReadDb
+from raftcron.db.reader import ReadDb
 from raftcron.durations import format_time
 from raftcron.errors import UnavailableError
 from raftcron.executor.base import RunOutcome, RunSpec
-from raftcron.model import RunStatus
-from raftcron.state import StateMachine
-from raftcron.worker import Worker
+from raftcron.model import RunStatus, commands
+from raftcron.state.machine import StateMachine
+from raftcron.worker.runner import Worker
 
 SELF = "127.0.0.1:7101"
 OTHER = "127.0.0.1:7102"

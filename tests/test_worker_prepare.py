@@ -11,8 +11,8 @@ import pytest
 from test_worker_harness import SELF, Env, make_env
 
 from raftcron.errors import ValidationError
-from raftcron.worker_log import StartedLog
-from raftcron.worker_prepare import Preparer
+from raftcron.worker.prepare import Preparer
+from raftcron.worker.started_log import StartedLog
 
 
 class CountingRead:

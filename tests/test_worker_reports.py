@@ -10,8 +10,8 @@ import pytest
 from executor_contract import poll
 
 from raftcron.errors import UnavailableError
-from raftcron.worker_log import StartedLog
-from raftcron.worker_reports import Reporter
+from raftcron.worker.reports import Reporter
+from raftcron.worker.started_log import StartedLog
 
 AT = "2024-06-01T12:00:00Z"
 

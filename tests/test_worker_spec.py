@@ -9,7 +9,7 @@ import pytest
 
 from raftcron.errors import ValidationError
 from raftcron.model import Node
-from raftcron.worker_spec import build_run_spec, run_id_of
+from raftcron.worker.run_spec import build_run_spec, run_id_of
 
 RUN = {"run_id": "r1", "job": "backup", "slot": "2024-06-01T12:00:00Z", "attempt": 2}
 

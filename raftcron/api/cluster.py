@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from raftcron.schedview import ClusterView, SchedulerSettings, cluster_view
+from raftcron.scheduler.cluster_view import ClusterView, SchedulerSettings, cluster_view
 
 
 def view(self_id: str, status: dict, nodes: list[dict], extra: dict) -> ClusterView:

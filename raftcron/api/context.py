@@ -24,8 +24,8 @@ from raftcron.durations import format_time
 
 if TYPE_CHECKING:
     from raftcron.clock import Clock
-    from raftcron.db import ReadDb
-    from raftcron.node import Node
+    from raftcron.db.reader import ReadDb
+    from raftcron.raft.node import Node
 
 T = TypeVar("T")
 

@@ -1,4 +1,4 @@
-"""The dashboard: `GET /` and its assets under `/static/` (files in `raftcron/static/`).
+"""The dashboard: `GET /` and its assets under `/static/` (files in `raftcron/api/static/`).
 
 Plain HTML, CSS and vanilla JS that poll the JSON API; no external assets, and a Content
 Security Policy that forbids loading any.
@@ -28,7 +28,7 @@ _HEADERS = {
 def _asset(name: str) -> Response:
     if name not in ASSETS:
         raise HttpError(404, f"no dashboard asset named {name!r}", field="file")
-    data = resources.files("raftcron").joinpath("static", name).read_bytes()
+    data = resources.files("raftcron.api").joinpath("static", name).read_bytes()
     return Response(status=200, body=data, content_type=ASSETS[name], headers=dict(_HEADERS))
 
 

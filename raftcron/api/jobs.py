@@ -76,7 +76,9 @@ async def get_job(rt: Any, req: Request) -> Response:
 def _from_body(body: dict, name: str | None) -> model.Job:
     """Validate a job body. The seed-002 form (`executable`, `type`) is accepted too."""
     if "executable" in body:
-        from raftcron import config  # only the seed-002 form needs the config layer
+        from raftcron.config import (
+            cluster as config,  # only the seed-002 form needs the config layer
+        )
 
         return config.job_from_distributed_cronjob(body)
     return model.job_from_dict(body, name=name)

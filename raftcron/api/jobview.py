@@ -13,8 +13,8 @@ from typing import Any
 
 from raftcron.durations import format_time, parse_time
 from raftcron.errors import JobNotFoundError, RaftcronError
-from raftcron.planjob import JobPlan
-from raftcron.schedtable import default_parse
+from raftcron.planning.job_plan import JobPlan
+from raftcron.scheduler.job_table import default_parse
 
 #: How many fire times `GET /jobs/{name}` shows.
 NEXT_RUNS = 5

@@ -19,8 +19,8 @@ from raftcron.api.results import check_result
 from raftcron.api.runs import load_run
 from raftcron.durations import format_time
 from raftcron.errors import ConflictError, UnavailableError
-from raftcron.placement import choose_targets, loads
-from raftcron.planjob import JobPlan
+from raftcron.planning.job_plan import JobPlan
+from raftcron.planning.placement import choose_targets, loads
 
 #: Assignments this recent count toward the tie-break (fewest recent assignments wins).
 RECENT_WINDOW = timedelta(minutes=10)

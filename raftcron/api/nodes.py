@@ -16,7 +16,7 @@ from raftcron.api.cluster import view
 from raftcron.api.http import Request, Response, json_response, page
 from raftcron.api.results import check_result
 from raftcron.errors import ConflictError, NodeNotFoundError
-from raftcron.placement import loads
+from raftcron.planning.placement import loads
 
 _PEER_STATUS_KEYS = ("last_contact", "match_index")
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from raftcron import __version__
+from raftcron.model import RunStatus
 
 _STR = {"type": "string"}
 _INT = {"type": "integer"}
@@ -50,8 +51,7 @@ _RUN = {
     "type": "object",
     "properties": {
         "id": _STR, "job": _STR, "slot": _TIME, "attempt": _INT, "peer": _STR, "target": _STR,
-        "status": {"enum": ["pending", "running", "succeeded", "failed", "timed_out", "lost",
-                            "skipped", "missed", "cancelled"]},
+        "status": {"enum": [str(status) for status in RunStatus]},
         "fired_at": _TIME, "started_at": _TIME, "finished_at": _TIME,
         "exit_code": {"type": ["integer", "null"]}, "stdout_tail": _STR, "stderr_tail": _STR,
         "reason": {"type": ["string", "null"]},

@@ -16,15 +16,13 @@ from urllib.parse import quote
 from raftcron.api.http import HttpError, Request, Response, json_response, page, text_response
 from raftcron.api.results import check_result
 from raftcron.errors import ConflictError, RunNotFoundError, UnavailableError
-from raftcron.executor.output import STREAMS, output_path
+from raftcron.executor.output import STREAMS, output_dir, output_path
+from raftcron.model import ACTIVE_STATUSES, RunStatus
 
 log = logging.getLogger("raftcron.api")
 
-_RUN_STATUSES = (
-    "pending", "running", "succeeded", "failed", "timed_out", "lost", "skipped", "missed",
-    "cancelled",
-)
-_ACTIVE = ("pending", "running")
+_RUN_STATUSES = tuple(RunStatus)
+_ACTIVE = tuple(sorted(ACTIVE_STATUSES))
 #: Set on a proxied request so a peer never proxies it again (no loops).
 PROXIED_HEADER = "X-Raftcron-Proxied"
 
@@ -65,7 +63,7 @@ def _read_local(data_dir: Any, run_id: str) -> dict[str, str | None]:
     """Blocking: both output files of a run, None for a file that does not exist."""
     out: dict[str, str | None] = {}
     for stream in STREAMS:
-        path = output_path(data_dir / "output", run_id, stream)
+        path = output_path(output_dir(data_dir), run_id, stream)
         try:
             out[stream] = path.read_bytes().decode("utf-8", errors="replace")
         except FileNotFoundError:

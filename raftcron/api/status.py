@@ -11,6 +11,7 @@ from typing import Any
 
 from raftcron import __version__
 from raftcron.api.http import Request, Response, json_response
+from raftcron.model import ACTIVE_STATUSES
 
 #: A peer is ready when it is at most this many entries behind the commit index it knows.
 READY_LAG = 5
@@ -53,7 +54,8 @@ def peer_status(rt: Any) -> dict:
 async def get_status(rt: Any, req: Request) -> Response:
     """`GET /status` -> at least id, role, leader, term, commit_index, applied_index, peers."""
     st = peer_status(rt)
-    active = await rt.db(rt.ctx.read.runs_for_peer, rt.ctx.self_id, ("pending", "running"))
+    active = await rt.db(rt.ctx.read.runs_for_peer, rt.ctx.self_id,
+                          tuple(sorted(ACTIVE_STATUSES)))
     st["active_runs"] = len(active)
     return json_response(st)
 

@@ -23,10 +23,10 @@ from typing import Any
 
 from raftcron.client import DEFAULT_API, Client
 from raftcron.errors import RaftcronError, ValidationError
+from raftcron.model import TERMINAL_STATUSES
 
 API_ENV = "RAFTCRON_API"
 TOKEN_ENV = "RAFTCRON_TOKEN"
-_TERMINAL = {"succeeded", "failed", "timed_out", "lost", "skipped", "missed", "cancelled"}
 
 
 class _CommandParser(argparse.ArgumentParser):
@@ -149,7 +149,8 @@ def _pairs(values: list[str], option: str) -> dict[str, str]:
 def job_body(args: argparse.Namespace) -> dict[str, Any]:
     """The job resource that `jobs add` sends (only the fields given)."""
     if args.file:
-        from raftcron import config, model  # the file formats live in the config layer
+        from raftcron import model  # the file formats live in the config layer
+        from raftcron.config import cluster as config
 
         body = model.job_to_dict(config.load_job_file(args.file))
         body["name"] = args.name
@@ -255,7 +256,7 @@ def _wait_run(client: Client, run_id: str, timeout: float) -> dict:
     deadline = time.monotonic() + timeout
     while True:
         run = client.get_run(run_id)
-        if run.get("status") in _TERMINAL:
+        if run.get("status") in TERMINAL_STATUSES:
             return run
         if time.monotonic() > deadline:
             from raftcron.errors import UnavailableError

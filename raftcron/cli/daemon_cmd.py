@@ -10,7 +10,7 @@ import argparse
 import asyncio
 import logging
 
-from raftcron.daemon_config import resolve_settings
+from raftcron.config.daemon import resolve_settings
 from raftcron.logs import setup_logging
 
 
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
                   level=getattr(logging, args.log_level.upper()),
                   secrets=(settings.secret, settings.token, settings.admin_token))
     # Imported here so `raftcron --help` and flag errors stay fast.
-    from raftcron.daemon import Daemon
+    from raftcron.daemon.peer import Daemon
 
     async def main() -> int:
         return await Daemon(settings).run()

@@ -3,7 +3,7 @@
     raftcron import-crontab FILE [--user-field | --no-user-field] [--prefix NAME] [--tz ZONE]
                             [--dry-run] [--api URL] [--json]
 
-All or nothing: the whole file is parsed and validated first (`raftcron.crontab`), then the
+All or nothing: the whole file is parsed and validated first (`raftcron.config.crontab`), then the
 names are checked against the jobs that already exist, and only then are the jobs created,
 one POST each. Any problem before creating exits with status 2 and nothing created, every bad
 line named as `FILE:LINE: message`. If a creation fails part way (another writer took a name
@@ -20,7 +20,7 @@ import os
 import sys
 
 from raftcron.cli.client_cmds import add_api_arguments, client_from_args, print_json
-from raftcron.crontab import CrontabJob, is_system_crontab, parse_crontab
+from raftcron.config.crontab import CrontabJob, is_system_crontab, parse_crontab
 from raftcron.errors import ConfigError, RaftcronError
 
 

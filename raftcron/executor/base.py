@@ -16,10 +16,9 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from raftcron.model import Node, RunStatus
+from raftcron.model.types import DEFAULT_OUTPUT_TAIL
 
 #: Hard cap on the replicated tail of each stream.
-MAX_OUTPUT_TAIL = 64 * 1024
-DEFAULT_OUTPUT_TAIL = 4 * 1024
 DEFAULT_KILL_GRACE = timedelta(seconds=5)
 
 

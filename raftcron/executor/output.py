@@ -26,10 +26,16 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from raftcron.errors import ValidationError
-from raftcron.executor.base import MAX_OUTPUT_TAIL
+from raftcron.model import MAX_OUTPUT_TAIL
+from raftcron.model.tails import decode_tail
 
 STREAMS = ("stdout", "stderr")
 _CHUNK = 64 * 1024
+
+
+def output_dir(data_dir: Path) -> Path:
+    """Where a peer keeps the whole output of the runs it executed: `<data_dir>/output`."""
+    return Path(data_dir) / "output"
 
 
 def output_path(output_dir: Path, run_id: str, stream: str) -> Path:
@@ -50,32 +56,6 @@ def output_path(output_dir: Path, run_id: str, stream: str) -> Path:
     ):
         raise ValidationError(f"run_id {run_id!r} is not a valid run id", field="run_id")
     return Path(output_dir) / f"{run_id}.{stream}"
-
-
-def decode_tail(data: bytes, limit: int) -> str:
-    """The last `limit` bytes of `data` as text: UTF-8 with replacement, whole characters only.
-
-    The result encodes to at most `limit` bytes (a replacement character takes three bytes
-    where the invalid byte took one, so the cut is made again after decoding when needed).
-    """
-    limit = max(0, min(int(limit), MAX_OUTPUT_TAIL))
-    if limit == 0 or not data:
-        return ""
-    raw = _cut_to_char_start(bytes(data[-limit:]))
-    text = raw.decode("utf-8", errors="replace")
-    encoded = text.encode("utf-8")
-    if len(encoded) > limit:
-        # The replacements grew it; what is left is valid UTF-8, so one more cut is final.
-        text = _cut_to_char_start(encoded[-limit:]).decode("utf-8", errors="replace")
-    return text
-
-
-def _cut_to_char_start(raw: bytes) -> bytes:
-    """Drop continuation bytes (0b10xxxxxx) at the front: at most 3, the rest of a character."""
-    skip = 0
-    while skip < min(3, len(raw)) and (raw[skip] & 0xC0) == 0x80:
-        skip += 1
-    return raw[skip:]
 
 
 class _Tail:

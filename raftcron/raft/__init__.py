@@ -1,8 +1,8 @@
-"""The pysyncobj adapter: the only package that imports pysyncobj.
+"""Raft: the pysyncobj node, its transport and snapshots, and the hand-off to asyncio.
 
-- `syncobj`: the `SyncObj` subclass with the one replicated entry point, and its configuration.
-- `transport`: pysyncobj's TCP transport with a keepalive and per-peer last-contact times.
-- `snapshots`: log compaction with the SQLite copy as the snapshot (serializer hooks).
-
-`raftcron.node` builds its asyncio surface on these and never touches pysyncobj itself.
+The only importer of pysyncobj. May import: `raftcron.state`, `raftcron.db`, `raftcron.model`,
+`raftcron.config` and the base modules. Modules: `node` (the peer's Raft node: propose, status,
+leadership, applied-index waits), `syncobj` (the SyncObj subclass), `transport` (the keepalive
+TCP transport), `snapshots` (the raft data beside a SQLite snapshot), `waiters` (futures on the
+asyncio loop resolved from the raft thread).
 """

@@ -38,18 +38,14 @@ from typing import Any
 from pysyncobj.config import SERIALIZER_STATE
 from pysyncobj.node import TCPNode
 
-from raftcron import snapshot
-from raftcron.errors import RaftcronError
+from raftcron.db import snapshot
+from raftcron.errors import RaftcronError, SnapshotError
 
 log = logging.getLogger(__name__)
 
 RAFT_DATA_VERSION = 1
 #: Seconds before a failed snapshot is tried again (the log keeps growing meanwhile).
 RETRY_AFTER_FAILURE = 30.0
-
-
-class SnapshotError(RaftcronError):
-    """A snapshot file that cannot be read or applied."""
 
 
 def encode_raft_data(raft_data: tuple[Any, ...], state_index: int) -> bytes:

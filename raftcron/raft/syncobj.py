@@ -1,6 +1,6 @@
-"""The pysyncobj `SyncObj` behind a `raftcron.node.Node`, and its configuration.
+"""The pysyncobj `SyncObj` behind a `raftcron.raft.node.Node`, and its configuration.
 
-Only `raftcron.node` uses this module. The SyncObj has one replicated method, `apply(payload)`:
+Only `raftcron.raft.node` uses this module. The SyncObj has one replicated method, `apply(payload)`:
 adding or renaming one would renumber pysyncobj's method ids and make old journals and older
 peers call the wrong method. The few private pysyncobj fields raftcron needs are read here and
 nowhere else (pysyncobj is pinned to 0.3.17).
@@ -15,11 +15,11 @@ from typing import Any, Protocol
 from pysyncobj import SyncObj, SyncObjConf, replicated
 from pysyncobj.config import FAIL_REASON
 
-# Re-exported: `raftcron.node` never imports pysyncobj itself.
+# Re-exported: `raftcron.raft.node` never imports pysyncobj itself.
 from pysyncobj.syncobj import SyncObjException as SyncObjException
 
+from raftcron.config.tuning import RaftTuning
 from raftcron.raft.transport import KeepaliveTransport
-from raftcron.tuning import RaftTuning
 
 ROLES = {0: "follower", 1: "candidate", 2: "leader"}
 NEVER = 2**62

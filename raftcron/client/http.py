@@ -1,0 +1,257 @@
+"""A small typed HTTP client of the raftcron API (stdlib only), used by the CLI and the tests.
+
+Every method mirrors one route. A 4xx/5xx answer raises the matching `raftcron.errors` type
+with the server's message and field: 400/413/415/422 -> `ValidationError`, 401/403 ->
+`AuthError`, 404 -> `JobNotFoundError`/`RunNotFoundError`/`NodeNotFoundError` (or
+`NotFoundError` for anything else), 409 -> `ConflictError`, 503 -> `UnavailableError`.
+
+Writes carry an `Idempotency-Key` (one per call) and are retried with the same key on 503 and
+on connection errors, a bounded number of times: the server applies a key at most once, so a
+retry never applies twice. Reads are not retried.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from raftcron.errors import (
+    AuthError,
+    ConflictError,
+    HttpStatusError,
+    JobNotFoundError,
+    NodeNotFoundError,
+    NotFoundError,
+    RaftcronError,
+    RunNotFoundError,
+    UnavailableError,
+    ValidationError,
+)
+
+DEFAULT_API = "http://127.0.0.1:8101"
+#: Tries of a write (the first included) and the longest pause between two.
+WRITE_ATTEMPTS = 5
+MAX_BACKOFF = 2.0
+
+
+NotFound = Callable[[], RaftcronError] | None
+
+
+def _error(status: int, body: Any, fallback: str, not_found: NotFound) -> RaftcronError:
+    message = fallback
+    field = None
+    if isinstance(body, dict):
+        message = str(body.get("error") or fallback)
+        field = body.get("field")
+    if status in (400, 413, 415, 422):
+        return ValidationError(message, field=field)
+    if status in (401, 403):
+        return AuthError(message, field=field)
+    if status == 404:
+        if not_found is not None and field in ("name", "id"):
+            return not_found()
+        return NotFoundError(message, field=field)
+    if status == 409:
+        return ConflictError(message, field=field)
+    if status == 503:
+        return UnavailableError(message, field=field)
+    return HttpStatusError(status, message, field=field)
+
+
+class Client:
+    """`Client("http://127.0.0.1:8101", token=...)`; `last_index` is the last X-Raftcron-Index."""
+
+    def __init__(self, base_url: str = DEFAULT_API, token: str | None = None,
+                 timeout: float = 10.0, *, write_attempts: int = WRITE_ATTEMPTS) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.write_attempts = max(1, write_attempts)
+        self.last_index: int | None = None
+        self.last_status: int | None = None
+
+    # -- transport -------------------------------------------------------------------------
+
+    def _url(self, path: str, query: dict[str, Any] | None) -> str:
+        url = self.base_url + path
+        params = [(k, str(v).lower() if isinstance(v, bool) else str(v))
+                  for k, v in (query or {}).items() if v is not None]
+        return url + ("?" + urllib.parse.urlencode(params) if params else "")
+
+    def _once(self, method: str, url: str, body: bytes | None, headers: dict[str, str],
+              not_found: NotFound) -> tuple[int, str, bytes]:
+        req = urllib.request.Request(url, data=body, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                return self._finish(resp.status, resp.headers, resp.read())
+        except urllib.error.HTTPError as exc:
+            status, ctype, raw = self._finish(exc.code, exc.headers, exc.read())
+            try:
+                parsed = json.loads(raw) if "json" in ctype else None
+            except ValueError:
+                parsed = None
+            raise _error(status, parsed, f"HTTP {status} from {url}", not_found) from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise UnavailableError(f"cannot reach {self.base_url}: {reason}") from None
+
+    def _finish(self, status: int, headers: Any, raw: bytes) -> tuple[int, str, bytes]:
+        self.last_status = status
+        index = headers.get("X-Raftcron-Index") if headers is not None else None
+        if index is not None and index.isdigit():
+            self.last_index = int(index)
+        return status, (headers.get("Content-Type", "") if headers is not None else ""), raw
+
+    def request(self, method: str, path: str, *, query: dict[str, Any] | None = None,
+                body: Any = None, not_found: NotFound = None) -> Any:
+        """One call: JSON in, JSON (or text) out; errors raised as described above."""
+        url = self._url(path, query)
+        headers = {"Accept": "application/json"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        write = method != "GET"
+        if write:
+            headers["Idempotency-Key"] = uuid.uuid4().hex
+            if self.token:
+                headers["Authorization"] = f"Bearer {self.token}"
+        attempts = self.write_attempts if write else 1
+        delay = 0.1
+        for attempt in range(1, attempts + 1):
+            try:
+                _status, ctype, raw = self._once(method, url, data, headers, not_found)
+                break
+            except UnavailableError:
+                if attempt == attempts:
+                    raise
+                time.sleep(delay)  # back off before the retry (same Idempotency-Key)
+                delay = min(delay * 2, MAX_BACKOFF)
+        if "json" in ctype:
+            return json.loads(raw) if raw else None
+        return raw.decode("utf-8", errors="replace")
+
+    def _get(self, path: str, not_found: NotFound = None, **query: Any) -> Any:
+        return self.request("GET", path, query=query, not_found=not_found)
+
+    @staticmethod
+    def _q(name: str) -> str:
+        return urllib.parse.quote(name, safe="")
+
+    # -- cluster ---------------------------------------------------------------------------
+
+    def status(self, **read: Any) -> dict:
+        return self._get("/status", **read)
+
+    def healthz(self) -> dict:
+        return self._get("/healthz")
+
+    def readyz(self) -> dict:
+        return self._get("/readyz")
+
+    def metrics(self) -> str:
+        return self._get("/metrics")
+
+    def openapi(self) -> dict:
+        return self._get("/openapi.json")
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def list_jobs(self, *, status: str | None = None, role: str | None = None,
+                  label: str | None = None, limit: int | None = None,
+                  cursor: str | None = None, **read: Any) -> dict:
+        """One page: `{"items": [...], "next_cursor": ...}`."""
+        return self._get("/jobs", status=status, role=role, label=label, limit=limit,
+                         cursor=cursor, **read)
+
+    def iter_jobs(self, **filters: Any) -> Iterator[dict]:
+        """Every job matching `filters`, following `next_cursor`."""
+        return self._all(self.list_jobs, filters)
+
+    def get_job(self, name: str, **read: Any) -> dict:
+        return self._get(f"/jobs/{self._q(name)}", lambda: JobNotFoundError(name), **read)
+
+    def create_job(self, job: dict) -> dict:
+        """POST /jobs (the name in the body); ConflictError if it exists."""
+        return self.request("POST", "/jobs", body=job)
+
+    def put_job(self, name: str, job: dict) -> tuple[dict, bool]:
+        """PUT /jobs/{name}: returns (job, created)."""
+        out = self.request("PUT", f"/jobs/{self._q(name)}", body=job)
+        return out, self.last_status == 201
+
+    def delete_job(self, name: str) -> dict:
+        return self.request("DELETE", f"/jobs/{self._q(name)}",
+                            not_found=lambda: JobNotFoundError(name))
+
+    def pause_job(self, name: str) -> dict:
+        return self._job_action(name, "pause")
+
+    def resume_job(self, name: str) -> dict:
+        return self._job_action(name, "resume")
+
+    def run_job(self, name: str) -> dict:
+        """A manual run now; returns the run (status pending)."""
+        return self._job_action(name, "run")
+
+    def _job_action(self, name: str, action: str) -> dict:
+        return self.request("POST", f"/jobs/{self._q(name)}/{action}",
+                            not_found=lambda: JobNotFoundError(name))
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def list_runs(self, *, job: str | None = None, status: str | None = None,
+                  peer: str | None = None, since: str | None = None, until: str | None = None,
+                  limit: int | None = None, cursor: str | None = None, **read: Any) -> dict:
+        return self._get("/runs", job=job, status=status, peer=peer, since=since, until=until,
+                         limit=limit, cursor=cursor, **read)
+
+    def iter_runs(self, **filters: Any) -> Iterator[dict]:
+        return self._all(self.list_runs, filters)
+
+    def get_run(self, run_id: str, **read: Any) -> dict:
+        return self._get(f"/runs/{self._q(run_id)}", lambda: RunNotFoundError(run_id), **read)
+
+    def run_output(self, run_id: str, stream: str | None = None) -> dict | str:
+        """The whole output: `{"stdout", "stderr"}`, or one stream's text."""
+        return self._get(f"/runs/{self._q(run_id)}/output", lambda: RunNotFoundError(run_id),
+                         stream=stream)
+
+    def cancel_run(self, run_id: str) -> dict:
+        return self.request("POST", f"/runs/{self._q(run_id)}/cancel",
+                            not_found=lambda: RunNotFoundError(run_id))
+
+    # -- nodes -----------------------------------------------------------------------------
+
+    def list_nodes(self, **read: Any) -> dict:
+        return self._get("/nodes", **read)
+
+    def get_node(self, name: str) -> dict:
+        return self._get(f"/nodes/{self._q(name)}", lambda: NodeNotFoundError(name))
+
+    def put_node(self, name: str, node: dict) -> tuple[dict, bool]:
+        out = self.request("PUT", f"/nodes/{self._q(name)}", body=node)
+        return out, self.last_status == 201
+
+    def delete_node(self, name: str) -> dict:
+        return self.request("DELETE", f"/nodes/{self._q(name)}",
+                            not_found=lambda: NodeNotFoundError(name))
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _all(fetch: Callable[..., dict], filters: dict[str, Any]) -> Iterator[dict]:
+        cursor = None
+        while True:
+            page = fetch(cursor=cursor, **filters)
+            yield from page["items"]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return

@@ -1,0 +1,278 @@
+"""The composition root: one raftcron peer, from settings to a running process and back.
+
+Start-up is linear, each step commented with why it comes where it does; `stop()` undoes the
+steps in reverse. SIGTERM and SIGINT stop the peer cleanly (exit status 0).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from typing import Any
+
+from raftcron.api import ApiContext, serve
+from raftcron.clock import Clock, SystemClock
+from raftcron.config.cluster import load_jobs_dir, load_nodes_dir
+from raftcron.config.daemon import DaemonSettings
+from raftcron.daemon.seed_files import seed
+from raftcron.db.reader import ReadDb
+from raftcron.errors import ConfigError
+from raftcron.executor.local import LocalExecutor
+from raftcron.executor.output import output_dir
+from raftcron.executor.ssh import SshExecutor
+from raftcron.notify.sender import Notifier
+from raftcron.raft.node import Node
+from raftcron.scheduler.loop import Scheduler, SchedulerSettings
+from raftcron.scheduler.node_health import HealthReporter, NodeProber
+from raftcron.state.machine import StateMachine
+from raftcron.worker.output_retention import OutputJanitor
+from raftcron.worker.runner import Worker
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "state.sqlite3"
+SEED_ATTEMPTS = 3
+SWITCH_INTERVAL = 0.001
+
+
+class Daemon:
+    """One peer. `await run()` starts it, waits for SIGTERM/SIGINT (or `request_stop()`), stops
+    it, and returns the exit status (0)."""
+
+    def __init__(self, settings: DaemonSettings, *, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self._stop_requested = asyncio.Event()
+        self._teardown: list[tuple[str, Any]] = []
+        self._background: asyncio.Task[None] | None = None
+        self._leadership: asyncio.Task[None] | None = None
+        self.state: StateMachine | None = None
+        self.read: ReadDb | None = None
+        self.node: Node | None = None
+        self.worker: Worker | None = None
+        self.scheduler: Scheduler | None = None
+        self.ssh: SshExecutor | None = None
+        self.prober: NodeProber | None = None
+        self.notifier: Notifier | None = None
+        self.api: Any = None
+        self._seed_jobs: list[Any] = []
+        self._seed_nodes: list[Any] = []
+
+    def request_stop(self) -> None:
+        self._stop_requested.set()
+
+    async def run(self) -> int:
+        # The raft thread shares the GIL with the API, the scheduler and the worker. At the
+        # default 5 ms switch interval, a busy thread delays each of its socket wake-ups by up
+        # to 5 ms; enough of those in one tick and heartbeats go out late and followers start
+        # elections. 1 ms cut its commit latency under load by 3x (replication.md).
+        sys.setswitchinterval(SWITCH_INTERVAL)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+        try:
+            await self.start()
+            await self._stop_requested.wait()
+            log.info("stopping")
+        finally:
+            await self.stop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+        log.info("stopped")
+        return 0
+
+    async def start(self) -> None:
+        s = self.settings
+        # 0. Job and node files first: a bad file is a configuration error (exit 2) before
+        #    anything binds a port or touches the data dir.
+        self._seed_jobs = load_jobs_dir(s.jobs_dir) if s.jobs_dir else []
+        self._seed_nodes = list(s.nodes) + (load_nodes_dir(s.nodes_dir) if s.nodes_dir else [])
+        for spec in self._seed_nodes:
+            if spec.insecure_no_host_key_check:
+                log.warning("node %s: SSH host key checks are OFF "
+                            "(insecure_no_host_key_check = true)", spec.name)
+        # 1. The data dir: everything below keeps its files there.
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        output_dir(s.data_dir).mkdir(exist_ok=True)
+        db_path = s.data_dir / STATE_FILE
+
+        # 2. The SQLite copy before the node: pysyncobj replays its journal into it as soon as
+        #    the node exists.
+        self.state = StateMachine(db_path)
+        self._teardown.append(("state", self.state.close))
+        # 3. Readers for the API, scheduler and worker (the schema exists now).
+        self.read = ReadDb(db_path)
+        self._teardown.append(("reader", self.read.close))
+
+        # 4. The raft node: binds the raft port, loads the snapshot, replays the journal, then
+        #    joins the group. Applying starts here.
+        self.node = Node(self_id=s.self_id, peers=s.peers, data_dir=s.data_dir,
+                         secret=s.secret, state=self.state, tuning=s.tuning,
+                         announce={"roles": list(s.roles), "capacity": s.capacity})
+        self._teardown.append(("node", self.node.close))
+        log.info("raft node %s up (peers %s; data in %s)", s.self_id, ", ".join(s.peers),
+                 s.data_dir)
+
+        # 5. Worker and scheduler are built now (the API hands requests to them) but started
+        #    below, after the API.
+        outputs = output_dir(s.data_dir)
+        local = LocalExecutor(outputs, clock=self.clock)
+        ssh = self.ssh = SshExecutor(outputs, clock=self.clock)
+        # SSH node health: this peer reports what its executor sees (a failed connect, a
+        # node answering again) into the replicated state; while it leads it also probes the
+        # nodes the state calls unhealthy (scheduler/node_health.py).
+        health = HealthReporter(node=self.node, read=self.read, self_id=s.self_id)
+        ssh.add_health_listener(health.observe)
+        self.prober = NodeProber(read=self.read, probe=ssh.probe, clock=self.clock)
+        self.worker = Worker(node=self.node, read=self.read, clock=self.clock,
+                             self_id=s.self_id, data_dir=s.data_dir,
+                             executors={"local": local, "ssh": ssh}, capacity=s.capacity)
+        self.scheduler = Scheduler(node=self.node, read=self.read, clock=self.clock,
+                                   self_id=s.self_id, peers=list(s.peers),
+                                   settings=_scheduler_settings(s))
+        # Job notifications (webhook, email, dead man's switch): decided and sent by the
+        # leader only, started and stopped with leadership like the scheduler (notifier.py).
+        self.notifier = Notifier(read=self.read, clock=self.clock, self_id=s.self_id,
+                                 config=s.notify)
+
+        # 6. The API before the worker and the scheduler: it answers /status and /healthz while
+        #    the group forms, and nothing it does depends on them running.
+        ctx = ApiContext(self_id=s.self_id, read=self.read, node=self.node, clock=self.clock,
+                         data_dir=s.data_dir, token=s.token, peer_apis=dict(s.peer_apis),
+                         cancel_local_run=self.worker.cancel, extra_status=self._extra_status,
+                         admin_token=s.admin_token)
+        try:
+            self.api = await serve(ctx, s.api_host, s.api_port)
+        except OSError as exc:
+            raise ConfigError(f"--api: cannot listen on {s.api_host}:{s.api_port}: "
+                              f"{exc.strerror or exc}", field="--api") from None
+        self._teardown.append(("api", self.api.close))
+        log.info("API on %s", s.api_url)
+
+        # 7. The worker hears every applied command from now on, but takes runs only after its
+        #    start() (step 9), once the copy has caught up: a replayed fire never re-runs.
+        self._teardown.append(("ssh executor", ssh.close))
+        self._teardown.append(("node health reports", health.close))
+        self.node.add_apply_listener(self.worker.on_applied)
+        self.node.add_apply_listener(self.notifier.on_applied)
+        self._teardown.append(("notifier", self.notifier.close))
+        # Run output files follow the runs' retention: pruned runs lose their files here too.
+        janitor = OutputJanitor(read=self.read, output_dir=outputs)
+        self.node.add_apply_listener(janitor.on_applied)
+        janitor.start()
+        self._teardown.append(("output janitor", janitor.close))
+        # A snapshot brings no per-command calls: the worker rescans the copy instead.
+        self.node.add_snapshot_listener(self.worker.on_snapshot)
+        self._teardown.append(("worker", self.worker.stop))
+
+        # 8. The scheduler runs only while this peer leads and has caught up: the leadership
+        #    listener starts and stops it (at once if this peer already leads).
+        self.node.add_leadership_listener(self._on_leadership)
+        self._teardown.append(("scheduler", self._stop_scheduler))
+
+        # 9. In the background, once there is a leader and this copy has caught up: the
+        #    worker takes its runs, then the files are seeded (that needs a working quorum).
+        self._background = asyncio.create_task(self._when_ready(), name="raftcron-ready")
+
+    async def _when_ready(self) -> None:
+        try:
+            await self._take_over()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("start-up after catching up failed")
+
+    async def _take_over(self) -> None:
+        assert self.node is not None and self.worker is not None and self.read is not None
+        await self.node.wait_ready()
+        log.info("caught up: leader %s, applied index %d", self.node.leader,
+                 self.node.applied_index)
+        await self.worker.start()
+        jobs, nodes = self._seed_jobs, self._seed_nodes
+        if not (jobs or nodes):
+            return
+        # An election in the middle of seeding fails some proposals: go again (what already
+        # landed is unchanged now and skipped).
+        for attempt in range(1, SEED_ATTEMPTS + 1):
+            report = await seed(node=self.node, read=self.read, clock=self.clock,
+                                jobs=jobs, nodes=nodes)
+            log.info("seeded from files: %d jobs written, %d unchanged; %d nodes written, "
+                     "%d unchanged; %d failed", report.jobs_written, report.jobs_unchanged,
+                     report.nodes_written, report.nodes_unchanged, report.failed)
+            if not report.failed or attempt == SEED_ATTEMPTS:
+                return
+            await asyncio.sleep(attempt)
+            await self.node.wait_ready()
+
+    def _on_leadership(self, is_leader: bool) -> None:
+        # Start/stop calls are chained so a stop never overtakes the start it follows.
+        previous = self._leadership
+        scheduler, prober, notifier = self.scheduler, self.prober, self.notifier
+        assert scheduler is not None and prober is not None and notifier is not None
+
+        async def switch() -> None:
+            if previous is not None:
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await previous
+            try:
+                await (scheduler.start() if is_leader else scheduler.stop())
+            except Exception:
+                log.exception("scheduler %s failed", "start" if is_leader else "stop")
+            try:
+                await (prober.start() if is_leader else prober.stop())
+            except Exception:
+                log.exception("node prober %s failed", "start" if is_leader else "stop")
+            try:
+                await (notifier.start() if is_leader else notifier.stop())
+            except Exception:
+                log.exception("notifier %s failed", "start" if is_leader else "stop")
+
+        self._leadership = asyncio.create_task(switch(), name="raftcron-leadership")
+
+    async def _stop_scheduler(self) -> None:
+        if self._leadership is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await self._leadership
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+        if self.prober is not None:
+            await self.prober.stop()
+        if self.notifier is not None:
+            await self.notifier.stop()
+
+    def _extra_status(self) -> dict:
+        out: dict[str, Any] = {"api": self.settings.api_url}
+        if self.worker is not None:
+            out["worker"] = self.worker.status()
+        if self.ssh is not None:
+            # Connections, insecure nodes and per-node health as this peer's executor sees it.
+            out["ssh"] = self.ssh.status()
+        if self.scheduler is not None and self.node is not None and self.node.is_leader:
+            out["scheduler"] = self.scheduler.status()
+            if self.prober is not None:
+                out["node_prober"] = self.prober.status()
+            if self.notifier is not None:
+                out["notifier"] = self.notifier.status()
+        return out
+
+    async def stop(self) -> None:
+        """Undo `start()` in reverse order; every step runs even if an earlier one fails."""
+        if self._background is not None:
+            self._background.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await self._background
+        while self._teardown:
+            name, close = self._teardown.pop()
+            try:
+                result = close()
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception:
+                log.exception("stopping the %s failed", name)
+
+
+def _scheduler_settings(s: DaemonSettings) -> SchedulerSettings:
+    return SchedulerSettings.of(s.scheduler, roles=tuple(s.roles), capacity=s.capacity)

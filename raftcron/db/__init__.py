@@ -1,0 +1,7 @@
+"""DB: the peer's SQLite copy of the replicated state. The only importer of sqlite-utils.
+
+May import: `raftcron.model` and the base modules. Modules: `sqlite` (schema, version, pragmas,
+the writer and read-only connections, `ReadDb`), `queries` (the typed read queries), `times`
+(the fixed-width time form stored in SQLite), `snapshot` (an online backup to a file and its
+restore by atomic swap).
+"""

@@ -1,0 +1,310 @@
+"""Every SQL read of the copy, returning API-shaped dicts (design §9 names).
+
+Each function takes a `Database` around a read-only connection (see
+`db.ReadDb`) and runs short, index-backed queries. Lists are paginated by an opaque cursor
+(URL-safe base64 of the last row's sort key): jobs and nodes by name, runs newest first by
+`(fired_at, id)`. Bad parameters raise `ValidationError` naming the parameter.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from raftcron.db.times import api_time, db_time
+from raftcron.errors import ValidationError
+from raftcron.model import ACTIVE_STATUSES, JOB_STATUSES, RUN_STATUSES
+
+if TYPE_CHECKING:
+    from raftcron.db.sqlite import Database
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+
+_RUN_COLUMNS = (
+    "id, job, slot, attempt, peer, target, status, fired_at, started_at, finished_at, "
+    "exit_code, stdout_tail, stderr_tail, reason, manual, retry_of, cancel_requested, "
+    "output_bytes"
+)
+_NEWEST_FIRST = "ORDER BY fired_at DESC, id DESC"
+#: `status IN ACTIVE_SQL`: the active statuses as an SQL list (also used by `state.runs`).
+ACTIVE_SQL = "(" + ", ".join(f"'{status}'" for status in sorted(ACTIVE_STATUSES)) + ")"
+
+
+# --- row shapes -----------------------------------------------------------------------------
+
+
+def job_dict(row: dict[str, Any]) -> dict[str, Any]:
+    """A jobs row -> the canonical spec plus the server's read-only fields."""
+    out = json.loads(row["spec"])
+    out.update(
+        status=row["status"],
+        version=row["version"],
+        created_at=api_time(row["created_at"]),
+        updated_at=api_time(row["updated_at"]),
+        expanded_schedule=row["expanded"],
+        cursor=api_time(row["cursor"]),
+    )
+    return out
+
+
+def run_dict(row: dict[str, Any]) -> dict[str, Any]:
+    """A runs row -> the run resource."""
+    out = dict(row)
+    for name in ("slot", "fired_at", "started_at", "finished_at"):
+        out[name] = api_time(row[name])
+    out["manual"] = bool(row["manual"])
+    out["cancel_requested"] = bool(row["cancel_requested"])
+    return out
+
+
+def node_dict(row: dict[str, Any]) -> dict[str, Any]:
+    """A nodes row -> the canonical node dict plus health."""
+    out = json.loads(row["spec"])
+    out.update(
+        healthy=None if row["healthy"] is None else bool(row["healthy"]),
+        health_reason=row["health_reason"],
+        health_at=api_time(row["health_at"]),
+        created_at=api_time(row["created_at"]),
+        updated_at=api_time(row["updated_at"]),
+    )
+    return out
+
+
+# --- paging ---------------------------------------------------------------------------------
+
+
+def _limit(limit: int | None) -> int:
+    if limit is None:
+        return DEFAULT_LIMIT
+    if type(limit) is not int or not 1 <= limit <= MAX_LIMIT:
+        raise ValidationError(f"limit: expected an integer 1..{MAX_LIMIT}, got {limit!r}",
+                              field="limit")
+    return limit
+
+
+def encode_cursor(key: list[Any]) -> str:
+    raw = json.dumps(key, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, size: int) -> list[Any]:
+    """The sort key inside a cursor this module made; `ValidationError(field="cursor")` else."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        key = json.loads(raw)
+    except (binascii.Error, ValueError, TypeError):
+        key = None
+    if not isinstance(key, list) or len(key) != size or not all(isinstance(k, str) for k in key):
+        raise ValidationError("cursor: not a cursor returned by this list", field="cursor")
+    return key
+
+
+def _page(rows: list[dict], limit: int, key_of, shape) -> tuple[list[dict], str | None]:
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(key_of(rows[-1])) if more and rows else None
+    return [shape(r) for r in rows], next_cursor
+
+
+def _statuses(value: str | Iterable[str] | None, allowed: frozenset[str]) -> list[str] | None:
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str) else list(value)
+    for item in items:
+        if item not in allowed:
+            raise ValidationError(
+                f"status: {item!r} is not one of {', '.join(sorted(allowed))}", field="status"
+            )
+    return items
+
+
+def _in(column: str, values: list[str], params: dict[str, Any], prefix: str) -> str:
+    names = []
+    for i, v in enumerate(values):
+        params[f"{prefix}{i}"] = v
+        names.append(f":{prefix}{i}")
+    return f"{column} IN ({', '.join(names)})"
+
+
+# --- jobs -----------------------------------------------------------------------------------
+
+
+def get_job(db: Database, name: str) -> dict | None:
+    rows = list(db.query("SELECT * FROM jobs WHERE name = ?", [name]))
+    return job_dict(rows[0]) if rows else None
+
+
+def list_jobs(db: Database, *, status: str | None = None, role: str | None = None,
+              label: str | None = None, limit: int | None = None,
+              cursor: str | None = None) -> tuple[list[dict], str | None]:
+    """Jobs by name. `label` is `key=value` (that value) or `key` (present)."""
+    n = _limit(limit)
+    where, params = [], {"n": n + 1}
+    statuses = _statuses(status, JOB_STATUSES)
+    if statuses:
+        where.append(_in("status", statuses, params, "s"))
+    if role is not None:
+        where.append("EXISTS (SELECT 1 FROM json_each(jobs.spec, '$.roles') WHERE value = :role)")
+        params["role"] = role
+    if label is not None:
+        key, sep, value = label.partition("=")
+        if not key:
+            raise ValidationError("label: expected key=value or key", field="label")
+        cond = "key = :lkey" + (" AND value = :lvalue" if sep else "")
+        where.append(f"EXISTS (SELECT 1 FROM json_each(jobs.spec, '$.labels') WHERE {cond})")
+        params.update(lkey=key, lvalue=value)
+    if cursor is not None:
+        where.append("name > :after")
+        params["after"] = decode_cursor(cursor, 1)[0]
+    sql = "SELECT * FROM jobs" + (" WHERE " + " AND ".join(where) if where else "")
+    rows = list(db.query(sql + " ORDER BY name LIMIT :n", params))
+    return _page(rows, n, lambda r: [r["name"]], job_dict)
+
+
+def job_cursors(db: Database) -> dict[str, str | None]:
+    """name -> the last slot fired (the fence), or None before the first."""
+    return {r["name"]: api_time(r["cursor"]) for r in db.query("SELECT name, cursor FROM jobs")}
+
+
+def all_jobs_for_scheduler(db: Database) -> list[dict]:
+    """Every job: name, spec (dict), expanded, status, cursor, fired_count, created_at, ..."""
+    sql = ("SELECT name, spec, expanded, status, cursor, fired_count, created_at, updated_at, "
+           "version FROM jobs ORDER BY name")
+    out = []
+    for r in db.query(sql):
+        r["spec"] = json.loads(r["spec"])
+        for name in ("cursor", "created_at", "updated_at"):
+            r[name] = api_time(r[name])
+        out.append(r)
+    return out
+
+
+# --- runs -----------------------------------------------------------------------------------
+
+
+def get_run(db: Database, run_id: str) -> dict | None:
+    rows = list(db.query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", [run_id]))
+    return run_dict(rows[0]) if rows else None
+
+
+def list_runs(db: Database, *, job: str | None = None,
+              status: str | Iterable[str] | None = None, peer: str | None = None,
+              since: str | None = None, until: str | None = None, limit: int | None = None,
+              cursor: str | None = None) -> tuple[list[dict], str | None]:
+    """Runs newest first by (fired_at, id); `since` inclusive, `until` exclusive (fired_at)."""
+    n = _limit(limit)
+    where, params = [], {"n": n + 1}
+    if job is not None:
+        where.append("job = :job")
+        params["job"] = job
+    statuses = _statuses(status, RUN_STATUSES)
+    if statuses:
+        where.append(_in("status", statuses, params, "s"))
+    if peer is not None:
+        where.append("peer = :peer")
+        params["peer"] = peer
+    if since is not None:
+        where.append("fired_at >= :since")
+        params["since"] = db_time(since, field="since")
+    if until is not None:
+        where.append("fired_at < :until")
+        params["until"] = db_time(until, field="until")
+    if cursor is not None:
+        where.append("(fired_at, id) < (:cf, :ci)")
+        params["cf"], params["ci"] = decode_cursor(cursor, 2)
+    sql = f"SELECT {_RUN_COLUMNS} FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
+    rows = list(db.query(f"{sql} {_NEWEST_FIRST} LIMIT :n", params))
+    return _page(rows, n, lambda r: [r["fired_at"], r["id"]], run_dict)
+
+
+def active_runs(db: Database) -> list[dict]:
+    """Every pending or running run, oldest fired first."""
+    sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE status IN {ACTIVE_SQL} ORDER BY fired_at, id"
+    return [run_dict(r) for r in db.query(sql)]
+
+
+def runs_for_peer(db: Database, peer: str, statuses: Iterable[str]) -> list[dict]:
+    """Runs assigned to `peer` with one of `statuses`, oldest fired first."""
+    params: dict[str, Any] = {"peer": peer}
+    wanted = _statuses(list(statuses), RUN_STATUSES) or []
+    if not wanted:
+        return []
+    cond = _in("status", wanted, params, "s")
+    sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE peer = :peer AND {cond} ORDER BY fired_at, id"
+    return [run_dict(r) for r in db.query(sql, params)]
+
+
+def recent_assignments(db: Database, since: str) -> dict[str, int]:
+    """peer -> runs fired to it (skipped and missed records excluded) at or after `since`."""
+    sql = ("SELECT peer, count(*) AS n FROM runs WHERE fired_at >= ? "
+           "AND status NOT IN ('skipped', 'missed') GROUP BY peer")
+    return {r["peer"]: r["n"] for r in db.query(sql, [db_time(since, field="since")])}
+
+
+def run_counts(db: Database, job: str) -> dict[str, int]:
+    """status -> number of runs of `job` (statuses with none are absent)."""
+    sql = "SELECT status, count(*) AS n FROM runs WHERE job = ? GROUP BY status"
+    return {r["status"]: r["n"] for r in db.query(sql, [job])}
+
+
+def status_counts(db: Database) -> dict[str, int]:
+    """status -> number of runs, over every job (for /metrics)."""
+    return {r["status"]: r["n"]
+            for r in db.query("SELECT status, count(*) AS n FROM runs GROUP BY status")}
+
+
+def last_run(db: Database, job: str) -> dict | None:
+    """The newest run of `job` by (fired_at, id), whatever its status."""
+    sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE job = ? {_NEWEST_FIRST} LIMIT 1"
+    rows = list(db.query(sql, [job]))
+    return run_dict(rows[0]) if rows else None
+
+
+def runs_to_prune(db: Database, keep_per_job_default: int,
+                  max_age_before: str | None, *, limit: int = 10000) -> list[str]:
+    """Terminal runs to delete, oldest first: beyond each job's newest `keep_runs` runs
+    (`keep_per_job_default` when the job sets none), or finished before `max_age_before`.
+
+    Active runs are never listed, and count toward `keep_runs` like any other.
+    """
+    before = db_time(max_age_before, field="max_age_before") if max_age_before else None
+    sql = f"""
+        WITH ranked AS (
+            SELECT r.id, r.status, r.fired_at, coalesce(r.finished_at, r.fired_at) AS ended,
+                   row_number() OVER (PARTITION BY r.job {_NEWEST_FIRST}) AS rn,
+                   coalesce(json_extract(j.spec, '$.keep_runs'), :keep) AS keep
+            FROM runs r LEFT JOIN jobs j ON j.name = r.job
+        )
+        SELECT id FROM ranked
+        WHERE status NOT IN {ACTIVE_SQL}
+          AND (rn > keep OR (:before IS NOT NULL AND ended < :before))
+        ORDER BY fired_at, id LIMIT :limit
+    """
+    params = {"keep": keep_per_job_default, "before": before, "limit": limit}
+    return [r["id"] for r in db.query(sql, params)]
+
+
+# --- nodes ----------------------------------------------------------------------------------
+
+
+def get_node(db: Database, name: str) -> dict | None:
+    rows = list(db.query("SELECT * FROM nodes WHERE name = ?", [name]))
+    return node_dict(rows[0]) if rows else None
+
+
+def list_nodes(db: Database, *, limit: int | None = None,
+               cursor: str | None = None) -> tuple[list[dict], str | None]:
+    """Nodes by name."""
+    n = _limit(limit)
+    params: dict[str, Any] = {"n": n + 1}
+    where = ""
+    if cursor is not None:
+        where = " WHERE name > :after"
+        params["after"] = decode_cursor(cursor, 1)[0]
+    rows = list(db.query(f"SELECT * FROM nodes{where} ORDER BY name LIMIT :n", params))
+    return _page(rows, n, lambda r: [r["name"]], node_dict)
+

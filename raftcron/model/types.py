@@ -1,0 +1,222 @@
+"""Jobs and nodes as plain values, and the policies they name.
+
+Everything here is a frozen, keyword-only dataclass or a `StrEnum`: no I/O, no clock. A `Job`
+or `Node` built by `job_from_dict`/`node_from_dict` has been validated field by field (every
+refusal is a `ValidationError` whose `field` is the dotted name of the bad field); one built
+directly by its constructor is trusted as it stands. `job_to_dict`/`node_to_dict` give the
+canonical JSON form that the API returns and the replicated commands carry; for every valid
+value `x`, `x_from_dict(x_to_dict(x)) == x`.
+
+Collections inside these values (`command`, `roles`, `env`, ...) are plain lists and dicts so
+they pass unchanged to executors and JSON; treat them as read-only. Because of them the values
+are comparable but not hashable.
+
+The validators live in `jobspec.py` and `nodespec.py`, which import this module; the four
+public functions below reach them lazily so this module stays the one public surface without
+an import cycle.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+#: Decoded size cap of an uploaded script or binary (it lives in the replicated state).
+MAX_SCRIPT_BYTES = 1024 * 1024
+#: Bytes of each output stream kept with a run: default and hard cap (design §5).
+DEFAULT_OUTPUT_TAIL = 4096
+MAX_OUTPUT_TAIL = 65536
+MAX_RETRIES = 100
+MAX_KEEP_RUNS = 100_000
+#: Interpreter of a `type = "script"` job that names none.
+DEFAULT_SCRIPT_INTERPRETER = ("/bin/sh",)
+
+
+class Concurrency(StrEnum):
+    """What a slot does while the previous run of the same job is still active."""
+
+    ALLOW = "allow"      # run anyway, side by side
+    FORBID = "forbid"    # record the new slot as `skipped`
+    REPLACE = "replace"  # stop the old run, start the new one
+    QUEUE = "queue"      # start after the old run ends; at most one waiting
+
+
+class Catchup(StrEnum):
+    """Which missed slots run when scheduling resumes (bounded by `catchup_window`)."""
+
+    LATEST = "latest"  # the newest missed slot, once
+    ALL = "all"        # every missed slot, oldest first
+    NONE = "none"      # none; all are recorded as `missed`
+
+
+class Hosts(StrEnum):
+    """Placement: one run per slot on one eligible target, or one on every eligible target."""
+
+    ANY = "any"
+    ALL = "all"
+
+
+class JobType(StrEnum):
+    COMMAND = "command"  # `command`: argv list, or a string for /bin/sh -c
+    SCRIPT = "script"    # `script` (base64) run through `interpreter`
+    BINARY = "binary"    # `script` (base64) executed directly
+
+
+class RunStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    LOST = "lost"
+    SKIPPED = "skipped"
+    MISSED = "missed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_active(self) -> bool:
+        """Pending or running: the run may still change."""
+        return self in ACTIVE_STATUSES
+
+    @property
+    def is_terminal(self) -> bool:
+        """Every status but pending and running: the run's outcome is final."""
+        return not self.is_active
+
+
+class JobStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    PAUSED = "paused"
+    FINISHED = "finished"  # no slots left: past end_at, max_runs reached, or a fired @at
+
+
+#: The run-status vocabulary's sets, the one source for every layer (commands, state SQL,
+#: API filters, OpenAPI, worker, CLI). Members are `RunStatus`, equal to their strings.
+RUN_STATUSES: frozenset[str] = frozenset(RunStatus)
+#: A process may exist (or is about to): the run can still change.
+ACTIVE_STATUSES: frozenset[str] = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
+TERMINAL_STATUSES: frozenset[str] = RUN_STATUSES - ACTIVE_STATUSES
+#: Statuses a `fire` record may carry; skipped and missed are stored as terminal at once.
+FIRE_STATUSES: frozenset[str] = frozenset({RunStatus.PENDING, RunStatus.SKIPPED,
+                                           RunStatus.MISSED})
+#: Statuses a `run_finished` may report.
+FINISH_STATUSES: frozenset[str] = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED,
+                                             RunStatus.TIMED_OUT, RunStatus.CANCELLED})
+#: Outcomes that count as a failure: retried under the job's policy, notified as `failure`.
+FAILURE_STATUSES: frozenset[str] = frozenset({RunStatus.FAILED, RunStatus.TIMED_OUT,
+                                              RunStatus.LOST})
+JOB_STATUSES: frozenset[str] = frozenset(JobStatus)
+
+
+class NotifyEvent(StrEnum):
+    """When a job's notification targets are told."""
+
+    FAILURE = "failure"    # a run ended failed, timed_out or lost
+    RECOVERY = "recovery"  # a run succeeded after a failure
+    SUCCESS = "success"    # every successful run
+    MISSED = "missed"      # a slot was recorded as missed (or skipped) instead of running
+    ABSENT = "absent"      # dead man's switch: no success within `absent_after`
+
+
+class ConnectionType(StrEnum):
+    LOCAL = "local"
+    SSH = "ssh"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Notify:
+    """A job's notification policy. Global targets from the cluster config apply as well."""
+
+    on: list[NotifyEvent] = field(
+        default_factory=lambda: [NotifyEvent.FAILURE, NotifyEvent.RECOVERY])
+    webhook: str | None = None          # http(s) URL that gets a JSON POST
+    email: list[str] = field(default_factory=list)
+    #: For `absent`: how long without a success before telling. None: derived from the
+    #: schedule by the notifier (e.g. twice the period).
+    absent_after: timedelta | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Owner:
+    """A job owner, as distcrond lists them."""
+
+    name: str
+    email_address: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Job:
+    """One job: design §9's resource plus the execution fields of §5.
+
+    Exactly one of `command` (type command) and `script` (type script or binary) is set.
+    `schedule` is what the user wrote: a string, or distcrond's `{"interval", "reference"}`.
+    Times are aware UTC datetimes; durations are timedeltas in whole milliseconds.
+    """
+
+    name: str
+    description: str = ""
+    schedule: str | dict[str, str]
+    tz: str = "UTC"
+    type: JobType = JobType.COMMAND
+    command: list[str] | str | None = None
+    script: str | None = None               # base64, exactly as given
+    interpreter: list[str] | None = None    # ["/bin/sh"] by default for scripts
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    user: str | None = None
+    timeout: timedelta | None = None        # None: no timeout
+    kill_grace: timedelta = timedelta(seconds=5)
+    retries: int = 0
+    retry_backoff: timedelta = timedelta(seconds=10)
+    retry_backoff_max: timedelta = timedelta(minutes=10)
+    concurrency: Concurrency = Concurrency.FORBID
+    catchup: Catchup = Catchup.LATEST
+    catchup_window: timedelta = timedelta(hours=1)
+    jitter: timedelta = timedelta(0)
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    max_runs: int | None = None
+    hosts: Hosts = Hosts.ANY
+    roles: list[str] = field(default_factory=list)
+    keep_runs: int = 100
+    paused: bool = False
+    output_tail: int = DEFAULT_OUTPUT_TAIL
+    notify: Notify = field(default_factory=Notify)
+    labels: dict[str, str] = field(default_factory=dict)
+    owners: list[Owner] = field(default_factory=list)
+
+    @property
+    def script_bytes(self) -> bytes | None:
+        """The decoded script or binary (validated base64), or None for a command job."""
+        if self.script is None:
+            return None
+        try:
+            return base64.b64decode("".join(self.script.split()), validate=True)
+        except (binascii.Error, ValueError) as exc:  # only for a Job built without validation
+            raise ValueError(f"job {self.name!r}: script is not valid base64") from exc
+
+
+@dataclass(frozen=True, kw_only=True)
+class Node:
+    """An execution target other than a peer: a remote host over SSH, or a local one.
+
+    An SSH node has `ssh_host`, `ssh_user` and `ssh_port` (22 unless given); a local node has
+    none of the `ssh_*` fields (`ssh_port` is None). `known_hosts` None means `~/.ssh/known_hosts`;
+    host keys are checked unless `insecure_no_host_key_check` is set explicitly.
+    """
+
+    name: str
+    roles: list[str] = field(default_factory=list)
+    connection_type: ConnectionType = ConnectionType.LOCAL
+    ssh_user: str | None = None
+    ssh_host: str | None = None
+    ssh_port: int | None = None
+    ssh_private_key_file: str | None = None
+    known_hosts: str | None = None
+    insecure_no_host_key_check: bool = False
+    capacity: int = 4
+    max_sessions: int = 8
+    connect_timeout: timedelta = timedelta(seconds=10)

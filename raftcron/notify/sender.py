@@ -1,0 +1,319 @@
+"""The notification sender: on the leader, tells webhooks and mailboxes what `notify.py` decides.
+
+- Every peer registers `on_applied` with the node, but only a started notifier (this peer
+  leads: started and stopped with leadership like the scheduler) acts. It looks at applied
+  `run_finished` and `run_lost` (a run reached a terminal status) and `fire` (skipped or
+  missed records), reads the run and the job from this peer's copy, and decides the events.
+- While started it also checks every `tick` seconds for jobs whose `notify.on` lists `absent`
+  and that have not succeeded within `absent_after` (the dead man's switch).
+- Webhook: a JSON POST (`notify.webhook_payload`) with a timeout and bounded retries with
+  doubling pauses; `urllib.request` in a thread, so the event loop never blocks. Userinfo in
+  the URL becomes a Basic Authorization header. Email: `smtplib` in a thread, through the
+  `[notify]` SMTP relay.
+- Secrets: logs name a webhook by `notify.redact_url` (no userinfo, no query); nothing logs
+  a job's env. A failure to notify is logged, never raised.
+
+Delivery is at least once per leader and nothing is replicated about it: a leader change may
+repeat or drop a notification in flight (docs/design/notify.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import functools
+import json
+import logging
+import smtplib
+import urllib.error
+import urllib.request
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from raftcron.clock import Clock
+from raftcron.config.cluster import NotifyConfig
+from raftcron.durations import format_time, parse_duration, parse_time
+from raftcron.model import NotifyEvent
+from raftcron.notify import decisions as notify
+from raftcron.schedule import parse
+
+log = logging.getLogger(__name__)
+
+#: Seconds between two absent checks.
+ABSENT_TICK = 30.0
+#: Runs of a job read to find its previous outcome.
+HISTORY = 50
+OUTCOMES = sorted(notify.OUTCOME_STATUSES)
+
+PostJson = Callable[[str, dict, float], None]
+SendMail = Callable[..., None]
+
+
+def post_json(url: str, payload: dict, timeout: float) -> None:
+    """POST `payload` as JSON to `url` (blocking). Raises on a transport error or a non-2xx."""
+    parts = urlsplit(url)
+    headers = {"Content-Type": "application/json", "User-Agent": "raftcron-notifier"}
+    if parts.username is not None:
+        user_pass = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        headers["Authorization"] = "Basic " + base64.b64encode(user_pass.encode()).decode()
+        netloc = parts.hostname or ""
+        if parts.port is not None:
+            netloc = f"{netloc}:{parts.port}"
+        url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    req = urllib.request.Request(url, data=data, headers=headers, method="POST")
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        resp.read()
+
+
+def send_mail(*, host: str, port: int, sender: str, to: list[str], subject: str, body: str,
+              timeout: float) -> None:
+    """Send one plain-text email through the SMTP relay (blocking). Raises on failure."""
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, ", ".join(to), subject
+    msg.set_content(body)
+    with smtplib.SMTP(host, port, timeout=timeout) as smtp:
+        smtp.send_message(msg)
+
+
+def _describe(exc: BaseException) -> str:
+    # HTTPError's text is "HTTP Error 500: ..."; URLError carries a reason, never the URL.
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code}"
+    if isinstance(exc, urllib.error.URLError):
+        return f"{type(exc.reason).__name__}: {exc.reason}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+class Notifier:
+    """Sends job notifications while this peer leads. See the module docstring."""
+
+    def __init__(self, *, read: Any, clock: Clock, self_id: str, config: NotifyConfig,
+                 tick: float = ABSENT_TICK, attempts: int = 3, timeout: float = 10.0,
+                 backoff: float = 1.0, post: PostJson | None = None,
+                 mail: SendMail | None = None) -> None:
+        self.read = read
+        self.clock = clock
+        self.self_id = self_id
+        self.config = config
+        self.tick = tick
+        self.attempts = max(1, attempts)
+        self.timeout = timeout
+        self.backoff = backoff
+        self._post = post or post_json
+        self._mail = mail or send_mail
+        self._task: asyncio.Task[None] | None = None
+        self._sends: set[asyncio.Task[None]] = set()
+        #: job -> the absence reference already told about (in memory, this leadership on).
+        self._told_absent: dict[str, datetime] = {}
+        self._warned_no_smtp = False
+        self.sent = 0
+        self.failed = 0
+
+    # --- leadership -------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        """Begin acting on applied commands and checking absences (this peer leads)."""
+        if not self.running:
+            self._task = asyncio.get_running_loop().create_task(
+                self._absent_loop(), name="raftcron-notifier-absent")
+
+    async def stop(self) -> None:
+        """Stop deciding (leadership ended). Sends already under way finish on their own."""
+        task, self._task = self._task, None
+        self._told_absent.clear()  # the next leadership starts from scratch (at least once)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def close(self) -> None:
+        """Stop, and abandon sends in flight (the daemon is going down)."""
+        await self.stop()
+        sends = list(self._sends)
+        for send in sends:
+            send.cancel()
+        for send in sends:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await send
+
+    async def drain(self) -> None:
+        """Wait for the sends in flight (tests)."""
+        while self._sends:
+            await asyncio.gather(*list(self._sends), return_exceptions=True)
+
+    def status(self) -> dict[str, Any]:
+        return {"running": self.running, "in_flight": len(self._sends), "sent": self.sent,
+                "failed": self.failed, "absent_told": sorted(self._told_absent)}
+
+    # --- applied commands -------------------------------------------------------------------
+
+    def on_applied(self, index: int, command: Any, result: Any) -> None:
+        """The node's apply listener (on the loop). Never raises, never blocks on the network."""
+        if not self.running:
+            return
+        try:
+            self._dispatch(command, result)
+        except Exception:
+            log.exception("notifier failed to handle applied command %d (%s)", index,
+                          getattr(command, "op", "?"))
+
+    def _dispatch(self, command: Any, result: Any) -> None:
+        if not isinstance(result, dict):
+            return
+        if command.op == "batch":
+            for child, child_result in zip(command.children, result.get("results") or [],
+                                           strict=False):
+                self._dispatch(child, child_result)
+        elif command.op in ("run_finished", "run_lost") and result.get("ok"):
+            self._run_ended(str(command.args.get("run_id")))
+        elif command.op == "fire":
+            accepted = set(result.get("accepted") or ())
+            for record in command.args.get("runs") or ():
+                if (record.get("status") in notify.MISSED_STATUSES
+                        and record.get("run_id") in accepted):
+                    self._run_ended(str(record["run_id"]))
+
+    def _run_ended(self, run_id: str) -> None:
+        run = self.read.get_run(run_id)
+        if run is None:
+            return
+        job = self.read.get_job(str(run["job"]))
+        if job is None:
+            return
+        policy = job.get("notify") or {}
+        on = policy.get("on") or []
+        if not on:
+            return
+        previous = None
+        if run.get("status") == "succeeded" and str(NotifyEvent.RECOVERY) in on:
+            history, _ = self.read.list_runs(job=job["name"], status=OUTCOMES, limit=HISTORY)
+            previous = notify.previous_outcome(run, history)
+        for event in notify.run_events(on, run, previous, int(job.get("retries") or 0)):
+            self._send(job, event, run)
+
+    # --- the dead man's switch --------------------------------------------------------------
+
+    async def _absent_loop(self) -> None:
+        while True:
+            try:
+                self.check_absent()
+            except Exception:
+                log.exception("notifier: the absent check failed")
+            await asyncio.sleep(self.tick)
+
+    def check_absent(self, now: datetime | None = None) -> list[str]:
+        """One pass of the dead man's switch; returns the jobs told about now."""
+        now = now or self.clock.now()
+        told: list[str] = []
+        cursor: str | None = None
+        while True:
+            jobs, cursor = self.read.list_jobs(status="scheduled", limit=500, cursor=cursor)
+            for job in jobs:
+                if self._check_one(job, now):
+                    told.append(str(job["name"]))
+            if cursor is None:
+                return told
+
+    def _check_one(self, job: Mapping[str, Any], now: datetime) -> bool:
+        policy = job.get("notify") or {}
+        if str(NotifyEvent.ABSENT) not in (policy.get("on") or []):
+            return False
+        name = str(job["name"])
+        last, _ = self.read.list_runs(job=name, status="succeeded", limit=1)
+        stamp = (last[0].get("finished_at") if last else None) or job.get("created_at")
+        if not stamp:
+            return False
+        reference = parse_time(stamp)
+        found = notify.absence(name, reference=reference, now=now,
+                               absent_after=self._absent_after(job, policy, reference),
+                               told_for=self._told_absent.get(name))
+        if found is None:
+            return False
+        self._told_absent[name] = reference
+        self._send(job, NotifyEvent.ABSENT, last[0] if last else None, absent=found)
+        return True
+
+    def _absent_after(self, job: Mapping[str, Any], policy: Mapping[str, Any],
+                      reference: datetime) -> timedelta | None:
+        if policy.get("absent_after"):
+            return parse_duration(str(policy["absent_after"]), field="notify.absent_after")
+        try:
+            schedule = parse(job.get("expanded_schedule") or job["schedule"],
+                             tz=str(job.get("tz") or "UTC"), name=str(job["name"]),
+                             anchor=parse_time(job["created_at"]) if job.get("created_at")
+                             else None)
+            return notify.default_absent_after(schedule, reference)
+        except Exception:
+            log.warning("job %s: cannot derive notify.absent_after from its schedule",
+                        job.get("name"))
+            return None
+
+    # --- sending ----------------------------------------------------------------------------
+
+    def _send(self, job: Mapping[str, Any], event: NotifyEvent, run: Mapping[str, Any] | None,
+              absent: notify.Absence | None = None) -> None:
+        cfg = self.config
+        where = notify.targets(job.get("notify") or {}, global_webhook=cfg.webhook,
+                               global_email=cfg.email)
+        name, at = str(job["name"]), format_time(self.clock.now())
+        log.info("job %s: %s%s", name, event, f" (run {run['id']})" if run else "")
+        for url in where.webhooks:
+            payload = notify.webhook_payload(event, name, run, peer=self.self_id, at=at)
+            post = functools.partial(self._post, url, payload, self.timeout)
+            self._spawn(self._deliver(f"webhook {notify.redact_url(url)}", name, event, post))
+        if where.emails:
+            if not cfg.smtp_host:
+                if not self._warned_no_smtp:
+                    log.warning("notify: email targets are set but [notify] smtp_host is not; "
+                                "no email is sent")
+                    self._warned_no_smtp = True
+                return
+            subject, body = notify.email_text(event, name, run, peer=self.self_id, at=at,
+                                              absent=absent)
+            sender = cfg.smtp_from or "raftcron@localhost"
+            send = functools.partial(self._mail, host=cfg.smtp_host, port=cfg.smtp_port,
+                                     sender=sender, to=list(where.emails), subject=subject,
+                                     body=body, timeout=self.timeout)
+            self._spawn(self._deliver(f"email via {cfg.smtp_host}:{cfg.smtp_port}", name,
+                                      event, send))
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
+
+    async def _deliver(self, what: str, job: str, event: NotifyEvent,
+                       send: Callable[[], None]) -> None:
+        for attempt in range(1, self.attempts + 1):
+            try:
+                await asyncio.to_thread(send)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                last = attempt == self.attempts or _permanent(exc)
+                log.warning("job %s: notifying %s of %s failed (attempt %d of %d): %s%s",
+                            job, what, event, attempt, self.attempts, _describe(exc),
+                            "; giving up" if last else "")
+                if last:
+                    self.failed += 1
+                    return
+                await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+            else:
+                self.sent += 1
+                log.info("job %s: told %s of %s", job, what, event)
+                return
+
+
+def _permanent(exc: BaseException) -> bool:
+    """A 4xx other than 408/429 will not get better by asking again."""
+    return (isinstance(exc, urllib.error.HTTPError) and 400 <= exc.code < 500
+            and exc.code not in (408, 429))

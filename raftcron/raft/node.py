@@ -1,0 +1,443 @@
+"""One Raft peer: pysyncobj underneath, an asyncio surface on top.
+
+Threads. pysyncobj runs its own tick thread (the "raft thread"): it applies committed entries,
+calls the snapshot hooks and the callbacks. Everything user-facing (`propose`, listeners,
+`wait_applied`) lives on the asyncio loop of the thread that created the `Node`, which must be
+the main thread and must stay alive (pysyncobj's tick thread stops when its creator dies). The
+raft thread never runs user code: it hands results over through a `waiters.Mailbox` (one
+`loop.call_soon_threadsafe` per burst).
+
+Applying. The one replicated method `apply(payload)` carries a JSON command
+(`raftcron.model.commands`) and calls `StateMachine.apply(raftLastApplied + 1, payload)`. It never
+raises (an exception in a replicated method stops pysyncobj applying for good and retries the
+entry every tick); a corrupt entry, or a state machine that fails, stops the process loudly
+instead, because carrying on would let this copy diverge from the others.
+
+Proposing. `propose` submits the command through pysyncobj (a follower forwards it to the
+leader) and resolves when the command has been applied on THIS peer, so a client reads its own
+write from the peer that answered. The waiting future is keyed by the idempotency key and
+resolved from the apply path, not from pysyncobj's callback, which is lost when a follower
+installs a snapshot; after a snapshot, waiters whose key the state now knows are resolved from
+`StateMachine.result_for_key`. pysyncobj's failures (LEADER_CHANGED, NOT_LEADER, DISCARDED,
+MISSING_LEADER, ...) leave the outcome unknown: the same payload, with the same key, is
+submitted again until the deadline; `apply` honours the key, so it is applied at most once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from raftcron.config.tuning import RaftTuning
+from raftcron.errors import CommandDecodeError, ConfigError, UnavailableError
+from raftcron.model import commands
+from raftcron.raft.snapshots import SnapshotHooks
+from raftcron.raft.syncobj import (
+    FAIL_NAMES,
+    LEADER_STATE,
+    ROLES,
+    SUCCESS,
+    RaftObj,
+    SyncObjException,
+    build_conf,
+    compaction_threshold,
+)
+from raftcron.raft.transport import KeepaliveTransport
+from raftcron.raft.waiters import IndexWaiters, KeyWaiters, Mailbox, set_result
+
+log = logging.getLogger(__name__)
+#: Exit status when the log cannot be applied (EX_SOFTWARE).
+FATAL_EXIT_STATUS = 70
+#: Pauses between attempts when the state machine fails for environmental reasons.
+_APPLY_RETRY_PAUSES = (0.05, 0.1, 0.2, 0.4)
+
+ApplyListener = Callable[[int, Any, dict], None]
+LeadershipListener = Callable[[bool], None]
+SnapshotListener = Callable[[int], None]
+
+
+def _exit_process(message: str) -> None:
+    """Default fatal handler: say why on stderr and leave at once, without cleanup."""
+    sys.stderr.write(f"raftcron: fatal: {message}\n")
+    for handler in logging.getLogger().handlers:
+        with contextlib.suppress(Exception):
+            handler.flush()
+    os._exit(FATAL_EXIT_STATUS)
+
+
+class Node:
+    """A raftcron peer's membership in the Raft group. Create it on the running loop.
+
+    `self_id` and `peers` are raft addresses `host:port` (`peers` includes `self_id`); every
+    peer must be given the same strings. Files: `<data_dir>/raft.journal` (+ `.meta`) and
+    `<data_dir>/raft.dump` (the last snapshot). `secret` encrypts and authenticates peer
+    traffic (pysyncobj `password`); None means plain pickle on the wire: loopback only.
+    `on_fatal(message)` is called (in the raft thread) when the log cannot be applied; the
+    default prints the message and exits the process with status 70. `announce` (e.g.
+    `{"roles": [...], "capacity": 4}`) is told to the other peers and shows in their
+    `status()["peers"]` entries for this peer.
+
+    Raises `ConfigError(field="self")` when the raft address cannot be bound.
+    """
+
+    def __init__(self, *, self_id: str, peers: Sequence[str], data_dir: Path,
+                 secret: str | None, state: Any, tuning: RaftTuning | None = None,
+                 on_fatal: Callable[[str], None] | None = None,
+                 announce: dict[str, Any] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.self_id = self_id
+        self.peers = list(dict.fromkeys(peers))
+        if self_id not in self.peers:
+            raise ConfigError(f"{self_id} is not one of the peers {self.peers}", field="self")
+        self.tuning = (tuning or RaftTuning()).validate()
+        self._state = state
+        self._on_fatal = on_fatal or _exit_process
+        self._dead = False
+        self._closed = False
+        self._role = "follower"
+        self._ready_term: int | None = None  # term in which our leadership is established
+        self._delivered_leader = False
+        self._tick_applied = 0
+        self._applied_hint = 0
+        self._apply_listeners: list[ApplyListener] = []
+        self._leadership_listeners: list[LeadershipListener] = []
+        self._snapshot_listeners: list[SnapshotListener] = []
+        self._mailbox = Mailbox(self._loop)
+        self._waiters = KeyWaiters(self._post)
+        self._index_waiters = IndexWaiters()
+        self.started_at = time.monotonic()
+
+        data_dir = Path(data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.announce = dict(announce or {})
+        self._hooks = SnapshotHooks(state=state, dump_file=data_dir / "raft.dump",
+                                    on_loaded=self._on_snapshot_loaded, on_fatal=self._fatal)
+        conf = build_conf(self_id=self_id, data_dir=data_dir, secret=secret, tuning=self.tuning,
+                          serializer=self._hooks.serializer, checker=self._hooks.checker,
+                          deserializer=self._hooks.deserializer,
+                          on_state_changed=self._on_state_changed)
+        others = [p for p in self.peers if p != self_id]
+        transport = KeepaliveTransport.configure(self.tuning.keepalive_interval, self.announce)
+        self._raft = RaftObj(self, self_id, others, conf, transport)
+        self._compact_at = compaction_threshold(self.tuning, self_id, self.peers)
+        self._raft.addOnTickCallback(self._on_tick)
+        try:
+            self._raft.waitBinded()
+        except SyncObjException:
+            self._raft.destroy_synchronous()
+            raise ConfigError(f"cannot listen on raft address {self_id}: the port is in use "
+                              "or the address is not local", field="self") from None
+
+    # --- public surface ----------------------------------------------------------------------
+
+    @property
+    def is_leader(self) -> bool:
+        """True while this peer is leader AND has applied its own first entry of the term (so
+        its copy holds everything committed before). Turns False the moment pysyncobj leaves
+        the leader state."""
+        raft = self._raft
+        return raft._isLeader() and self._ready_term == raft.raftCurrentTerm
+
+    @property
+    def leader(self) -> str | None:
+        node = self._raft._getLeader()
+        return None if node is None else node.id
+
+    @property
+    def applied_index(self) -> int:
+        """The raft index applied on this peer (no-op entries included).
+
+        pysyncobj counts an entry applied only after the replicated method returns, but a
+        `propose` resolves from inside it; the index recorded there keeps the two in step."""
+        return max(self._raft.raftLastApplied, self._applied_hint)
+
+    @property
+    def commit_index(self) -> int:
+        return self._raft.raftCommitIndex
+
+    @property
+    def caught_up(self) -> bool:
+        """A leader is known and this peer has applied everything it knows to be committed."""
+        raft = self._raft
+        return (raft._getLeader() is not None and raft.isReady()
+                and self.applied_index >= raft.raftCommitIndex)
+
+    async def propose(self, op: str, args: dict, *, key: str | None = None,
+                      timeout: float = 5.0) -> dict:
+        """Replicate one command; return `StateMachine.apply`'s result once applied here.
+
+        Retries with the same key until `timeout`; raises `UnavailableError` then (the write
+        may or may not have been applied: retrying with the same key is safe).
+        """
+        key = key or uuid.uuid4().hex
+        return await self.propose_encoded(commands.encode(op, args, key), key, timeout=timeout)
+
+    async def propose_encoded(self, payload: bytes, key: str, *, timeout: float = 5.0) -> dict:
+        """`propose` for a command already encoded with `key` in its envelope."""
+        if self._closed or self._dead:
+            raise UnavailableError("this peer is shutting down; retry on another peer")
+        loop = self._loop
+        done: asyncio.Future[dict] = loop.create_future()
+        self._waiters.add(key, done)
+        deadline = loop.time() + timeout
+        backoff = 0.02
+        reason = "no answer"
+        try:
+            while True:
+                attempt: asyncio.Future[tuple[Any, int]] = loop.create_future()
+                self._raft.apply(payload, callback=self._callback_for(attempt))
+                remaining = deadline - loop.time()
+                await asyncio.wait({done, attempt}, timeout=max(remaining, 0),
+                                   return_when=asyncio.FIRST_COMPLETED)
+                if done.done():
+                    return done.result()
+                if not attempt.done():
+                    break  # deadline
+                res, err = attempt.result()
+                if err == SUCCESS and isinstance(res, dict):
+                    return res
+                reason = FAIL_NAMES.get(err, str(err))
+                # Wait a little (or for the apply path to resolve us) before trying again.
+                pause = min(backoff, deadline - loop.time())
+                if pause <= 0:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    return await asyncio.wait_for(asyncio.shield(done), pause)
+                backoff = min(backoff * 2, 0.25)
+        finally:
+            self._waiters.discard(key, done)
+        raise UnavailableError(
+            f"no leader/quorum within {timeout:g}s ({reason}); the write may or may not have "
+            "been applied; retry with the same Idempotency-Key")
+
+    async def wait_applied(self, index: int, timeout: float) -> bool:
+        """True once this peer has applied raft index `index` (False after `timeout`)."""
+        if self.applied_index >= index:
+            return True
+        future: asyncio.Future[bool] = self._loop.create_future()
+        entry = self._index_waiters.add(index, future)
+        try:
+            # Re-check after registering: the raft thread only wakes registered waiters.
+            if self.applied_index >= index:
+                return True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(future, timeout)
+            return self.applied_index >= index
+        finally:
+            self._index_waiters.remove(entry)
+
+    async def wait_ready(self, timeout: float | None = None, poll: float = 0.05) -> bool:
+        """Wait until `caught_up` (a leader is known and this peer has applied all it knows)."""
+        deadline = None if timeout is None else self._loop.time() + timeout
+        while not self.caught_up:
+            if self._closed or (deadline is not None and self._loop.time() >= deadline):
+                return False
+            await asyncio.sleep(poll)
+        return True
+
+    def status(self) -> dict:
+        """This peer's view: id, role, leader, term, commit/applied index and every member.
+
+        `peers` lists every member, this one included (`"self": true`). `reachable`: the
+        connection is up and the peer said something within the connection timeout;
+        `last_contact`: seconds since it last did (null if never). On the leader that is the
+        time since the follower last answered, and `match_index` is how far its log matches.
+        Each entry also carries what that peer announced about itself (`roles`, `capacity`).
+        """
+        raft = self._raft
+        leader = self.leader
+        is_leader = leader == self.self_id
+        transport = raft.transport()
+        now = time.monotonic()
+        peers: list[dict[str, Any]] = [{**self.announce, "id": self.self_id, "self": True,
+                                        "reachable": True, "last_contact": 0.0}]
+        for node in sorted(raft.otherNodes, key=lambda n: n.id):
+            contact = transport.last_contact(node.id)
+            age = None if contact is None else round(max(now - contact, 0.0), 3)
+            reachable = (raft.isNodeConnected(node) and age is not None
+                         and age <= self.tuning.connection_timeout)
+            entry: dict[str, Any] = {**transport.peer_meta(node.id), "id": node.id,
+                                     "self": False, "reachable": reachable, "last_contact": age}
+            if is_leader:
+                entry["match_index"] = raft.match_index(node)
+            peers.append(entry)
+        return {
+            "id": self.self_id,
+            "role": self._role if not raft._isLeader() else "leader",
+            "leader": leader,
+            "term": raft.raftCurrentTerm,
+            "commit_index": raft.raftCommitIndex,
+            "applied_index": self.applied_index,
+            "caught_up": self.caught_up,
+            "log_entries": raft._getRaftLogSize(),
+            "snapshots_written": self._hooks.snapshots_written,
+            "snapshots_loaded": self._hooks.snapshots_loaded,
+            "peers": peers,
+        }
+
+    def add_apply_listener(self, fn: ApplyListener) -> None:
+        """`fn(index, command, result)` on the loop after each command newly applied here
+        (not for journal entries replayed at start-up that the copy already had)."""
+        self._apply_listeners.append(fn)
+
+    def add_leadership_listener(self, fn: LeadershipListener) -> None:
+        """`fn(True)` once this peer leads and has caught up; `fn(False)` when that ends.
+
+        A listener added while this peer already leads gets `fn(True)` soon after (on the
+        loop), so registering late never misses a leadership."""
+        self._leadership_listeners.append(fn)
+        if self._delivered_leader:
+            self._loop.call_soon(self._late_leadership, fn)
+
+    def _late_leadership(self, fn: LeadershipListener) -> None:
+        if self._delivered_leader and self.is_leader:
+            try:
+                fn(True)
+            except Exception:
+                log.exception("leadership listener %r failed", fn)
+
+    def add_snapshot_listener(self, fn: SnapshotListener) -> None:
+        """`fn(applied_index)` after a snapshot replaced this peer's copy (no per-command
+        listener calls happen for what the snapshot brought)."""
+        self._snapshot_listeners.append(fn)
+
+    def close(self) -> None:
+        """Stop the raft thread (journal flushed), finish a snapshot in progress, fail waiters.
+        The state machine is the caller's to close afterwards."""
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(Exception):
+            self._raft.destroy_synchronous()
+        self._hooks.join(timeout=30)
+        self._waiters.fail_all(UnavailableError("this peer is shutting down"))
+
+    # --- raft thread -------------------------------------------------------------------------
+
+    def _apply_entry(self, index: int, payload: bytes) -> dict | None:
+        if self._dead:
+            return None
+        for pause in (*_APPLY_RETRY_PAUSES, None):
+            try:
+                result = self._state.apply(index, payload)
+                break
+            except CommandDecodeError as exc:
+                self._fatal(f"corrupt log entry at index {index}: {exc.message}")
+                return None
+            except Exception as exc:
+                # The state machine turns every business error into a result, so this is the
+                # environment (disk full, I/O error): try again briefly, then stop loudly
+                # (a restart replays the journal from the copy's own applied index).
+                if pause is None:
+                    log.exception("applying log entry %d failed", index)
+                    self._fatal(f"applying log entry {index} failed: {exc!r}")
+                    return None
+                log.warning("applying log entry %d failed (%r); retrying", index, exc)
+                time.sleep(pause)
+        self._applied_hint = index
+        if self._index_waiters:
+            self._post(self._index_waiters.wake, index)
+        if not isinstance(result, dict) or result.get("duplicate_index"):
+            return result
+        try:
+            command = commands.decode(payload)
+        except Exception:  # the state machine decoded it a moment ago
+            command = None
+        if self._apply_listeners:
+            self._post(self._dispatch_apply, index, command, result)
+        key = getattr(command, "key", None)
+        if key:
+            self._waiters.resolve(key, result)
+        return result
+
+    def _on_snapshot_loaded(self, restored: bool) -> None:
+        # Commands this peer forwarded may have arrived inside the snapshot: their callbacks
+        # are gone, so answer their waiters from the keys the state now records.
+        for key in self._waiters.pending_keys():
+            try:
+                result = self._state.result_for_key(key)
+            except Exception:
+                log.exception("result_for_key failed after a snapshot")
+                continue
+            if result is not None:
+                self._waiters.resolve(key, result)
+        if restored:
+            index = self._state.applied_index
+            self._post(self._dispatch_snapshot, index)
+
+    def _on_state_changed(self, old: int, new: int) -> None:
+        self._role = ROLES.get(new, str(new))
+        if old == LEADER_STATE and new != LEADER_STATE:
+            self._ready_term = None
+            self._post(self._deliver_leadership, False)
+
+    def _on_tick(self) -> None:
+        raft = self._raft
+        if raft._getRaftLogSize() > self._compact_at and self._hooks.can_start:
+            raft.forceLogCompaction()
+        applied = raft.raftLastApplied
+        if applied != self._tick_applied:
+            self._tick_applied = applied
+            if self._index_waiters:
+                self._post(self._index_waiters.wake, applied)
+        if raft._isLeader():
+            term = raft.raftCurrentTerm
+            noop = raft.noop_index()
+            if self._ready_term != term and noop is not None and applied >= noop:
+                self._ready_term = term
+                self._post(self._deliver_leadership, True)
+
+    def _callback_for(self, attempt: asyncio.Future) -> Callable[[Any, int], None]:
+        def callback(result: Any, error: int) -> None:
+            # Runs in the raft thread; an exception here would make pysyncobj apply twice.
+            with contextlib.suppress(Exception):
+                self._post(set_result, attempt, (result, error))
+        return callback
+
+    def _fatal(self, message: str) -> None:
+        if self._dead:
+            return
+        self._dead = True
+        log.critical("%s; stopping this peer rather than diverge from the others", message)
+        self._on_fatal(message)
+
+    def _post(self, fn: Callable[..., None], *args: Any) -> None:
+        self._mailbox.post(fn, *args)
+
+    # --- loop thread -------------------------------------------------------------------------
+
+    def _dispatch_apply(self, index: int, command: Any, result: dict) -> None:
+        for fn in list(self._apply_listeners):
+            try:
+                fn(index, command, result)
+            except Exception:
+                log.exception("apply listener %r failed at index %d", fn, index)
+
+    def _dispatch_snapshot(self, index: int) -> None:
+        for fn in list(self._snapshot_listeners):
+            try:
+                fn(index)
+            except Exception:
+                log.exception("snapshot listener %r failed", fn)
+
+    def _deliver_leadership(self, value: bool) -> None:
+        if value and not self.is_leader:
+            return  # already lost again; the False is on its way
+        if value == self._delivered_leader:
+            return
+        self._delivered_leader = value
+        log.info("leadership %s (term %d)", "acquired" if value else "lost",
+                 self._raft.raftCurrentTerm)
+        for fn in list(self._leadership_listeners):
+            try:
+                fn(value)
+            except Exception:
+                log.exception("leadership listener %r failed", fn)

@@ -1,0 +1,274 @@
+"""The leader's in-memory job table: one entry per job and a heap of when each is next due.
+
+Built from the state when a peer becomes leader (`load`), then kept current from the commands
+it applies (`on_command`), so the loop never rescans 100,000 jobs: it sleeps until the head of
+the heap. Each update mirrors what `state.apply` does with the same command (the fence moves
+the cursor to the newest accepted scheduled slot and counts accepted pending records), and is
+idempotent: a command already reflected in the rows loaded is recognized by its slot not being
+after the cursor, so replaying it changes nothing.
+
+The heap uses lazy deletion: `_due[name]` is the one valid time for a job; older heap entries
+for it are skipped when popped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from raftcron.durations import parse_time
+from raftcron.model.fence import CursorFence
+from raftcron.planning.job_plan import JobPlan
+from raftcron.planning.slots import JitterFn, ScheduleLike, first_fire
+
+log = logging.getLogger(__name__)
+
+#: (what the user wrote, the expanded text, tz, job name, start_at, created_at) -> a schedule.
+ParseFn = Callable[[Any, "str | None", str, str, "datetime | None", "datetime | None"],
+                   ScheduleLike]
+
+
+@dataclass
+class JobEntry:
+    plan: JobPlan
+    schedule: ScheduleLike
+    status: str  # scheduled | paused | finished
+    cursor: datetime | None
+    fired_count: int
+    created_at: datetime | None
+    #: The job's last change (put or resume): slots due before it are not caught up.
+    changed_at: datetime | None
+    #: `queue`, or a catch-up line: a due slot waiting for the active run to end.
+    held: datetime | None = None
+    #: A catch-up line in progress (`SlotPlan.catchup_until`). Only this leader knows it: a
+    #: new leader starts the line again from what is late when it first plans the job.
+    catchup_until: datetime | None = None
+
+    @property
+    def schedulable(self) -> bool:
+        return self.status == "scheduled" and not self.plan.paused
+
+
+def default_parse(schedule: Any, expanded: str | None, tz: str, name: str,
+                  start_at: datetime | None, created_at: datetime | None) -> ScheduleLike:
+    """`schedule.parse` on the expanded text the state froze at put time (H already fixed; the
+    `{interval, reference}` form has a text form too), anchored for `@every` at `start_at`
+    (itself a slot) or else at the job's creation."""
+    from raftcron import schedule as sched
+
+    expr = expanded if isinstance(expanded, str) and expanded else schedule
+    return sched.parse(expr, tz=tz, name=name, anchor=start_at or created_at,
+                       anchor_is_slot=start_at is not None)
+
+
+class JobTable:
+    def __init__(self, *, parse: ParseFn = default_parse, jitter_fn: JitterFn | None = None
+                 ) -> None:
+        self._parse = parse
+        self._jitter_fn = jitter_fn
+        self.entries: dict[str, JobEntry] = {}
+        self._heap: list[tuple[datetime, str]] = []
+        self._due: dict[str, datetime] = {}
+        self._parsed: dict[tuple, ScheduleLike] = {}
+        self._held: set[str] = set()  # jobs with a queue slot waiting (few; checked each pass)
+
+    # --- building -----------------------------------------------------------------------------
+
+    def load(self, rows: Iterable[Mapping[str, Any]], now: datetime) -> list[str]:
+        """Replace everything with `ReadDb.all_jobs_for_scheduler()` rows; schedule each job.
+
+        Returns the names of jobs that could not be read (logged and left out, never fatal).
+        """
+        self.entries, self._heap, self._due = {}, [], {}
+        return self.load_more(rows, now)
+
+    def load_more(self, rows: Iterable[Mapping[str, Any]], now: datetime) -> list[str]:
+        """`load` without emptying the table first: one chunk of a load done in chunks."""
+        bad = []
+        for row in rows:
+            name = str(row.get("name"))
+            try:
+                self.entries[name] = self._entry(row["spec"], row.get("expanded"), row)
+            except Exception as exc:  # one bad row must not stop scheduling the others
+                log.error("job %s cannot be scheduled: %s", name, exc)
+                bad.append(name)
+                continue
+            self.reschedule(name, now)
+        return bad
+
+    def _entry(self, spec: Mapping[str, Any], expanded: str | None,
+               row: Mapping[str, Any]) -> JobEntry:
+        plan = JobPlan.of(spec)
+        created = _time(row.get("created_at"))
+        return JobEntry(
+            plan=plan,
+            schedule=self._schedule(spec.get("schedule"), expanded, str(spec.get("tz") or "UTC"),
+                                    plan.name, plan.start_at, created),
+            status=str(row.get("status") or ("paused" if plan.paused else "scheduled")),
+            cursor=_time(row.get("cursor")),
+            fired_count=int(row.get("fired_count") or 0),
+            created_at=created,
+            changed_at=_time(row.get("updated_at")),
+        )
+
+    def _schedule(self, schedule: Any, expanded: str | None, tz: str, name: str,
+                  start_at: datetime | None, created_at: datetime | None) -> ScheduleLike:
+        # Thousands of jobs share a few expressions: parse each once. The expanded text has no
+        # H left, so the name does not matter; the creation time does only for anchored forms.
+        text = expanded if isinstance(expanded, str) and expanded else repr(schedule)
+        anchored = "@every" in text or "{" in text or isinstance(schedule, Mapping)
+        key = (text, repr(schedule), tz, start_at, created_at if anchored else None)
+        cached = self._parsed.get(key)
+        if cached is None:
+            cached = self._parse(schedule, expanded, tz, name, start_at, created_at)
+            if len(self._parsed) < 100_000:
+                self._parsed[key] = cached
+        return cached
+
+    # --- the heap -----------------------------------------------------------------------------
+
+    def reschedule(self, name: str, now: datetime) -> None:
+        """Put the job in the heap at its next fire time (now when it has no slot left, so the
+        planner finishes it), or take it out when it is not scheduled."""
+        entry = self.entries.get(name)
+        if entry is None or not entry.schedulable:
+            self._due.pop(name, None)
+            return
+        lower = entry.cursor
+        if entry.held is not None and (lower is None or entry.held > lower):
+            lower = entry.held  # a held slot is due already: wake for the one after it
+        try:
+            due = first_fire(entry.plan, entry.schedule, lower, entry.created_at, now,
+                             self._jitter_fn)
+        except Exception as exc:
+            log.error("job %s: cannot compute its next slot: %s", name, exc)
+            self._due.pop(name, None)
+            return
+        self.push(name, due if due is not None else now)
+
+    def push(self, name: str, due: datetime) -> None:
+        self._due[name] = due
+        heapq.heappush(self._heap, (due, name))
+
+    def drop(self, name: str) -> None:
+        self._due.pop(name, None)
+
+    def next_due(self) -> datetime | None:
+        while self._heap and self._due.get(self._heap[0][1]) != self._heap[0][0]:
+            heapq.heappop(self._heap)  # stale
+        return self._heap[0][0] if self._heap else None
+
+    def pop_due(self, now: datetime) -> list[str]:
+        """Every job due at or before `now`, each once, taken out of the heap."""
+        out = []
+        while True:
+            head = self.next_due()
+            if head is None or head > now:
+                return out
+            _, name = heapq.heappop(self._heap)
+            del self._due[name]
+            out.append(name)
+
+    def scheduled_count(self) -> int:
+        return len(self._due)
+
+    def set_held(self, name: str, slot: datetime | None) -> None:
+        """Record the `queue` slot a job holds (None: nothing waits)."""
+        entry = self.entries.get(name)
+        if entry is not None:
+            entry.held = slot
+        if slot is None or entry is None:
+            self._held.discard(name)
+        else:
+            self._held.add(name)
+
+    def held(self) -> list[str]:
+        """The jobs holding a `queue` slot."""
+        return [n for n in self._held
+                if n in self.entries and self.entries[n].held is not None]
+
+    # --- keeping current ----------------------------------------------------------------------
+
+    def on_command(self, op: str, args: Mapping[str, Any], result: Mapping[str, Any],
+                   now: datetime) -> set[str]:
+        """Mirror one applied command (not `batch`: the caller walks its children). Returns the
+        jobs whose schedule position may have changed."""
+        if not isinstance(result, Mapping) or result.get("ok") is False:
+            return set()
+        if op == "put_job":
+            return self._on_put(args, result, now)
+        if op in ("delete_job", "finish_job", "set_paused"):
+            name = str(args.get("name"))
+            entry = self.entries.get(name)
+            if op == "delete_job":
+                self.entries.pop(name, None)
+            elif entry is not None and op == "finish_job":
+                entry.status = "finished"
+            elif entry is not None:
+                self._on_paused(entry, args, result)
+            self.reschedule(name, now)
+            return {name}
+        if op == "fire":
+            return self._on_fire(args, result)
+        return set()
+
+    def _on_put(self, args: Mapping[str, Any], result: Mapping[str, Any],
+                now: datetime) -> set[str]:
+        spec = args.get("job")
+        if not isinstance(spec, Mapping):
+            return set()
+        name = str(spec.get("name"))
+        old = self.entries.get(name)
+        at = args.get("at")
+        row = {"created_at": old.created_at if old else at, "updated_at": at,
+               "cursor": old.cursor if old else None,
+               "fired_count": old.fired_count if old else 0, "status": result.get("status")}
+        try:
+            self.entries[name] = self._entry(spec, args.get("expanded"), row)
+        except Exception as exc:
+            log.error("job %s cannot be scheduled: %s", name, exc)
+            self.entries.pop(name, None)
+        self.reschedule(name, now)
+        return {name}
+
+    @staticmethod
+    def _on_paused(entry: JobEntry, args: Mapping[str, Any], result: Mapping[str, Any]) -> None:
+        paused = bool(args.get("paused"))
+        if paused == entry.plan.paused:
+            return  # the state changed nothing, so its updated_at did not move either
+        entry.plan = dataclasses.replace(entry.plan, paused=paused)
+        entry.status = str(result.get("status") or ("paused" if paused else "scheduled"))
+        entry.changed_at = _time(args.get("at")) or entry.changed_at
+
+    def _on_fire(self, args: Mapping[str, Any], result: Mapping[str, Any]) -> set[str]:
+        accepted = set(result.get("accepted") or ())
+        fences: dict[str, CursorFence[datetime]] = {}  # as the state: one per job per command
+        touched = set()
+        for rec in args.get("runs") or ():
+            if rec.get("run_id") not in accepted or rec.get("manual") or rec.get("retry_of"):
+                continue
+            entry = self.entries.get(str(rec.get("job")))
+            slot = _time(rec.get("slot"))
+            if entry is None or slot is None:
+                continue
+            name = str(rec["job"])
+            fence = fences.setdefault(name, CursorFence(entry.cursor, entry.fired_count))
+            if not fence.admits(slot):
+                continue  # already in the rows this table was loaded from
+            fence.accept(slot, pending=rec.get("status", "pending") == "pending")
+            entry.cursor, entry.fired_count = fence.cursor, fence.fired_count
+            if entry.held is not None and slot >= entry.held:
+                self.set_held(name, None)
+            touched.add(name)
+        return touched
+
+
+def _time(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return parse_time(str(value), field="time")

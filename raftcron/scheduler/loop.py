@@ -1,0 +1,387 @@
+"""The leader-only scheduling loop around the pure decisions (`planner`, `placement`,
+`recovery`, `firing`).
+
+Life cycle: the daemon calls `start()` when this peer becomes leader (or registers
+`on_leadership`) and `stop()` the moment it is not; every proposal also checks
+`node.is_leader` first. The state's fence makes a deposed leader's late `fire` harmless, but
+the loop does not lean on it.
+
+One `tick()` is one wake: at `now` from the clock, it runs the recovery pass when due (leases,
+retries, held queue slots; every `recovery_interval`), the retention pass when due (every
+`retention_interval`), then plans every job whose time has come and proposes their records
+together (a `fire`, or a `batch` with `cancel_run`s and `finish_job`s). Tests drive `tick()`
+step by step with a `FakeClock`; `start()` runs it in a loop that sleeps until the head of the
+job heap, the next pass, or an applied command that moves a job earlier.
+
+The job table (`schedtable.JobTable`) is loaded from the state on start and kept current from
+the node's apply listener, so an idle leader with 100,000 jobs only wakes for its once-a-second
+recovery pass. Pacing uses the monotonic clock; if wall time moves against it by more than
+`clock_jump`, the tick fires nothing, re-reads the state and plans again on the next tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from raftcron.durations import format_time
+from raftcron.errors import RaftcronError
+from raftcron.planning.proposals import Proposal, slot_records, tick_proposal
+from raftcron.planning.slots import JitterFn, due_slots
+from raftcron.scheduler.cluster_view import SchedulerSettings
+from raftcron.scheduler.job_table import JobTable, ParseFn, default_parse
+from raftcron.scheduler.passes import Passes
+
+__all__ = ["Scheduler", "SchedulerSettings"]
+
+log = logging.getLogger(__name__)
+
+#: A chunk whose proposal failed is planned again this much later.
+RETRY_AFTER = timedelta(seconds=1)
+#: Jobs parsed per thread hop when the table is loaded. Between chunks the load returns to
+#: the event loop (which may stop it) and lets go of the GIL, so the raft thread keeps
+#: sending and answering heartbeats while a new leader loads 100,000 jobs.
+LOAD_CHUNK = 500
+
+
+class _StaleLoad(Exception):
+    """The leadership a load was started for is over: the load stops."""
+
+
+class Scheduler:
+    def __init__(self, *, node: Any, read: Any, clock: Any, self_id: str, peers: Sequence[str],
+                 settings: SchedulerSettings | Any = None, parse: ParseFn = default_parse,
+                 jitter_fn: JitterFn | None = None) -> None:
+        self.node, self.read, self.clock = node, read, clock
+        self.self_id = self_id
+        self.peers = list(peers)
+        self.settings = SchedulerSettings.of(settings)
+        self._parse, self._jitter_fn = parse, jitter_fn
+        self._table = JobTable(parse=parse, jitter_fn=jitter_fn)
+        self._passes = Passes(self)
+        self._task: asyncio.Task | None = None
+        self._wake: asyncio.Event | None = None
+        self._live = False  # acting as leader: listener events are applied
+        self._loaded = False
+        self._loading: list[tuple[str, Any, Any]] | None = None  # events during a reload
+        self._sleep_until: datetime | None = None
+        self._last_wall: datetime | None = None
+        self._last_mono = 0.0
+        self._last_tick: datetime | None = None
+        self._lags: deque[float] = deque(maxlen=1000)
+        #: One load at a time; a load belongs to the leadership (`_term`) that started it.
+        self._load_lock = asyncio.Lock()
+        self._term = 0
+        self._id_ms, self._id_seq = 0, 0
+        self.clock_jumps = 0
+        node.add_apply_listener(self.on_applied)
+        if hasattr(node, "add_snapshot_listener"):
+            node.add_snapshot_listener(self._on_snapshot)
+
+    # --- life cycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Begin scheduling (this peer just became leader). Returns at once; idempotent."""
+        if self._task is not None and not self._task.done():
+            return
+        self._live, self._loaded = True, False
+        self._term += 1
+        self._wake = asyncio.Event()
+        self._task = asyncio.create_task(self._loop(), name="raftcron-scheduler")
+
+    async def stop(self) -> None:
+        """Stop at once (leadership lost); forget what only this leader knew."""
+        self._live = False
+        self._term += 1  # a load still running for the old leadership stops at its next chunk
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._loaded = False
+        self._passes.forget()
+
+    def on_leadership(self, is_leader: bool) -> None:
+        """A `node.add_leadership_listener` callback: start or stop on the running loop."""
+        if not is_leader:
+            self._live = False  # no proposal from here on, even before stop() has run
+            self._term += 1  # and no load for that leadership goes on
+        asyncio.get_running_loop().create_task(self.start() if is_leader else self.stop())
+
+    def status(self) -> dict[str, Any]:
+        """For /status and /metrics: jobs known, the next due time, the last tick, fire lag."""
+        lags = sorted(self._lags)
+        nd = self._table.next_due()
+        return {
+            "running": self._live,
+            "jobs": len(self._table.entries),
+            "scheduled": self._table.scheduled_count(),
+            "next_due": format_time(nd) if nd is not None else None,
+            "last_tick": format_time(self._last_tick) if self._last_tick else None,
+            "fire_lag_ms": {"p50": _pct(lags, 0.50), "p99": _pct(lags, 0.99),
+                            "count": len(lags)},
+            "held": len(self._table.held()),
+            "pending_retries": self._passes.pending_retries(),
+            "clock_jumps": self.clock_jumps,
+        }
+
+    # --- one wake -----------------------------------------------------------------------------
+
+    async def reload(self) -> None:
+        """Rebuild the job table from the state (on start, after a snapshot or a clock jump).
+
+        Commands applied meanwhile are queued and replayed after (each update is idempotent).
+        One load at a time (a second caller waits, then loads afresh). The jobs are parsed in
+        chunks of `LOAD_CHUNK` off the event loop; a load whose leadership ended (`stop`,
+        `on_leadership(False)`, a newer `start`) stops at the next chunk and changes nothing.
+        """
+        term = self._term
+        async with self._load_lock:
+            try:
+                await self._reload(term)
+            except _StaleLoad:
+                log.info("scheduler load stopped: leadership changed")
+
+    async def _reload(self, term: int) -> None:
+        def check() -> None:
+            if term != self._term:
+                raise _StaleLoad
+
+        check()
+        self._live = True
+        self._loading = []
+        try:
+            now = self.clock.now()
+            rows = list(await self.db(self.read.all_jobs_for_scheduler))
+            table = JobTable(parse=self._parse, jitter_fn=self._jitter_fn)
+            bad: list[str] = []
+            for i in range(0, len(rows), LOAD_CHUNK):
+                check()
+                bad += await asyncio.to_thread(table.load_more, rows[i:i + LOAD_CHUNK], now)
+            check()
+            backlog, self._loading = self._loading, None
+            self._table = table
+            for op, args, result in backlog:
+                self._apply_one(op, args, result, now)
+            await self._passes.reload(now)
+            self._loaded = True
+            log.info("scheduler loaded %d jobs (%d unreadable); next due %s",
+                     len(table.entries), len(bad), table.next_due())
+        finally:
+            self._loading = None
+
+    async def tick(self) -> list[Proposal]:
+        """One wake at the clock's `now`; returns what it proposed (applied or not).
+
+        Nothing at all while this peer is not the leader."""
+        if not self.node.is_leader:
+            return []
+        if not self._loaded:
+            await self.reload()
+            if not self._loaded:
+                return []  # the load was stopped: this leadership is over
+        now, mono = self.clock.now(), self.clock.monotonic()
+        if self._clock_jumped(now, mono):
+            await self.reload()
+            return []
+        out: list[Proposal] = []
+        out += await self._passes.maybe_run(now, mono)
+        names = self._table.pop_due(now)
+        if names:
+            out += await self._fire(names, now)
+        self._last_tick = now
+        return out
+
+    async def _fire(self, names: list[str], now: datetime) -> list[Proposal]:
+        active = await self.db(self.read.active_runs)
+        by_job: dict[str, list[Mapping[str, Any]]] = {}
+        for run in active:
+            by_job.setdefault(str(run.get("job")), []).append(run)
+        where = await self._passes.placement(now, active)
+        chunks: list[tuple[list[str], list[dict], list[str], list[str], list[float]]] = []
+        size = 0
+        for name in names:
+            entry = self._table.entries.get(name)
+            if entry is None or not entry.schedulable:
+                continue
+            runs = by_job.get(name, [])
+            try:
+                released = await self._passes.released_at(entry, runs, now)
+                plan = due_slots(
+                    entry.plan, entry.schedule, entry.cursor, entry.fired_count, now,
+                    self.settings.catchup_cap, active=[str(r.get("id")) for r in runs],
+                    created_at=entry.created_at, paused_until=entry.changed_at,
+                    released_at=released, grace=self.settings.grace, jitter_fn=self._jitter_fn,
+                    catchup_until=entry.catchup_until)
+                records = slot_records(entry.plan, plan, where, now=now,
+                                       new_run_id=self.new_run_id)
+            except Exception:  # one job's bad data must not stop the others
+                log.exception("job %s: planning failed; trying again in a minute", name)
+                self._table.push(name, now + timedelta(minutes=1))
+                continue
+            self._table.set_held(name, plan.held)
+            entry.catchup_until = plan.catchup_until
+            if plan.next_fire is not None:
+                self._table.push(name, plan.next_fire)
+            if not chunks or size + len(records) > self.settings.max_records_per_fire:
+                chunks.append(([], [], [], [], []))
+                size = 0
+            chunk = chunks[-1]
+            chunk[0].append(name)
+            chunk[1].extend(records)
+            chunk[2].extend(r for r in plan.cancel if not _cancel_requested(runs, r))
+            if plan.finish:
+                chunk[3].append(name)
+            chunk[4].extend((now - d.fire_at).total_seconds() * 1000 for d in plan.pending)
+            size += len(records)
+        out = []
+        for jobs, records, cancels, finishes, lags in chunks:
+            proposal = tick_proposal(records, cancels, finishes, now=now)
+            if proposal is None:
+                continue
+            out.append(proposal)
+            if await self.propose(proposal) is None:
+                for name in jobs:  # the outcome is unknown: plan them again shortly
+                    if name in self._table.entries:
+                        self._table.set_held(name, None)
+                        self._table.push(name, now + RETRY_AFTER)
+            else:
+                self._lags.extend(lags)
+        return out
+
+    async def propose(self, proposal: Proposal) -> dict | None:
+        """Propose if still leader; the result, or None when not leader or it failed."""
+        if not self._live or not self.node.is_leader:
+            log.info("not leader: %s not proposed", proposal.op)
+            return None
+        try:
+            result = await self.node.propose(proposal.op, proposal.args, key=proposal.key,
+                                              timeout=self.settings.propose_timeout)
+        except RaftcronError as exc:
+            log.warning("%s %s not applied: %s", proposal.op, proposal.key, exc)
+            return None
+        # Mirror it now: the apply listener may run later, and each update is idempotent.
+        self._apply_command(proposal.op, proposal.args, result)
+        return result
+
+    def new_run_id(self) -> str:
+        """Time-sortable: 48-bit milliseconds, a 16-bit sequence within the millisecond, and
+        24 random bits (so two leaders in the same millisecond do not collide)."""
+        ms = max(int(self.clock.now().timestamp() * 1000), self._id_ms)
+        self._id_seq = self._id_seq + 1 if ms == self._id_ms else 0
+        self._id_ms = ms
+        return f"{ms:012x}{self._id_seq & 0xFFFF:04x}{secrets.randbits(24):06x}"
+
+    def _clock_jumped(self, now: datetime, mono: float) -> bool:
+        last_wall, last_mono = self._last_wall, self._last_mono
+        self._last_wall, self._last_mono = now, mono
+        if last_wall is None:
+            return False
+        drift = now - (last_wall + timedelta(seconds=mono - last_mono))
+        if abs(drift) <= self.settings.clock_jump:
+            return False
+        self.clock_jumps += 1
+        log.warning("wall clock jumped %+.1fs against the monotonic clock: re-reading the "
+                    "state before firing again", drift.total_seconds())
+        return True
+
+    # --- keeping current ----------------------------------------------------------------------
+
+    def on_applied(self, index: int, command: Any, result: Any) -> None:
+        """The node's apply listener: mirror the command into the table and passes."""
+        if self._live:
+            self._apply_command(command.op, command.args, result,
+                                getattr(command, "children", ()))
+
+    def _apply_command(self, op: str, args: Any, result: Any, children: Sequence = ()) -> None:
+        if op == "batch":
+            results = result.get("results") if isinstance(result, Mapping) else None
+            entries = children or [_Entry(c) for c in (args.get("commands") or ())]
+            for child, res in zip(entries, results or (), strict=False):
+                self._apply_command(child.op, child.args, res)
+            return
+        if self._loading is not None:
+            self._loading.append((op, args, result))
+        now = self.clock.now()
+        self._apply_one(op, args, result, now)
+        self._passes.on_command(op, args, result, now)
+        nd = self._table.next_due()
+        if self._wake is not None and nd is not None and (
+                self._sleep_until is None or nd < self._sleep_until):
+            self._wake.set()
+
+    def _apply_one(self, op: str, args: Any, result: Any, now: datetime) -> None:
+        for name in self._table.on_command(op, args, result, now):
+            if op == "fire":
+                self._table.reschedule(name, now)
+
+    def release(self, name: str, now: datetime) -> None:
+        """A queued slot may go: the job's active run ended."""
+        entry = self._table.entries.get(name)
+        if entry is not None and entry.held is not None:
+            self._table.set_held(name, None)
+            self._table.push(name, now)
+            if self._wake is not None:
+                self._wake.set()
+
+    def _on_snapshot(self, index: int) -> None:
+        self._loaded = False  # the copy was replaced wholesale: re-read it on the next tick
+
+    @property
+    def table(self) -> JobTable:
+        return self._table
+
+    # --- the loop -----------------------------------------------------------------------------
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("scheduler tick failed; trying again")
+                self._loaded = False
+            await self._sleep()
+
+    async def _sleep(self) -> None:
+        now, mono = self.clock.now(), self.clock.monotonic()
+        delay = self._passes.seconds_to_next(mono)
+        nd = self._table.next_due()
+        if nd is not None:
+            delay = min(delay, (nd - now).total_seconds())
+        delay = min(max(delay, 0.001), self.settings.recovery_interval)
+        self._sleep_until = now + timedelta(seconds=delay)
+        assert self._wake is not None
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), delay)
+        self._sleep_until = None
+
+    async def db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """A read from the SQLite copy, off the event loop."""
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+class _Entry:
+    """A batch entry as a dict, seen like a decoded child `Command`."""
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self.op = data.get("op")
+        self.args = data.get("args") or {}
+
+
+def _cancel_requested(runs: list[Mapping[str, Any]], run_id: str) -> bool:
+    return any(str(r.get("id")) == run_id and r.get("cancel_requested") for r in runs)
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    return round(values[min(len(values) - 1, int(q * len(values)))], 3)

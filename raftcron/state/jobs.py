@@ -1,0 +1,139 @@
+"""Apply handlers for jobs and nodes: put_job, delete_job, set_paused, finish_job, put_node,
+delete_node, node_health.
+
+Each handler takes the write connection (inside apply's transaction, under a savepoint) and
+arguments already checked by `commands.validate_args`, and returns a result dict. They read
+nothing but their arguments and the copy: every time comes from the command.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from raftcron.db.times import db_time
+from raftcron.state.results import error, not_found, ok
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def put_job(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:
+    """Create or replace a job.
+
+    A replace bumps `version`, keeps `created_at`, the cursor (the fence) and `fired_count`,
+    does not touch the job's runs (running ones finish), and sets the status from the job's
+    `paused` flag: a finished job that is replaced is scheduled again (the scheduler finishes
+    it again if its new schedule has no slot left).
+    """
+    job = args["job"]
+    name = job["name"]
+    at = db_time(args["at"], field="at")
+    paused = bool(job.get("paused", False))
+    status = "paused" if paused else "scheduled"
+    row = conn.execute("SELECT version FROM jobs WHERE name = ?", (name,)).fetchone()
+    if row is None:
+        conn.execute(
+            "INSERT INTO jobs (name, spec, expanded, paused, status, version, created_at,"
+            " updated_at, cursor, fired_count) VALUES (?, ?, ?, ?, ?, 1, ?, ?, NULL, 0)",
+            (name, _json(job), args["expanded"], int(paused), status, at, at),
+        )
+        return ok(created=True, version=1, status=status)
+    if args["create_only"]:
+        return error("exists", f"a job named {name!r} already exists", field="name")
+    version = row[0] + 1
+    conn.execute(
+        "UPDATE jobs SET spec = ?, expanded = ?, paused = ?, status = ?, version = ?,"
+        " updated_at = ? WHERE name = ?",
+        (_json(job), args["expanded"], int(paused), status, version, at, name),
+    )
+    return ok(created=False, version=version, status=status)
+
+
+def delete_job(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:
+    """Delete a job and every run of it (history included).
+
+    An active run's process is not stopped by this; its later run_finished finds no run
+    (`not_found`) and changes nothing.
+    """
+    name = args["name"]
+    if conn.execute("SELECT 1 FROM jobs WHERE name = ?", (name,)).fetchone() is None:
+        return not_found("job named", name)
+    runs = conn.execute("DELETE FROM runs WHERE job = ?", (name,)).rowcount
+    conn.execute("DELETE FROM jobs WHERE name = ?", (name,))
+    return ok(deleted_runs=runs)
+
+
+def set_paused(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:
+    """Pause or resume: sets the spec's `paused` and the status (a finished job stays
+    finished). A change bumps `version`; setting the current value changes nothing."""
+    name, paused = args["name"], args["paused"]
+    row = conn.execute("SELECT spec, paused, status, version FROM jobs WHERE name = ?",
+                       (name,)).fetchone()
+    if row is None:
+        return not_found("job named", name)
+    spec_text, was_paused, status, version = row
+    if bool(was_paused) == paused:
+        return ok(status=status, paused=paused, version=version)
+    spec = json.loads(spec_text)
+    spec["paused"] = paused
+    if status != "finished":
+        status = "paused" if paused else "scheduled"
+    version += 1
+    conn.execute(
+        "UPDATE jobs SET spec = ?, paused = ?, status = ?, version = ?, updated_at = ?"
+        " WHERE name = ?",
+        (_json(spec), int(paused), status, version, db_time(args["at"], field="at"), name),
+    )
+    return ok(status=status, paused=paused, version=version)
+
+
+def finish_job(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:
+    """No slot left (end_at passed, max_runs reached, a one-shot fired): status finished."""
+    name = args["name"]
+    cur = conn.execute(
+        "UPDATE jobs SET status = 'finished', updated_at = ?"
+        " WHERE name = ? AND status != 'finished'",
+        (db_time(args["at"], field="at"), name),
+    )
+    if cur.rowcount == 0 and conn.execute(
+        "SELECT 1 FROM jobs WHERE name = ?", (name,)
+    ).fetchone() is None:
+        return not_found("job named", name)
+    return ok(status="finished")
+
+
+def put_node(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:
+    """Create or replace an SSH/local node; a replace keeps its health."""
+    node = args["node"]
+    name = node["name"]
+    at = db_time(args["at"], field="at")
+    cur = conn.execute("UPDATE nodes SET spec = ?, updated_at = ? WHERE name = ?",
+                       (_json(node), at, name))
+    if cur.rowcount:
+        return ok(created=False)
+    conn.execute(
+        "INSERT INTO nodes (name, spec, healthy, health_reason, health_at, created_at,"
+        " updated_at) VALUES (?, ?, NULL, NULL, NULL, ?, ?)",
+        (name, _json(node), at, at),
+    )
+    return ok(created=True)
+
+
+def delete_node(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:
+    if conn.execute("DELETE FROM nodes WHERE name = ?", (args["name"],)).rowcount == 0:
+        return not_found("node named", args["name"])
+    return ok()
+
+
+def node_health(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:
+    """Record a node's health as judged by the leader (unknown nodes: `not_found`)."""
+    cur = conn.execute(
+        "UPDATE nodes SET healthy = ?, health_reason = ?, health_at = ? WHERE name = ?",
+        (int(args["healthy"]), args["reason"], db_time(args["at"], field="at"), args["name"]),
+    )
+    if cur.rowcount == 0:
+        return not_found("node named", args["name"])
+    return ok()

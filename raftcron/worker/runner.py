@@ -1,0 +1,347 @@
+"""The worker: every peer runs the runs the leader assigned to it and reports how they went.
+
+How it learns of work. The node calls `on_applied(index, command, result)` on the event loop
+after each applied command. A `fire` whose record names this peer (`peer == self_id`), is
+`pending` and was `accepted` is a run to start; a `cancel_run` for one of its runs stops it; a
+`run_lost` for one of its runs (the leader gave up on this peer) stops it without a report.
+Nothing is taken from `on_applied` before `start()`: what was applied during the initial
+catch-up is found by `start()`'s scan of the state instead, so replaying a journal never runs
+anything again. A snapshot installed later brings no `on_applied` calls, so the daemon also
+registers `on_snapshot` (node.add_snapshot_listener), which scans the copy again.
+
+How it runs one. The job spec is read from this peer's copy when the run starts (the run
+record names only the job; see `worker_spec.py`); the runs of one `fire` are prepared together,
+in one thread hop, each job read once. The target picks the executor:
+`executors["local"]` for this peer itself or a node with `connection_type = "local"`,
+`executors["ssh"]` for an SSH node. Before the process is spawned, the run's id is appended
+to `<data_dir>/started.log` and fsynced (`worker_log.py`; the runs of one fire share an
+fsync). Then `run_started` and `run_finished` are reported through the `Reporter`
+(`worker_reports.py`): coalesced into `batch` commands, keyed by run id, retried until
+settled.
+
+Crash safety. `start()` (called once the node has a leader and has caught up) reads
+started.log: every active run assigned to this peer whose id is in it may have been started
+by the previous incarnation, so it is reported `run_lost` ("peer restarted while the run was
+in flight") and never run again; one whose id is not in it was never started and starts now if
+still pending. started.log is rewritten to the ids still active, and again whenever it has
+grown well past the number of runs in flight.
+
+Capacity. The worker runs whatever it is assigned: the leader places runs by load (running
+runs divided by capacity), so `capacity` is what this peer advertises, not a local queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from raftcron.clock import Clock
+from raftcron.durations import format_time
+from raftcron.errors import ValidationError
+from raftcron.executor.base import Executor, RunOutcome, RunSpec
+from raftcron.model.commands import Command
+from raftcron.model.types import ACTIVE_STATUSES
+from raftcron.worker.prepare import Preparer
+from raftcron.worker.reports import Reporter
+from raftcron.worker.run_spec import run_id_of
+from raftcron.worker.started_log import StartedLog
+
+log = logging.getLogger(__name__)
+
+RESTART_REASON = "peer restarted while the run was in flight"
+STOP_REASON = "peer stopped while the run was in flight"
+_ACTIVE = tuple(sorted(ACTIVE_STATUSES))
+
+
+class Worker:
+    """Runs the runs assigned to this peer; reports run_started/run_finished/run_lost."""
+
+    def __init__(
+        self,
+        *,
+        node: Any,
+        read: Any,
+        clock: Clock,
+        self_id: str,
+        data_dir: Path,
+        executors: Mapping[str, Executor],
+        capacity: int = 4,
+        coalesce_window: float = 0.005,
+        stop_timeout: float = 10.0,
+    ) -> None:
+        self.node = node
+        self.read = read
+        self.clock = clock
+        self.self_id = self_id
+        self.executors = dict(executors)
+        self.capacity = capacity
+        self.stop_timeout = stop_timeout
+        self.log = StartedLog(Path(data_dir))
+        self.reporter = Reporter(
+            propose=node.propose,
+            is_active=self._run_is_active,
+            on_settled=self._on_settled,
+            window=coalesce_window,
+        )
+        self._started = False
+        self._stopping = False
+        #: Ids in started.log that still matter (possibly started, final report not settled).
+        self._logged: set[str] = set()
+        #: Runs taken on by this incarnation: preparing or executing.
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        #: Runs handed to an executor, and which one.
+        self._executing: dict[str, Executor] = {}
+        #: run id -> why it must stop: "cancel" (report cancelled), "lost" (the cluster ended
+        #: it: report nothing) or "stopping" (this peer stops: report lost).
+        self._stop: dict[str, str] = {}
+        self._rewrite: asyncio.Task[None] | None = None
+        #: Every run taken in one loop iteration (the records of one `fire`) is prepared by
+        #: one thread hop, each job read once.
+        self._preparer = Preparer(read=read, executors=self.executors, self_id=self_id)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Take over this peer's runs: orphans are reported lost, never-started ones start."""
+        if self._started:
+            return
+        logged = self.log.load()
+        mine = self.read.runs_for_peer(self.self_id, _ACTIVE)
+        keep = logged & {run_id_of(r) for r in mine}
+        # Before any append: drops ids no longer active and any torn last line.
+        await self.log.rewrite(keep)
+        self._logged = set(keep)
+        self.reporter.start()
+        # From here on on_applied takes fires; the scan below runs without an await in between,
+        # so every fire is seen by one or both, and `_take` ignores the second sighting.
+        self._started = True
+        self._scan(initial=True)
+
+    def on_snapshot(self, applied_index: int) -> None:
+        """Called by the node after a snapshot replaced this peer's copy.
+
+        No `on_applied` calls come for what a snapshot brought, so the copy is scanned again:
+        new runs for this peer start, cancels and losses reach the runs in flight.
+        """
+        if not self._started:
+            return
+        try:
+            self._scan(initial=False)
+        except Exception:
+            log.exception("worker failed to rescan after snapshot at %d", applied_index)
+
+    def _scan(self, *, initial: bool) -> None:
+        """Reconcile the runs in flight here with this peer's active runs in the copy."""
+        now = format_time(self.clock.now())
+        active = self.read.runs_for_peer(self.self_id, _ACTIVE)
+        active_ids = set()
+        for run in active:
+            run_id = run_id_of(run)
+            active_ids.add(run_id)
+            if run_id in self._tasks:
+                if run.get("cancel_requested"):
+                    self._request_stop(run_id, "cancel")
+            elif run_id in self._logged:
+                # At start: possibly started by the previous incarnation. Later: its final
+                # report is on its way.
+                if initial:
+                    self._report_lost(run_id, RESTART_REASON, now)
+            elif run["status"] == "running":
+                # Reported started, yet not in started.log (lost with the data dir?).
+                self._logged.add(run_id)
+                self._report_lost(run_id, RESTART_REASON, now)
+            elif run.get("cancel_requested"):
+                self._report_unstarted(run_id, "cancelled", "cancelled before it started")
+            else:
+                self._take(run)
+        for run_id in list(self._tasks):
+            if run_id not in active_ids:
+                self._request_stop(run_id, "lost")  # ended by the cluster meanwhile
+
+    def _request_stop(self, run_id: str, why: str) -> None:
+        self._stop.setdefault(run_id, why)
+        executor = self._executing.get(run_id)
+        if executor is not None:
+            asyncio.get_running_loop().create_task(executor.cancel(run_id))
+
+    def _report_lost(self, run_id: str, reason: str, at: str) -> None:
+        self.reporter.report("run_lost", run_id, {"run_id": run_id, "reason": reason, "at": at})
+
+    async def stop(self) -> None:
+        """Stop every run in flight (reported lost: it may be retried elsewhere), then close."""
+        self._stopping = True
+        self._started = False
+        for run_id in list(self._tasks):
+            self._stop.setdefault(run_id, "stopping")
+            executor = self._executing.get(run_id)
+            if executor is not None:
+                await executor.cancel(run_id)
+        if self._tasks:
+            await asyncio.wait(list(self._tasks.values()), timeout=self.stop_timeout)
+        await self.reporter.close(timeout=min(2.0, self.stop_timeout))
+        if self._rewrite is not None:
+            with contextlib.suppress(Exception):
+                await self._rewrite
+
+    def status(self) -> dict[str, Any]:
+        return {"running": len(self._tasks), "capacity": self.capacity}
+
+    async def cancel(self, run_id: str) -> bool:
+        """Stop `run_id` if this peer is running it (it is then reported cancelled)."""
+        if run_id not in self._tasks:
+            return False
+        self._stop.setdefault(run_id, "cancel")
+        executor = self._executing.get(run_id)
+        if executor is not None:
+            await executor.cancel(run_id)
+        return True
+
+    # --- what the log tells -------------------------------------------------------------------
+
+    def on_applied(self, index: int, command: Command, result: dict) -> None:
+        """Called by the node on the event loop after each applied command. Never raises."""
+        if not self._started:
+            return
+        try:
+            self._dispatch(command, result)
+        except Exception:  # a bug here must not break the node's listener loop
+            log.exception("worker failed to handle applied command %d (%s)", index, command.op)
+
+    def _dispatch(self, command: Command, result: Any) -> None:
+        if not isinstance(result, dict):
+            return
+        if command.op == "batch":
+            results = result.get("results") or []
+            for child, child_result in zip(command.children, results, strict=False):
+                self._dispatch(child, child_result)
+            return
+        if command.op == "fire":
+            accepted = set(result.get("accepted") or ())
+            for record in command.args.get("runs") or ():
+                if (
+                    record.get("peer") == self.self_id
+                    and record.get("status", "pending") == "pending"
+                    and record.get("run_id") in accepted
+                ):
+                    self._take(record)
+        elif command.op in ("cancel_run", "run_lost") and result.get("ok"):
+            run_id = command.args.get("run_id")
+            if run_id in self._tasks:
+                self._request_stop(run_id, "cancel" if command.op == "cancel_run" else "lost")
+
+    # --- running one run ----------------------------------------------------------------------
+
+    def _take(self, run: Mapping[str, Any]) -> None:
+        run_id = run_id_of(run)
+        if self._stopping or run_id in self._tasks or run_id in self._logged:
+            return  # already ours, or possibly started before: never twice
+        task = asyncio.get_running_loop().create_task(self._execute(run_id, dict(run)))
+        self._tasks[run_id] = task
+        task.add_done_callback(lambda _t, rid=run_id: self._tasks.pop(rid, None))
+
+    async def _execute(self, run_id: str, run: dict[str, Any]) -> None:
+        try:
+            try:
+                executor, spec = await self._preparer.prepare(run)
+            except ValidationError as exc:
+                self._report_unstarted(run_id, "failed", exc.message)
+                return
+            if self._skip_before_start(run_id):
+                return
+            self._logged.add(run_id)
+            try:
+                await self.log.record(run_id)
+            except OSError as exc:
+                # Not durable, so not started: the run would be unsafe to start after a crash.
+                self._logged.discard(run_id)
+                self._report_unstarted(run_id, "failed", f"cannot write started.log: {exc}")
+                return
+            if self._skip_before_start(run_id):
+                return
+            # No await from here to the executor's registration of the run, so a cancel is
+            # either seen above or reaches the executor.
+            self._executing[run_id] = executor
+            outcome = await executor.run(spec, on_started=lambda at: self._on_started(spec, at))
+            self._finish(run_id, outcome)
+        except Exception:
+            log.exception("run %s: the worker failed", run_id)
+            self._report_unstarted(run_id, "failed", "internal error in the worker")
+        finally:
+            self._executing.pop(run_id, None)
+            self._stop.pop(run_id, None)
+
+    def _skip_before_start(self, run_id: str) -> bool:
+        """True when the run must not start after all (a cancel is reported as such)."""
+        why = self._stop.get(run_id)
+        if why == "cancel":
+            self._report_unstarted(run_id, "cancelled", "cancelled before it started")
+        # "lost": the cluster gave up on it; "stopping": it stays pending for the cluster.
+        return why is not None
+
+    def _on_started(self, spec: RunSpec, at: datetime) -> None:
+        run_id = spec.run_id
+        self.reporter.report(
+            "run_started", run_id, {"run_id": run_id, "peer": self.self_id, "at": format_time(at)}
+        )
+        # A cancel that came while the executor was still registering the run: repeat it.
+        if run_id in self._stop and run_id in self._executing:
+            asyncio.get_running_loop().create_task(self._executing[run_id].cancel(run_id))
+
+    def _finish(self, run_id: str, outcome: RunOutcome) -> None:
+        why = self._stop.get(run_id)
+        if why == "lost":
+            return  # the cluster already gave up on it; there is nothing to report
+        if why == "stopping":
+            self._report_lost(run_id, STOP_REASON, format_time(self.clock.now()))
+            return
+        self.reporter.report(
+            "run_finished",
+            run_id,
+            {
+                "run_id": run_id,
+                "status": str(outcome.status),
+                "exit_code": outcome.exit_code,
+                "stdout_tail": outcome.stdout_tail,
+                "stderr_tail": outcome.stderr_tail,
+                "reason": outcome.reason,
+                "at": format_time(outcome.finished_at),
+                "output_bytes": outcome.output_bytes,
+                "started_at": format_time(outcome.started_at) if outcome.started_at else None,
+            },
+        )
+
+    def _report_unstarted(self, run_id: str, status: str, reason: str) -> None:
+        self.reporter.report(
+            "run_finished",
+            run_id,
+            {
+                "run_id": run_id,
+                "status": status,
+                "reason": reason,
+                "at": format_time(self.clock.now()),
+            },
+        )
+
+    # --- bookkeeping --------------------------------------------------------------------------
+
+    def _run_is_active(self, run_id: str) -> bool:
+        run = self.read.get_run(run_id)
+        return run is not None and run.get("status") in _ACTIVE
+
+    def _on_settled(self, op: str, run_id: str) -> None:
+        if op == "run_started":
+            return
+        # The run is final in the state: its started.log line no longer matters.
+        self._logged.discard(run_id)
+        if self.log.lines > 2 * len(self._logged) + 1000 and (
+            self._rewrite is None or self._rewrite.done()
+        ):
+            # The ids are read under the log's lock, so a run recorded meanwhile stays in.
+            self._rewrite = asyncio.get_running_loop().create_task(
+                self.log.rewrite(lambda: set(self._logged))
+            )
