@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-from raftcron import queries
+from raftcron import metric_queries, queries
 from raftcron.dbtime import api_time, db_time
 from raftcron.errors import SchemaVersionError
 
@@ -315,3 +315,8 @@ class ReadDb:
 
     def status_counts(self) -> dict[str, int]:
         return queries.status_counts(self._db())
+
+    def metric_counts(self, reason_classes: Sequence[tuple[str, str]],
+                      other: str) -> dict[str, Any]:
+        """The grouped counts behind /metrics (`metric_queries.metric_counts`)."""
+        return metric_queries.metric_counts(self._db(), reason_classes, other)
