@@ -1,11 +1,12 @@
-"""`GET /metrics` of a real running peer (issue 8): prometheus_client's exposition parses,
-every family docs/metrics.md lists is there with its type, and the event metrics move once a
-job runs. One peer, so the leader that fires is also the worker that starts the runs.
+"""`GET /metrics` of real running peers (issue 8): prometheus_client's exposition parses on
+the leader and on the followers, every family docs/metrics.md lists is there with its type,
+and the event metrics move once a job runs (summed over the peers: the leader counts what it
+fires, each worker what it runs).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -61,23 +62,34 @@ def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-def test_metrics_of_a_running_peer_parse_and_move_when_a_job_runs(
-        make_cluster: Callable[..., Cluster], tmp_path: Path) -> None:
-    cluster = make_cluster(1).start()
+def scrape_all(cluster: Cluster) -> tuple[Samples, list[Samples]]:
+    """Every peer's samples added up, and each peer's."""
+    each = [scrape(peer)[1] for peer in cluster.peers]
+    total: Counter = Counter()
+    for samples in each:
+        total.update(samples)
+    return dict(total), each
+
+
+def test_metrics_of_running_peers_parse_and_move_when_a_job_runs(
+        cluster: Cluster, tmp_path: Path) -> None:
     peer = cluster.wait_for_leader()
     resp = peer.put("/nodes/db1", {"connection_type": "ssh", "ssh_host": "db1.invalid",
                                    "ssh_user": "cron"}, timeout=30)
     assert resp.status == 201, resp
+    cluster.wait_for_applied(resp.index or 0)
 
-    types, before = scrape(peer)
-    assert {name: types.get(name) for name in FAMILIES} == FAMILIES
-    assert value(before, "raftcron_raft_role", role="leader") == 1
-    assert value(before, "raftcron_raft_term") >= 1
-    assert value(before, "raftcron_raft_applied_index") >= 1
-    assert value(before, "raftcron_raft_leader_changes_total") >= 1
-    assert value(before, "raftcron_node_healthy", node="db1") == 1  # not reported unhealthy
-    assert value(before, "raftcron_runs_started_total") == 0
-    assert value(before, "process_cpu_seconds_total") > 0
+    for each in cluster.peers:
+        types, before = scrape(each)
+        assert {name: types.get(name) for name in FAMILIES} == FAMILIES, each
+        role = "leader" if each is peer else "follower"
+        assert value(before, "raftcron_raft_role", role=role) == 1, each
+        assert value(before, "raftcron_raft_term") >= 1
+        assert value(before, "raftcron_raft_applied_index") >= 1
+        assert value(before, "raftcron_raft_leader_changes_total") >= 1
+        assert value(before, "raftcron_node_healthy", node="db1") == 1  # none reported down
+        assert value(before, "raftcron_runs_started_total") == 0
+        assert value(before, "process_cpu_seconds_total") > 0
 
     # Every second, each run 1.5 s long: runs start and succeed, the slots that come due
     # while one goes are skipped (concurrency=forbid: "previous run ... still running").
@@ -86,12 +98,14 @@ def test_metrics_of_a_running_peer_parse_and_move_when_a_job_runs(
                            "command": f"echo ran >> {out}; sleep 1.5"})
 
     def moved() -> Samples | None:
-        _, now = scrape(peer)
+        now, each = scrape_all(cluster)
         done = (value(now, "raftcron_runs_started_total") >= 2
                 and value(now, "raftcron_runs_finished_total", status="succeeded") >= 2
                 and value(now, "raftcron_runs_skipped_total", reason="overlap") >= 1
                 and value(now, "raftcron_runs_not_run", status="skipped", reason="overlap") >= 1
-                and value(now, "raftcron_job_last_success_timestamp_seconds", job="tick") > 0)
+                # every peer's copy has a success of the job
+                and all(value(one, "raftcron_job_last_success_timestamp_seconds", job="tick")
+                        > 0 for one in each))
         return now if done else None
 
     after = wait_until(moved, 60, "the run counters to move")
@@ -104,6 +118,6 @@ def test_metrics_of_a_running_peer_parse_and_move_when_a_job_runs(
     # A run sleeps 1.5 s: its duration is at least that.
     assert value(after, "raftcron_run_duration_seconds_bucket", le="1.0") == 0
     # The state gauge counts what is applied, which may trail the worker's own count.
-    assert value(after, "raftcron_runs", status="succeeded") >= 1
+    assert value(after, "raftcron_runs", status="succeeded") >= 3  # on each peer's copy
     assert value(after, "raftcron_runs_missed_total", reason="other") == 0
     assert out.read_text().count("ran") >= 2
