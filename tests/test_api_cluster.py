@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from test_api_support import OTHER, SELF, THIRD, TOKEN, LiveApi, fire_record, job_body, poll
 
 from raftcron.api import serve
@@ -105,26 +106,42 @@ def test_nodes_writes_refuse_peers_and_bad_bodies(api: LiveApi) -> None:
 
 
 def test_metrics_prometheus_text(tmp_path: Path) -> None:
-    hist = {"buckets": {"0.1": 3, "1": 5, "+Inf": 6}, "sum": 4.5, "count": 6}
-    api = LiveApi(tmp_path, extra_status=lambda: {"fire_lag": hist})
+    api = LiveApi(tmp_path)
     try:
         api.request("POST", "/jobs", job_body("a"))
         api.apply("fire", {"runs": [fire_record("a", "2030-01-01T01:00:00Z", run_id="r1",
                                                 peer=OTHER)], "at": "2030-01-01T01:00:00Z"})
+        skipped = fire_record("a", "2030-01-01T02:00:00Z", run_id="r2")
+        skipped.update(status="skipped", reason="previous run r1 still running")
+        api.apply("fire", {"runs": [skipped], "at": "2030-01-01T02:00:00Z"})
         status, headers, text = api.request("GET", "/metrics")
-        assert status == 200 and headers["Content-Type"].startswith("text/plain")
-        lines = set(text.splitlines())
-        assert 'raftcron_runs{status="pending"} 1' in lines
-        assert f'raftcron_runs_in_flight{{peer="{OTHER}"}} 1' in lines
-        assert f'raftcron_runs_in_flight{{peer="{SELF}"}} 0' in lines
-        assert 'raftcron_raft_role{role="leader"} 1' in lines
-        assert "raftcron_raft_term 1" in lines
-        assert "raftcron_raft_applied_index 2" in lines
-        assert "raftcron_apply_lag 0" in lines
-        assert 'raftcron_fire_lag_seconds_bucket{le="0.1"} 3' in lines
-        assert 'raftcron_fire_lag_seconds_bucket{le="+Inf"} 6' in lines
-        assert "raftcron_fire_lag_seconds_count 6" in lines
-        assert "# TYPE raftcron_fire_lag_seconds histogram" in lines
+        assert status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        families = {f.name: f for f in text_string_to_metric_families(text)}
+
+        samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                   for f in families.values() for s in f.samples}
+
+        def value(name: str, **labels: str) -> float:
+            return samples[(name, tuple(sorted(labels.items())))]
+
+        assert value("raftcron_runs", status="pending") == 1
+        assert value("raftcron_runs_not_run", status="skipped", reason="overlap") == 1
+        assert value("raftcron_runs_not_run", status="missed", reason="paused") == 0
+        assert value("raftcron_runs_in_flight", peer=OTHER) == 1
+        assert value("raftcron_runs_in_flight", peer=SELF) == 0
+        assert value("raftcron_raft_role", role="leader") == 1
+        assert value("raftcron_raft_term") == 1
+        assert value("raftcron_raft_applied_index") == 3
+        assert value("raftcron_apply_lag") == 0
+        assert value("raftcron_peer_reachable", peer=THIRD) == 0
+        # No daemon behind this API: the event metrics are there, at zero.
+        assert families["raftcron_fire_skew_seconds"].type == "histogram"
+        assert value("raftcron_runs_started_total") == 0
+        assert families["process_cpu_seconds"].type == "counter"
+        status, headers, _ = api.request(
+            "GET", "/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+        assert status == 200
+        assert headers["Content-Type"].startswith("application/openmetrics-text")
     finally:
         api.close()
 

@@ -82,7 +82,7 @@ def test_client_cluster_reads(api: LiveApi, client: Client) -> None:
     assert client.status()["leader"] == api.node.self_id
     assert client.healthz()["ok"] is True
     assert client.readyz()["ready"] is True
-    assert "raftcron_raft_term 1" in client.metrics()
+    assert "raftcron_raft_term 1.0" in client.metrics().splitlines()
     assert "/jobs" in client.openapi()["paths"]
     names = [n["name"] for n in client.list_nodes()["items"]]
     assert OTHER in names

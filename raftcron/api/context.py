@@ -25,6 +25,7 @@ from raftcron.durations import format_time
 if TYPE_CHECKING:
     from raftcron.clock import Clock
     from raftcron.db.reader import ReadDb
+    from raftcron.metrics.prom import PeerMetrics
     from raftcron.raft.node import Node
 
 T = TypeVar("T")
@@ -53,6 +54,9 @@ class ApiContext:
     wait_timeout: float = 10.0
     #: Threads reading the SQLite copy (ReadDb keeps one connection per thread).
     read_threads: int = 4
+    #: The daemon's metrics (its worker and scheduler record into them); when None, /metrics
+    #: builds its own for this app on first use (state only, no events).
+    metrics: PeerMetrics | None = None
 
 
 @dataclass

@@ -23,6 +23,7 @@ from raftcron.errors import ConfigError
 from raftcron.executor.local import LocalExecutor
 from raftcron.executor.output import output_dir
 from raftcron.executor.ssh import SshExecutor
+from raftcron.metrics.prom import PeerMetrics
 from raftcron.notify.sender import Notifier
 from raftcron.raft.node import Node
 from raftcron.scheduler.loop import Scheduler, SchedulerSettings
@@ -119,6 +120,9 @@ class Daemon:
         # 5. Worker and scheduler are built now (the API hands requests to them) but started
         #    below, after the API.
         outputs = output_dir(s.data_dir)
+        # This peer's metrics registry: the worker and the scheduler record events into it,
+        # the API's /metrics reads it (with the node's and the copy's state at scrape time).
+        metrics = PeerMetrics(self_id=s.self_id, node=self.node, read=self.read)
         local = LocalExecutor(outputs, clock=self.clock)
         ssh = self.ssh = SshExecutor(outputs, clock=self.clock)
         # SSH node health: this peer reports what its executor sees (a failed connect, a
@@ -129,10 +133,11 @@ class Daemon:
         self.prober = NodeProber(read=self.read, probe=ssh.probe, clock=self.clock)
         self.worker = Worker(node=self.node, read=self.read, clock=self.clock,
                              self_id=s.self_id, data_dir=s.data_dir,
-                             executors={"local": local, "ssh": ssh}, capacity=s.capacity)
+                             executors={"local": local, "ssh": ssh}, capacity=s.capacity,
+                             recorder=metrics)
         self.scheduler = Scheduler(node=self.node, read=self.read, clock=self.clock,
                                    self_id=s.self_id, peers=list(s.peers),
-                                   settings=_scheduler_settings(s))
+                                   settings=_scheduler_settings(s), recorder=metrics)
         # Job notifications (webhook, email, dead man's switch): decided and sent by the
         # leader only, started and stopped with leadership like the scheduler (notifier.py).
         self.notifier = Notifier(read=self.read, clock=self.clock, self_id=s.self_id,
@@ -143,7 +148,7 @@ class Daemon:
         ctx = ApiContext(self_id=s.self_id, read=self.read, node=self.node, clock=self.clock,
                          data_dir=s.data_dir, token=s.token, peer_apis=dict(s.peer_apis),
                          cancel_local_run=self.worker.cancel, extra_status=self._extra_status,
-                         admin_token=s.admin_token)
+                         admin_token=s.admin_token, metrics=metrics)
         try:
             self.api = await serve(ctx, s.api_host, s.api_port)
         except OSError as exc:

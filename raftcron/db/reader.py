@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 
-from raftcron.db import queries
+from raftcron.db import metric_queries, queries
 from raftcron.db.sqlite import open_reader, read_meta, wrap
 
 __all__ = ["ReadDb"]
@@ -108,3 +109,8 @@ class ReadDb:
 
     def status_counts(self) -> dict[str, int]:
         return queries.status_counts(self._db())
+
+    def metric_counts(self, reason_classes: Sequence[tuple[str, str]],
+                      other: str) -> dict[str, Any]:
+        """The grouped counts behind /metrics (`metric_queries.metric_counts`)."""
+        return metric_queries.metric_counts(self._db(), reason_classes, other)

@@ -107,6 +107,10 @@ class Node:
         self._delivered_leader = False
         self._tick_applied = 0
         self._applied_hint = 0
+        #: Times this peer saw a new leader (the first one it learned of included), counted
+        #: on the raft thread's tick; /metrics reads it (raftcron_raft_leader_changes_total).
+        self.leader_changes = 0
+        self._seen_leader: str | None = None
         self._apply_listeners: list[ApplyListener] = []
         self._leadership_listeners: list[LeadershipListener] = []
         self._snapshot_listeners: list[SnapshotListener] = []
@@ -388,6 +392,10 @@ class Node:
             self._tick_applied = applied
             if self._index_waiters:
                 self._post(self._index_waiters.wake, applied)
+        leader = raft._getLeader()
+        if leader is not None and leader.id != self._seen_leader:
+            self._seen_leader = leader.id
+            self.leader_changes += 1
         if raft._isLeader():
             term = raft.raftCurrentTerm
             noop = raft.noop_index()

@@ -32,6 +32,7 @@ from typing import Any
 
 from raftcron.durations import format_time
 from raftcron.errors import RaftcronError
+from raftcron.metrics import NULL_RECORDER, Recorder
 from raftcron.planning.proposals import Proposal, slot_records, tick_proposal
 from raftcron.planning.slots import JitterFn, due_slots
 from raftcron.scheduler.cluster_view import SchedulerSettings
@@ -57,7 +58,7 @@ class _StaleLoad(Exception):
 class Scheduler:
     def __init__(self, *, node: Any, read: Any, clock: Any, self_id: str, peers: Sequence[str],
                  settings: SchedulerSettings | Any = None, parse: ParseFn = default_parse,
-                 jitter_fn: JitterFn | None = None) -> None:
+                 jitter_fn: JitterFn | None = None, recorder: Recorder = NULL_RECORDER) -> None:
         self.node, self.read, self.clock = node, read, clock
         self.self_id = self_id
         self.peers = list(peers)
@@ -75,6 +76,8 @@ class Scheduler:
         self._last_mono = 0.0
         self._last_tick: datetime | None = None
         self._lags: deque[float] = deque(maxlen=1000)
+        #: Metrics: fire lag, and the missed/skipped records this leader wrote.
+        self.recorder = recorder
         #: One load at a time; a load belongs to the leadership (`_term`) that started it.
         self._load_lock = asyncio.Lock()
         self._term = 0
@@ -253,6 +256,7 @@ class Scheduler:
                         self._table.push(name, now + RETRY_AFTER)
             else:
                 self._lags.extend(lags)
+                self.recorder.fire_lags(ms / 1000 for ms in lags)
         return out
 
     async def propose(self, proposal: Proposal) -> dict | None:
@@ -268,6 +272,7 @@ class Scheduler:
             return None
         # Mirror it now: the apply listener may run later, and each update is idempotent.
         self._apply_command(proposal.op, proposal.args, result)
+        self.recorder.proposed(proposal.op, proposal.args, result)
         return result
 
     def new_run_id(self) -> str:

@@ -44,6 +44,7 @@ from raftcron.clock import Clock
 from raftcron.durations import format_time
 from raftcron.errors import ValidationError
 from raftcron.executor.base import Executor, RunOutcome, RunSpec
+from raftcron.metrics import NULL_RECORDER, Recorder
 from raftcron.model.commands import Command
 from raftcron.model.types import ACTIVE_STATUSES
 from raftcron.worker.prepare import Preparer
@@ -73,6 +74,7 @@ class Worker:
         capacity: int = 4,
         coalesce_window: float = 0.005,
         stop_timeout: float = 10.0,
+        recorder: Recorder = NULL_RECORDER,
     ) -> None:
         self.node = node
         self.read = read
@@ -81,6 +83,8 @@ class Worker:
         self.executors = dict(executors)
         self.capacity = capacity
         self.stop_timeout = stop_timeout
+        #: Metrics: runs started here (with their fire skew) and runs reported final.
+        self.recorder = recorder
         self.log = StartedLog(Path(data_dir))
         self.reporter = Reporter(
             propose=node.propose,
@@ -170,6 +174,7 @@ class Worker:
             asyncio.get_running_loop().create_task(executor.cancel(run_id))
 
     def _report_lost(self, run_id: str, reason: str, at: str) -> None:
+        self.recorder.run_finished(status="lost", started_at=None, finished_at=None)
         self.reporter.report("run_lost", run_id, {"run_id": run_id, "reason": reason, "at": at})
 
     async def stop(self) -> None:
@@ -285,6 +290,7 @@ class Worker:
 
     def _on_started(self, spec: RunSpec, at: datetime) -> None:
         run_id = spec.run_id
+        self.recorder.run_started(slot=spec.slot, attempt=spec.attempt, started_at=at)
         self.reporter.report(
             "run_started", run_id, {"run_id": run_id, "peer": self.self_id, "at": format_time(at)}
         )
@@ -299,6 +305,8 @@ class Worker:
         if why == "stopping":
             self._report_lost(run_id, STOP_REASON, format_time(self.clock.now()))
             return
+        self.recorder.run_finished(status=str(outcome.status), started_at=outcome.started_at,
+                                   finished_at=outcome.finished_at)
         self.reporter.report(
             "run_finished",
             run_id,
@@ -316,6 +324,7 @@ class Worker:
         )
 
     def _report_unstarted(self, run_id: str, status: str, reason: str) -> None:
+        self.recorder.run_finished(status=status, started_at=None, finished_at=None)
         self.reporter.report(
             "run_finished",
             run_id,
