@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
@@ -247,3 +248,46 @@ async def test_notifier_unreachable_webhook_is_logged_not_raised(env: Env, caplo
     env.run("r1", "failed", 1)
     await n.drain()
     assert n.failed == 1 and "notifying webhook http://127.0.0.1:1/hook" in caplog.text
+
+
+async def test_notifier_gives_up_on_a_relay_that_trickles_and_keeps_the_loop_free(
+        env: Env) -> None:
+    """A relay that sends one byte at a time, never a whole greeting line, keeps every socket
+    read under the timeout: only the notifier's own deadline ends the attempt. Meanwhile the
+    loop keeps running other work."""
+    stop = asyncio.Event()
+
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while not stop.is_set():
+            writer.write(b"2")
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.02)
+        writer.close()
+
+    tarpit = await asyncio.start_server(trickle, "127.0.0.1", 0)
+    cfg = NotifyConfig(smtp_host="127.0.0.1", smtp_port=tarpit.sockets[0].getsockname()[1])
+    n = env.notifier = Notifier(read=env.read, clock=env.clock, self_id="p1", config=cfg,
+                                tick=3600, attempts=2, timeout=0.1, backoff=0.01)
+    await n.start()
+    env.job(on=["failure"], email=["dev@example.org"])
+    env.run("r1", "failed", 1)
+    ticks = 0
+
+    async def count_ticks() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    counter = asyncio.get_running_loop().create_task(count_ticks())
+    try:
+        await asyncio.wait_for(n.drain(), 30)  # without the deadline: stuck for minutes
+    finally:
+        counter.cancel()
+        stop.set()
+        tarpit.close()
+    assert (n.failed, n.sent) == (1, 1)  # the email failed; the webhook got through
+    assert len(env.hook.bodies) == 1 and env.box.messages == []
+    assert ticks > 1  # the loop ran other work while the sends were stuck

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import io
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -53,16 +54,18 @@ def _same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
 
 
-def _authorize(ctx: ApiContext, request: web.Request) -> bool:
-    """Check a write's token (401 otherwise); returns whether the caller is an admin."""
+def _authorize(ctx: ApiContext, request: web.Request, secret: bool = False) -> bool:
+    """Check the token of a write, or of a `secret` read (401 otherwise); returns whether the
+    caller is an admin."""
     presented = _bearer(request)
     is_admin = ctx.admin_token is None or (
         presented is not None and _same(presented, ctx.admin_token)
     )
-    if request.method not in WRITE_METHODS or ctx.token is None:
+    if (request.method not in WRITE_METHODS and not secret) or ctx.token is None:
         return is_admin
     if presented is None:
-        raise HttpError(401, "authorization: this write needs 'Authorization: Bearer <token>'",
+        what = "write" if request.method in WRITE_METHODS else "request"
+        raise HttpError(401, f"authorization: this {what} needs 'Authorization: Bearer <token>'",
                         field="authorization", headers={"WWW-Authenticate": "Bearer"})
     if not (_same(presented, ctx.token) or (ctx.admin_token is not None and is_admin)):
         raise HttpError(401, "authorization: wrong token", field="authorization",
@@ -129,7 +132,7 @@ async def _read_barrier(rt: Runtime, req: Request) -> None:
 def _adapt(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         rt = request.app[RUNTIME]
-        admin = _authorize(rt.ctx, request)
+        admin = _authorize(rt.ctx, request, route.secret)
         body = await _body(request) if request.method in WRITE_METHODS else None
         req = Request(
             method=request.method,
@@ -151,6 +154,9 @@ def _adapt(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse
 def _to_aiohttp(resp: Response) -> web.Response:
     headers = dict(resp.headers)
     headers["Content-Type"] = resp.content_type
+    if isinstance(resp.body, io.IOBase):
+        # An open file (GET /backup): aiohttp streams it in chunks off the loop and closes it.
+        return web.Response(status=resp.status, body=resp.body, headers=headers)
     return web.Response(status=resp.status, body=resp.encoded(), headers=headers)
 
 

@@ -133,7 +133,8 @@ class Request:
 
 @dataclass
 class Response:
-    """A JSON value (dict/list), text, or bytes, with a status and extra headers."""
+    """A JSON value (dict/list), text, bytes, or an open binary file (streamed, then closed),
+    with a status and extra headers."""
 
     status: int = 200
     body: Any = None

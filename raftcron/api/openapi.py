@@ -141,7 +141,7 @@ def _operation(route: Any) -> dict:
     if route.body:
         op["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": {"$ref": f"#/components/schemas/{route.body}"}}}}
-    if route.method != "GET":
+    if route.method != "GET" or getattr(route, "secret", False):
         op["security"] = [{"bearer": []}]
     return op
 
@@ -155,8 +155,8 @@ def build_document(routes: Iterable[Any]) -> dict:
         "openapi": "3.1.0",
         "info": {"title": "raftcron", "version": __version__,
                  "description": "Every response carries X-Raftcron-Index (this peer's "
-                                "applied index). Reads are open; writes need a bearer token "
-                                "when one is configured."},
+                                "applied index). Reads are open; writes and /backup need a "
+                                "bearer token when one is configured."},
         "paths": paths,
         "components": {"schemas": SCHEMAS, "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer"}}},

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from raftcron.api import dashboard, jobs, manual, metrics, nodes, runs, status
+from raftcron.api import backup, dashboard, jobs, manual, metrics, nodes, runs, status
 from raftcron.api.http import Request, Response
 
 Handler = Callable[[Any, Request], Awaitable[Response]]
@@ -33,6 +33,8 @@ class Route:
     #: Error statuses this route can answer besides the common ones.
     errors: tuple[int, ...] = field(default_factory=tuple)
     tag: str = "cluster"
+    #: True: needs the API token (when one is configured) even though it is a read.
+    secret: bool = False
 
 
 ROUTES: tuple[Route, ...] = (
@@ -44,6 +46,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/metrics", metrics.get_metrics, "Prometheus text format",
           ok=(200, "text/plain")),
     Route("GET", "/openapi.json", status.get_openapi, "This document"),
+    Route("GET", "/backup", backup.get_backup,
+          "A consistent copy of this peer's state (SQLite); needs the token: it holds secrets",
+          ok=(200, backup.MEDIA_TYPE), errors=(401,), secret=True),
     Route("GET", "/jobs", jobs.list_jobs, "List jobs (with next_run)",
           query=("status", "role", "label", *_PAGE), ok=(200, "JobPage"), tag="jobs"),
     Route("POST", "/jobs", jobs.create_job,

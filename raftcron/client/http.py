@@ -20,6 +20,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from raftcron.errors import (
@@ -92,15 +93,19 @@ class Client:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 return self._finish(resp.status, resp.headers, resp.read())
         except urllib.error.HTTPError as exc:
-            status, ctype, raw = self._finish(exc.code, exc.headers, exc.read())
-            try:
-                parsed = json.loads(raw) if "json" in ctype else None
-            except ValueError:
-                parsed = None
-            raise _error(status, parsed, f"HTTP {status} from {url}", not_found) from None
+            raise self._http_error(exc, url, not_found) from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", exc)
             raise UnavailableError(f"cannot reach {self.base_url}: {reason}") from None
+
+    def _http_error(self, exc: urllib.error.HTTPError, url: str,
+                    not_found: NotFound) -> RaftcronError:
+        status, ctype, raw = self._finish(exc.code, exc.headers, exc.read())
+        try:
+            parsed = json.loads(raw) if "json" in ctype else None
+        except ValueError:
+            parsed = None
+        return _error(status, parsed, f"HTTP {status} from {url}", not_found)
 
     def _finish(self, status: int, headers: Any, raw: bytes) -> tuple[int, str, bytes]:
         self.last_status = status
@@ -243,6 +248,40 @@ class Client:
     def delete_node(self, name: str) -> dict:
         return self.request("DELETE", f"/nodes/{self._q(name)}",
                             not_found=lambda: NodeNotFoundError(name))
+
+    # -- backup ----------------------------------------------------------------------------
+
+    def download_backup(self, dest: Path, *, consistency: str | None = None) -> int:
+        """GET /backup into the file `dest` (created or truncated), in chunks; returns the
+        bytes written. Sends the token even though this is a read: the route needs it."""
+        url = self._url("/backup", {"consistency": consistency})
+        headers = {"Accept": "application/vnd.sqlite3, application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        req = urllib.request.Request(url, method="GET", headers=headers)
+        # Opened first: a file we cannot write is the caller's OSError, not "cannot reach".
+        with open(dest, "wb") as out:
+            try:
+                resp = urllib.request.urlopen(req, timeout=self.timeout)
+            except urllib.error.HTTPError as exc:
+                raise self._http_error(exc, url, None) from None
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+                reason = getattr(exc, "reason", exc)
+                raise UnavailableError(f"cannot reach {self.base_url}: {reason}") from None
+            with resp:
+                self._finish(resp.status, resp.headers, b"")
+                size = 0
+                while True:
+                    try:
+                        chunk = resp.read(1 << 20)
+                    except (OSError, http.client.HTTPException) as exc:
+                        raise UnavailableError(
+                            f"{self.base_url}: backup cut off after {size} bytes: {exc}"
+                        ) from None
+                    if not chunk:
+                        return size
+                    out.write(chunk)
+                    size += len(chunk)
 
     # -- helpers ---------------------------------------------------------------------------
 

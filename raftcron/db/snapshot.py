@@ -43,14 +43,18 @@ def backup_to(conn: sqlite3.Connection, path: Path) -> None:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
-    dest = sqlite3.connect(str(tmp), isolation_level=None)
     try:
-        conn.backup(dest)
-        dest.execute("PRAGMA journal_mode=DELETE")
-    finally:
-        dest.close()
-    _fsync(tmp)
-    os.replace(tmp, path)
+        dest = sqlite3.connect(str(tmp), isolation_level=None)
+        try:
+            conn.backup(dest)
+            dest.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            dest.close()
+        _fsync(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk must not keep a half copy as well
+        raise
     _fsync_dir(path.parent)
 
 

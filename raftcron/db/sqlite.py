@@ -9,7 +9,8 @@ on open with `SchemaVersionError`, unless a migration in `MIGRATIONS` leads to t
 Times are stored in one fixed-width form (`dbtime.db_time`) so that string order is time
 order for the fence and for every `ORDER BY`; reads turn them back into the `format_time` form.
 
-The only importer of sqlite3 and sqlite-utils besides `queries`, `state*` and `snapshot`.
+The only importer of sqlite3 and sqlite-utils besides `queries`, `state*`, `snapshot` and
+`restore`.
 """
 
 from __future__ import annotations

@@ -8,8 +8,16 @@
   and that have not succeeded within `absent_after` (the dead man's switch).
 - Webhook: a JSON POST (`notify.webhook_payload`) with a timeout and bounded retries with
   doubling pauses; `urllib.request` in a thread, so the event loop never blocks. Userinfo in
-  the URL becomes a Basic Authorization header. Email: `smtplib` in a thread, through the
-  `[notify]` SMTP relay.
+  the URL becomes a Basic Authorization header. Email: `smtplib` through the `[notify]` SMTP
+  relay, in a thread too.
+- Never blocking the event loop: each send (webhook or email) runs on the notifier's own
+  small thread pool (`SEND_THREADS`), not the loop's default executor that the scheduler and
+  the worker use, so a slow relay or endpoint can delay notifications but nothing else. The
+  loop waits for an attempt at most `timeout * ATTEMPT_DEADLINE` seconds (the socket timeout
+  bounds each network operation, not a relay that trickles bytes): past that the attempt
+  counts as failed and is retried; its thread ends at the next socket timeout. smtplib rather
+  than aiosmtplib: no new dependency, and one short blocking session per email in a thread
+  costs nothing the loop notices.
 - Secrets: logs name a webhook by `notify.redact_url` (no userinfo, no query); nothing logs
   a job's env. A failure to notify is logged, never raised.
 
@@ -29,6 +37,7 @@ import smtplib
 import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -45,6 +54,10 @@ log = logging.getLogger(__name__)
 
 #: Seconds between two absent checks.
 ABSENT_TICK = 30.0
+#: Threads sending notifications (webhook POSTs and SMTP sessions) at once.
+SEND_THREADS = 4
+#: The loop gives up on one attempt after this many times the socket timeout.
+ATTEMPT_DEADLINE = 3
 #: Runs of a job read to find its previous outcome.
 HISTORY = 50
 OUTCOMES = sorted(notify.OUTCOME_STATUSES)
@@ -86,6 +99,8 @@ def _describe(exc: BaseException) -> str:
         return f"HTTP {exc.code}"
     if isinstance(exc, urllib.error.URLError):
         return f"{type(exc.reason).__name__}: {exc.reason}"
+    if isinstance(exc, TimeoutError) and not str(exc):
+        return "no answer within the attempt's deadline"
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -108,6 +123,7 @@ class Notifier:
         self._mail = mail or send_mail
         self._task: asyncio.Task[None] | None = None
         self._sends: set[asyncio.Task[None]] = set()
+        self._pool: ThreadPoolExecutor | None = None
         #: job -> the absence reference already told about (in memory, this leadership on).
         self._told_absent: dict[str, datetime] = {}
         self._warned_no_smtp = False
@@ -144,6 +160,10 @@ class Notifier:
         for send in sends:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await send
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            # Threads still in a send end at their socket timeout; nobody waits for them.
+            pool.shutdown(wait=False, cancel_futures=True)
 
     async def drain(self) -> None:
         """Wait for the sends in flight (tests)."""
@@ -293,9 +313,13 @@ class Notifier:
 
     async def _deliver(self, what: str, job: str, event: NotifyEvent,
                        send: Callable[[], None]) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(SEND_THREADS, thread_name_prefix="raftcron-notify")
+        loop = asyncio.get_running_loop()
         for attempt in range(1, self.attempts + 1):
             try:
-                await asyncio.to_thread(send)
+                await asyncio.wait_for(loop.run_in_executor(self._pool, send),
+                                       self.timeout * ATTEMPT_DEADLINE)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
