@@ -104,3 +104,7 @@ class HttpStatusError(RaftcronError):
     def __init__(self, status: int, message: str, *, field: str | None = None) -> None:
         super().__init__(message, field=field)
         self.status = status
+
+
+class RestoreError(ValidationError):
+    """A backup that cannot be restored, or a data directory that must not be overwritten."""

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from raftcron.client import AuthError
-from raftcron.db import ReadDb
-from raftcron.restore import check_backup
+from raftcron.daemon.restore import check_backup
+from raftcron.db.reader import ReadDb
 from tests.test_api_support import LiveApi, job_body
 
 TOKEN = "backup-token-1"

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from raftcron.db import ReadDb
+from raftcron.db.reader import ReadDb
 from tests.cluster_support import all_runs, put_job, slot_line
 from tests.harness import Cluster, Peer, wait_until
 

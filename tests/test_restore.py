@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from raftcron.cli import main
-from raftcron.commands import encode
-from raftcron.db import SCHEMA_VERSION, ReadDb
-from raftcron.errors import SchemaVersionError
-from raftcron.restore import STATE_FILE, RestoreError, check_backup, prepare_data_dir
-from raftcron.state import StateMachine
+from raftcron.daemon.restore import check_backup, prepare_data_dir
+from raftcron.db.reader import ReadDb
+from raftcron.db.sqlite import SCHEMA_VERSION, STATE_FILE
+from raftcron.errors import RestoreError, SchemaVersionError
+from raftcron.model.commands import encode
+from raftcron.state.machine import StateMachine
 
 AT = "2024-05-01T10:00:00Z"
 

@@ -10,7 +10,7 @@ behind whatever happens next; aiohttp streams the open file in chunks and closes
 The route needs the API token whenever one is configured, unlike other reads: a backup holds
 every job's environment, secrets included. `?consistency=strong` first makes sure this peer
 has applied everything committed before the request. `raftcron backup FILE` calls this;
-`raftcron restore` turns the file into a new cluster's data directory (`raftcron.restore`).
+`raftcron restore` turns the file into a new cluster's data directory (`raftcron.daemon.restore`).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import uuid
 from pathlib import Path
 from typing import IO, Any
 
-from raftcron import snapshot
 from raftcron.api.http import Request, Response
-from raftcron.db import open_reader
+from raftcron.db import snapshot
+from raftcron.db.sqlite import open_reader
 
 #: The media type of a backup (IANA registered for SQLite 3 databases).
 MEDIA_TYPE = "application/vnd.sqlite3"

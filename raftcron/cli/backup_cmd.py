@@ -10,7 +10,7 @@ needs the API token when the cluster has one (a backup holds every job's environ
 comes from `$RAFTCRON_TOKEN`, never from a flag. `--strong` first makes the peer apply
 everything committed (needs a leader); without it the copy is as of the peer's applied index.
 
-`restore` prepares ONE peer's data directory from FILE (`raftcron.restore`): run it for
+`restore` prepares ONE peer's data directory from FILE (`raftcron.daemon.restore`): run it for
 every peer of a new cluster with the same file, then start the peers. It refuses a data
 directory that holds anything unless `--force`, a file that is not a raftcron backup, and a
 backup from a newer schema. Every error prints one line on stderr and exits with status 2.
@@ -25,8 +25,8 @@ from pathlib import Path
 
 from raftcron.cli.client_cmds import API_ENV, TOKEN_ENV
 from raftcron.client import DEFAULT_API, AuthError, Client
+from raftcron.daemon.restore import check_backup, prepare_data_dir
 from raftcron.errors import RaftcronError, ValidationError
-from raftcron.restore import check_backup, prepare_data_dir
 
 BACKUP_HELP = ("Write a consistent copy of the cluster's state (jobs, nodes, run history) "
                "from any running peer to FILE.")

@@ -19,6 +19,7 @@ from raftcron.config.cluster import load_jobs_dir, load_nodes_dir
 from raftcron.config.daemon import DaemonSettings
 from raftcron.daemon.seed_files import seed
 from raftcron.db.reader import ReadDb
+from raftcron.db.sqlite import STATE_FILE
 from raftcron.errors import ConfigError
 from raftcron.executor.local import LocalExecutor
 from raftcron.executor.output import output_dir
@@ -34,7 +35,6 @@ from raftcron.worker.runner import Worker
 
 log = logging.getLogger(__name__)
 
-STATE_FILE = "state.sqlite3"
 SEED_ATTEMPTS = 3
 SWITCH_INTERVAL = 0.001
 

@@ -25,8 +25,18 @@ import sqlite_utils
 from raftcron.db.times import api_time, db_time
 from raftcron.errors import SchemaVersionError
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "api_time", "db_time", "open_reader",
-           "open_writer"]
+#: The file name of a peer's SQLite copy inside its data directory.
+STATE_FILE = "state.sqlite3"
+
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "STATE_FILE",
+    "api_time",
+    "db_time",
+    "open_reader",
+    "open_writer",
+]
 
 #: Bump on any change to the tables below, and add a migration from the previous version.
 SCHEMA_VERSION = 1

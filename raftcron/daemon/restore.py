@@ -34,22 +34,17 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from raftcron import snapshot
-from raftcron.db import MIGRATIONS, SCHEMA_VERSION, read_meta
-from raftcron.errors import SchemaVersionError, ValidationError
+from raftcron.db import snapshot
+from raftcron.db.sqlite import MIGRATIONS, SCHEMA_VERSION, STATE_FILE, read_meta
+from raftcron.errors import RestoreError, SchemaVersionError
 
 #: The state copy's file name inside a data directory (the daemon opens this one).
-STATE_FILE = "state.sqlite3"
 #: raftcron's own files in a data directory: the copy (and its WAL side files) and
 #: pysyncobj's journal (+ .meta) and dump, which belong to the old cluster's log.
 OWN_FILES = ("state.sqlite3", "state.sqlite3-wal", "state.sqlite3-shm",
              "state.sqlite3-journal")
 RAFT_GLOB = "raft.*"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
-
-
-class RestoreError(ValidationError):
-    """A backup that cannot be restored, or a data directory that must not be overwritten."""
 
 
 @dataclass(frozen=True)
