@@ -127,3 +127,15 @@ def test_node_from_dict_refuses_a_name_that_disagrees() -> None:
     with pytest.raises(ValidationError) as exc:
         node_from_dict(ssh(name="a"), name="b")
     assert exc.value.field == "name"
+
+
+def test_node_from_dict_takes_back_what_the_api_serves() -> None:
+    # A client may PUT back the body GET /nodes/{name} gave it (health fields included).
+    import json
+
+    from raftcron.db.queries import node_dict
+
+    spec = node_to_dict(node_from_dict(ssh()))
+    row = {"spec": json.dumps(spec), "healthy": 0, "health_reason": "connect refused",
+           "health_at": None, "created_at": None, "updated_at": None}
+    assert node_from_dict(node_dict(row)) == node_from_dict(ssh())

@@ -29,7 +29,7 @@ SSH_FIELDS = (
 #: Added by the server to what it returns (GET /nodes); accepted and ignored on input.
 READ_ONLY_FIELDS = frozenset({
     "healthy", "health", "reason", "load", "running", "active_runs", "kind", "version",
-    "created_at", "updated_at", "checked_at",
+    "created_at", "updated_at", "checked_at", "health_reason", "health_at",
 })
 MAX_CAPACITY = 10_000
 MAX_SESSIONS = 1_000
