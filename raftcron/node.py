@@ -38,6 +38,7 @@ from typing import Any
 
 from raftcron import commands
 from raftcron.errors import CommandDecodeError, ConfigError, UnavailableError
+from raftcron.raft.liveness import heard_within, majority_heard
 from raftcron.raft.snapshots import SnapshotHooks
 from raftcron.raft.syncobj import (
     FAIL_NAMES,
@@ -52,6 +53,7 @@ from raftcron.raft.syncobj import (
 from raftcron.raft.transport import KeepaliveTransport
 from raftcron.tuning import RaftTuning
 from raftcron.waiters import IndexWaiters, KeyWaiters, Mailbox, set_result
+from raftcron.watchdog import RAFT_STALL_LIMIT
 
 log = logging.getLogger(__name__)
 #: Exit status when the log cannot be applied (EX_SOFTWARE).
@@ -83,7 +85,9 @@ class Node:
     `on_fatal(message)` is called (in the raft thread) when the log cannot be applied; the
     default prints the message and exits the process with status 70. `announce` (e.g.
     `{"roles": [...], "capacity": 4}`) is told to the other peers and shows in their
-    `status()["peers"]` entries for this peer.
+    `status()["peers"]` entries for this peer. `faults` is for tests only (see
+    `raftcron.daemon.TEST_FAULTS_ENV`): `"raft_thread_exit"` makes the raft thread end once
+    this peer has caught up, as an unexpected error in it would.
 
     Raises `ConfigError(field="self")` when the raft address cannot be bound.
     """
@@ -91,7 +95,8 @@ class Node:
     def __init__(self, *, self_id: str, peers: Sequence[str], data_dir: Path,
                  secret: str | None, state: Any, tuning: RaftTuning | None = None,
                  on_fatal: Callable[[str], None] | None = None,
-                 announce: dict[str, Any] | None = None) -> None:
+                 announce: dict[str, Any] | None = None,
+                 faults: frozenset[str] = frozenset()) -> None:
         self._loop = asyncio.get_running_loop()
         self.self_id = self_id
         self.peers = list(dict.fromkeys(peers))
@@ -105,6 +110,9 @@ class Node:
         self._role = "follower"
         self._ready_term: int | None = None  # term in which our leadership is established
         self._delivered_leader = False
+        self._tick_leading = False  # what the raft thread last posted to the listeners
+        self._last_tick = time.monotonic()
+        self._faults = faults
         self._tick_applied = 0
         self._applied_hint = 0
         self._apply_listeners: list[ApplyListener] = []
@@ -140,11 +148,32 @@ class Node:
 
     @property
     def is_leader(self) -> bool:
-        """True while this peer is leader AND has applied its own first entry of the term (so
-        its copy holds everything committed before). Turns False the moment pysyncobj leaves
-        the leader state."""
+        """True while this peer is leader, has applied its own first entry of the term (so
+        its copy holds everything committed before), AND holds its lease (a majority heard
+        within `election_timeout_min`, `raft.liveness`). Turns False the moment pysyncobj
+        leaves the leader state or the lease runs out."""
         raft = self._raft
-        return raft._isLeader() and self._ready_term == raft.raftCurrentTerm
+        return (raft._isLeader() and self._ready_term == raft.raftCurrentTerm
+                and self.has_lease())
+
+    def has_lease(self) -> bool:
+        """A majority of the members (this one included) sent this peer something within
+        `election_timeout_min`: no other leader can have been elected meanwhile."""
+        transport = self._raft.transport()
+        contacts = [transport.last_contact(node.id) for node in self._raft.otherNodes]
+        return majority_heard(contacts, len(self.peers), time.monotonic(),
+                              self.tuning.election_timeout_min)
+
+    def raft_problem(self) -> str | None:
+        """For the watchdog: why the raft thread is dead or stuck, or None while it ticks."""
+        if self._closed or self._dead:
+            return None
+        if not self._raft.tick_thread_alive():
+            return "the raft thread (pysyncobj's tick thread) has stopped"
+        stalled = time.monotonic() - self._last_tick
+        if stalled > RAFT_STALL_LIMIT:
+            return f"the raft thread has not completed a tick for {stalled:.0f}s"
+        return None
 
     @property
     def leader(self) -> str | None:
@@ -246,8 +275,13 @@ class Node:
     def status(self) -> dict:
         """This peer's view: id, role, leader, term, commit/applied index and every member.
 
+        `role` is `leader` only while pysyncobj says so AND this peer holds its lease (a
+        majority heard within `election_timeout_min`); a leader that lost its lease reports
+        `follower` and `leader: null` (it cannot commit and may already be deposed; pysyncobj
+        steps it down after `leader_fallback`).
+
         `peers` lists every member, this one included (`"self": true`). `reachable`: the
-        connection is up and the peer said something within the connection timeout;
+        connection is up and the peer said something within `election_timeout_max`;
         `last_contact`: seconds since it last did (null if never). On the leader that is the
         time since the follower last answered, and `match_index` is how far its log matches.
         Each entry also carries what that peer announced about itself (`roles`, `capacity`).
@@ -255,6 +289,9 @@ class Node:
         raft = self._raft
         leader = self.leader
         is_leader = leader == self.self_id
+        leaseless = raft._isLeader() and not self.has_lease()
+        if leaseless:
+            leader = None
         transport = raft.transport()
         now = time.monotonic()
         peers: list[dict[str, Any]] = [{**self.announce, "id": self.self_id, "self": True,
@@ -262,8 +299,8 @@ class Node:
         for node in sorted(raft.otherNodes, key=lambda n: n.id):
             contact = transport.last_contact(node.id)
             age = None if contact is None else round(max(now - contact, 0.0), 3)
-            reachable = (raft.isNodeConnected(node) and age is not None
-                         and age <= self.tuning.connection_timeout)
+            reachable = (raft.isNodeConnected(node)
+                         and heard_within(contact, now, self.tuning.election_timeout_max))
             entry: dict[str, Any] = {**transport.peer_meta(node.id), "id": node.id,
                                      "self": False, "reachable": reachable, "last_contact": age}
             if is_leader:
@@ -271,7 +308,7 @@ class Node:
             peers.append(entry)
         return {
             "id": self.self_id,
-            "role": self._role if not raft._isLeader() else "leader",
+            "role": "follower" if leaseless else ("leader" if raft._isLeader() else self._role),
             "leader": leader,
             "term": raft.raftCurrentTerm,
             "commit_index": raft.raftCommitIndex,
@@ -377,9 +414,11 @@ class Node:
         self._role = ROLES.get(new, str(new))
         if old == LEADER_STATE and new != LEADER_STATE:
             self._ready_term = None
+            self._tick_leading = False
             self._post(self._deliver_leadership, False)
 
     def _on_tick(self) -> None:
+        self._last_tick = time.monotonic()
         raft = self._raft
         if raft._getRaftLogSize() > self._compact_at and self._hooks.can_start:
             raft.forceLogCompaction()
@@ -393,7 +432,20 @@ class Node:
             noop = raft.noop_index()
             if self._ready_term != term and noop is not None and applied >= noop:
                 self._ready_term = term
-                self._post(self._deliver_leadership, True)
+        # Decided here, after this tick read the sockets, so a stall of this thread alone
+        # does not look like a lost lease: the listeners hear of a lease lost or regained.
+        leading = (raft._isLeader() and self._ready_term == raft.raftCurrentTerm
+                   and self.has_lease())
+        if leading != self._tick_leading:
+            self._tick_leading = leading
+            if not leading and raft._isLeader():
+                log.warning("leader lease lost: no majority heard within %gs; not leading "
+                            "until it is back", self.tuning.election_timeout_min)
+            self._post(self._deliver_leadership, leading)
+        if "raft_thread_exit" in self._faults and self.caught_up:
+            # Test-only fault: end this thread as an unexpected error would (pysyncobj
+            # catches Exception around a tick and retries; SystemExit goes through).
+            raise SystemExit("test fault: raft_thread_exit")
 
     def _callback_for(self, attempt: asyncio.Future) -> Callable[[Any, int], None]:
         def callback(result: Any, error: int) -> None:
