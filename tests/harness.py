@@ -178,6 +178,7 @@ class Peer:
         if self.cluster.token:
             env["RAFTCRON_TOKEN"] = self.cluster.token
         env["PYTHONUNBUFFERED"] = "1"
+        env.update(self.cluster.peer_env.get(self.index, {}))
         self.starts += 1
         with open(self.log_path, "ab") as log:
             log.write(f"===== start #{self.starts}: {' '.join(self.command())}\n".encode())
@@ -252,13 +253,15 @@ class Cluster:
 
     `raft` adds `[raft]` settings on top of the quick test timings (`TEST_RAFT`), or of the
     production defaults with `test_timings=False`; `config_text` is prepended to the config
-    file; `extra_args` go to every peer, `peer_args[i]` to peer i only.
+    file; `extra_args` go to every peer, `peer_args[i]` to peer i only, and `peer_env[i]` is
+    added to peer i's environment.
     """
 
     def __init__(self, root: Path, size: int = 3, *, secret: str | None = DEFAULT_SECRET,
                  token: str | None = None, extra_args: Sequence[str] = (),
                  raft: dict[str, float] | None = None, config_text: str = "",
                  peer_args: dict[int, Sequence[str]] | None = None,
+                 peer_env: dict[int, dict[str, str]] | None = None,
                  test_timings: bool = True) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
@@ -266,6 +269,7 @@ class Cluster:
         self.token = token
         self.extra_args = list(extra_args)
         self.peer_args = dict(peer_args or {})
+        self.peer_env = dict(peer_env or {})
         taken: set[int] = set()
         ports = []
         for _ in range(size):

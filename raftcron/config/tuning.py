@@ -33,7 +33,7 @@ class RaftTuning:
     - `election_timeout_min/max`: a follower that hears nothing for a random time in this range
       starts an election.
     - `connection_timeout`: a connection that reads nothing this long is dropped. The
-      transport's keepalive (every quarter of it) keeps idle follower-to-follower connections
+      transport's keepalive (`keepalive_interval`) keeps idle follower-to-follower connections
       open, so a vote request never goes out on a dead socket.
     - `connection_retry`: how often a dropped peer is redialled.
     - `leader_fallback`: a leader that hears from no majority this long steps down.
@@ -52,7 +52,10 @@ class RaftTuning:
 
     @property
     def keepalive_interval(self) -> float:
-        return self.connection_timeout / 4
+        """How often each connection carries a keepalive: often enough that a silent peer
+        means a dead or frozen one within `election_timeout_max` (what `reachable` uses), and
+        that an idle connection never reaches `connection_timeout`."""
+        return min(self.connection_timeout / 4, self.election_timeout_min / 2)
 
     def validate(self) -> RaftTuning:
         """Raise `ConfigError(field="raft.<name>")` for settings pysyncobj would assert on."""

@@ -1,7 +1,12 @@
 """The composition root: one raftcron peer, from settings to a running process and back.
 
 Start-up is linear, each step commented with why it comes where it does; `stop()` undoes the
-steps in reverse. SIGTERM and SIGINT stop the peer cleanly (exit status 0).
+steps in reverse. SIGTERM and SIGINT stop the peer cleanly (exit status 0). A thread the peer
+needs that dies makes it exit with status 70 (`raftcron.watchdog`).
+
+`RAFTCRON_TEST_FAULTS` (tests only, never set it in production): a comma-separated list of
+faults to inject, read once at start and logged as a warning. `raft_thread_exit`: the raft
+thread ends once the peer has caught up (what the watchdog must catch).
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from typing import Any
@@ -30,6 +36,7 @@ from raftcron.raft.node import Node
 from raftcron.scheduler.loop import Scheduler, SchedulerSettings
 from raftcron.scheduler.node_health import HealthReporter, NodeProber
 from raftcron.state.machine import StateMachine
+from raftcron.watchdog import LoopHeartbeat, Watchdog
 from raftcron.worker.output_retention import OutputJanitor
 from raftcron.worker.runner import Worker
 
@@ -37,6 +44,9 @@ log = logging.getLogger(__name__)
 
 SEED_ATTEMPTS = 3
 SWITCH_INTERVAL = 0.001
+#: Test-only fault injection (see the module docstring).
+TEST_FAULTS_ENV = "RAFTCRON_TEST_FAULTS"
+KNOWN_TEST_FAULTS = frozenset({"raft_thread_exit"})
 
 
 class Daemon:
@@ -112,8 +122,19 @@ class Daemon:
         #    joins the group. Applying starts here.
         self.node = Node(self_id=s.self_id, peers=s.peers, data_dir=s.data_dir,
                          secret=s.secret, state=self.state, tuning=s.tuning,
-                         announce={"roles": list(s.roles), "capacity": s.capacity})
+                         announce={"roles": list(s.roles), "capacity": s.capacity},
+                         faults=_test_faults())
         self._teardown.append(("node", self.node.close))
+        # The watchdog from here on: a raft thread that dies (or a loop that hangs) ends the
+        # process with status 70 instead of leaving a peer that answers /healthz for ever.
+        # Stopped first on the way down (the teardown runs in reverse).
+        heartbeat = LoopHeartbeat(asyncio.get_running_loop())
+        heartbeat.start()
+        watchdog = Watchdog()
+        watchdog.watch("raft", self.node.raft_problem)
+        watchdog.watch("event loop", heartbeat.problem)
+        watchdog.start()
+        self._teardown.append(("watchdog", lambda: (watchdog.stop(), heartbeat.stop())))
         log.info("raft node %s up (peers %s; data in %s)", s.self_id, ", ".join(s.peers),
                  s.data_dir)
 
@@ -277,6 +298,17 @@ class Daemon:
                     await result
             except Exception:
                 log.exception("stopping the %s failed", name)
+
+
+def _test_faults() -> frozenset[str]:
+    """The faults named in `RAFTCRON_TEST_FAULTS` (tests only); unknown names are ignored."""
+    names = {n.strip() for n in os.environ.get(TEST_FAULTS_ENV, "").split(",") if n.strip()}
+    faults = frozenset(names & KNOWN_TEST_FAULTS)
+    if names:
+        log.warning("%s=%s: test faults enabled (%s); never set this in production",
+                    TEST_FAULTS_ENV, ",".join(sorted(names)),
+                    ",".join(sorted(faults)) or "none known")
+    return faults
 
 
 def _scheduler_settings(s: DaemonSettings) -> SchedulerSettings:

@@ -28,6 +28,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from raftcron.watchdog import thread_died
+
 _PROC = Path("/proc")
 _POLL = 0.02
 _READ_SIZE = 64 * 1024
@@ -168,12 +170,18 @@ class GroupLeader:
         _thread.start_new_thread(self._reap, (proc,))
 
     def _reap(self, proc: subprocess.Popen[bytes]) -> None:
-        """Reaper thread: wait for the process, then hand its status to the event loop."""
+        """Reaper thread: wait for the process, then hand its status to the event loop.
+
+        Anything unexpected here would leave the run waiting for an exit it never hears of:
+        the watchdog's `thread_died` ends the peer instead (a restart recovers the run)."""
         try:
             _, status = os.waitpid(proc.pid, 0)
             code: int | None = os.waitstatus_to_exitcode(status)
         except ChildProcessError:  # reaped elsewhere (SIGCHLD ignored, a waitpid(-1) reaper)
             code = None
+        except BaseException as exc:
+            thread_died(f"reaper of pid {proc.pid}", repr(exc))
+            return
         # Popen must not think the child still runs: it would try to reap it again later.
         proc.returncode = code if code is not None else 255
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting

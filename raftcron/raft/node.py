@@ -28,8 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -39,38 +37,39 @@ from typing import Any
 from raftcron.config.tuning import RaftTuning
 from raftcron.errors import CommandDecodeError, ConfigError, UnavailableError
 from raftcron.model import commands
+from raftcron.raft.listeners import (
+    ApplyListener,
+    LeadershipListener,
+    Listeners,
+    SnapshotListener,
+)
+from raftcron.raft.liveness import majority_heard
+from raftcron.raft.propose import Proposer
 from raftcron.raft.snapshots import SnapshotHooks
+from raftcron.raft.status import node_status
 from raftcron.raft.syncobj import (
-    FAIL_NAMES,
     LEADER_STATE,
     ROLES,
-    SUCCESS,
     RaftObj,
     SyncObjException,
     build_conf,
     compaction_threshold,
 )
 from raftcron.raft.transport import KeepaliveTransport
-from raftcron.raft.waiters import IndexWaiters, KeyWaiters, Mailbox, set_result
+from raftcron.raft.waiters import IndexWaiters, KeyWaiters, Mailbox
+from raftcron.watchdog import EXIT_STATUS, RAFT_STALL_LIMIT, exit_now
 
 log = logging.getLogger(__name__)
 #: Exit status when the log cannot be applied (EX_SOFTWARE).
-FATAL_EXIT_STATUS = 70
+FATAL_EXIT_STATUS = EXIT_STATUS
 #: Pauses between attempts when the state machine fails for environmental reasons.
 _APPLY_RETRY_PAUSES = (0.05, 0.1, 0.2, 0.4)
 
-ApplyListener = Callable[[int, Any, dict], None]
-LeadershipListener = Callable[[bool], None]
-SnapshotListener = Callable[[int], None]
 
 
 def _exit_process(message: str) -> None:
-    """Default fatal handler: say why on stderr and leave at once, without cleanup."""
-    sys.stderr.write(f"raftcron: fatal: {message}\n")
-    for handler in logging.getLogger().handlers:
-        with contextlib.suppress(Exception):
-            handler.flush()
-    os._exit(FATAL_EXIT_STATUS)
+    """Default fatal handler (`_fatal` has logged the message already)."""
+    exit_now(message, log_it=False)
 
 
 class Node:
@@ -83,7 +82,9 @@ class Node:
     `on_fatal(message)` is called (in the raft thread) when the log cannot be applied; the
     default prints the message and exits the process with status 70. `announce` (e.g.
     `{"roles": [...], "capacity": 4}`) is told to the other peers and shows in their
-    `status()["peers"]` entries for this peer.
+    `status()["peers"]` entries for this peer. `faults` is for tests only (see
+    `raftcron.daemon.TEST_FAULTS_ENV`): `"raft_thread_exit"` makes the raft thread end once
+    this peer has caught up, as an unexpected error in it would.
 
     Raises `ConfigError(field="self")` when the raft address cannot be bound.
     """
@@ -91,7 +92,8 @@ class Node:
     def __init__(self, *, self_id: str, peers: Sequence[str], data_dir: Path,
                  secret: str | None, state: Any, tuning: RaftTuning | None = None,
                  on_fatal: Callable[[str], None] | None = None,
-                 announce: dict[str, Any] | None = None) -> None:
+                 announce: dict[str, Any] | None = None,
+                 faults: frozenset[str] = frozenset()) -> None:
         self._loop = asyncio.get_running_loop()
         self.self_id = self_id
         self.peers = list(dict.fromkeys(peers))
@@ -104,19 +106,19 @@ class Node:
         self._closed = False
         self._role = "follower"
         self._ready_term: int | None = None  # term in which our leadership is established
-        self._delivered_leader = False
+        self._tick_leading = False  # what the raft thread last posted to the listeners
+        self._last_tick = time.monotonic()
+        self._faults = faults
         self._tick_applied = 0
         self._applied_hint = 0
         #: Times this peer saw a new leader (the first one it learned of included), counted
         #: on the raft thread's tick; /metrics reads it (raftcron_raft_leader_changes_total).
         self.leader_changes = 0
         self._seen_leader: str | None = None
-        self._apply_listeners: list[ApplyListener] = []
-        self._leadership_listeners: list[LeadershipListener] = []
-        self._snapshot_listeners: list[SnapshotListener] = []
         self._mailbox = Mailbox(self._loop)
         self._waiters = KeyWaiters(self._post)
         self._index_waiters = IndexWaiters()
+        self._listeners = Listeners(self._loop)
         self.started_at = time.monotonic()
 
         data_dir = Path(data_dir)
@@ -132,6 +134,7 @@ class Node:
         transport = KeepaliveTransport.configure(self.tuning.keepalive_interval, self.announce)
         self._raft = RaftObj(self, self_id, others, conf, transport)
         self._compact_at = compaction_threshold(self.tuning, self_id, self.peers)
+        self._proposer = Proposer(self._raft, self._loop, self._waiters, self._post)
         self._raft.addOnTickCallback(self._on_tick)
         try:
             self._raft.waitBinded()
@@ -144,11 +147,32 @@ class Node:
 
     @property
     def is_leader(self) -> bool:
-        """True while this peer is leader AND has applied its own first entry of the term (so
-        its copy holds everything committed before). Turns False the moment pysyncobj leaves
-        the leader state."""
+        """True while this peer is leader, has applied its own first entry of the term (so
+        its copy holds everything committed before), AND holds its lease (a majority heard
+        within `election_timeout_min`, `raft.liveness`). Turns False the moment pysyncobj
+        leaves the leader state or the lease runs out."""
         raft = self._raft
-        return raft._isLeader() and self._ready_term == raft.raftCurrentTerm
+        return (raft._isLeader() and self._ready_term == raft.raftCurrentTerm
+                and self.has_lease())
+
+    def has_lease(self) -> bool:
+        """A majority of the members (this one included) sent this peer something within
+        `election_timeout_min`: no other leader can have been elected meanwhile."""
+        transport = self._raft.transport()
+        contacts = [transport.last_contact(node.id) for node in self._raft.otherNodes]
+        return majority_heard(contacts, len(self.peers), time.monotonic(),
+                              self.tuning.election_timeout_min)
+
+    def raft_problem(self) -> str | None:
+        """For the watchdog: why the raft thread is dead or stuck, or None while it ticks."""
+        if self._closed or self._dead:
+            return None
+        if not self._raft.tick_thread_alive():
+            return "the raft thread (pysyncobj's tick thread) has stopped"
+        stalled = time.monotonic() - self._last_tick
+        if stalled > RAFT_STALL_LIMIT:
+            return f"the raft thread has not completed a tick for {stalled:.0f}s"
+        return None
 
     @property
     def leader(self) -> str | None:
@@ -188,39 +212,7 @@ class Node:
         """`propose` for a command already encoded with `key` in its envelope."""
         if self._closed or self._dead:
             raise UnavailableError("this peer is shutting down; retry on another peer")
-        loop = self._loop
-        done: asyncio.Future[dict] = loop.create_future()
-        self._waiters.add(key, done)
-        deadline = loop.time() + timeout
-        backoff = 0.02
-        reason = "no answer"
-        try:
-            while True:
-                attempt: asyncio.Future[tuple[Any, int]] = loop.create_future()
-                self._raft.apply(payload, callback=self._callback_for(attempt))
-                remaining = deadline - loop.time()
-                await asyncio.wait({done, attempt}, timeout=max(remaining, 0),
-                                   return_when=asyncio.FIRST_COMPLETED)
-                if done.done():
-                    return done.result()
-                if not attempt.done():
-                    break  # deadline
-                res, err = attempt.result()
-                if err == SUCCESS and isinstance(res, dict):
-                    return res
-                reason = FAIL_NAMES.get(err, str(err))
-                # Wait a little (or for the apply path to resolve us) before trying again.
-                pause = min(backoff, deadline - loop.time())
-                if pause <= 0:
-                    break
-                with contextlib.suppress(TimeoutError):
-                    return await asyncio.wait_for(asyncio.shield(done), pause)
-                backoff = min(backoff * 2, 0.25)
-        finally:
-            self._waiters.discard(key, done)
-        raise UnavailableError(
-            f"no leader/quorum within {timeout:g}s ({reason}); the write may or may not have "
-            "been applied; retry with the same Idempotency-Key")
+        return await self._proposer.submit(payload, key, timeout=timeout)
 
     async def wait_applied(self, index: int, timeout: float) -> bool:
         """True once this peer has applied raft index `index` (False after `timeout`)."""
@@ -248,70 +240,26 @@ class Node:
         return True
 
     def status(self) -> dict:
-        """This peer's view: id, role, leader, term, commit/applied index and every member.
-
-        `peers` lists every member, this one included (`"self": true`). `reachable`: the
-        connection is up and the peer said something within the connection timeout;
-        `last_contact`: seconds since it last did (null if never). On the leader that is the
-        time since the follower last answered, and `match_index` is how far its log matches.
-        Each entry also carries what that peer announced about itself (`roles`, `capacity`).
-        """
-        raft = self._raft
-        leader = self.leader
-        is_leader = leader == self.self_id
-        transport = raft.transport()
-        now = time.monotonic()
-        peers: list[dict[str, Any]] = [{**self.announce, "id": self.self_id, "self": True,
-                                        "reachable": True, "last_contact": 0.0}]
-        for node in sorted(raft.otherNodes, key=lambda n: n.id):
-            contact = transport.last_contact(node.id)
-            age = None if contact is None else round(max(now - contact, 0.0), 3)
-            reachable = (raft.isNodeConnected(node) and age is not None
-                         and age <= self.tuning.connection_timeout)
-            entry: dict[str, Any] = {**transport.peer_meta(node.id), "id": node.id,
-                                     "self": False, "reachable": reachable, "last_contact": age}
-            if is_leader:
-                entry["match_index"] = raft.match_index(node)
-            peers.append(entry)
-        return {
-            "id": self.self_id,
-            "role": self._role if not raft._isLeader() else "leader",
-            "leader": leader,
-            "term": raft.raftCurrentTerm,
-            "commit_index": raft.raftCommitIndex,
-            "applied_index": self.applied_index,
-            "caught_up": self.caught_up,
-            "log_entries": raft._getRaftLogSize(),
-            "snapshots_written": self._hooks.snapshots_written,
-            "snapshots_loaded": self._hooks.snapshots_loaded,
-            "peers": peers,
-        }
+        """This peer's view: id, role, leader, term, commit/applied index and every member
+        (`raftcron.raft.status.node_status` says what each field means)."""
+        return node_status(self, self._raft, role=self._role, hooks=self._hooks)
 
     def add_apply_listener(self, fn: ApplyListener) -> None:
         """`fn(index, command, result)` on the loop after each command newly applied here
         (not for journal entries replayed at start-up that the copy already had)."""
-        self._apply_listeners.append(fn)
+        self._listeners.apply.append(fn)
 
     def add_leadership_listener(self, fn: LeadershipListener) -> None:
         """`fn(True)` once this peer leads and has caught up; `fn(False)` when that ends.
 
         A listener added while this peer already leads gets `fn(True)` soon after (on the
         loop), so registering late never misses a leadership."""
-        self._leadership_listeners.append(fn)
-        if self._delivered_leader:
-            self._loop.call_soon(self._late_leadership, fn)
-
-    def _late_leadership(self, fn: LeadershipListener) -> None:
-        if self._delivered_leader and self.is_leader:
-            try:
-                fn(True)
-            except Exception:
-                log.exception("leadership listener %r failed", fn)
+        self._listeners.add_leadership(fn, lambda: self.is_leader)
 
     def add_snapshot_listener(self, fn: SnapshotListener) -> None:
         """`fn(applied_index)` after a snapshot replaced this peer's copy (no per-command
         listener calls happen for what the snapshot brought)."""
-        self._snapshot_listeners.append(fn)
+        self._listeners.snapshot.append(fn)
 
     def close(self) -> None:
         """Stop the raft thread (journal flushed), finish a snapshot in progress, fail waiters.
@@ -355,8 +303,8 @@ class Node:
             command = commands.decode(payload)
         except Exception:  # the state machine decoded it a moment ago
             command = None
-        if self._apply_listeners:
-            self._post(self._dispatch_apply, index, command, result)
+        if self._listeners.apply:
+            self._post(self._listeners.dispatch_apply, index, command, result)
         key = getattr(command, "key", None)
         if key:
             self._waiters.resolve(key, result)
@@ -375,15 +323,17 @@ class Node:
                 self._waiters.resolve(key, result)
         if restored:
             index = self._state.applied_index
-            self._post(self._dispatch_snapshot, index)
+            self._post(self._listeners.dispatch_snapshot, index)
 
     def _on_state_changed(self, old: int, new: int) -> None:
         self._role = ROLES.get(new, str(new))
         if old == LEADER_STATE and new != LEADER_STATE:
             self._ready_term = None
+            self._tick_leading = False
             self._post(self._deliver_leadership, False)
 
     def _on_tick(self) -> None:
+        self._last_tick = time.monotonic()
         raft = self._raft
         if raft._getRaftLogSize() > self._compact_at and self._hooks.can_start:
             raft.forceLogCompaction()
@@ -401,14 +351,20 @@ class Node:
             noop = raft.noop_index()
             if self._ready_term != term and noop is not None and applied >= noop:
                 self._ready_term = term
-                self._post(self._deliver_leadership, True)
-
-    def _callback_for(self, attempt: asyncio.Future) -> Callable[[Any, int], None]:
-        def callback(result: Any, error: int) -> None:
-            # Runs in the raft thread; an exception here would make pysyncobj apply twice.
-            with contextlib.suppress(Exception):
-                self._post(set_result, attempt, (result, error))
-        return callback
+        # Decided here, after this tick read the sockets, so a stall of this thread alone
+        # does not look like a lost lease: the listeners hear of a lease lost or regained.
+        leading = (raft._isLeader() and self._ready_term == raft.raftCurrentTerm
+                   and self.has_lease())
+        if leading != self._tick_leading:
+            self._tick_leading = leading
+            if not leading and raft._isLeader():
+                log.warning("leader lease lost: no majority heard within %gs; not leading "
+                            "until it is back", self.tuning.election_timeout_min)
+            self._post(self._deliver_leadership, leading)
+        if "raft_thread_exit" in self._faults and self.caught_up:
+            # Test-only fault: end this thread as an unexpected error would (pysyncobj
+            # catches Exception around a tick and retries; SystemExit goes through).
+            raise SystemExit("test fault: raft_thread_exit")
 
     def _fatal(self, message: str) -> None:
         if self._dead:
@@ -420,32 +376,6 @@ class Node:
     def _post(self, fn: Callable[..., None], *args: Any) -> None:
         self._mailbox.post(fn, *args)
 
-    # --- loop thread -------------------------------------------------------------------------
-
-    def _dispatch_apply(self, index: int, command: Any, result: dict) -> None:
-        for fn in list(self._apply_listeners):
-            try:
-                fn(index, command, result)
-            except Exception:
-                log.exception("apply listener %r failed at index %d", fn, index)
-
-    def _dispatch_snapshot(self, index: int) -> None:
-        for fn in list(self._snapshot_listeners):
-            try:
-                fn(index)
-            except Exception:
-                log.exception("snapshot listener %r failed", fn)
-
     def _deliver_leadership(self, value: bool) -> None:
-        if value and not self.is_leader:
-            return  # already lost again; the False is on its way
-        if value == self._delivered_leader:
-            return
-        self._delivered_leader = value
-        log.info("leadership %s (term %d)", "acquired" if value else "lost",
-                 self._raft.raftCurrentTerm)
-        for fn in list(self._leadership_listeners):
-            try:
-                fn(value)
-            except Exception:
-                log.exception("leadership listener %r failed", fn)
+        self._listeners.deliver_leadership(value, lambda: self.is_leader,
+                                           lambda: self._raft.raftCurrentTerm)

@@ -106,7 +106,7 @@ def build_conf(*, self_id: str, data_dir: Path, secret: str | None, tuning: Raft
         # Fail fast without a leader; propose() retries on its own deadline, so nothing
         # lingers in pysyncobj's queue to be applied long after the caller gave up.
         commandsWaitLeader=False,
-        # Never fork with SQLite open; the serializer runs in a thread (raftsnap.py).
+        # Never fork with SQLite open; the serializer runs in a thread (snapshots.py).
         useFork=False,
         serializer=serializer,
         serializeChecker=checker,

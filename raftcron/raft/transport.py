@@ -20,7 +20,14 @@ Two things the stock transport lacks:
   untouched.
 - Liveness. `last_contact(peer_id)` is the monotonic time the peer last sent us anything (an
   append_entries answer, a vote, a keepalive). On the leader that is "when the follower last
-  answered"; the scheduler's leases are built on it.
+  answered"; the node's leader lease and `reachable` are built on it.
+- A guard on the listening port. pysyncobj keeps an accepted connection that never speaks
+  forever (it checks timeouts only when the socket has an event) and listens with a backlog
+  of 5, so anyone who reaches the port could hold every file descriptor without knowing the
+  secret. Here an incoming connection must finish pysyncobj's handshake (with a secret: send
+  a frame encrypted with it, then a member's address) within `handshake_timeout` seconds or
+  it is closed; at most `max_pending` are left unauthenticated at once (a new one beyond that
+  is closed at once, before it costs more than its accept); the backlog is `listen_backlog`.
 
 Runs entirely in pysyncobj's thread, except the two read-only accessors, which only read a dict
 entry (atomic under the GIL).
@@ -28,13 +35,23 @@ entry (atomic under the GIL).
 
 from __future__ import annotations
 
+import logging
+import socket
 import time
 from typing import Any
 
 from pysyncobj.tcp_connection import CONNECTION_STATE
 from pysyncobj.transport import TCPTransport
 
+log = logging.getLogger(__name__)
+
 KEEPALIVE_TYPE = "raftcron_keepalive"
+#: Seconds an incoming connection has to complete pysyncobj's handshake.
+HANDSHAKE_TIMEOUT = 3.0
+#: Incoming connections allowed to be mid-handshake at once (peers need one each).
+MAX_PENDING = 64
+#: The listening socket's backlog (pysyncobj's is 5).
+LISTEN_BACKLOG = 128
 
 
 class KeepaliveTransport(TCPTransport):
@@ -43,6 +60,9 @@ class KeepaliveTransport(TCPTransport):
     #: Set by `configure` before the SyncObj is created (the SyncObj builds the transport).
     keepalive_interval: float = 0.5
     announce: dict[str, Any] | None = None
+    handshake_timeout: float = HANDSHAKE_TIMEOUT
+    max_pending: int = MAX_PENDING
+    listen_backlog: int = LISTEN_BACKLOG
 
     def __init__(self, syncObj: Any, selfNode: Any, otherNodes: Any) -> None:
         self._last_contact: dict[str, float] = {}
@@ -51,6 +71,11 @@ class KeepaliveTransport(TCPTransport):
         # Peers whose handshake is complete: a keepalive sent before the key exchange would
         # break the encrypted framing, so only these get one.
         self._handshaken: set[Any] = set()
+        # Incoming connections not yet authenticated -> when they were accepted.
+        self._pending_since: dict[Any, float] = {}
+        self._backlog_set = False
+        self.refused_connections = 0
+        self.expired_handshakes = 0
         super().__init__(syncObj, selfNode, otherNodes)
 
     @classmethod
@@ -95,9 +120,42 @@ class KeepaliveTransport(TCPTransport):
         self._handshaken.discard(node)
         super()._onNodeDisconnected(node)
 
+    def _maybeBind(self) -> None:
+        super()._maybeBind()
+        if self._ready and not self._backlog_set and self._server is not None:
+            # A second listen() on a listening socket only changes its backlog (Linux, BSD).
+            sock = getattr(self._server, "_TcpServer__socket", None)
+            if isinstance(sock, socket.socket):
+                sock.listen(self.listen_backlog)
+            self._backlog_set = True
+
+    def _onNewIncomingConnection(self, conn: Any) -> None:
+        if len(self._unknownConnections) >= self.max_pending:
+            # No callbacks are set on it yet: this only closes the socket.
+            conn.disconnect()
+            self.refused_connections += 1
+            if self.refused_connections in (1, 10, 100) or self.refused_connections % 1000 == 0:
+                log.warning("raft port: %d unauthenticated connections pending; refused one "
+                            "(%d so far)", self.max_pending, self.refused_connections)
+            return
+        self._pending_since[conn] = time.monotonic()
+        super()._onNewIncomingConnection(conn)
+
+    def _expire_handshakes(self, now: float) -> None:
+        pending = self._unknownConnections
+        for conn in list(self._pending_since):
+            if conn not in pending:
+                del self._pending_since[conn]  # authenticated, or already closed
+            elif now - self._pending_since[conn] > self.handshake_timeout:
+                del self._pending_since[conn]
+                self.expired_handshakes += 1
+                conn.disconnect()  # pysyncobj's callback drops it from _unknownConnections
+                pending.discard(conn)
+
     def _onTick(self) -> None:
         super()._onTick()
         now = time.monotonic()
+        self._expire_handshakes(now)
         if now - self._last_keepalive < self.keepalive_interval:
             return
         self._last_keepalive = now
