@@ -25,6 +25,7 @@ import sqlite_utils
 from raftcron import queries
 from raftcron.dbtime import api_time, db_time
 from raftcron.errors import SchemaVersionError
+from raftcron.fsmodes import create_private
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "ReadDb", "api_time", "db_time", "open_reader",
            "open_writer"]
@@ -130,6 +131,8 @@ def open_writer(path: Path) -> sqlite3.Connection:
     entries whatever SQLite does, and after a crash of the process (not the machine) WAL with
     NORMAL loses nothing. The caller owns the connection and uses it from one thread at a time.
     """
+    # 0600 before SQLite opens it: SQLite gives the -wal and -shm files the same mode.
+    create_private(path)
     conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
     try:
         conn.execute("PRAGMA journal_mode=WAL")
