@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from typing import Any
@@ -21,6 +22,7 @@ from raftcron.db import ReadDb
 from raftcron.errors import ConfigError
 from raftcron.executor.local import LocalExecutor
 from raftcron.executor.ssh import SshExecutor
+from raftcron.fsmodes import private_umask, secure_data_dir
 from raftcron.node import Node
 from raftcron.nodehealth import HealthReporter, NodeProber
 from raftcron.notifier import Notifier
@@ -58,6 +60,7 @@ class Daemon:
         self.notifier: Notifier | None = None
         self.api: Any = None
         self._seed_jobs: list[Any] = []
+        self._job_umask: int | None = None
         self._seed_nodes: list[Any] = []
 
     def request_stop(self) -> None:
@@ -93,9 +96,13 @@ class Daemon:
             if spec.insecure_no_host_key_check:
                 log.warning("node %s: SSH host key checks are OFF "
                             "(insecure_no_host_key_check = true)", spec.name)
-        # 1. The data dir: everything below keeps its files there.
-        s.data_dir.mkdir(parents=True, exist_ok=True)
-        (s.data_dir / "output").mkdir(exist_ok=True)
+        # 1. The data dir: everything below keeps its files there, secrets included. A 077
+        #    umask for the peer's lifetime covers files created by code we do not own
+        #    (pysyncobj's journal); the dir is 0700 and what an older version left is 0600.
+        #    Jobs get the umask the peer started with back (LocalExecutor below).
+        self._job_umask = private_umask()
+        self._teardown.append(("umask", lambda: os.umask(self._job_umask)))
+        secure_data_dir(s.data_dir, subdirs=("output",))
         db_path = s.data_dir / STATE_FILE
 
         # 2. The SQLite copy before the node: pysyncobj replays its journal into it as soon as
@@ -118,7 +125,7 @@ class Daemon:
         # 5. Worker and scheduler are built now (the API hands requests to them) but started
         #    below, after the API.
         output_dir = s.data_dir / "output"
-        local = LocalExecutor(output_dir, clock=self.clock)
+        local = LocalExecutor(output_dir, clock=self.clock, job_umask=self._job_umask)
         ssh = self.ssh = SshExecutor(output_dir, clock=self.clock)
         # SSH node health: this peer reports what its executor sees (a failed connect, a
         # node answering again) into the replicated state; while it leads it also probes the
@@ -142,7 +149,9 @@ class Daemon:
         ctx = ApiContext(self_id=s.self_id, read=self.read, node=self.node, clock=self.clock,
                          data_dir=s.data_dir, token=s.token, peer_apis=dict(s.peer_apis),
                          cancel_local_run=self.worker.cancel, extra_status=self._extra_status,
-                         admin_token=s.admin_token)
+                         admin_token=s.admin_token, read_token=s.read_token,
+                         allow_privileged_jobs=s.allow_privileged_jobs,
+                         unprivileged_users=s.unprivileged_users)
         try:
             self.api = await serve(ctx, s.api_host, s.api_port)
         except OSError as exc:
