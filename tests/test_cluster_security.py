@@ -161,19 +161,31 @@ def test_cluster_unauthenticated_strong_reads_write_nothing(cluster: Cluster) ->
             assert resp.status == 200 and resp.json()["description"] == f"v{i}"
 
 
-def test_single_peer_with_a_read_token(tmp_path: Path) -> None:
-    cluster = Cluster(tmp_path, 1, token=TOKEN, read_token=READER)
+def test_cluster_with_a_read_token(tmp_path: Path) -> None:
+    cluster = Cluster(tmp_path, 3, token=TOKEN, read_token=READER)
     try:
         cluster.start()
-        peer = cluster.wait_for_leader()
-        assert peer.get("/healthz", token=None).status == 200
-        for path in ("/jobs", "/status", "/runs", "/nodes", "/metrics"):
-            resp = peer.get(path, token=None)
-            assert resp.status == 401 and resp.json()["field"] == "authorization", path
-            assert peer.get(path, token=READER).status == 200, path
-        resp = peer.put("/jobs/x", {"schedule": NEVER, "command": ["true"], "user": "nobody"},
-                        token=READER)
+        leader = cluster.wait_for_leader()
+        for peer in cluster.peers:
+            assert peer.get("/healthz", token=None).status == 200
+            for path in ("/jobs", "/status", "/runs", "/nodes", "/metrics", "/openapi.json"):
+                resp = peer.get(path, token=None)
+                assert resp.status == 401 and resp.json()["field"] == "authorization", path
+                assert peer.get(path, token=READER).status == 200, path
+        resp = leader.put("/jobs/x", {"schedule": NEVER, "command": ["true"]}, token=READER)
         assert resp.status == 403 and resp.json()["field"] == "authorization"
-        peer.stop()
+        status, answer = put(leader, "hello", {"command": "echo hello"}, TOKEN)
+        assert status == 201, answer
+        run = wait_until(lambda: (r := leader.post("/jobs/hello/run")).status == 202
+                         and r.json(), 30, "a manual run")
+        done = wait_until(lambda: (r := leader.get(f"/runs/{run['id']}").json())["status"]
+                          in ("succeeded", "failed") and r, 30, "the run to finish")
+        # Every peer serves the output, the others by asking the runner with their token.
+        for peer in cluster.peers:
+            assert peer.get(f"/runs/{done['id']}/output", token=None).status == 401
+            resp = peer.get(f"/runs/{done['id']}/output", token=READER)
+            assert resp.status == 200 and resp.json()["stdout"] == "hello\n", (peer, resp)
+            resp = peer.get("/jobs/hello?consistency=strong", token=READER)
+            assert resp.status == 200, resp
     finally:
         cluster.close()
