@@ -52,6 +52,9 @@ class ContractHarness:
             "slot": SLOT,
             "peer": self.peer,
             "target": self.target,
+            # On an SSH node a job runs as its ssh_user; a root login must be asked for by
+            # name (raftcron.model.privilege.ssh_refusal), and these tests may run as root.
+            "user": getattr(self.target, "ssh_user", None),
             "timeout": timedelta(seconds=60),
             "kill_grace": timedelta(seconds=1),
         }

@@ -171,12 +171,17 @@ class Peer:
         assert not self.running, f"{self} is already running"
         self.dir.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
-        env.pop("RAFTCRON_SECRET", None)
-        env.pop("RAFTCRON_TOKEN", None)
+        for name in ("RAFTCRON_SECRET", "RAFTCRON_TOKEN", "RAFTCRON_READ_TOKEN",
+                     "RAFTCRON_ADMIN_TOKEN"):
+            env.pop(name, None)
         if self.cluster.secret:
             env["RAFTCRON_SECRET"] = self.cluster.secret
         if self.cluster.token:
             env["RAFTCRON_TOKEN"] = self.cluster.token
+        if self.cluster.read_token:
+            env["RAFTCRON_READ_TOKEN"] = self.cluster.read_token
+        if self.cluster.admin_token:
+            env["RAFTCRON_ADMIN_TOKEN"] = self.cluster.admin_token
         env["PYTHONUNBUFFERED"] = "1"
         env.update(self.cluster.peer_env.get(self.index, {}))
         self.starts += 1
@@ -254,7 +259,9 @@ class Cluster:
     `raft` adds `[raft]` settings on top of the quick test timings (`TEST_RAFT`), or of the
     production defaults with `test_timings=False`; `config_text` is prepended to the config
     file; `extra_args` go to every peer, `peer_args[i]` to peer i only, and `peer_env[i]` is
-    added to peer i's environment.
+    added to peer i's environment. `read_token` and `admin_token` go to every peer's
+    environment. `privileged` (default True) writes `allow_privileged_jobs = true`: the tests
+    run as root, where a job without `user` is privileged; tests of that rule pass False.
     """
 
     def __init__(self, root: Path, size: int = 3, *, secret: str | None = DEFAULT_SECRET,
@@ -262,11 +269,14 @@ class Cluster:
                  raft: dict[str, float] | None = None, config_text: str = "",
                  peer_args: dict[int, Sequence[str]] | None = None,
                  peer_env: dict[int, dict[str, str]] | None = None,
-                 test_timings: bool = True) -> None:
+                 test_timings: bool = True, read_token: str | None = None,
+                 admin_token: str | None = None, privileged: bool = True) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.secret = secret
         self.token = token
+        self.read_token = read_token
+        self.admin_token = admin_token
         self.extra_args = list(extra_args)
         self.peer_args = dict(peer_args or {})
         self.peer_env = dict(peer_env or {})
@@ -281,7 +291,9 @@ class Cluster:
         # `test_timings=False` keeps the production defaults (benchmarks measure those).
         tuning = {**(TEST_RAFT if test_timings else {}), **(raft or {})}
         lines = ["[raft]"] + [f"{k} = {v!r}" for k, v in tuning.items()]
-        self.config_path.write_text(config_text + "\n" + "\n".join(lines) + "\n")
+        # Top-level keys must come before the first table.
+        head = "allow_privileged_jobs = true\n" if privileged else ""
+        self.config_path.write_text(head + config_text + "\n" + "\n".join(lines) + "\n")
 
     def start(self) -> Cluster:
         for peer in self.peers:

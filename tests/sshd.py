@@ -242,6 +242,9 @@ def make_spec(node: Node, **overrides: Any) -> RunSpec:
         "slot": SLOT,
         "peer": "127.0.0.1:7101",
         "target": node,
+        # A job runs as the node's ssh_user; a root login must be asked for by name
+        # (raftcron.model.privilege.ssh_refusal), and these tests may run as root.
+        "user": getattr(node, "ssh_user", None),
         "timeout": timedelta(seconds=60),
         "kill_grace": timedelta(seconds=1),
     }

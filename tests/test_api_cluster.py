@@ -185,15 +185,32 @@ def test_min_index_times_out_with_503(api: LiveApi) -> None:
     assert api.request("GET", "/jobs?min_index=1&timeout=999")[2]["field"] == "timeout"
 
 
-def test_consistency_strong_commits_a_noop_first(api: LiveApi) -> None:
+def test_consistency_strong_waits_for_the_read_index_and_proposes_nothing(
+        api: LiveApi) -> None:
+    api.apply("noop", {})
     status, headers, _ = api.request("GET", "/jobs?consistency=strong")
-    assert status == 200
-    assert api.node.proposed == [("noop", {}, None)]
-    assert headers["X-Raftcron-Index"] == "1"
+    assert status == 200 and headers["X-Raftcron-Index"] == "1"
+    assert api.node.proposed == []  # a read never appends to the log
     assert api.request("GET", "/jobs?consistency=eventual")[2]["field"] == "consistency"
-    api.node.unavailable = True
+    # The leader has committed one entry this peer has not applied: the read waits for it.
+    api.node.commit_ahead = 1
+    status, _, body = api.request("GET", "/jobs?consistency=strong&timeout=0.2")
+    assert status == 503 and body["field"] == "consistency"
+    answer: list = []
+    reader = threading.Thread(target=lambda: answer.append(
+        api.request("GET", "/jobs?consistency=strong&timeout=20")))
+    reader.start()
+    poll(lambda: api.node.waits > 1)  # the reader has its read index and waits for it
+    api.apply("noop", {})
+    reader.join(30)
+    assert answer and answer[0][0] == 200 and answer[0][1]["X-Raftcron-Index"] == "2"
+    api.node.commit_ahead = 0
+    # Without a majority heard from, the leader cannot vouch for its commit index.
+    api.node.peers[1]["last_contact"] = None
+    assert api.request("GET", "/jobs?consistency=strong&timeout=0.2")[0] == 503
+    api.node.leader = None
     assert api.request("GET", "/jobs?consistency=strong")[0] == 503
-    api.node.unavailable = False
+    assert api.node.proposed == []
 
 
 def test_writes_need_the_token_reads_do_not(tmp_path: Path) -> None:

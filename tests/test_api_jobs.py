@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from test_api_support import OTHER, SELF, TOKEN, LiveApi, fire_record, job_body
 
+from raftcron.model.privilege import Identity
+
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[LiveApi]:
@@ -294,7 +296,9 @@ def test_jobs_manual_run_errors(api: LiveApi) -> None:
 
 
 def test_jobs_user_needs_the_admin_token(tmp_path: Path) -> None:
-    api = LiveApi(tmp_path, token=TOKEN, admin_token="admin-token")
+    # A daemon that does not run as root (on a root one, no `user` is privileged too).
+    api = LiveApi(tmp_path, token=TOKEN, admin_token="admin-token",
+                  identity=Identity(uid=1000, name="raftcron"))
     try:
         body = job_body(user="backup")
         status, _, answer = api.request("POST", "/jobs", body, token=TOKEN)

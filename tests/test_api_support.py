@@ -28,6 +28,7 @@ from raftcron.clock import FakeClock
 from raftcron.db.reader import ReadDb
 from raftcron.errors import UnavailableError
 from raftcron.model import commands
+from raftcron.model.privilege import Identity
 from raftcron.state.machine import StateMachine
 
 SELF = "127.0.0.1:7101"
@@ -55,11 +56,13 @@ class FakeNode:
         #: How far the commit index the node reports is ahead of what it applied.
         self.commit_ahead = 0
         self.peers = peers if peers is not None else [
-            {"id": self_id, "self": True, "reachable": True},
-            {"id": OTHER, "self": False, "reachable": True},
-            {"id": THIRD, "self": False, "reachable": False},
+            {"id": self_id, "self": True, "reachable": True, "last_contact": 0.0},
+            {"id": OTHER, "self": False, "reachable": True, "last_contact": 0.0},
+            {"id": THIRD, "self": False, "reachable": False, "last_contact": None},
         ]
         self.proposed: list[tuple[str, dict, str | None]] = []
+        #: How many `wait_applied` calls have started (a test can wait for a reader to wait).
+        self.waits = 0
         self._changed: asyncio.Event | None = None
 
     @property
@@ -88,6 +91,7 @@ class FakeNode:
     async def wait_applied(self, index: int, timeout: float) -> bool:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        self.waits += 1
         while self.state.applied_index < index:
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -112,9 +116,14 @@ class LiveApi:
     """A served API on 127.0.0.1:<ephemeral> with a fake node over real SQLite."""
 
     def __init__(self, root: Path, *, token: str | None = None, admin_token: str | None = None,
+                 read_token: str | None = None, allow_privileged_jobs: bool = True,
+                 identity: Identity | None = None,
                  self_id: str = SELF, peer_apis: dict[str, str] | None = None,
                  extra_status: Callable[[], dict] | None = None,
                  cancel_local_run: Any = None) -> None:
+        """`allow_privileged_jobs` defaults to True here: the tests run as root, where every
+        job without `user` is privileged (`raftcron.model.privilege`); tests of that rule pass
+        False, and `identity` to pretend the daemon runs as someone else."""
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
         self.clock = FakeClock(START)
@@ -124,8 +133,9 @@ class LiveApi:
         self.ctx = ApiContext(
             self_id=self_id, read=self.read, node=self.node, clock=self.clock,  # type: ignore[arg-type]
             data_dir=root, token=token, peer_apis=dict(peer_apis or {}),
-            extra_status=extra_status, admin_token=admin_token,
-            cancel_local_run=cancel_local_run,
+            extra_status=extra_status, admin_token=admin_token, read_token=read_token,
+            allow_privileged_jobs=allow_privileged_jobs,
+            identity=identity or Identity.current(), cancel_local_run=cancel_local_run,
         )
         self.ctx.wait_timeout = 2.0
         self.loop = asyncio.new_event_loop()

@@ -54,7 +54,7 @@ def test_cli_import_creates_every_job(api: LiveApi, tmp_path: Path,
     assert code == 0, err
     assert "created job nightly-backup" in out and "imported 2 jobs" in out
     assert names(api) == ["nightly-backup", "web-2"]
-    job = api.client().get_job("nightly-backup")
+    job = api.client(TOKEN).get_job("nightly-backup")  # env values are shown to a token only
     assert job["schedule"] == "30 2 * * *" and job["tz"] == "Europe/Berlin"
     assert job["command"] == "/usr/local/bin/backup --full > /dev/null 2>&1"
     assert job["env"] == {"SHELL": "/bin/bash"}

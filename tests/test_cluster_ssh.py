@@ -102,6 +102,9 @@ def _distcrond_dirs(root: Path, sshd: Sshd) -> tuple[Path, Path]:
     (jobs_dir / "on_node.json").write_text("# file: on_node.json\n" + json.dumps({
         "description": "runs on whichever node carries role1",
         "policy": {"hosts": "any", "roles": ["role1"]}, "schedule": "@every 2s",
+        # A job runs on an SSH node as its ssh_user, and a root login must be asked for by
+        # name (raftcron.model.privilege.ssh_refusal): these tests may run as root.
+        "user": sshd.user,
         "command": ["/bin/sh", "-c", "echo on $RAFTCRON_TARGET"]}, indent=4))
     return nodes_dir, jobs_dir
 
@@ -161,7 +164,8 @@ def nodes_of(peer: Peer) -> dict[str, dict]:
 
 
 def put_job(env: Env, name: str, spec: dict[str, Any]) -> dict:
-    body = {"schedule": NEVER, **spec}
+    # As the node's ssh_user: a root login must be asked for by name (see on_node.json).
+    body = {"schedule": NEVER, "user": env.sshd.user, **spec}
 
     def attempt() -> dict | None:
         resp = env.any_peer().put(f"/jobs/{name}", body)

@@ -1,17 +1,16 @@
 """The aiohttp application: the only module importing aiohttp.
 
-One middleware does what every request needs, in this order: authenticate writes (before
-the body is read), read and parse the body (size cap, media type, JSON), honour
-`?consistency=strong` and `?min_index=N` on reads, call the handler, map raftcron errors to
-JSON answers through `api/errors.py`, and stamp `X-Raftcron-Index` on every response. A
-catch-all logs anything unexpected and answers 500 `{"error": "internal error"}`; there
-should be no known way to reach it.
+One middleware does what every request needs, in this order: authorise the request for its
+route (`api/auth.py`, before the body is read), read and parse the body (size cap, media
+type, JSON), honour `?consistency=strong` and `?min_index=N` on reads, call the handler,
+map raftcron errors to JSON answers through `api/errors.py`, and stamp `X-Raftcron-Index`
+on every response. A catch-all logs anything unexpected and answers 500
+`{"error": "internal error"}`; there should be no known way to reach it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import io
 import json
 import logging
@@ -23,9 +22,11 @@ import aiohttp
 from aiohttp import web
 
 from raftcron.api import openapi
+from raftcron.api.auth import authorize, bearer
 from raftcron.api.context import ApiContext, Fetched, Runtime
 from raftcron.api.errors import error_response, internal_error
 from raftcron.api.http import HttpError, Request, Response
+from raftcron.api.readindex import strong_read_barrier
 from raftcron.api.routes import ROUTES, Route
 from raftcron.api.runs import PROXIED_HEADER
 from raftcron.errors import ConfigError, RaftcronError, UnavailableError, ValidationError
@@ -40,37 +41,6 @@ WRITE_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 INDEX_HEADER = "X-Raftcron-Index"
 RUNTIME: web.AppKey[Runtime] = web.AppKey("raftcron_runtime", Runtime)
 ROUTE_KEY = "raftcron_route"
-
-
-def _bearer(request: web.Request) -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        return None
-    return value.strip()
-
-
-def _same(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
-
-
-def _authorize(ctx: ApiContext, request: web.Request, secret: bool = False) -> bool:
-    """Check the token of a write, or of a `secret` read (401 otherwise); returns whether the
-    caller is an admin."""
-    presented = _bearer(request)
-    is_admin = ctx.admin_token is None or (
-        presented is not None and _same(presented, ctx.admin_token)
-    )
-    if (request.method not in WRITE_METHODS and not secret) or ctx.token is None:
-        return is_admin
-    if presented is None:
-        what = "write" if request.method in WRITE_METHODS else "request"
-        raise HttpError(401, f"authorization: this {what} needs 'Authorization: Bearer <token>'",
-                        field="authorization", headers={"WWW-Authenticate": "Bearer"})
-    if not (_same(presented, ctx.token) or (ctx.admin_token is not None and is_admin)):
-        raise HttpError(401, "authorization: wrong token", field="authorization",
-                        headers={"WWW-Authenticate": "Bearer"})
-    return is_admin
 
 
 def _is_json(content_type: str) -> bool:
@@ -118,7 +88,8 @@ async def _read_barrier(rt: Runtime, req: Request) -> None:
     min_index = req.int_arg("min_index", minimum=0)
     timeout = req.float_arg("timeout", default=rt.ctx.wait_timeout, maximum=MAX_WAIT)
     if consistency == "strong":
-        await rt.propose("noop", {}, None)
+        # A read index, not a no-op through the log: a read never appends an entry.
+        await strong_read_barrier(rt, timeout)
     if min_index is not None and rt.applied_index() < min_index:
         reached = await rt.ctx.node.wait_applied(min_index, timeout)
         if not reached:
@@ -132,7 +103,7 @@ async def _read_barrier(rt: Runtime, req: Request) -> None:
 def _adapt(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         rt = request.app[RUNTIME]
-        admin = _authorize(rt.ctx, request, route.secret)
+        role = authorize(route.required, bearer(request.headers), rt.ctx.tokens)
         body = await _body(request) if request.method in WRITE_METHODS else None
         req = Request(
             method=request.method,
@@ -141,7 +112,7 @@ def _adapt(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse
             query={k: request.query.getall(k) for k in request.query},
             headers=request.headers,
             body=body,
-            admin=admin,
+            role=role,
         )
         if request.method == "GET":
             await _read_barrier(rt, req)
@@ -195,17 +166,20 @@ async def _middleware(request: web.Request, handler: Any) -> web.StreamResponse:
 
 
 class _Fetcher:
-    """GETs to other peers' APIs (output proxying), on one lazily created session."""
+    """GETs to other peers' APIs (output proxying, read index), on one lazy session."""
 
-    def __init__(self) -> None:
+    def __init__(self, credential: str | None = None) -> None:
         self._session: aiohttp.ClientSession | None = None
+        self._headers = {PROXIED_HEADER: "1"}
+        if credential:  # the other peer may require a token for every read
+            self._headers["Authorization"] = f"Bearer {credential}"
 
     async def __call__(self, url: str, timeout: float) -> Fetched:
         if self._session is None:
             self._session = aiohttp.ClientSession()
         try:
             async with self._session.get(
-                url, headers={PROXIED_HEADER: "1"},
+                url, headers=self._headers,
                 timeout=aiohttp.ClientTimeout(total=timeout),
             ) as resp:
                 return resp.status, resp.headers.get("Content-Type", ""), await resp.read()
@@ -221,7 +195,7 @@ class _Fetcher:
 def create_app(ctx: ApiContext) -> web.Application:
     """The API of one peer as an aiohttp application (routes in `api/routes.py`)."""
     pool = ThreadPoolExecutor(max_workers=ctx.read_threads, thread_name_prefix="raftcron-api")
-    fetcher = _Fetcher()
+    fetcher = _Fetcher(ctx.peer_credential())
     rt = Runtime(ctx=ctx, pool=pool, fetch=fetcher)
     rt.extras["openapi"] = openapi.build_document(ROUTES)
     app = web.Application(middlewares=[_middleware], client_max_size=MAX_BODY)

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from raftcron.api.auth import Tokens
 from raftcron.durations import format_time
+from raftcron.model.privilege import Identity
 
 if TYPE_CHECKING:
     from raftcron.clock import Clock
@@ -48,8 +50,16 @@ class ApiContext:
     peer_apis: dict[str, str]
     cancel_local_run: Callable[[str], Awaitable[bool]] | None = None
     extra_status: Callable[[], dict] | None = None
-    #: When set, creating or changing a job with `user` set needs this token (design §5).
+    #: When set, creating or changing a privileged job needs this token (`privilege.py`).
     admin_token: str | None = None
+    #: When set, every read but liveness/readiness needs a token (`api/auth.py`).
+    read_token: str | None = None
+    #: Without an admin token: accept privileged jobs from any writer (else refuse them).
+    allow_privileged_jobs: bool = False
+    #: Users any writer's job may run as (never root): `privilege.py`.
+    unprivileged_users: frozenset[str] = frozenset()
+    #: The user this peer runs as (a job without `user` runs as it).
+    identity: Identity = field(default_factory=Identity.current)
     #: Default bound of a `?min_index=` wait and of a write's propose, in seconds.
     wait_timeout: float = 10.0
     #: Threads reading the SQLite copy (ReadDb keeps one connection per thread).
@@ -57,6 +67,15 @@ class ApiContext:
     #: The daemon's metrics (its worker and scheduler record into them); when None, /metrics
     #: builds its own for this app on first use (state only, no events).
     metrics: PeerMetrics | None = None
+
+    @property
+    def tokens(self) -> Tokens:
+        return Tokens(write=self.token, read=self.read_token, admin=self.admin_token)
+
+    def peer_credential(self) -> str | None:
+        """The token this peer shows another peer's API when it proxies a read: the least
+        powerful one configured that may read (peers share their tokens)."""
+        return self.read_token or self.token or self.admin_token
 
 
 @dataclass

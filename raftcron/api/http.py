@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import IntEnum
 from typing import Any
 
 from raftcron.durations import parse_time
@@ -38,6 +39,15 @@ class HttpError(RaftcronError):
         self.headers = dict(headers or {})
 
 
+class Role(IntEnum):
+    """What a request's token proves, lowest first (`api/auth.py` decides it)."""
+
+    ANONYMOUS = 0
+    READER = 1
+    WRITER = 2
+    ADMIN = 3
+
+
 @dataclass(frozen=True)
 class Request:
     """One request, already authenticated and with its JSON body parsed (or None)."""
@@ -48,8 +58,19 @@ class Request:
     query: Mapping[str, Sequence[str]]
     headers: Mapping[str, str]
     body: Any = None
-    #: True when the caller presented the admin token (or none is configured).
-    admin: bool = False
+    #: What the caller's token proves (`api/auth.py`).
+    role: Role = Role.ANONYMOUS
+
+    @property
+    def admin(self) -> bool:
+        """The caller presented the admin token."""
+        return self.role is Role.ADMIN
+
+    @property
+    def sees_secrets(self) -> bool:
+        """The caller presented a valid token (read, write or admin): a job's `env` values
+        are shown to it; to anyone else they are redacted."""
+        return self.role >= Role.READER
 
     def arg(self, name: str) -> str | None:
         """The last value of query parameter `name`, or None."""

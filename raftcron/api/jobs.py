@@ -4,18 +4,26 @@ Writes validate with `model.job_from_dict` (unknown fields refused, each error n
 field), expand the schedule with `schedule.parse` (so the H fields are fixed once, by the
 proposer, and every peer stores the same expansion) and propose `put_job`. The answer is
 sent after the command is applied on this peer, so the caller reads its own write here.
+
+Who may write what: a privileged job (root, or another user than the daemon's) needs the
+admin token (`raftcron.model.privilege`, 403 naming `user`). Secrets: `env` values are answered as
+`"***"` to a caller without a valid token (`jobview.redact`); a write that sends `"***"` for
+a key keeps the value stored under that key, so a redacted GET can be PUT back unchanged (a
+`"***"` for a key the job does not have yet is refused: 400 naming `env.KEY`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from raftcron import model, schedule
 from raftcron.api.http import HttpError, Request, Response, json_response, page
-from raftcron.api.jobview import load_job, next_runs, public, with_next_runs
+from raftcron.api.jobview import REDACTED, load_job, next_runs, public, redact, with_next_runs
 from raftcron.api.results import check_result
 from raftcron.durations import parse_time
 from raftcron.errors import ConflictError, JobNotFoundError, ValidationError
+from raftcron.model import privilege
 
 _JOB_STATUSES = ("scheduled", "paused", "finished")
 
@@ -50,7 +58,7 @@ async def list_jobs(rt: Any, req: Request) -> Response:
     out = []
     for item in items:
         upcoming = next_runs(item, now, count=1)
-        entry = public(item)
+        entry = redact(public(item), reveal=req.sees_secrets)
         entry["next_run"] = upcoming[0] if upcoming else None
         entry["last_run"] = last_runs.get(item["name"])
         out.append(entry)
@@ -63,14 +71,32 @@ def _page_with_last_runs(read: Any, **filters: Any) -> tuple[list[dict], str | N
     return items, next_cursor, {item["name"]: read.last_run(item["name"]) for item in items}
 
 
-async def job_view(rt: Any, name: str) -> dict:
+async def job_view(rt: Any, name: str, req: Request) -> dict:
+    """The job as answered to `req` (env values redacted unless it carries a token)."""
     job = await rt.db(load_job, rt.ctx.read, name)
-    return with_next_runs(job, rt.ctx.clock.now())
+    return redact(with_next_runs(job, rt.ctx.clock.now()), reveal=req.sees_secrets)
 
 
 async def get_job(rt: Any, req: Request) -> Response:
     """`GET /jobs/{name}` -> the job with `status`, `next_runs`, `last_run`, `counts`."""
-    return json_response(await job_view(rt, req.params["name"]))
+    return json_response(await job_view(rt, req.params["name"], req))
+
+
+async def keep_redacted(rt: Any, job: model.Job) -> model.Job:
+    """`job` with each `"***"` env value replaced by the value stored under that key."""
+    hidden = [k for k, v in job.env.items() if v == REDACTED]
+    if not hidden:
+        return job
+    stored = await rt.db(rt.ctx.read.get_job, job.name)
+    stored_env = (stored or {}).get("env") or {}
+    env = dict(job.env)
+    for key in hidden:
+        if key not in stored_env:
+            raise ValidationError(
+                f"env.{key}: {REDACTED!r} stands for a hidden value, and job {job.name!r} has "
+                "none stored under this key: send the value itself", field=f"env.{key}")
+        env[key] = stored_env[key]
+    return dataclasses.replace(job, env=env)
 
 
 def _from_body(body: dict, name: str | None) -> model.Job:
@@ -87,12 +113,13 @@ def _from_body(body: dict, name: str | None) -> model.Job:
 def put_args(rt: Any, req: Request, job: model.Job, *, create_only: bool) -> dict:
     """The `put_job` command arguments for a validated job (design §9, modules.md)."""
     job_dict = model.job_to_dict(job)
-    if job_dict.get("user") and not req.admin:
-        raise HttpError(
-            403,
-            "user: only the admin token may create or change a job that runs as another user",
-            field="user",
-        )
+    ctx = rt.ctx
+    decision = privilege.decide(job_dict.get("user"), ctx.identity, is_admin=req.admin,
+                                admin_configured=ctx.admin_token is not None,
+                                allow_privileged=ctx.allow_privileged_jobs,
+                                unprivileged_users=ctx.unprivileged_users)
+    if not decision.allowed:
+        raise HttpError(403, decision.message or "user: needs the admin token", field="user")
     now = rt.ctx.clock.now()
     start_at = job_dict.get("start_at")
     anchor = parse_time(start_at, field="start_at") if start_at else now
@@ -120,12 +147,12 @@ async def _precheck(rt: Any, req: Request, name: str, *, want: bool) -> None:
 async def create_job(rt: Any, req: Request) -> Response:
     """`POST /jobs` -> 201 with the job; 409 if the name exists."""
     body = req.object_body()
-    job = _from_body(body, None)
+    job = await keep_redacted(rt, _from_body(body, None))
     args = put_args(rt, req, job, create_only=True)
     await _precheck(rt, req, job.name, want=False)
     result = await rt.propose("put_job", args, req.idempotency_key())
     check_result(result, job=job.name)
-    return json_response(await job_view(rt, job.name), status=201)
+    return json_response(await job_view(rt, job.name, req), status=201)
 
 
 async def put_job(rt: Any, req: Request) -> Response:
@@ -139,11 +166,12 @@ async def put_job(rt: Any, req: Request) -> Response:
     job = _from_body(body, name)
     if job.name != name:
         raise ValidationError(f"name: expected {name!r}, got {job.name!r}", field="name")
+    job = await keep_redacted(rt, job)
     args = put_args(rt, req, job, create_only=False)
     result = await rt.propose("put_job", args, req.idempotency_key())
     check_result(result, job=name)
     status = 201 if result.get("created") else 200
-    return json_response(await job_view(rt, name), status=status)
+    return json_response(await job_view(rt, name, req), status=status)
 
 
 async def delete_job(rt: Any, req: Request) -> Response:
@@ -162,7 +190,7 @@ async def _set_paused(rt: Any, req: Request, paused: bool) -> Response:
     args = {"name": name, "paused": paused, "at": rt.now_iso()}
     result = await rt.propose("set_paused", args, req.idempotency_key())
     check_result(result, job=name)
-    return json_response(await job_view(rt, name))
+    return json_response(await job_view(rt, name, req))
 
 
 async def pause_job(rt: Any, req: Request) -> Response:

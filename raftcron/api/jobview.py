@@ -97,6 +97,21 @@ def public(job: dict) -> dict:
     return {k: v for k, v in job.items() if k not in INTERNAL_FIELDS}
 
 
+#: What a hidden secret value is answered as (and, in a write, "keep the stored value").
+REDACTED = "***"
+
+
+def redact(job: dict, *, reveal: bool) -> dict:
+    """`job` with every `env` value replaced by `REDACTED`, unless `reveal`.
+
+    The keys stay visible (an operator sees which variables a job sets); only the values are
+    secret. Used by every answer that carries a job."""
+    env = job.get("env")
+    if reveal or not isinstance(env, dict) or not env:
+        return job
+    return {**job, "env": dict.fromkeys(env, REDACTED)}
+
+
 def with_next_runs(job: dict, now: datetime, *, count: int = NEXT_RUNS) -> dict:
     """`job` with `next_runs` filled in and internal bookkeeping keys removed."""
     out = public(job)

@@ -29,7 +29,11 @@ _JOB = {
         "tz": _STR, "type": {"enum": ["command", "script", "binary"]},
         "command": {"oneOf": [_STRS, _STR]}, "script": {"type": "string",
                                                          "description": "base64"},
-        "interpreter": _STRS, "env": _MAP, "cwd": _STR, "user": _STR,
+        "interpreter": _STRS, "cwd": _STR,
+        "env": {**_MAP, "description": "values are answered as \"***\" unless the request "
+                "carries a token; a PUT that sends \"***\" keeps the stored value"},
+        "user": {**_STR, "description": "run as this user; root or another user than the "
+                 "daemon's (or no user on a root daemon) needs the admin token"},
         "timeout": _DURATION, "kill_grace": _DURATION, "retries": _INT,
         "retry_backoff": _DURATION, "retry_backoff_max": _DURATION,
         "concurrency": {"enum": ["allow", "forbid", "replace", "queue"]},
@@ -94,11 +98,13 @@ _QUERY_DOC = {
     "since": "runs slotted at or after (ISO 8601)", "until": "runs slotted at or before",
     "stream": "stdout or stderr: answer that stream as text/plain",
     "min_index": "wait (bounded) until this peer has applied this index; 503 otherwise",
-    "consistency": "strong: commit a no-op through the log first, then read",
+    "consistency": "strong: wait until this peer has applied the leader's commit index (a "
+                   "read index: nothing is written to the log), then read",
     "timeout": "bound of the min_index wait in seconds (default 10, max 60)",
 }
 _READ_QUERY = ("min_index", "consistency", "timeout")
-_ERROR_TEXT = {400: "bad input", 401: "missing or wrong token", 403: "needs the admin token",
+_ERROR_TEXT = {400: "bad input", 401: "missing or wrong token",
+               403: "needs the admin token (or a write with the read token)",
                404: "not found", 409: "conflict", 413: "body too large",
                415: "body is not JSON", 503: "unavailable (no leader, timeout); retry"}
 
@@ -125,6 +131,9 @@ def _operation(route: Any) -> dict:
             "application/json": {"schema": {"$ref": f"#/components/schemas/{kind}"}}}}
     responses: dict[str, Any] = {str(status): ok}
     errors = set(route.errors) | {503}
+    need = route.required.value
+    if need != "none":
+        errors.add(401)
     if route.method == "GET":
         errors.add(400)
     else:
@@ -141,8 +150,10 @@ def _operation(route: Any) -> dict:
     if route.body:
         op["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": {"$ref": f"#/components/schemas/{route.body}"}}}}
-    if route.method != "GET" or getattr(route, "secret", False):
-        op["security"] = [{"bearer": []}]
+    if need != "none":
+        # Writes need the write (or admin) token when one is configured; reads need a token
+        # only when a read token is configured.
+        op["security"] = [{"bearer": []}] if need == "write" else [{}, {"bearer": []}]
     return op
 
 
@@ -155,8 +166,10 @@ def build_document(routes: Iterable[Any]) -> dict:
         "openapi": "3.1.0",
         "info": {"title": "raftcron", "version": __version__,
                  "description": "Every response carries X-Raftcron-Index (this peer's "
-                                "applied index). Reads are open; writes and /backup need a "
-                                "bearer token when one is configured."},
+                                "applied index). Writes need a bearer token when one is "
+                                "configured; reads need one when a read token is configured "
+                                "(/healthz and /readyz never do). A job's env values are "
+                                "answered as \"***\" to a request without a valid token."},
         "paths": paths,
         "components": {"schemas": SCHEMAS, "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer"}}},

@@ -10,7 +10,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from raftcron.api import backup, dashboard, jobs, manual, metrics, nodes, runs, status
+from raftcron.api import backup, dashboard, jobs, manual, metrics, nodes, readindex, runs, status
+from raftcron.api.auth import Need
 from raftcron.api.http import Request, Response
 
 Handler = Callable[[Any, Request], Awaitable[Response]]
@@ -33,22 +34,33 @@ class Route:
     #: Error statuses this route can answer besides the common ones.
     errors: tuple[int, ...] = field(default_factory=tuple)
     tag: str = "cluster"
-    #: True: needs the API token (when one is configured) even though it is a read.
-    secret: bool = False
+    #: What the caller must hold (`api/auth.py`); None: READ for GET, WRITE otherwise.
+    need: Need | None = None
+
+    @property
+    def required(self) -> Need:
+        if self.need is not None:
+            return self.need
+        return Need.READ if self.method == "GET" else Need.WRITE
 
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/status", status.get_status, "This peer: role, leader, term, indices, peers",
           ok=(200, "Status")),
-    Route("GET", "/healthz", status.healthz, "Liveness: 200 while the process serves"),
+    Route("GET", "/healthz", status.healthz, "Liveness: 200 while the process serves",
+          need=Need.NONE),
     Route("GET", "/readyz", status.readyz,
-          "Readiness: 200 when there is a leader and this peer has caught up", errors=(503,)),
+          "Readiness: 200 when there is a leader and this peer has caught up", errors=(503,),
+          need=Need.NONE),
+    Route("GET", "/raft/read-index", readindex.read_index,
+          "The leader's commit index for a strong read (answered by the leader only)",
+          ok=(200, "Object"), errors=(503,), need=Need.NONE),
     Route("GET", "/metrics", metrics.get_metrics, "Prometheus text format",
           ok=(200, "text/plain")),
     Route("GET", "/openapi.json", status.get_openapi, "This document"),
     Route("GET", "/backup", backup.get_backup,
           "A consistent copy of this peer's state (SQLite); needs the token: it holds secrets",
-          ok=(200, backup.MEDIA_TYPE), errors=(401,), secret=True),
+          ok=(200, backup.MEDIA_TYPE), errors=(401,), need=Need.WRITE),
     Route("GET", "/jobs", jobs.list_jobs, "List jobs (with next_run)",
           query=("status", "role", "label", *_PAGE), ok=(200, "JobPage"), tag="jobs"),
     Route("POST", "/jobs", jobs.create_job,
@@ -86,8 +98,10 @@ ROUTES: tuple[Route, ...] = (
           body="Node", ok=(200, "Node"), errors=(409,), tag="nodes"),
     Route("DELETE", "/nodes/{name}", nodes.delete_node, "Delete an SSH node",
           errors=(404, 409), tag="nodes"),
+    # The dashboard's shell holds no data (the page reads the API with the caller's token),
+    # so a browser can load it without one.
     Route("GET", "/", dashboard.index, "The dashboard (HTML)", ok=(200, "text/html"),
-          tag="dashboard"),
+          tag="dashboard", need=Need.NONE),
     Route("GET", "/static/{file}", dashboard.static_file, "Dashboard assets",
-          ok=(200, "text/plain"), errors=(404,), tag="dashboard"),
+          ok=(200, "text/plain"), errors=(404,), tag="dashboard", need=Need.NONE),
 )

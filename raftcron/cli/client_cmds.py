@@ -6,9 +6,10 @@
     raftcron nodes list
     raftcron status
 
-`--api URL` (default `$RAFTCRON_API`, else http://127.0.0.1:8101); the token for writes comes
-from `$RAFTCRON_TOKEN` only, never from a flag. Every error prints one line on stderr and
-exits with status 2; `--json` prints the API's JSON instead of a table.
+`--api URL` (default `$RAFTCRON_API`, else http://127.0.0.1:8101); the token comes from
+`$RAFTCRON_TOKEN` (the write or admin token), else `$RAFTCRON_READ_TOKEN` (reads only),
+never from a flag. Without a token, a job's `env` values show as `***`. Every error prints
+one line on stderr and exits with status 2; `--json` prints the API's JSON instead of a table.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from raftcron.model import TERMINAL_STATUSES
 
 API_ENV = "RAFTCRON_API"
 TOKEN_ENV = "RAFTCRON_TOKEN"
+READ_TOKEN_ENV = "RAFTCRON_READ_TOKEN"
 
 
 class _CommandParser(argparse.ArgumentParser):
@@ -132,7 +134,8 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 def client_from_args(args: argparse.Namespace) -> Client:
     base = getattr(args, "api", None) or os.environ.get(API_ENV) or DEFAULT_API
-    return Client(base, token=os.environ.get(TOKEN_ENV) or None,
+    token = os.environ.get(TOKEN_ENV) or os.environ.get(READ_TOKEN_ENV) or None
+    return Client(base, token=token,
                   timeout=getattr(args, "http_timeout", None) or 10.0)
 
 

@@ -15,8 +15,9 @@ from raftcron.logs import setup_logging
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str | None) -> None:
-    parser.epilog = ("The cluster secret and API token come from RAFTCRON_SECRET and "
-                     "RAFTCRON_TOKEN (or the config file), never from flags.")
+    parser.epilog = ("The cluster secret and the API tokens come from RAFTCRON_SECRET, "
+                     "RAFTCRON_TOKEN, RAFTCRON_READ_TOKEN and RAFTCRON_ADMIN_TOKEN (or the "
+                     "config file), never from flags.")
     parser.add_argument("--peers", metavar="H:P,H:P,...",
                         help="raft addresses of every peer, this one included")
     parser.add_argument("--self", dest="self_id", metavar="H:P",
@@ -35,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser, name: str | None) -> None:
                         choices=("debug", "info", "warning", "error"), help="log level")
     parser.add_argument("--insecure", action="store_true",
                         help="allow a non-loopback address without RAFTCRON_SECRET")
+    parser.add_argument("--allow-privileged-jobs", action="store_true",
+                        help="without an admin token, let any writer create jobs that run as "
+                             "root or as another user (refused by default)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,10 +46,12 @@ def run(args: argparse.Namespace) -> int:
         peers=args.peers, self_id=args.self_id, api=args.api, data_dir=args.data_dir,
         config=args.config, roles=args.roles, capacity=args.capacity, jobs_dir=args.jobs_dir,
         nodes_dir=args.nodes_dir, log_format=args.log_format, insecure=args.insecure,
+        allow_privileged_jobs=args.allow_privileged_jobs,
     )
     setup_logging(settings.log_format, peer=settings.self_id,
                   level=getattr(logging, args.log_level.upper()),
-                  secrets=(settings.secret, settings.token, settings.admin_token))
+                  secrets=(settings.secret, settings.token, settings.admin_token,
+                           settings.read_token))
     # Imported here so `raftcron --help` and flag errors stay fast.
     from raftcron.daemon.peer import Daemon
 

@@ -126,8 +126,8 @@ class Client:
         write = method != "GET"
         if write:
             headers["Idempotency-Key"] = uuid.uuid4().hex
-            if self.token:
-                headers["Authorization"] = f"Bearer {self.token}"
+        if self.token:  # reads too: a read token may be required, and it reveals env values
+            headers["Authorization"] = f"Bearer {self.token}"
         attempts = self.write_attempts if write else 1
         delay = 0.1
         for attempt in range(1, attempts + 1):

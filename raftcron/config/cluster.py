@@ -2,8 +2,9 @@
 
 `load_cluster_config(path)` reads a file like `configs/cluster.toml`. Unknown keys are refused
 with the key named; relative paths are taken from the config file's directory. The secret
-and the token may be written in the file, but `RAFTCRON_SECRET`/`RAFTCRON_TOKEN` in the
-environment win, and neither ever appears in `repr()`/`str()` of the config.
+and the tokens may be written in the file, but `RAFTCRON_SECRET`, `RAFTCRON_TOKEN`,
+`RAFTCRON_READ_TOKEN` and `RAFTCRON_ADMIN_TOKEN` in the environment win, and none ever
+appears in `repr()`/`str()` of the config.
 
 `data_dir` may contain `{host}` and `{port}` (this peer's raft address), so one file serves
 every peer: `data_dir = "/var/lib/raftcron/{port}"`; `ClusterConfig.data_dir_for(self_id)`
@@ -35,7 +36,8 @@ from raftcron.config.tuning import CONFIG_KEYS, RaftTuning
 from raftcron.errors import ConfigError, ValidationError
 from raftcron.model import Node, node_from_dict
 from raftcron.model import checks as c
-from raftcron.model.job import email, url
+from raftcron.model.job import USER_RE, email, url
+from raftcron.model.privilege import ROOT_NAMES
 
 __all__ = [
     "ClusterConfig", "LogFormat", "NotifyConfig", "SchedulerConfig", "apply_env",
@@ -46,12 +48,18 @@ __all__ = [
 
 SECRET_ENV = "RAFTCRON_SECRET"
 TOKEN_ENV = "RAFTCRON_TOKEN"
+READ_TOKEN_ENV = "RAFTCRON_READ_TOKEN"
+ADMIN_TOKEN_ENV = "RAFTCRON_ADMIN_TOKEN"
+#: config field -> the environment variable that overrides it.
+_ENV_SECRETS = (("secret", SECRET_ENV), ("token", TOKEN_ENV), ("read_token", READ_TOKEN_ENV),
+                ("admin_token", ADMIN_TOKEN_ENV))
 #: API port = raft port + this, when `api` is not given (7101 -> 8101).
 API_PORT_OFFSET = 1000
 
 TOP_KEYS = (
     "peers", "self", "api", "data_dir", "roles", "capacity", "jobs_dir", "nodes_dir",
     "log_format", "insecure", "secret", "token", "nodes", "raft", "scheduler", "notify",
+    "read_token", "admin_token", "allow_privileged_jobs", "unprivileged_users",
 )
 #: [raft] tuning (`raftcron.config.tuning` owns their meaning), in seconds except the entry count.
 RAFT_KEYS = tuple(CONFIG_KEYS)
@@ -101,6 +109,10 @@ class ClusterConfig:
     insecure: bool = False
     secret: str | None = field(default=None, repr=False)
     token: str | None = field(default=None, repr=False)
+    read_token: str | None = field(default=None, repr=False)   # when set, reads need a token
+    admin_token: str | None = field(default=None, repr=False)  # privileged jobs need it
+    allow_privileged_jobs: bool = False  # without an admin token: accept privileged jobs
+    unprivileged_users: list[str] = field(default_factory=list)  # any writer may run as these
     nodes: list[Node] = field(default_factory=list)
     raft: dict[str, float | int] = field(default_factory=dict)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
@@ -133,9 +145,9 @@ def parse_peer_address(text: object, *, field: str = "peers") -> tuple[str, int]
 
 
 def apply_env(config: ClusterConfig, environ: Mapping[str, str] | None = None) -> ClusterConfig:
-    """The secret and token from the environment, where set and non-empty, win over the file."""
+    """The secret and tokens from the environment, where set and non-empty, win over the file."""
     env = os.environ if environ is None else environ
-    changes = {k: env[v] for k, v in (("secret", SECRET_ENV), ("token", TOKEN_ENV)) if env.get(v)}
+    changes = {k: env[v] for k, v in _ENV_SECRETS if env.get(v)}
     return replace(config, **changes) if changes else config
 
 
@@ -177,11 +189,24 @@ def _build(data: Mapping[str, Any], *, base: Path) -> ClusterConfig:
         insecure=c.boolean(_or(data.get("insecure"), False), "insecure"),
         secret=c.opt_string(data.get("secret"), "secret"),
         token=c.opt_string(data.get("token"), "token"),
+        read_token=c.opt_string(data.get("read_token"), "read_token"),
+        admin_token=c.opt_string(data.get("admin_token"), "admin_token"),
+        allow_privileged_jobs=c.boolean(_or(data.get("allow_privileged_jobs"), False),
+                                        "allow_privileged_jobs"),
+        unprivileged_users=c.string_list(_or(data.get("unprivileged_users"), []),
+                                         "unprivileged_users", item=_unprivileged_user),
         nodes=_nodes(data.get("nodes")),
         raft=_raft(data.get("raft")),
         scheduler=_scheduler(data.get("scheduler")),
         notify=_notify(data.get("notify")),
     )
+
+
+def _unprivileged_user(value: Any, field: str) -> str:
+    name = c.string(value, field, max_len=32, pattern=USER_RE, what="a user name")
+    if name in ROOT_NAMES:
+        raise c.fail(field, "root is never unprivileged")
+    return name
 
 
 def _or(value: Any, default: Any) -> Any:

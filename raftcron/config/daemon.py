@@ -1,9 +1,10 @@
 """Everything one peer needs to start, resolved from flags, the config file and the environment.
 
 Precedence: flags over the config file over defaults; the secret and the tokens come from the
-environment (`RAFTCRON_SECRET`, `RAFTCRON_TOKEN`, `RAFTCRON_ADMIN_TOKEN`) or the file, never
-from flags. Every problem is a `ConfigError` naming the flag or key, which the CLI turns into
-exit status 2.
+environment (`RAFTCRON_SECRET`, `RAFTCRON_TOKEN`, `RAFTCRON_READ_TOKEN`,
+`RAFTCRON_ADMIN_TOKEN`) or the file, never from flags. A read token without a write token is
+refused: reads would be closed while anyone could write. Every problem is a `ConfigError`
+naming the flag or key, which the CLI turns into exit status 2.
 
 Finding itself: without `--self`, the peer is the one entry of `--peers` whose host is an
 address of this machine (it can bind a socket to it) and whose port is free to bind. None or
@@ -15,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import pwd
 import re
 import socket
 from collections.abc import Mapping
@@ -35,7 +37,6 @@ from raftcron.model import Node
 
 API_PORT_OFFSET = 1000
 ROLE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-ADMIN_TOKEN_ENV = "RAFTCRON_ADMIN_TOKEN"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,6 +56,9 @@ class DaemonSettings:
     secret: str | None = field(default=None, repr=False)
     token: str | None = field(default=None, repr=False)
     admin_token: str | None = field(default=None, repr=False)
+    read_token: str | None = field(default=None, repr=False)
+    allow_privileged_jobs: bool = False
+    unprivileged_users: frozenset[str] = frozenset()
     tuning: RaftTuning = field(default_factory=RaftTuning)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
@@ -86,7 +90,8 @@ def resolve_settings(*, peers: str | None = None, self_id: str | None = None,
                      config: str | None = None, roles: str | None = None,
                      capacity: int | None = None, jobs_dir: str | None = None,
                      nodes_dir: str | None = None, log_format: str | None = None,
-                     insecure: bool = False, environ: Mapping[str, str] | None = None,
+                     insecure: bool = False, allow_privileged_jobs: bool = False,
+                     environ: Mapping[str, str] | None = None,
                      check_ports: bool = True) -> DaemonSettings:
     """Merge the sources into `DaemonSettings`; `ConfigError` naming the culprit otherwise."""
     env = os.environ if environ is None else environ
@@ -145,6 +150,13 @@ def resolve_settings(*, peers: str | None = None, self_id: str | None = None,
     if capacity is not None and capacity < 1:
         raise _fail("--capacity", "must be at least 1")
 
+    for i, user in enumerate(cfg.unprivileged_users):
+        if uid_of(user) == 0:
+            raise _fail(f"unprivileged_users.{i}", f"{user!r} is uid 0 on this machine")
+    if cfg.read_token and not cfg.token:
+        raise _fail("read_token", "a read token needs a write token too (RAFTCRON_TOKEN or "
+                                  "token): otherwise reads are closed while anyone may write")
+
     peer_apis = {}
     for p in peer_list:
         if p == me:
@@ -162,10 +174,23 @@ def resolve_settings(*, peers: str | None = None, self_id: str | None = None,
         nodes=list(cfg.nodes),
         log_format=str(log_format or cfg.log_format),
         insecure=bool(insecure or cfg.insecure),
-        secret=secret, token=cfg.token or None, admin_token=env.get(ADMIN_TOKEN_ENV) or None,
+        secret=secret, token=cfg.token or None, admin_token=cfg.admin_token or None,
+        read_token=cfg.read_token or None,
+        allow_privileged_jobs=bool(allow_privileged_jobs or cfg.allow_privileged_jobs),
+        unprivileged_users=frozenset(cfg.unprivileged_users),
         tuning=RaftTuning.from_config(cfg.raft), scheduler=cfg.scheduler, notify=cfg.notify,
         peer_apis=peer_apis,
     )
+
+
+def uid_of(user: str) -> int | None:
+    """The uid of `user` (a name or a number) on this machine, None if it has none."""
+    if user.isdigit():
+        return int(user)
+    try:
+        return pwd.getpwnam(user).pw_uid
+    except KeyError:
+        return None
 
 
 def _resolve(host: str) -> list[str]:

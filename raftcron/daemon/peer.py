@@ -24,6 +24,7 @@ from raftcron.clock import Clock, SystemClock
 from raftcron.config.cluster import load_jobs_dir, load_nodes_dir
 from raftcron.config.daemon import DaemonSettings
 from raftcron.daemon.seed_files import seed
+from raftcron.db.fsmodes import private_umask, secure_data_dir
 from raftcron.db.reader import ReadDb
 from raftcron.db.sqlite import STATE_FILE
 from raftcron.errors import ConfigError
@@ -70,6 +71,7 @@ class Daemon:
         self.notifier: Notifier | None = None
         self.api: Any = None
         self._seed_jobs: list[Any] = []
+        self._job_umask: int | None = None
         self._seed_nodes: list[Any] = []
 
     def request_stop(self) -> None:
@@ -105,9 +107,13 @@ class Daemon:
             if spec.insecure_no_host_key_check:
                 log.warning("node %s: SSH host key checks are OFF "
                             "(insecure_no_host_key_check = true)", spec.name)
-        # 1. The data dir: everything below keeps its files there.
-        s.data_dir.mkdir(parents=True, exist_ok=True)
-        output_dir(s.data_dir).mkdir(exist_ok=True)
+        # 1. The data dir: everything below keeps its files there, secrets included. A 077
+        #    umask for the peer's lifetime covers files created by code we do not own
+        #    (pysyncobj's journal); the dir is 0700 and what an older version left is 0600.
+        #    Jobs get the umask the peer started with back (LocalExecutor below).
+        self._job_umask = private_umask()
+        self._teardown.append(("umask", lambda: os.umask(self._job_umask)))
+        secure_data_dir(s.data_dir, subdirs=(output_dir(s.data_dir).name,))
         db_path = s.data_dir / STATE_FILE
 
         # 2. The SQLite copy before the node: pysyncobj replays its journal into it as soon as
@@ -144,7 +150,7 @@ class Daemon:
         # This peer's metrics registry: the worker and the scheduler record events into it,
         # the API's /metrics reads it (with the node's and the copy's state at scrape time).
         metrics = PeerMetrics(self_id=s.self_id, node=self.node, read=self.read)
-        local = LocalExecutor(outputs, clock=self.clock)
+        local = LocalExecutor(outputs, clock=self.clock, job_umask=self._job_umask)
         ssh = self.ssh = SshExecutor(outputs, clock=self.clock)
         # SSH node health: this peer reports what its executor sees (a failed connect, a
         # node answering again) into the replicated state; while it leads it also probes the
@@ -169,7 +175,9 @@ class Daemon:
         ctx = ApiContext(self_id=s.self_id, read=self.read, node=self.node, clock=self.clock,
                          data_dir=s.data_dir, token=s.token, peer_apis=dict(s.peer_apis),
                          cancel_local_run=self.worker.cancel, extra_status=self._extra_status,
-                         admin_token=s.admin_token, metrics=metrics)
+                         admin_token=s.admin_token, read_token=s.read_token,
+                         allow_privileged_jobs=s.allow_privileged_jobs,
+                         unprivileged_users=s.unprivileged_users, metrics=metrics)
         try:
             self.api = await serve(ctx, s.api_host, s.api_port)
         except OSError as exc:

@@ -24,6 +24,7 @@ import struct
 import zlib
 from pathlib import Path
 
+from raftcron.db.fsmodes import create_private, open_private
 from raftcron.db.sqlite import check_version, read_meta
 from raftcron.errors import SnapshotError
 
@@ -43,6 +44,7 @@ def backup_to(conn: sqlite3.Connection, path: Path) -> None:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
+    create_private(tmp)  # the copy holds every secret of the state: 0600 from the start
     try:
         dest = sqlite3.connect(str(tmp), isolation_level=None)
         try:
@@ -118,7 +120,7 @@ def write_snapshot(path: Path, sqlite_file: Path, raft_blob: bytes) -> None:
     """Pack `raft_blob` and the SQLite file at `sqlite_file` into `path` (atomic rename)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as out:
+    with open_private(tmp) as out:
         out.write(MAGIC + _HEAD.pack(CONTAINER_VERSION, 2))
         out.write(_PART.pack(len(raft_blob), zlib.crc32(raft_blob)) + raft_blob)
         # The SQLite part's header is written after the copy, which computes length and CRC
@@ -190,7 +192,7 @@ def _read_part_head(f, path: Path, total: int) -> tuple[int, int]:
 
 def _copy_part(f, tmp: Path, length: int, crc: int, path: Path) -> None:
     got = 0
-    with open(tmp, "wb") as out:
+    with open_private(tmp) as out:
         left = length
         while left:
             chunk = f.read(min(_CHUNK, left))

@@ -22,6 +22,7 @@ from typing import Any
 
 import sqlite_utils
 
+from raftcron.db.fsmodes import create_private
 from raftcron.db.times import api_time, db_time
 from raftcron.errors import SchemaVersionError
 
@@ -139,6 +140,8 @@ def open_writer(path: Path) -> sqlite3.Connection:
     entries whatever SQLite does, and after a crash of the process (not the machine) WAL with
     NORMAL loses nothing. The caller owns the connection and uses it from one thread at a time.
     """
+    # 0600 before SQLite opens it: SQLite gives the -wal and -shm files the same mode.
+    create_private(path)
     conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
     try:
         conn.execute("PRAGMA journal_mode=WAL")

@@ -103,8 +103,12 @@ class LocalExecutor:
         clock: Clock | None = None,
         scratch_dir: Path | None = None,
         base_env: Mapping[str, str] | None = None,
+        job_umask: int | None = None,
     ) -> None:
         self.output_dir = Path(output_dir)
+        #: The umask a job's process starts with (None: this process's own). The daemon
+        #: runs with 077 for its data dir; jobs get the umask the daemon started with.
+        self.job_umask = job_umask
         self.clock: Clock = clock or SystemClock()
         self.scratch_dir = scratch_dir
         self.base_env = base_env
@@ -195,6 +199,7 @@ class LocalExecutor:
                 on_stderr=sink.write_stderr,
                 cwd=spec.cwd or None,
                 env=env,
+                umask=-1 if self.job_umask is None else self.job_umask,
                 **ids,
             )
         except (OSError, ValueError, subprocess.SubprocessError) as exc:

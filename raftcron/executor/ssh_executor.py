@@ -28,6 +28,7 @@ from raftcron.executor.ssh_command import command_words, run_line, validate_env
 from raftcron.executor.ssh_pool import ConnectionPool, NodeBook, PoolKey, pool_key
 from raftcron.executor.ssh_run import RemoteRun, remove
 from raftcron.model import RunStatus
+from raftcron.model.privilege import ssh_refusal
 
 log = logging.getLogger("raftcron.executor.ssh")
 
@@ -207,12 +208,9 @@ class SshExecutorBase:
                 script_path="/" if spec.script is not None else None,
                 interpreter=spec.interpreter,
             )
-            if spec.user and spec.user != node.ssh_user:
-                raise ValidationError(
-                    f"cannot run as {spec.user!r} on SSH node {node.name!r}: commands run as "
-                    f"its ssh_user {node.ssh_user!r}",
-                    field="user",
-                )
+            refusal = ssh_refusal(spec.user, node.ssh_user, node.name)
+            if refusal is not None:
+                raise ValidationError(refusal, field="user")
         except ValidationError as exc:
             return RunStatus.FAILED, None, f"{exc.field}: {exc.message}"
         active.key = key

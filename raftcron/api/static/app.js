@@ -22,8 +22,24 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
+// A peer with a read token answers 401 to reads without one: ask once, and keep the token
+// for this tab only (sessionStorage). Any valid token reads; env values stay redacted here.
+const TOKEN_KEY = "raftcron-token";
+let tokenRefused = false;
+
 async function getJSON(path) {
-  const resp = await fetch(path, { headers: { Accept: "application/json" } });
+  const headers = { Accept: "application/json" };
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers.Authorization = "Bearer " + token;
+  const resp = await fetch(path, { headers });
+  if (resp.status === 401 && !tokenRefused) {
+    const given = window.prompt("This peer needs a token to read (its read, write or admin token):");
+    if (given && given.trim()) {
+      sessionStorage.setItem(TOKEN_KEY, given.trim());
+      return getJSON(path);
+    }
+    tokenRefused = true;  // cancelled: show the error instead of asking on every poll
+  }
   const body = await resp.json();
   if (!resp.ok) throw new Error(body.error || resp.statusText);
   return body;
