@@ -24,7 +24,7 @@ from aiohttp import web
 from raftcron.api import openapi
 from raftcron.api.context import ApiContext, Fetched, Runtime
 from raftcron.api.errors import error_response, internal_error
-from raftcron.api.http import HttpError, Request, Response
+from raftcron.api.http import MAX_INDEX, HttpError, Request, Response
 from raftcron.api.routes import ROUTES, Route
 from raftcron.api.runs import PROXIED_HEADER
 from raftcron.errors import ConfigError, RaftcronError, UnavailableError, ValidationError
@@ -112,7 +112,7 @@ async def _body(request: web.Request) -> Any:
 async def _read_barrier(rt: Runtime, req: Request) -> None:
     """`?consistency=strong` and `?min_index=N` (bounded by `?timeout=`) on reads."""
     consistency = req.choice_arg("consistency", ("none", "weak", "strong"))
-    min_index = req.int_arg("min_index", minimum=0)
+    min_index = req.int_arg("min_index", minimum=0, maximum=MAX_INDEX)
     timeout = req.float_arg("timeout", default=rt.ctx.wait_timeout, maximum=MAX_WAIT)
     if consistency == "strong":
         await rt.propose("noop", {}, None)

@@ -20,6 +20,8 @@ from raftcron.errors import RaftcronError, ValidationError
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 MAX_KEY_LENGTH = 200
+#: The largest log index (`min_index`): SQLite's and Raft's indices are signed 64-bit.
+MAX_INDEX = 2**63 - 1
 
 
 class HttpError(RaftcronError):
