@@ -24,7 +24,7 @@ from aiohttp import web
 from raftcron.api import openapi
 from raftcron.api.context import ApiContext, Fetched, Runtime
 from raftcron.api.errors import error_response, internal_error
-from raftcron.api.http import MAX_INDEX, HttpError, Request, Response
+from raftcron.api.http import MAX_INDEX, MAX_WAIT, HttpError, Request, Response
 from raftcron.api.routes import ROUTES, Route
 from raftcron.api.runs import PROXIED_HEADER
 from raftcron.errors import ConfigError, RaftcronError, UnavailableError, ValidationError
@@ -33,8 +33,6 @@ log = logging.getLogger("raftcron.api")
 
 #: Largest request body: enough for a 1 MiB script as base64 plus the rest of the job.
 MAX_BODY = 2 * 1024 * 1024
-#: Longest `?min_index=` / `?timeout=` wait a client may ask for, in seconds.
-MAX_WAIT = 60.0
 WRITE_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 INDEX_HEADER = "X-Raftcron-Index"
 RUNTIME: web.AppKey[Runtime] = web.AppKey("raftcron_runtime", Runtime)

@@ -2,7 +2,8 @@
 
 `app.py` adapts aiohttp to these, so each resource module is a set of plain async
 functions `(Runtime, Request) -> Response` that can be read without knowing aiohttp.
-Query parameters are validated here with errors that name the parameter.
+Query parameters are validated here with errors that name the parameter; their bounds are
+the constants below, which `/openapi.json` states too.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ DEFAULT_LIMIT = 100
 MAX_KEY_LENGTH = 200
 #: The largest log index (`min_index`): SQLite's and Raft's indices are signed 64-bit.
 MAX_INDEX = 2**63 - 1
+#: Longest `?min_index=` / `?timeout=` wait a client may ask for, in seconds.
+MAX_WAIT = 60.0
 
 
 class HttpError(RaftcronError):
