@@ -82,6 +82,8 @@ BAD_QUERIES = [
     ("/runs", "until", "2030-01-01T00:00:00"), ("/runs", "limit", "0"),
     ("/runs", "limit", "1001"), ("/runs", "limit", "1e3"), ("/runs", "limit", "9" * 5000),
     ("/runs", "limit", "-1"), ("/runs", "limit", "true"), ("/jobs", "limit", "nan"),
+    ("/jobs", "limit", "1_0"), ("/jobs", "limit", " 7"), ("/jobs", "limit", "\u0665"),
+    ("/jobs", "min_index", "9" * 5000),
     ("/jobs", "min_index", "99999999999999999999999"), ("/jobs", "min_index", "-1"),
     ("/jobs", "min_index", "1.5"), ("/status", "timeout", "nan"), ("/status", "timeout", "inf"),
     ("/status", "timeout", "1e308"), ("/status", "timeout", "-1"), ("/status", "timeout", "61"),
