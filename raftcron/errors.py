@@ -24,6 +24,10 @@ class ValidationError(RaftcronError, ValueError):
     """A job, node or request body that does not validate. `field` names the bad field."""
 
 
+class OutOfRangeError(ValidationError):
+    """A well-formed duration, time or number beyond its bounds (`field` names it)."""
+
+
 class InvalidScheduleError(ValidationError):
     """A schedule expression that cannot be parsed or can never fire.
 

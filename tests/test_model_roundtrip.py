@@ -22,6 +22,8 @@ from raftcron.model import (
     node_to_dict,
 )
 from raftcron.model.checks import NAME_RE
+from raftcron.model.job import DURATION_LIMITS
+from raftcron.model.node import MAX_CONNECT_TIMEOUT
 
 TEXT = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)),
                max_size=20)
@@ -33,13 +35,22 @@ SCHEDULES = st.sampled_from([
     {"interval": "10m", "reference": "03:10"}, {"interval": "1h"},
 ])
 ZONES = st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"])
-MILLIS = st.integers(min_value=0, max_value=40 * 86_400_000)
-DURATIONS = st.one_of(
-    MILLIS.map(lambda ms: format_duration(timedelta(milliseconds=ms))),
-    st.integers(min_value=0, max_value=10**6),                 # plain seconds
-    st.floats(min_value=0, max_value=10**5, allow_nan=False),  # fractional seconds
-)
-POSITIVE = st.integers(min_value=1, max_value=10**7).map(lambda s: f"{s}s")
+MILLIS = st.integers(min_value=0, max_value=3 * 86_400_000)
+
+
+def durations(limit: timedelta) -> st.SearchStrategy[Any]:
+    """Durations up to `limit` (a field's maximum), written in each form a user may use."""
+    seconds = int(limit.total_seconds())
+    return st.one_of(
+        st.integers(min_value=0, max_value=seconds * 1000).map(
+            lambda ms: format_duration(timedelta(milliseconds=ms))),
+        st.integers(min_value=0, max_value=seconds),                 # plain seconds
+        st.floats(min_value=0, max_value=seconds, allow_nan=False),  # fractional seconds
+    )
+
+
+def positive(limit: timedelta) -> st.SearchStrategy[str]:
+    return st.integers(min_value=1, max_value=int(limit.total_seconds())).map(lambda s: f"{s}s")
 TIMES = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
                      timezones=st.just(UTC))
 ARGV = st.lists(TEXT, min_size=1, max_size=4).map(lambda a: ["/bin/prog", *a])
@@ -77,13 +88,13 @@ def job_bodies(draw: st.DrawFn) -> dict[str, Any]:
         "env": st.dictionaries(ENV_KEYS, TEXT, max_size=3),
         "cwd": optional(st.just("/var/tmp")),
         "user": optional(st.sampled_from(["backup", "www-data", "1000"])),
-        "timeout": optional(DURATIONS),
-        "kill_grace": DURATIONS,
+        "timeout": optional(durations(DURATION_LIMITS["timeout"])),
+        "kill_grace": durations(DURATION_LIMITS["kill_grace"]),
         "retries": st.integers(min_value=0, max_value=100),
         "concurrency": st.sampled_from([c.value for c in Concurrency]),
         "catchup": st.sampled_from([c.value for c in Catchup]),
-        "catchup_window": DURATIONS,
-        "jitter": DURATIONS,
+        "catchup_window": durations(DURATION_LIMITS["catchup_window"]),
+        "jitter": durations(DURATION_LIMITS["jitter"]),
         "max_runs": optional(st.integers(min_value=1, max_value=10**6)),
         "hosts": st.sampled_from([h.value for h in Hosts]),
         "roles": st.lists(SHORT_NAMES, max_size=3, unique=True),
@@ -95,7 +106,7 @@ def job_bodies(draw: st.DrawFn) -> dict[str, Any]:
             "on": st.lists(st.sampled_from([e.value for e in NotifyEvent]), unique=True),
             "webhook": st.sampled_from(["http://127.0.0.1:9/x", "https://hooks.example.com/a"]),
             "email": st.lists(EMAILS, max_size=2, unique=True),
-            "absent_after": POSITIVE,
+            "absent_after": positive(DURATION_LIMITS["notify.absent_after"]),
         }),
         "owners": st.lists(st.fixed_dictionaries(
             {"name": TEXT.filter(bool)}, optional={"email_address": EMAILS}), max_size=2),
@@ -131,7 +142,7 @@ def node_bodies(draw: st.DrawFn) -> dict[str, Any]:
     for key, strategy in {
         "capacity": st.integers(min_value=1, max_value=10_000),
         "max_sessions": st.integers(min_value=1, max_value=1000),
-        "connect_timeout": POSITIVE,
+        "connect_timeout": positive(MAX_CONNECT_TIMEOUT),
     }.items():
         if draw(st.booleans()):
             body[key] = draw(strategy)

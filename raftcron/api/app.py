@@ -25,7 +25,7 @@ from raftcron.api import openapi
 from raftcron.api.auth import authorize, bearer
 from raftcron.api.context import ApiContext, Fetched, Runtime
 from raftcron.api.errors import error_response, internal_error
-from raftcron.api.http import HttpError, Request, Response
+from raftcron.api.http import MAX_INDEX, MAX_WAIT, HttpError, Request, Response
 from raftcron.api.readindex import strong_read_barrier
 from raftcron.api.routes import ROUTES, Route
 from raftcron.api.runs import PROXIED_HEADER
@@ -35,8 +35,6 @@ log = logging.getLogger("raftcron.api")
 
 #: Largest request body: enough for a 1 MiB script as base64 plus the rest of the job.
 MAX_BODY = 2 * 1024 * 1024
-#: Longest `?min_index=` / `?timeout=` wait a client may ask for, in seconds.
-MAX_WAIT = 60.0
 WRITE_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 INDEX_HEADER = "X-Raftcron-Index"
 RUNTIME: web.AppKey[Runtime] = web.AppKey("raftcron_runtime", Runtime)
@@ -85,7 +83,7 @@ async def _body(request: web.Request) -> Any:
 async def _read_barrier(rt: Runtime, req: Request) -> None:
     """`?consistency=strong` and `?min_index=N` (bounded by `?timeout=`) on reads."""
     consistency = req.choice_arg("consistency", ("none", "weak", "strong"))
-    min_index = req.int_arg("min_index", minimum=0)
+    min_index = req.int_arg("min_index", minimum=0, maximum=MAX_INDEX)
     timeout = req.float_arg("timeout", default=rt.ctx.wait_timeout, maximum=MAX_WAIT)
     if consistency == "strong":
         # A read index, not a no-op through the log: a read never appends an entry.

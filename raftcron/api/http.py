@@ -2,12 +2,14 @@
 
 `app.py` adapts aiohttp to these, so each resource module is a set of plain async
 functions `(Runtime, Request) -> Response` that can be read without knowing aiohttp.
-Query parameters are validated here with errors that name the parameter.
+Query parameters are validated here with errors that name the parameter; their bounds are
+the constants below, which `/openapi.json` states too.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +23,11 @@ from raftcron.errors import RaftcronError, ValidationError
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 MAX_KEY_LENGTH = 200
+#: The largest log index (`min_index`): SQLite's and Raft's indices are signed 64-bit.
+MAX_INDEX = 2**63 - 1
+#: Longest `?min_index=` / `?timeout=` wait a client may ask for, in seconds.
+MAX_WAIT = 60.0
+_INTEGER = re.compile(r"-?[0-9]+")
 
 
 class HttpError(RaftcronError):
@@ -82,18 +89,22 @@ class Request:
 
     def int_arg(self, name: str, *, default: int | None = None, minimum: int = 0,
                 maximum: int | None = None) -> int | None:
+        """Query parameter `name` as an integer within [minimum, maximum], else 400."""
         text = self.arg(name)
         if text is None or text == "":
             return default
-        try:
-            value = int(text)
-        except ValueError:
+        # Plain ASCII digits only: int() would also take "1_000", " 7 " and other scripts'
+        # digits. A number of thousands of digits is out of range without parsing it.
+        if not _INTEGER.fullmatch(text):
             raise ValidationError(
-                f"{name}: expected an integer, got {text!r}", field=name
-            ) from None
-        if value < minimum or (maximum is not None and value > maximum):
+                f"{name}: expected an integer, got {text[:40]!r}", field=name
+            )
+        huge = len(text.lstrip("-").lstrip("0")) > 20
+        value = 0 if huge else int(text)
+        if huge or value < minimum or (maximum is not None and value > maximum):
             bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
-            raise ValidationError(f"{name}: must be {bound}, got {value}", field=name)
+            got = text[:40] + ("..." if len(text) > 40 else "")
+            raise ValidationError(f"{name}: must be {bound}, got {got}", field=name)
         return value
 
     def float_arg(self, name: str, *, default: float, maximum: float) -> float:

@@ -1,7 +1,10 @@
 """`/openapi.json`: an OpenAPI 3.1 document built from the route table.
 
-Every route in `api/routes.py` appears here, with its query parameters, its body, its
-success answer and its error answers; the schemas below describe the resources of design §9.
+Every route in `api/routes.py` appears here, with its query parameters (typed and bounded
+as `api/http.py` checks them), its body, its success answer and its error answers; the
+schemas below describe the resources of design §9, with the bounds `jobspec` and `nodespec`
+enforce, so a generator (schemathesis) produces requests the server can accept. The document
+validates as OpenAPI 3.1 (tests/test_api_schemathesis.py checks it).
 """
 
 from __future__ import annotations
@@ -10,38 +13,62 @@ from collections.abc import Iterable
 from typing import Any
 
 from raftcron import __version__
-from raftcron.model import RunStatus
+from raftcron.api.http import MAX_INDEX, MAX_KEY_LENGTH, MAX_LIMIT, MAX_WAIT
+from raftcron.model import MAX_KEEP_RUNS, MAX_OUTPUT_TAIL, MAX_RETRIES, JobStatus, RunStatus
+from raftcron.model.checks import NAME_RE
+from raftcron.model.job import DURATION_LIMITS, MAX_MAX_RUNS
+from raftcron.model.node import MAX_CAPACITY, MAX_CONNECT_TIMEOUT, MAX_SESSIONS
 
 _STR = {"type": "string"}
 _INT = {"type": "integer"}
-_TIME = {"type": ["string", "null"], "format": "date-time"}
+_NAME = {"type": "string", "pattern": f"^{NAME_RE.pattern}$", "maxLength": 128}
+_TIME = {"type": ["string", "null"], "format": "date-time",
+         "description": "ISO 8601 with an offset, 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z"}
 _DURATION = {"type": ["string", "null"], "description": "a duration like 90s, 5m, 1h30m"}
 _STRS = {"type": "array", "items": _STR}
 _MAP = {"type": "object", "additionalProperties": _STR}
+#: A field that the API answers with null when it is not set.
+_OPT_STR = {"type": ["string", "null"]}
+_OPT_STRS = {"type": ["array", "null"], "items": _STR}
+
+
+def _int(minimum: int, maximum: int, *, null: bool = False) -> dict:
+    return {"type": ["integer", "null"] if null else "integer", "minimum": minimum,
+            "maximum": maximum}
+
+
+def _duration(most: Any) -> dict:
+    days = most.total_seconds() / 86400
+    return {**_DURATION, "description": f"a duration like 90s, 5m, 1h30m; at most {days:g}d"}
+
 
 _JOB = {
     "type": "object",
     "required": ["schedule"],
     "properties": {
-        "name": _STR, "description": _STR,
+        "name": _NAME, "description": _STR,
         "schedule": {"oneOf": [_STR, {"type": "object", "properties": {
             "interval": _STR, "reference": _STR}}]},
         "tz": _STR, "type": {"enum": ["command", "script", "binary"]},
-        "command": {"oneOf": [_STRS, _STR]}, "script": {"type": "string",
-                                                         "description": "base64"},
-        "interpreter": _STRS, "cwd": _STR,
+        "command": {"oneOf": [_STRS, _STR, {"type": "null"}]},
+        "script": {**_OPT_STR, "description": "base64"},
+        "interpreter": _OPT_STRS, "cwd": _OPT_STR,
         "env": {**_MAP, "description": "values are answered as \"***\" unless the request "
                 "carries a token; a PUT that sends \"***\" keeps the stored value"},
-        "user": {**_STR, "description": "run as this user; root or another user than the "
+        "user": {**_OPT_STR, "description": "run as this user; root or another user than the "
                  "daemon's (or no user on a root daemon) needs the admin token"},
-        "timeout": _DURATION, "kill_grace": _DURATION, "retries": _INT,
-        "retry_backoff": _DURATION, "retry_backoff_max": _DURATION,
+        "timeout": _duration(DURATION_LIMITS["timeout"]),
+        "kill_grace": _duration(DURATION_LIMITS["kill_grace"]),
+        "retries": _int(0, MAX_RETRIES),
+        "retry_backoff": _duration(DURATION_LIMITS["retry_backoff"]),
+        "retry_backoff_max": _duration(DURATION_LIMITS["retry_backoff_max"]),
         "concurrency": {"enum": ["allow", "forbid", "replace", "queue"]},
-        "catchup": {"enum": ["latest", "all", "none"]}, "catchup_window": _DURATION,
-        "jitter": _DURATION, "start_at": _TIME, "end_at": _TIME,
-        "max_runs": {"type": ["integer", "null"]}, "hosts": {"enum": ["any", "all"]},
-        "roles": _STRS, "keep_runs": _INT, "paused": {"type": "boolean"},
-        "output_tail": _INT, "notify": {"type": "object"}, "labels": _MAP,
+        "catchup": {"enum": ["latest", "all", "none"]},
+        "catchup_window": _duration(DURATION_LIMITS["catchup_window"]),
+        "jitter": _duration(DURATION_LIMITS["jitter"]), "start_at": _TIME, "end_at": _TIME,
+        "max_runs": _int(1, MAX_MAX_RUNS, null=True), "hosts": {"enum": ["any", "all"]},
+        "roles": _STRS, "keep_runs": _int(1, MAX_KEEP_RUNS), "paused": {"type": "boolean"},
+        "output_tail": _int(0, MAX_OUTPUT_TAIL), "notify": {"type": "object"}, "labels": _MAP,
         "owners": {"type": "array", "items": {"type": "object"}},
         "executable": {"type": "string", "description": "distributed-cronjob form (POST only)"},
         "status": {"enum": ["scheduled", "paused", "finished"], "readOnly": True},
@@ -54,10 +81,12 @@ _JOB = {
 _RUN = {
     "type": "object",
     "properties": {
-        "id": _STR, "job": _STR, "slot": _TIME, "attempt": _INT, "peer": _STR, "target": _STR,
+        "id": _STR, "job": _STR, "slot": _TIME, "attempt": _INT, "peer": _OPT_STR,
+        "target": _OPT_STR,
         "status": {"enum": [str(status) for status in RunStatus]},
         "fired_at": _TIME, "started_at": _TIME, "finished_at": _TIME,
-        "exit_code": {"type": ["integer", "null"]}, "stdout_tail": _STR, "stderr_tail": _STR,
+        "exit_code": {"type": ["integer", "null"]}, "stdout_tail": _OPT_STR,
+        "stderr_tail": _OPT_STR,
         "reason": {"type": ["string", "null"]},
     },
 }
@@ -65,8 +94,11 @@ _NODE = {
     "type": "object",
     "properties": {
         "name": _STR, "kind": {"enum": ["peer", "node"]}, "roles": _STRS,
-        "connection_type": {"enum": ["local", "ssh"]}, "ssh_user": _STR, "ssh_host": _STR,
-        "ssh_port": _INT, "capacity": _INT, "healthy": {"type": "boolean"},
+        "connection_type": {"enum": ["local", "ssh"]}, "ssh_user": _OPT_STR,
+        "ssh_host": _OPT_STR, "ssh_port": _int(1, 65535, null=True),
+        "capacity": _int(1, MAX_CAPACITY),
+        "max_sessions": _int(1, MAX_SESSIONS), "connect_timeout": _duration(MAX_CONNECT_TIMEOUT),
+        "healthy": {"type": "boolean"},
         "active_runs": _INT, "load": {"type": "number"},
     },
 }
@@ -103,6 +135,28 @@ _QUERY_DOC = {
     "timeout": "bound of the min_index wait in seconds (default 10, max 60)",
 }
 _READ_QUERY = ("min_index", "consistency", "timeout")
+#: Each query parameter's schema: what `api/http.py` accepts (`status` depends on the route).
+_QUERY_SCHEMA: dict[str, dict] = {
+    "limit": _int(1, MAX_LIMIT), "min_index": _int(0, MAX_INDEX),
+    "timeout": {"type": "number", "minimum": 0, "maximum": MAX_WAIT},
+    "consistency": {"type": "string", "enum": ["none", "weak", "strong"]},
+    "stream": {"type": "string", "enum": ["stdout", "stderr"]},
+    "since": {"type": "string", "format": "date-time"},
+    "until": {"type": "string", "format": "date-time"},
+    "label": {"type": "string", "pattern": "^[^:=]+([:=].*)?$"},
+    "role": _NAME, "job": _NAME,
+}
+_STATUS_QUERY = {
+    "jobs": {"type": "string", "enum": [str(status) for status in JobStatus]},
+    "runs": {"type": "string", "enum": _RUN["properties"]["status"]["enum"]},
+}
+#: The examples of the path parameters and the bodies: the explicit-examples phase of a
+#: generator starts from these (a job named `backup`, a local node).
+_EXAMPLES = {
+    "Job": {"name": "backup", "schedule": "0 3 * * *", "command": ["/bin/true"]},
+    "Node": {"name": "worker-1", "connection_type": "local", "capacity": 2},
+}
+_PATH_EXAMPLES = {"name": "backup", "id": "run-1", "file": "app.js"}
 _ERROR_TEXT = {400: "bad input", 401: "missing or wrong token",
                403: "needs the admin token (or a write with the read token)",
                404: "not found", 409: "conflict", 413: "body too large",
@@ -116,12 +170,15 @@ def _error(status: int) -> dict:
 
 def _operation(route: Any) -> dict:
     params: list[dict] = []
-    for name in route.path.split("{")[1:]:
-        params.append({"name": name.split("}")[0], "in": "path", "required": True,
-                       "schema": _STR})
+    for part in route.path.split("{")[1:]:
+        name = part.split("}")[0]
+        example = "worker-1" if route.tag == "nodes" else _PATH_EXAMPLES.get(name, "x")
+        params.append({"name": name, "in": "path", "required": True, "schema": _STR,
+                       "example": example})
     extra = _READ_QUERY if route.method == "GET" else ()
     for name in (*route.query, *extra):
-        params.append({"name": name, "in": "query", "required": False, "schema": _STR,
+        schema = _STATUS_QUERY[route.tag] if name == "status" else _QUERY_SCHEMA.get(name, _STR)
+        params.append({"name": name, "in": "query", "required": False, "schema": schema,
                        "description": _QUERY_DOC.get(name, "")})
     status, kind = route.ok
     if "/" in kind:
@@ -129,7 +186,11 @@ def _operation(route: Any) -> dict:
     else:
         ok = {"description": "ok", "content": {
             "application/json": {"schema": {"$ref": f"#/components/schemas/{kind}"}}}}
+    if "stream" in route.query:  # ?stream= answers that one stream as text
+        ok["content"]["text/plain"] = {"schema": _STR}
     responses: dict[str, Any] = {str(status): ok}
+    if route.method == "PUT":  # create (201) or replace (200), the same body either way
+        responses["201"] = {**ok, "description": "created"}
     errors = set(route.errors) | {503}
     need = route.required.value
     if need != "none":
@@ -137,9 +198,12 @@ def _operation(route: Any) -> dict:
     if route.method == "GET":
         errors.add(400)
     else:
-        errors |= {400, 401}
+        # 409 too: a write with an Idempotency-Key answers the key's first outcome, whatever
+        # the route (a key reused for another request gets that request's answer).
+        errors |= {400, 401, 409}
         params.append({"name": "Idempotency-Key", "in": "header", "required": False,
-                       "schema": _STR, "description": "a retry with the same key applies once"})
+                       "schema": {"type": "string", "pattern": f"^[!-~]{{1,{MAX_KEY_LENGTH}}}$"},
+                       "description": "a retry with the same key applies once"})
     if route.body:
         errors |= {403, 413, 415} if route.body == "Job" else {413, 415}
     for code in sorted(errors):
@@ -149,7 +213,8 @@ def _operation(route: Any) -> dict:
                           "responses": responses}
     if route.body:
         op["requestBody"] = {"required": True, "content": {"application/json": {
-            "schema": {"$ref": f"#/components/schemas/{route.body}"}}}}
+            "schema": {"$ref": f"#/components/schemas/{route.body}"},
+            "example": _EXAMPLES[route.body]}}}
     if need != "none":
         # Writes need the write (or admin) token when one is configured; reads need a token
         # only when a read token is configured.

@@ -103,5 +103,5 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/", dashboard.index, "The dashboard (HTML)", ok=(200, "text/html"),
           tag="dashboard", need=Need.NONE),
     Route("GET", "/static/{file}", dashboard.static_file, "Dashboard assets",
-          ok=(200, "text/plain"), errors=(404,), tag="dashboard", need=Need.NONE),
+          ok=(200, "text/*"), errors=(404,), tag="dashboard", need=Need.NONE),
 )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -29,6 +30,9 @@ from raftcron.model import TERMINAL_STATUSES
 API_ENV = "RAFTCRON_API"
 TOKEN_ENV = "RAFTCRON_TOKEN"
 READ_TOKEN_ENV = "RAFTCRON_READ_TOKEN"
+#: Bounds of `--http-timeout` and `jobs run --wait-timeout`, in seconds.
+MAX_HTTP_TIMEOUT = 3600.0
+MAX_WAIT_TIMEOUT = 7 * 86400.0
 
 
 class _CommandParser(argparse.ArgumentParser):
@@ -61,8 +65,25 @@ def add_api_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"API base URL (default ${API_ENV} or {DEFAULT_API})")
     parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                         help="print JSON")
-    parser.add_argument("--http-timeout", type=float, default=argparse.SUPPRESS,
-                        help="seconds per request (default 10)")
+    parser.add_argument("--http-timeout", type=_seconds(MAX_HTTP_TIMEOUT),
+                        default=argparse.SUPPRESS,
+                        help=f"seconds per request (default 10, at most {MAX_HTTP_TIMEOUT:g})")
+
+
+def _seconds(maximum: float) -> Callable[[str], float]:
+    """An argparse type: a finite number of seconds in (0, maximum]; argparse names the
+    option and exits 2 otherwise (a socket given inf or NaN raises instead of waiting)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+        if not math.isfinite(value) or not 0 < value <= maximum:
+            raise argparse.ArgumentTypeError(
+                f"expected seconds from more than 0 to {maximum:g}, got {text!r}")
+        return value
+    parse.__name__ = "seconds"
+    return parse
 
 
 def _add_job_options(p: argparse.ArgumentParser) -> None:
@@ -117,7 +138,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         action("resume", "resume a job", "name")
         p = action("run", "run a job now", "name")
         p.add_argument("--wait", action="store_true", help="wait for the run to end")
-        p.add_argument("--wait-timeout", type=float, default=300.0)
+        p.add_argument("--wait-timeout", type=_seconds(MAX_WAIT_TIMEOUT), default=300.0)
         action("rm", "delete a job", "name")
     elif name == "runs":
         p = action("list", "list runs, newest first")

@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import PurePath
 from typing import Any
 
 from raftcron.errors import ConfigError, RaftcronError
 from raftcron.model import job_from_dict
+from raftcron.model.job import DURATION_LIMITS
 
 #: The classic macros; `@every`/`@at` are raftcron's own and not crontab syntax.
 MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
@@ -183,8 +185,12 @@ def _assign(state: _Env, name: str, value: str) -> str | None:
     elif name == MAILTO:
         state.mailto = [a.strip() for a in value.split(",") if a.strip()]
     elif name == RANDOM_DELAY:
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):
             return f"{RANDOM_DELAY}: expected a whole number of minutes, got {value!r}"
+        # The job's jitter bound, checked here on the text: int() of thousands of digits fails.
+        most = DURATION_LIMITS["jitter"] // timedelta(minutes=1)
+        if len(value.lstrip("0")) > len(str(most)) or int(value) > most:
+            return f"{RANDOM_DELAY}: at most {most} minutes (the jitter bound), got {value!r}"
         state.jitter = f"{int(value)}m" if int(value) else None
     else:
         state.env[name] = value

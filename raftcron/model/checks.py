@@ -9,14 +9,15 @@ Nothing here knows about jobs or nodes; it only knows what a well-formed value l
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from raftcron.durations import parse_duration, parse_time
-from raftcron.errors import ValidationError
+from raftcron.durations import MAX_DURATION, format_duration, parse_duration, parse_time
+from raftcron.errors import OutOfRangeError, ValidationError
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -119,6 +120,7 @@ def boolean(value: object, field: str) -> bool:
 
 
 def integer(value: object, field: str, *, minimum: int, maximum: int) -> int:
+    """An integer within [minimum, maximum]: not a boolean, not a float (even `3.0`)."""
     # bool is an int in Python; `retries = true` is a mistake, not 1.
     if isinstance(value, bool) or not isinstance(value, int):
         raise fail(field, f"expected an integer, got {_kind(value)}")
@@ -131,34 +133,45 @@ def opt_integer(value: object, field: str, *, minimum: int, maximum: int) -> int
     return None if value is None else integer(value, field, minimum=minimum, maximum=maximum)
 
 
-def number(value: object, field: str, *, minimum: float = 0.0) -> float:
-    """A number (int or float) >= `minimum`, as a float."""
+def number(value: object, field: str, *, minimum: float = 0.0,
+           maximum: float = 1e9) -> float:
+    """A finite number (int or float) within [minimum, maximum], as a float."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise fail(field, f"expected a number, got {_kind(value)}")
-    if value < minimum or value != value:  # NaN compares unequal to itself
-        raise fail(field, f"must be at least {minimum}, got {value}")
+    # A huge int has no float (OverflowError), so compare before converting; NaN and the
+    # infinities fail `isfinite`.
+    if isinstance(value, float) and not math.isfinite(value):
+        raise fail(field, f"must be a finite number, got {value}")
+    if not minimum <= value <= maximum:
+        raise fail(field, f"must be between {minimum:g} and {maximum:g}, got {value}")
     return float(value)
 
 
-def duration(value: object, field: str) -> timedelta:
+def duration(value: object, field: str, *, maximum: timedelta | None = None) -> timedelta:
     """`"90s"`, `"1h30m"` or a number of seconds, rounded to whole milliseconds.
 
-    Rounding keeps `format_duration` (which writes whole milliseconds) an exact inverse, so a
-    job survives a round trip through its canonical form unchanged.
+    At most `maximum` when given (never more than `durations.MAX_DURATION`). Rounding keeps
+    `format_duration` (which writes whole milliseconds) an exact inverse, so a job survives
+    a round trip through its canonical form unchanged.
     """
+    limit = MAX_DURATION if maximum is None else min(maximum, MAX_DURATION)
     if isinstance(value, timedelta):
         delta = value
         if delta < timedelta(0):
             raise fail(field, "must not be negative")
     elif isinstance(value, str | int | float):
-        delta = parse_duration(value, field=field)
+        delta = parse_duration(value, field=field, maximum=limit)
     else:
         raise fail(field, f"expected a duration like '90s', got {_kind(value)}")
+    if delta > limit:  # a timedelta given as such; parse_duration checked the rest
+        raise OutOfRangeError(f"{field}: longer than the maximum of {format_duration(limit)}",
+                              field=field)
     return timedelta(milliseconds=round(delta / timedelta(milliseconds=1)))
 
 
-def opt_duration(value: object, field: str) -> timedelta | None:
-    return None if value is None else duration(value, field)
+def opt_duration(value: object, field: str, *,
+                 maximum: timedelta | None = None) -> timedelta | None:
+    return None if value is None else duration(value, field, maximum=maximum)
 
 
 def time(value: object, field: str) -> datetime | None:

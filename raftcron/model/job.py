@@ -13,6 +13,7 @@ import binascii
 import re
 import shlex
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -57,6 +58,21 @@ LABEL_KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,62}")
 USER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?|[0-9]{1,10}")
 EMAIL_RE = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+")
 MAX_MAX_RUNS = 10**9
+#: The longest value each duration field of a job takes: 400 naming the field beyond it. A cron
+#: job that runs for a month has a bug, a retry that waits more than a week is a new slot,
+#: and a delay (jitter), catch-up window or dead man's switch longer than a leap year is a
+#: typo. `@every` and `interval` go up to `durations.MAX_DURATION` (about ten years). The
+#: integer bounds are `model.MAX_RETRIES`, `MAX_KEEP_RUNS`, `MAX_OUTPUT_TAIL` and
+#: `MAX_MAX_RUNS`; times are bounded by `durations.parse_time`.
+DURATION_LIMITS = {
+    "timeout": timedelta(days=30),
+    "kill_grace": timedelta(days=1),
+    "retry_backoff": timedelta(days=7),
+    "retry_backoff_max": timedelta(days=7),
+    "catchup_window": timedelta(days=366),
+    "jitter": timedelta(days=366),
+    "notify.absent_after": timedelta(days=366),
+}
 
 
 def job_from_dict(data: Any, *, name: str | None = None) -> Job:
@@ -74,16 +90,19 @@ def job_from_dict(data: Any, *, name: str | None = None) -> Job:
     tz = c.string(get("tz") if get("tz") is not None else "UTC", "tz", max_len=64)
     start_at = c.time(get("start_at"), "start_at")
     end_at = c.time(get("end_at"), "end_at")
+    if start_at is not None and start_at.replace(tzinfo=None) >= schedules.HORIZON:
+        raise c.fail("start_at", f"must be before {schedules.HORIZON.isoformat()}Z (no "
+                                 "schedule fires later)")
     if start_at is not None and end_at is not None and end_at <= start_at:
         raise c.fail("end_at", "must be after start_at")
     schedule = _schedule(get("schedule"), tz=tz, name=job_name, anchor=start_at)
     jtype, command, script, interpreter = _executable(data)
 
-    retry_backoff = c.duration(_or(get("retry_backoff"), "10s"), "retry_backoff")
-    retry_backoff_max = c.duration(_or(get("retry_backoff_max"), "10m"), "retry_backoff_max")
+    retry_backoff = _duration(get, "retry_backoff", "10s")
+    retry_backoff_max = _duration(get, "retry_backoff_max", "10m")
     if retry_backoff_max < retry_backoff:
         raise c.fail("retry_backoff_max", "must not be less than retry_backoff")
-    timeout = c.opt_duration(get("timeout"), "timeout")
+    timeout = c.opt_duration(get("timeout"), "timeout", maximum=DURATION_LIMITS["timeout"])
     if timeout is not None and not timeout:
         timeout = None  # dcron's convention: a zero timeout means none
 
@@ -101,14 +120,14 @@ def job_from_dict(data: Any, *, name: str | None = None) -> Job:
         user=c.opt_string(get("user"), "user", max_len=33, pattern=USER_RE,
                           what="a user name or numeric uid"),
         timeout=timeout,
-        kill_grace=c.duration(_or(get("kill_grace"), "5s"), "kill_grace"),
+        kill_grace=_duration(get, "kill_grace", "5s"),
         retries=c.integer(_or(get("retries"), 0), "retries", minimum=0, maximum=MAX_RETRIES),
         retry_backoff=retry_backoff,
         retry_backoff_max=retry_backoff_max,
         concurrency=c.choice(_or(get("concurrency"), "forbid"), Concurrency, "concurrency"),
         catchup=c.choice(_or(get("catchup"), "latest"), Catchup, "catchup"),
-        catchup_window=c.duration(_or(get("catchup_window"), "1h"), "catchup_window"),
-        jitter=c.duration(_or(get("jitter"), "0s"), "jitter"),
+        catchup_window=_duration(get, "catchup_window", "1h"),
+        jitter=_duration(get, "jitter", "0s"),
         start_at=start_at,
         end_at=end_at,
         max_runs=c.opt_integer(get("max_runs"), "max_runs", minimum=1, maximum=MAX_MAX_RUNS),
@@ -172,6 +191,11 @@ def job_to_dict(job: Job) -> dict[str, Any]:
 
 def _or(value: Any, default: Any) -> Any:
     return default if value is None else value
+
+
+def _duration(get: Any, key: str, default: str) -> timedelta:
+    """Field `key` (or `default`) as a duration within `DURATION_LIMITS[key]`."""
+    return c.duration(_or(get(key), default), key, maximum=DURATION_LIMITS[key])
 
 
 def _dur(value: Any) -> str | None:
@@ -315,7 +339,8 @@ def _notify(value: Any) -> Notify:
     emails = data.get("email")
     if isinstance(emails, str):  # one address is a list of one
         emails = [emails]
-    absent_after = c.opt_duration(data.get("absent_after"), "notify.absent_after")
+    absent_after = c.opt_duration(data.get("absent_after"), "notify.absent_after",
+                                    maximum=DURATION_LIMITS["notify.absent_after"])
     if absent_after is not None and not absent_after:
         raise c.fail("notify.absent_after", "must be longer than 0s")
     return Notify(

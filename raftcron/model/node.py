@@ -8,6 +8,7 @@ under `connection_options`. A key whose value is null is treated as absent.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from raftcron.durations import format_duration
@@ -33,6 +34,8 @@ READ_ONLY_FIELDS = frozenset({
 })
 MAX_CAPACITY = 10_000
 MAX_SESSIONS = 1_000
+#: An SSH connection that takes longer than this to open is down, not slow.
+MAX_CONNECT_TIMEOUT = timedelta(minutes=10)
 
 
 def node_from_dict(data: Any, *, name: str | None = None) -> Node:
@@ -54,7 +57,7 @@ def node_from_dict(data: Any, *, name: str | None = None) -> Node:
         "max_sessions": c.integer(_or(data.get("max_sessions"), 8), "max_sessions", minimum=1,
                                   maximum=MAX_SESSIONS),
         "connect_timeout": c.duration(_or(data.get("connect_timeout"), "10s"),
-                                      "connect_timeout"),
+                                      "connect_timeout", maximum=MAX_CONNECT_TIMEOUT),
     }
     if not common["connect_timeout"]:
         raise c.fail("connect_timeout", "must be longer than 0s")

@@ -62,13 +62,16 @@ need a fix around it; the matcher here is smaller than the fixes, is checked aga
 brute-force oracle in the tests, and costs a few microseconds.
 
 `jitter(job, slot, max_jitter, next_slot)` is the deterministic delay of a slot's run.
+
+No schedule fires at or after `HORIZON` (9990-01-01T00:00:00Z), so a slot plus a job's jitter
+stays a representable time; an `@at` at or after it is refused.
 """
 
 from __future__ import annotations
 
-from raftcron.schedule.core import Schedule
+from raftcron.schedule.core import HORIZON, Schedule
 from raftcron.schedule.jitter import jitter
 from raftcron.schedule.parser import MACROS, MAX_LENGTH, parse
 from raftcron.schedule.zones import validate_tz
 
-__all__ = ["MACROS", "MAX_LENGTH", "Schedule", "jitter", "parse", "validate_tz"]
+__all__ = ["HORIZON", "MACROS", "MAX_LENGTH", "Schedule", "jitter", "parse", "validate_tz"]

@@ -7,6 +7,11 @@ from datetime import UTC, datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+#: No schedule fires at or after this instant (naive UTC). The scheduler adds a job's jitter
+#: and the notifier its dead man's switch window (each at most a year) to a slot, and both
+#: sums must stay within year 9999, the last one Python represents.
+HORIZON = datetime(9990, 1, 1)
+
 
 class Rule(Protocol):
     def next_after(self, instant: datetime) -> datetime | None:
@@ -43,14 +48,15 @@ class Schedule:
     def next_after(self, t: datetime) -> datetime | None:
         """The first fire time strictly after `t`, as an aware datetime in `tz`.
 
-        None when the schedule has no fire left (an `@at` in the past, or past year 9999).
+        None when the schedule has no fire left (an `@at` in the past, or at or after
+        `HORIZON`).
         `t` must be aware (any zone). Pure: no clock, no I/O. Compare results in UTC: Python
         compares two datetimes of the same zone by wall time and ignores `fold`, so 01:30 EDT
         and 01:30 EST (the repeated hour) would compare equal.
         """
         try:
             found = self._rule.next_after(_naive_utc(t))
-            return None if found is None else self._aware(found)
+            return None if found is None or found >= HORIZON else self._aware(found)
         except OverflowError:  # the answer would lie beyond year 9999 in UTC or in `tz`
             return None
 
@@ -59,11 +65,11 @@ class Schedule:
         rule = self._rule
         try:
             cur = rule.next_after(_naive_utc(t))
-            while cur is not None:
+            while cur is not None and cur < HORIZON:
                 fire = self._aware(cur)
                 yield fire
                 cur = rule.next_after(cur)
-        except OverflowError:  # past year 9999: no more fires
+        except OverflowError:  # past year 9999 (`t` itself may be beyond HORIZON)
             return
 
     def _aware(self, instant: datetime) -> datetime:

@@ -12,9 +12,10 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from raftcron.durations import parse_duration, parse_time
-from raftcron.errors import InvalidScheduleError, ValidationError
+from raftcron.durations import MAX_DURATION, format_duration, parse_duration, parse_time
+from raftcron.errors import InvalidScheduleError, OutOfRangeError, ValidationError
 from raftcron.schedule import zones
+from raftcron.schedule.core import HORIZON
 
 #: `@every` with no anchor: slots sit on the Unix epoch grid (`@every 5m` fires at :00, :05...).
 EPOCH = datetime(1970, 1, 1)
@@ -58,9 +59,14 @@ class AtRule:
 
 
 def parse_interval(text: str, *, field: str, what: str) -> timedelta:
-    """A duration of at least one second, or `InvalidScheduleError(field=field)`."""
+    """A duration from 1s to `durations.MAX_DURATION` (3660d, about ten years), or
+    `InvalidScheduleError(field=field)`."""
     try:
         interval = parse_duration(text.strip(), field=field)
+    except OutOfRangeError:
+        raise InvalidScheduleError(
+            f"{field}: {what} {text.strip()!r} is longer than the maximum of "
+            f"{format_duration(MAX_DURATION)}", field=field) from None
     except ValidationError:
         raise InvalidScheduleError(
             f"{field}: {what} {text.strip()!r} is not a duration like '10s', '5m' or '1h30m'",
@@ -80,12 +86,16 @@ def every_rule(text: str, anchor: datetime | None, anchor_is_slot: bool) -> Ever
 
 
 def at_rule(text: str) -> AtRule:
-    """`@at ISO8601-with-offset`."""
+    """`@at ISO8601-with-offset`, before `core.HORIZON` (9990-01-01T00:00:00Z)."""
     try:
         at = parse_time(text.strip(), field="schedule")
     except ValidationError as exc:
         raise InvalidScheduleError(f"schedule: @at: {exc.message.removeprefix('schedule: ')}",
                                    field="schedule") from None
+    if at.replace(tzinfo=None) >= HORIZON:
+        raise InvalidScheduleError(
+            f"schedule: @at: {text.strip()!r} is too late: no schedule fires at or after "
+            f"{HORIZON.isoformat()}Z", field="schedule")
     return AtRule(at.replace(tzinfo=None))
 
 
