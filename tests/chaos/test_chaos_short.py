@@ -17,14 +17,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
+from tests.support.cluster import Cluster
+from tests.support.paths import SCRIPTS
 
-from tests.harness import Cluster
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+sys.path.insert(0, str(SCRIPTS))
 chaos = importlib.import_module("chaos")
-
-pytestmark = pytest.mark.cluster
 
 PLAN = ["kill_leader", "stop_follower", "kill_all", "stop_leader", "kill_follower",
         "restart_peer"]

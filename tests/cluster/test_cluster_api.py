@@ -10,7 +10,8 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.harness import Cluster, Peer, http, wait_until
+from tests.support.cluster import Cluster, Peer, http
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.cluster
 

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster_support import (
+from tests.support.cluster import Cluster
+from tests.support.cluster_jobs import (
     epoch,
     file_slots,
     pause,
@@ -32,7 +33,7 @@ from tests.cluster_support import (
     wait_settled,
     wait_wall_clock,
 )
-from tests.harness import Cluster, wait_until
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.cluster
 

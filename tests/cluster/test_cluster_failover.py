@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster_support import (
+from tests.support.cluster import Cluster, Peer
+from tests.support.cluster_jobs import (
     WORKER_ROLE,
     all_runs,
     biased_cluster,
@@ -35,7 +36,7 @@ from tests.cluster_support import (
     slot_line,
     wait_settled,
 )
-from tests.harness import Cluster, Peer, wait_until
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.cluster
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster_support import (
+from tests.support.cluster import Cluster
+from tests.support.cluster_jobs import (
     all_runs,
     epoch,
     file_slots,
@@ -25,7 +26,7 @@ from tests.cluster_support import (
     slot_line,
     wait_settled,
 )
-from tests.harness import Cluster, wait_until
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.cluster
 

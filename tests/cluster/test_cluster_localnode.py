@@ -16,11 +16,13 @@ from typing import Any
 
 import pytest
 
-from tests.harness import Cluster, wait_until
+from tests.support.cluster import Cluster
+from tests.support.paths import DATA
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.cluster
 
-SEED_NODE = Path(__file__).parent / "data" / "distcrond" / "nodes.d" / "node_local.json"
+SEED_NODE = DATA / "distcrond" / "nodes.d" / "node_local.json"
 TERMINAL = ("succeeded", "failed", "timed_out", "lost", "skipped", "missed", "cancelled")
 NEVER = "0 0 1 1 *"
 ECHO = ["/bin/sh", "-c", "echo on $RAFTCRON_TARGET by $RAFTCRON_PEER"]

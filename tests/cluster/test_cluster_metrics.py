@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.cluster_support import pause, put_job
-from tests.harness import Cluster, Peer, wait_until
+from tests.support.cluster import Cluster, Peer
+from tests.support.cluster_jobs import pause, put_job
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.cluster
 

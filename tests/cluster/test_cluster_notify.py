@@ -12,8 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.cluster_support import all_runs, pause, put_job, wait_settled
-from tests.harness import Cluster, wait_until
+from tests.support.cluster import Cluster
+from tests.support.cluster_jobs import all_runs, pause, put_job, wait_settled
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.cluster
 

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster_support import epoch, pause, put_job, scheduled, wait_settled
-from tests.harness import Cluster, wait_until
+from tests.support.cluster import Cluster
+from tests.support.cluster_jobs import epoch, pause, put_job, scheduled, wait_settled
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.cluster
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from raftcron.state.machine import StateMachine
-from tests.harness import Cluster, Peer, wait_until
+from tests.support.cluster import Cluster, Peer
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.cluster
 

@@ -24,12 +24,15 @@ from typing import Any
 
 import pytest
 
-from tests.harness import Cluster, Peer, port_is_free, wait_until
-from tests.sshd import Sshd, find_sshd
+from tests.support.cluster import Cluster, Peer
+from tests.support.paths import DATA
+from tests.support.ports import port_is_free
+from tests.support.sshd import Sshd, find_sshd
+from tests.support.wait import wait_until
 
-pytestmark = [pytest.mark.cluster, pytest.mark.ssh]
+pytestmark = pytest.mark.cluster  # and `ssh`, as every test of tests/ssh/
 
-DISTCROND = Path(__file__).parent / "data" / "distcrond"
+DISTCROND = DATA / "distcrond"
 TERMINAL = ("succeeded", "failed", "timed_out", "lost", "skipped", "missed", "cancelled")
 #: A schedule that does not come due during the test: these jobs run when asked to.
 NEVER = "0 0 1 1 *"

@@ -1,4 +1,4 @@
-"""SshExecutor running commands on a real OpenSSH sshd on 127.0.0.1 (tests/sshd.py).
+"""SshExecutor running commands on a real OpenSSH sshd on 127.0.0.1 (tests/support/sshd.py).
 
 The shared executor suite runs in test_executor_ssh_contract.py; connecting, host keys,
 client keys, connection reuse and health in test_executor_ssh_connect.py. This file covers
@@ -8,41 +8,20 @@ what a run does over SSH: quoting, exit status, killing the remote tree, uploads
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from executor_contract import poll, read_pid
-from sshd import Sshd, make_node, make_spec
 
 from raftcron.executor.base import RunOutcome, RunSpec
 from raftcron.executor.process_group import pid_alive
 from raftcron.executor.ssh import SshExecutor
 from raftcron.model import RunStatus
-
-pytestmark = pytest.mark.ssh
+from tests.support.executor_contract import read_pid
+from tests.support.sshd import Sshd, make_node, make_spec
+from tests.support.wait import wait_until_async
 
 WAIT = 30.0  # a hang guard for each run, never a speed claim
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
-    server = Sshd.start(tmp_path_factory.mktemp("sshd"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def executor(tmp_path: Path) -> SshExecutor:
-    return SshExecutor(tmp_path / "output")
-
-
-@pytest.fixture(autouse=True)
-async def _close_executor(executor: SshExecutor) -> Any:
-    yield
-    await executor.close()
 
 
 async def run(executor: SshExecutor, spec: RunSpec, started: list[datetime] | None = None):
@@ -101,7 +80,8 @@ async def test_ssh_executor_timeout_kills_remote_tree(
     assert "may survive" not in out.reason
     for which in ("child", "sleeper", "main"):
         pid = await read_pid(Path(f"{pids}.{which}"))
-        await poll(lambda pid=pid: not pid_alive(pid), f"remote {which} process {pid} to die")
+        await wait_until_async(lambda pid=pid: not pid_alive(pid),
+                               message=f"remote {which} process {pid} to die")
 
 
 async def test_ssh_executor_cancel_kills_remote_process(
@@ -114,7 +94,8 @@ async def test_ssh_executor_cancel_kills_remote_process(
     assert await executor.cancel(spec.run_id) is True
     out = await task
     assert out.status == RunStatus.CANCELLED
-    await poll(lambda: not pid_alive(pid), f"cancelled remote process {pid} to die")
+    await wait_until_async(lambda: not pid_alive(pid),
+                           message=f"cancelled remote process {pid} to die")
     assert await executor.cancel(spec.run_id) is False
 
 
@@ -207,5 +188,6 @@ async def test_ssh_executor_abandoned_run_kills_remote(
     task.cancel()  # the worker shutting down: the remote tree must not be left behind
     with pytest.raises(asyncio.CancelledError):
         await task
-    await poll(lambda: not pid_alive(pid), f"abandoned remote process {pid} to die")
+    await wait_until_async(lambda: not pid_alive(pid),
+                           message=f"abandoned remote process {pid} to die")
     assert executor.running == 0

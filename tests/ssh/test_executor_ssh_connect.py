@@ -1,6 +1,6 @@
 """SshExecutor reaching nodes: host keys, client keys, passphrases, unreachable nodes and
 health, connection reuse and replacement, the session cap. Against a real OpenSSH sshd on
-127.0.0.1 (tests/sshd.py).
+127.0.0.1 (tests/support/sshd.py).
 """
 
 from __future__ import annotations
@@ -11,40 +11,18 @@ import os
 import signal
 import socket
 import subprocess
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from executor_contract import poll
-from sshd import Sshd, make_node, make_spec
 
 from raftcron.executor.base import RunSpec
 from raftcron.executor.ssh import SshExecutor
 from raftcron.model import RunStatus
-
-pytestmark = pytest.mark.ssh
+from tests.support.sshd import Sshd, make_node, make_spec
+from tests.support.wait import wait_until_async
 
 WAIT = 30.0  # a hang guard for each run, never a speed claim
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
-    server = Sshd.start(tmp_path_factory.mktemp("sshd"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def executor(tmp_path: Path) -> SshExecutor:
-    return SshExecutor(tmp_path / "output")
-
-
-@pytest.fixture(autouse=True)
-async def _close_executor(executor: SshExecutor) -> Any:
-    yield
-    await executor.close()
 
 
 async def run(executor: SshExecutor, spec: RunSpec, started: list[datetime] | None = None):
@@ -128,7 +106,8 @@ async def test_ssh_executor_dead_connection_replaced(sshd: Sshd, executor: SshEx
     assert sshd.process is not None
     for pid in _children(sshd.process.pid):
         os.kill(pid, signal.SIGKILL)
-    await poll(lambda: executor.status()["connections"] == 0, "the pooled connection to die")
+    await wait_until_async(lambda: executor.status()["connections"] == 0,
+                           message="the pooled connection to die")
     out = await run(executor, make_spec(node, command=["echo", "again"]))
     assert out.status == RunStatus.SUCCEEDED, out.reason
     assert out.stdout_tail == "again\n"
@@ -157,9 +136,10 @@ async def test_ssh_executor_max_sessions_caps_concurrent_runs(
     second = make_spec(node, command=["true"])
     started: list[datetime] = []
     task1 = asyncio.create_task(run(executor, first, started))
-    await poll(lambda: started, "the first run to start")
+    await wait_until_async(lambda: started, message="the first run to start")
     task2 = asyncio.create_task(run(executor, second))
-    await poll(lambda: executor.status()["running"] == 2, "both runs to be accepted")
+    await wait_until_async(lambda: executor.status()["running"] == 2,
+                           message="both runs to be accepted")
     release.touch()
     out1, out2 = await asyncio.gather(task1, task2)
     assert out1.status == out2.status == RunStatus.SUCCEEDED
@@ -238,9 +218,9 @@ async def test_ssh_executor_cancel_while_queued_for_a_session(
     queued = make_spec(node, command=["true"])
     started: list[datetime] = []
     task1 = asyncio.create_task(run(executor, holder, started))
-    await poll(lambda: started, "the first run to start")
+    await wait_until_async(lambda: started, message="the first run to start")
     task2 = asyncio.create_task(run(executor, queued))
-    await poll(lambda: executor.running == 2, "the second run to queue")
+    await wait_until_async(lambda: executor.running == 2, message="the second run to queue")
     assert await executor.cancel(queued.run_id) is True
     out2 = await task2  # returns while the only session is still held
     assert not task1.done()

@@ -6,23 +6,14 @@ machine see the remote side.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from executor_contract import ContractHarness, ExecutorContract
-from sshd import Sshd, make_node
 
 from raftcron.executor.ssh import SshExecutor
-
-pytestmark = pytest.mark.ssh
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
-    server = Sshd.start(tmp_path_factory.mktemp("sshd"))
-    yield server
-    server.stop()
+from tests.support.executor_contract import ContractHarness, ExecutorContract
+from tests.support.sshd import Sshd, make_node
 
 
 class TestSshExecutorContract(ExecutorContract):

@@ -1,11 +1,12 @@
 """Test support for the API, client and CLI tests (no tests here).
 
 `LiveApi` runs the real aiohttp app on an ephemeral port in a thread with its own event loop,
-over a real `StateMachine` and a real `ReadDb` on one tmp SQLite file. Its `FakeNode` stands
-in for the Raft node: `propose` applies the command straight into the state machine at the
-next index, so everything above the node (validation, commands, apply, SQLite reads, HTTP) is
-the real code. Tests talk to it over HTTP only (urllib or `raftcron.client.Client`), so the
-synchronous client never blocks the loop that serves it.
+over a real `StateMachine` and a real `ReadDb` on one tmp SQLite file. A `FakeNode`
+(tests/support/fake_node.py) stands in for the Raft node: `propose` applies the command
+straight into the state machine at the next index, so everything above the node (validation,
+commands, apply, SQLite reads, HTTP) is the real code. Tests talk to it over HTTP only
+(urllib or `raftcron.client.Client`), so the synchronous client never blocks the loop that
+serves it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -26,86 +26,12 @@ from raftcron.api import ApiContext, serve
 from raftcron.client import Client
 from raftcron.clock import FakeClock
 from raftcron.db.reader import ReadDb
-from raftcron.errors import UnavailableError
-from raftcron.model import commands
 from raftcron.state.machine import StateMachine
+from tests.support import records
+from tests.support.fake_node import OTHER, SELF, THIRD, FakeNode
 
-SELF = "127.0.0.1:7101"
-OTHER = "127.0.0.1:7102"
-THIRD = "127.0.0.1:7103"
 START = datetime(2030, 1, 1, 0, 0, tzinfo=UTC)
 TOKEN = "s3cret-token"
-
-
-class FakeNode:
-    """`Node`'s surface over a real StateMachine: every proposal is applied at once, here."""
-
-    def __init__(self, state: StateMachine, self_id: str = SELF,
-                 peers: list[dict] | None = None) -> None:
-        self.state = state
-        self.self_id = self_id
-        self.leader: str | None = self_id
-        self.term = 1
-        #: Raised by propose instead of applying (no leader / quorum).
-        self.unavailable = False
-        #: The next this many proposals raise UnavailableError (after being applied when
-        #: `fail_after_apply`: the outcome a client cannot know).
-        self.fail_next = 0
-        self.fail_after_apply = False
-        #: How far the commit index the node reports is ahead of what it applied.
-        self.commit_ahead = 0
-        self.peers = peers if peers is not None else [
-            {"id": self_id, "self": True, "reachable": True},
-            {"id": OTHER, "self": False, "reachable": True},
-            {"id": THIRD, "self": False, "reachable": False},
-        ]
-        self.proposed: list[tuple[str, dict, str | None]] = []
-        self._changed: asyncio.Event | None = None
-
-    @property
-    def applied_index(self) -> int:
-        return self.state.applied_index
-
-    async def propose(self, op: str, args: dict, *, key: str | None = None,
-                      timeout: float = 5.0) -> dict:
-        self.proposed.append((op, args, key))
-        if self.unavailable:
-            raise UnavailableError("no leader/quorum (fake)")
-        if self.fail_next > 0:
-            self.fail_next -= 1
-            if self.fail_after_apply:
-                self.apply_now(op, args, key)
-            raise UnavailableError("leader changed (fake)")
-        return self.apply_now(op, args, key)
-
-    def apply_now(self, op: str, args: dict, key: str | None = None) -> dict:
-        """Apply one command at the next index (as if it came through the log)."""
-        result = self.state.apply(self.state.applied_index + 1, commands.encode(op, args, key))
-        if self._changed is not None:
-            self._changed.set()
-        return result
-
-    async def wait_applied(self, index: int, timeout: float) -> bool:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while self.state.applied_index < index:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            self._changed = asyncio.Event()
-            try:
-                await asyncio.wait_for(self._changed.wait(), remaining)
-            except TimeoutError:
-                return self.state.applied_index >= index
-        return True
-
-    def status(self) -> dict:
-        return {
-            "id": self.self_id, "role": "leader" if self.leader == self.self_id else "follower",
-            "leader": self.leader, "term": self.term,
-            "commit_index": self.state.applied_index + self.commit_ahead,
-            "applied_index": self.state.applied_index, "peers": [dict(p) for p in self.peers],
-        }
 
 
 class LiveApi:
@@ -120,7 +46,11 @@ class LiveApi:
         self.clock = FakeClock(START)
         self.state = StateMachine(root / "state.db")
         self.read = ReadDb(root / "state.db")
-        self.node = FakeNode(self.state, self_id)
+        self.node = FakeNode(self.state, self_id, peers=[
+            {"id": self_id, "self": True, "reachable": True},
+            {"id": OTHER, "self": False, "reachable": True},
+            {"id": THIRD, "self": False, "reachable": False},
+        ])
         self.ctx = ApiContext(
             self_id=self_id, read=self.read, node=self.node, clock=self.clock,  # type: ignore[arg-type]
             data_dir=root, token=token, peer_apis=dict(peer_apis or {}),
@@ -153,7 +83,7 @@ class LiveApi:
 
     def apply(self, op: str, args: dict, key: str | None = None) -> dict:
         """A command applied as if another peer had proposed it."""
-        return self.on_loop(lambda: self.node.apply_now(op, args, key))
+        return self.on_loop(lambda: self.node.apply(op, args, key))
 
     def client(self, token: str | None = None) -> Client:
         return Client(self.url, token=token, timeout=10)
@@ -189,26 +119,11 @@ class LiveApi:
 
 
 def job_body(name: str = "backup", **fields: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"name": name, "schedule": "0 * * * *",
-                            "command": ["/bin/echo", "hi"]}
-    body.update(fields)
-    return body
+    """`records.job_body` with a command (the API requires one)."""
+    return records.job_body(name, **{"command": ["/bin/echo", "hi"], **fields})
 
 
 def fire_record(job: str, slot: str, *, run_id: str, peer: str = SELF,
                 status: str = "pending") -> dict[str, Any]:
-    return {"run_id": run_id, "job": job, "slot": slot, "attempt": 1, "peer": peer,
-            "target": peer, "status": status, "reason": None, "manual": False,
-            "retry_of": None, "fired_at": slot}
-
-
-def poll(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
-    """Poll `predicate` until it returns something truthy; AssertionError after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(interval)
+    """`records.run_record` as this module's tests fire it: run on `peer` (default SELF)."""
+    return records.run_record(run_id, job, slot, peer=peer, status=status)

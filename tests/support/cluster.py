@@ -5,7 +5,7 @@ convention for other peers' APIs), writes a config with test-tuned `[raft]` timi
 starts `python -m raftcron --peers ... --self ... --api ... --data-dir ...` per peer, each
 peer's stdout/stderr going to `<peer dir>/peer.log`. Everything waits by polling with a
 deadline; nothing sleeps a fixed time. `Cluster.close()` kills whatever still runs (the
-`cluster` fixture in conftest.py calls it and prints the logs when a test failed).
+`make_cluster` fixture in tests/conftest.py calls it and prints the logs when a test failed).
 """
 
 from __future__ import annotations
@@ -15,15 +15,16 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+from tests.support.ports import API_OFFSET, free_port_pair
+from tests.support.wait import GaveUp, wait_until
 
 #: Raft timings for tests: quick elections, quick reconnects (small tables, so no long stalls;
 #: see docs/design/replication.md for why the production defaults are slower).
@@ -36,63 +37,6 @@ TEST_RAFT = {
     "leader_fallback": 3.0,
 }
 DEFAULT_SECRET = "cluster-test-secret"
-API_OFFSET = 1000
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port the OS just handed out for `host` (free at the time of the call)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port_pair(taken: set[int]) -> int:
-    """A raft port P with P and P + 1000 both free and not in `taken`."""
-    for _ in range(200):
-        port = free_port()
-        if port + API_OFFSET > 65535 or port in taken or port + API_OFFSET in taken:
-            continue
-        if port_is_free(port + API_OFFSET):
-            return port
-    raise RuntimeError("no free port pair found")
-
-
-class GaveUp(AssertionError):
-    """Raised by a `wait_until` predicate to stop waiting at once (the thing will never be)."""
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, message: str = "condition",
-               interval: float = 0.05) -> Any:
-    """Poll `predicate` until it returns something truthy; AssertionError after `timeout`.
-
-    Exceptions raised by the predicate count as "not yet" (a peer restarting refuses
-    connections); the last one is shown if the deadline passes.
-    """
-    deadline = time.monotonic() + timeout
-    last_error: BaseException | None = None
-    while True:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except GaveUp:
-            raise
-        except Exception as exc:
-            last_error = exc
-        if time.monotonic() >= deadline:
-            extra = f" (last error: {last_error!r})" if last_error else ""
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {message}{extra}")
-        time.sleep(interval)
 
 
 class HttpResponse:

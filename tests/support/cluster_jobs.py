@@ -22,7 +22,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tests.harness import TEST_RAFT, Cluster, Peer, wait_until
+from tests.support.cluster import TEST_RAFT, Cluster, Peer
+from tests.support.wait import wait_until
 
 ACTIVE = ("pending", "running")
 WORKER_ROLE = "worker"

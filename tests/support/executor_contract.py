@@ -2,7 +2,7 @@
 
 Use it from a test module by subclassing and providing a `harness` fixture::
 
-    from executor_contract import ContractHarness, ExecutorContract
+    from tests.support.executor_contract import ContractHarness, ExecutorContract
 
     class TestLocalExecutorContract(ExecutorContract):
         @pytest.fixture
@@ -24,11 +24,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from raftcron.executor.base import Executor, RunOutcome, RunSpec
 from raftcron.executor.process_group import pid_alive
 from raftcron.model import Node, RunStatus
+from tests.support.wait import wait_until_async
 
 SLOT = datetime(2024, 5, 1, 12, 0, 0, 250000, tzinfo=UTC)
 WAIT = 20.0  # seconds: the deadline of every poll (never a speed claim: a hang guard)
@@ -64,18 +63,9 @@ class ContractHarness:
         )
 
 
-async def poll(condition: Any, what: str, timeout: float = WAIT) -> None:
-    """Wait until `condition()` is true; fail naming `what` after `timeout` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
 async def read_pid(path: Path) -> int:
-    await poll(lambda: path.exists() and path.read_text().strip().isdigit(), f"pid in {path}")
+    await wait_until_async(lambda: path.exists() and path.read_text().strip().isdigit(), WAIT,
+                           f"pid in {path}")
     return int(path.read_text().strip())
 
 
@@ -125,8 +115,9 @@ class ExecutorContract:
         assert out.reason and "timed out" in out.reason
         child = await read_pid(Path(f"{pids}.child"))
         main = await read_pid(Path(f"{pids}.main"))
-        await poll(lambda: not pid_alive(child), f"the SIGTERM-ignoring child {child} to die")
-        await poll(lambda: not pid_alive(main), f"the main process {main} to die")
+        await wait_until_async(lambda: not pid_alive(child), WAIT,
+                               f"the SIGTERM-ignoring child {child} to die")
+        await wait_until_async(lambda: not pid_alive(main), WAIT, f"the main process {main} to die")
 
     async def test_executor_env_has_raftcron_vars_and_job_env(self, harness: ContractHarness):
         names = [
@@ -203,12 +194,13 @@ class ExecutorContract:
         spec = harness.spec(command=f"echo $$ > {pidfile}; exec sleep 300")
         task = asyncio.create_task(harness.run(spec))
         main = await read_pid(pidfile)
-        await poll(lambda: harness.started, "on_started")
+        await wait_until_async(lambda: harness.started, WAIT, "on_started")
         assert await harness.executor.cancel(spec.run_id) is True
         out = await task
         assert out.status == RunStatus.CANCELLED
         assert out.reason and "cancel" in out.reason
-        await poll(lambda: not pid_alive(main), f"cancelled process {main} to die")
+        await wait_until_async(lambda: not pid_alive(main), WAIT,
+                               f"cancelled process {main} to die")
 
     async def test_executor_cancel_unknown_run_is_false(self, harness: ContractHarness):
         assert await harness.executor.cancel("no-such-run") is False

@@ -1,5 +1,4 @@
-"""Plain stand-ins for schedules and jitter, shared by the planner and scheduler tests
-(no tests of its own: the name keeps it among the files of the planner tests)."""
+"""Plain stand-ins for schedules and jitter, shared by the planner and scheduler tests."""
 
 from __future__ import annotations
 

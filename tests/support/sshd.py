@@ -20,7 +20,6 @@ import re
 import shutil
 import socket
 import subprocess
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,6 +28,8 @@ from typing import Any
 
 from raftcron.executor.base import RunSpec
 from raftcron.model import ConnectionType, Node
+from tests.support.ports import free_port
+from tests.support.wait import GaveUp, wait_until
 
 #: The slot of every run the SSH tests make.
 SLOT = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -51,12 +52,6 @@ def _keygen(path: Path, comment: str) -> None:
         check=True,
         capture_output=True,
     )
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _openssh_version(sshd: str) -> tuple[int, int]:
@@ -120,7 +115,7 @@ class Sshd:
         # The port is chosen by binding to 0 and released before sshd binds it: another
         # process may take it in between, so a bind failure is retried on a new port.
         for _ in range(attempts):
-            server.port = _free_port()
+            server.port = free_port()
             server._write_config(sshd)
             server._write_known_hosts()
             with server.log_path.open("ab") as log:
@@ -173,19 +168,17 @@ class Sshd:
 
     def _wait_ready(self, timeout: float) -> bool:
         """Poll until the port answers with an SSH banner; False if sshd exits or time runs out."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def banner() -> bool:
             assert self.process is not None
             if self.process.poll() is not None:
-                return False
-            try:
-                with socket.create_connection((self.host, self.port), timeout=1.0) as sock:
-                    if sock.recv(64).startswith(b"SSH-"):
-                        return True
-            except OSError:
-                pass
-            time.sleep(0.05)  # poll interval, not a wait for a condition
-        return False
+                raise GaveUp(f"sshd exited with {self.process.returncode}")
+            with socket.create_connection((self.host, self.port), timeout=1.0) as sock:
+                return sock.recv(64).startswith(b"SSH-")
+        try:
+            wait_until(banner, timeout, f"sshd's banner on port {self.port}")
+        except AssertionError:  # GaveUp too: the caller retries on a new port
+            return False
+        return True
 
     def log(self) -> str:
         try:

@@ -1,8 +1,8 @@
-"""Harness for the worker tests (it holds no tests itself).
+"""Harness for the worker tests.
 
-A real StateMachine and ReadDb on a tmp SQLite file, a fake node that applies proposals at once
-(and tells its apply listeners, as the real one does), and a fake executor whose runs end when
-the test says so.
+A real StateMachine and ReadDb on a tmp SQLite file, the fake node (tests/support/fake_node.py:
+it applies proposals at once and tells its apply listeners, as the real one does), and a fake
+executor whose runs end when the test says so.
 """
 
 from __future__ import annotations
@@ -16,49 +16,15 @@ from typing import Any
 from raftcron.clock import FakeClock
 from raftcron.db.reader import ReadDb
 from raftcron.durations import format_time
-from raftcron.errors import UnavailableError
 from raftcron.executor.base import RunOutcome, RunSpec
-from raftcron.model import RunStatus, commands
+from raftcron.model import RunStatus
 from raftcron.state.machine import StateMachine
 from raftcron.worker.runner import Worker
+from tests.support.fake_node import SELF, FakeNode
+from tests.support.records import run_record
 
-SELF = "127.0.0.1:7101"
-OTHER = "127.0.0.1:7102"
 T0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 WORKER_OPS = frozenset({"run_started", "run_finished", "run_lost", "batch"})
-
-
-class FakeNode:
-    """Applies each proposal to the state machine at once; can fail the next N proposals."""
-
-    def __init__(self, state: StateMachine) -> None:
-        self.state = state
-        self.index = state.applied_index
-        self.apply_listeners: list[Any] = []
-        self.proposals: list[tuple[str, dict, str | None]] = []
-        self.fail_next = 0
-
-    async def propose(
-        self, op: str, args: dict, *, key: str | None = None, timeout: float = 5.0
-    ) -> dict:
-        if self.fail_next > 0:
-            self.fail_next -= 1
-            raise UnavailableError("no leader (test)")
-        return self.apply(op, args, key=key)
-
-    def apply(self, op: str, args: dict, *, key: str | None = None, notify: bool = True) -> dict:
-        payload = commands.encode(op, args, key)
-        self.index += 1
-        result = self.state.apply(self.index, payload)
-        self.proposals.append((op, args, key))
-        if notify:
-            command = commands.decode(payload)
-            for fn in list(self.apply_listeners):
-                fn(self.index, command, result)
-        return result
-
-    def worker_proposals(self) -> list[tuple[str, dict, str | None]]:
-        return [p for p in self.proposals if p[0] in WORKER_OPS]
 
 
 class FakeExecutor:
@@ -156,19 +122,9 @@ class Env:
     def record(
         self, run_id: str, *, job: str = "job", peer: str = SELF, target: str | None = None
     ) -> dict:
-        return {
-            "run_id": run_id,
-            "job": job,
-            "slot": format_time(T0),
-            "attempt": 1,
-            "peer": peer,
-            "target": target,
-            "status": "pending",
-            "reason": None,
-            "manual": True,
-            "retry_of": None,
-            "fired_at": format_time(self.clock.now()),
-        }
+        """A manual run of `job` at T0 on `peer`, fired now."""
+        return run_record(run_id, job, format_time(T0), peer=peer, target=target, manual=True,
+                          fired_at=format_time(self.clock.now()))
 
     def fire(self, *records: dict, notify: bool = True) -> dict:
         result = self.node.apply(
@@ -181,6 +137,10 @@ class Env:
         run = self.read.get_run(run_id)
         assert run is not None, run_id
         return run
+
+    def worker_proposals(self) -> list[tuple[str, dict, str | None]]:
+        """What the worker proposed (the node's proposals of the worker's ops)."""
+        return [p for p in self.node.proposals if p[0] in WORKER_OPS]
 
     def status_is(self, run_id: str, *statuses: str) -> bool:
         return self.run(run_id)["status"] in statuses

@@ -25,8 +25,8 @@ import pytest
 
 import raftcron
 from raftcron import cli, model
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 #: Markers of a document that lives outside this repository.
 OUTSIDE = ("../shared", "shared/design.md", "pysyncobj-notes", "design §", "/work/")

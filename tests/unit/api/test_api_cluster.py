@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from test_api_support import OTHER, SELF, THIRD, TOKEN, LiveApi, fire_record, job_body, poll
 
 from raftcron.api import serve
 from raftcron.api.routes import ROUTES
 from raftcron.errors import ConfigError
+from tests.support.api import OTHER, SELF, THIRD, TOKEN, LiveApi, fire_record, job_body
+from tests.support.wait import wait_until
 
 
 @pytest.fixture
@@ -166,7 +167,7 @@ def test_min_index_waits_until_applied(api: LiveApi) -> None:
     reader = threading.Thread(target=lambda: answer.append(
         api.request("GET", f"/jobs/b?min_index={target}&timeout=20")))
     reader.start()
-    poll(lambda: api.node._changed is not None)  # the read is waiting on the node
+    wait_until(lambda: api.node._changed is not None, 10, "the read to wait on the node")
     assert not answer
     api.apply("put_job", {"job": {"name": "b", "schedule": "0 * * * *", "command": ["true"]},
                           "expanded": "0 * * * *", "at": "2030-01-01T00:00:00Z"})

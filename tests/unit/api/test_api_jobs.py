@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_api_support import OTHER, SELF, TOKEN, LiveApi, fire_record, job_body
+
+from tests.support.api import OTHER, SELF, TOKEN, LiveApi, fire_record, job_body
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_api_support import OTHER, SELF, LiveApi, fire_record, job_body
 
 from raftcron.client import NotFoundError
 from raftcron.errors import UnavailableError
+from tests.support.api import OTHER, SELF, LiveApi, fire_record, job_body
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_api_support import SELF, LiveApi, fire_record, job_body
+
+from tests.support.api import SELF, LiveApi, fire_record, job_body
 
 CHROMIUM = "/usr/bin/chromium"
 

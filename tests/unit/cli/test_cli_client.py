@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_api_support import OTHER, SELF, TOKEN, LiveApi, fire_record, poll
 
 from raftcron.cli import main
+from tests.support.api import OTHER, SELF, TOKEN, LiveApi, fire_record
+from tests.support.wait import wait_until
 
 
 @pytest.fixture
@@ -144,7 +145,7 @@ def test_cli_jobs_run_wait_reports_the_outcome(api: LiveApi,
     run(capsys, "jobs", "add", "a", "--schedule", "@hourly", "--", "true")
 
     def worker() -> None:  # plays the executing peer: finishes the run once it exists
-        items = poll(lambda: api.client().list_runs(job="a")["items"])
+        items = wait_until(lambda: api.client().list_runs(job="a")["items"], 10, "the manual run")
         run_id = items[0]["id"]
         api.apply("run_started", {"run_id": run_id, "peer": items[0]["peer"],
                                   "at": "2030-01-01T00:00:01Z"})

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_api_support import TOKEN, LiveApi
 
 from raftcron.cli import main
+from tests.support.api import TOKEN, LiveApi
 
 CRONTAB = """\
 # the nightly jobs

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_api_support import OTHER, TOKEN, LiveApi, fire_record, job_body
 
 from raftcron.client import AuthError, Client, NotFoundError
 from raftcron.errors import (
@@ -17,6 +16,7 @@ from raftcron.errors import (
     UnavailableError,
     ValidationError,
 )
+from tests.support.api import OTHER, TOKEN, LiveApi, fire_record, job_body
 
 
 @pytest.fixture

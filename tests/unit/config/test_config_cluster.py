@@ -16,9 +16,7 @@ from raftcron.config.cluster import (
 )
 from raftcron.errors import ConfigError, ValidationError
 from raftcron.model import ConnectionType
-
-DATA = Path(__file__).parent / "data"
-ROOT = Path(__file__).parent.parent
+from tests.support.paths import DATA, ROOT
 
 
 def write(tmp_path: Path, text: str) -> Path:

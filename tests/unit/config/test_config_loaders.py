@@ -20,9 +20,9 @@ from raftcron.config.cluster import (
 )
 from raftcron.errors import ConfigError, ValidationError
 from raftcron.model import ConnectionType, Hosts, JobType, Owner, job_from_dict, job_to_dict
+from tests.support.paths import DATA, ROOT
 
-DATA = Path(__file__).parent / "data"
-CONFIGS = Path(__file__).parent.parent / "configs"
+CONFIGS = ROOT / "configs"
 DISTCROND = DATA / "distcrond"
 
 

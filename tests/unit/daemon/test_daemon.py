@@ -16,7 +16,9 @@ import pytest
 
 from raftcron.config.daemon import find_self, resolve_settings
 from raftcron.errors import ConfigError
-from tests.harness import Cluster, free_port, free_port_pair, wait_until
+from tests.support.cluster import Cluster
+from tests.support.ports import free_port, free_port_pair
+from tests.support.wait import wait_until
 
 NOT_LOCAL = "192.0.2.10"  # TEST-NET-1: never an address of this machine
 

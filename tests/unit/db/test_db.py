@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from state_support import Log
 
 from raftcron.db import sqlite as db_module
 from raftcron.db.reader import ReadDb
@@ -16,6 +15,7 @@ from raftcron.db.sqlite import SCHEMA_VERSION
 from raftcron.db.times import api_time, db_time
 from raftcron.errors import SchemaVersionError, ValidationError
 from raftcron.state.machine import StateMachine
+from tests.support.state import Log
 
 T = [f"2024-05-01T1{h}:00:00Z" for h in range(10)]
 

@@ -11,12 +11,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from executor_contract import WAIT, ContractHarness, ExecutorContract, poll, read_pid
 
 from raftcron.executor import local
 from raftcron.executor.local import LocalExecutor
 from raftcron.executor.process_group import pid_alive
 from raftcron.model import RunStatus
+from tests.support.executor_contract import WAIT, ContractHarness, ExecutorContract, read_pid
+from tests.support.wait import wait_until_async
 
 
 class TestLocalExecutorContract(ExecutorContract):
@@ -152,7 +153,8 @@ async def test_local_leftover_background_process_is_stopped(
     assert out.status == RunStatus.SUCCEEDED, out.reason
     assert out.stdout_tail == "done\n"
     child = await read_pid(pidfile)
-    await poll(lambda: not pid_alive(child), f"left-over child {child} to be stopped")
+    await wait_until_async(lambda: not pid_alive(child),
+                           message=f"left-over child {child} to be stopped")
 
 
 async def test_local_timeout_without_grace_need_is_plain_sigterm(harness: ContractHarness):
@@ -220,7 +222,8 @@ async def test_local_cancelled_task_leaves_no_process(harness: ContractHarness, 
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await poll(lambda: not pid_alive(child), f"child {child} of a cancelled task to die")
+    await wait_until_async(lambda: not pid_alive(child),
+                           message=f"child {child} of a cancelled task to die")
 
 
 def _alive_with_argv(argv: list[str]) -> list[int]:
@@ -260,7 +263,8 @@ async def test_local_cancelled_at_any_point_returns_and_leaves_nothing(harness: 
             await asyncio.sleep(0)
         task.cancel()
         await _cancelled(task)
-        await poll(lambda m=marker: not _alive_with_argv(m), f"{marker} to die (turns={turns})")
+        await wait_until_async(lambda m=marker: not _alive_with_argv(m),
+                               message=f"{marker} to die (turns={turns})")
         assert executor.running == 0
 
 
@@ -276,11 +280,13 @@ async def test_local_task_cancelled_during_group_kill_stops_tree(
     child = await read_pid(pidfile)
     assert await harness.executor.cancel(spec.run_id) is True
     # Wait until the group got its SIGTERM (the shell, which does not ignore it, is gone).
-    await poll(lambda: not _alive_with_argv(["/bin/sh", "-c", command]), "the shell to exit")
+    await wait_until_async(lambda: not _alive_with_argv(["/bin/sh", "-c", command]),
+                           message="the shell to exit")
     assert pid_alive(child)
     task.cancel()
     await _cancelled(task)
-    await poll(lambda: not pid_alive(child), f"SIGTERM-ignoring child {child} to die")
+    await wait_until_async(lambda: not pid_alive(child),
+                           message=f"SIGTERM-ignoring child {child} to die")
 
 
 async def test_local_detached_descendant_holding_output_does_not_hang_run(
@@ -305,4 +311,5 @@ async def test_local_main_process_is_reaped(harness: ContractHarness, tmp_path: 
     assert out.exit_code == 7
     main = await read_pid(pidfile)
     # Reaped, not merely dead: no zombie of ours is left behind.
-    await poll(lambda: not Path(f"/proc/{main}").exists(), f"main process {main} reaped")
+    await wait_until_async(lambda: not Path(f"/proc/{main}").exists(),
+                           message=f"main process {main} reaped")

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from test_api_support import LiveApi, fire_record, job_body
 
 from raftcron.metrics.prom import PeerMetrics
 from raftcron.metrics.recorder import (
@@ -21,6 +20,7 @@ from raftcron.metrics.recorder import (
 )
 from raftcron.planning.placement import NO_TARGET_REASON
 from raftcron.planning.slots import PAUSED_REASON
+from tests.support.api import LiveApi, fire_record, job_body
 
 #: Reasons as the planner, the policies and the firing write them -> their class.
 REASONS = {

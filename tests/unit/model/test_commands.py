@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 
@@ -18,8 +17,9 @@ from raftcron.model.commands import (
     encode,
     validate_args,
 )
+from tests.support.paths import GOLDEN as GOLDEN_ROOT
 
-GOLDEN = Path(__file__).parent / "golden" / "commands"
+GOLDEN = GOLDEN_ROOT / "commands"
 AT = "2024-05-01T10:00:00Z"
 JOB = {"name": "backup", "schedule": "0 30 2 * * *", "tz": "Europe/Berlin",
        "command": ["/usr/local/bin/backup.sh", "--full"], "paused": False, "keep_runs": 100}

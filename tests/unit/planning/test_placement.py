@@ -8,7 +8,7 @@ import pytest
 
 from raftcron.planning.job_plan import JobPlan
 from raftcron.planning.placement import NodeInfo, PeerInfo, choose_targets, loads, record_assignment
-from tests.test_planner_fakes import at
+from tests.support.schedules import at
 
 A, B, C = "10.0.0.1:7100", "10.0.0.2:7100", "10.0.0.3:7100"
 

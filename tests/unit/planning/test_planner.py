@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from raftcron.planning.job_plan import JobPlan
 from raftcron.planning.slots import PAUSED_REASON, SlotPlan, due_slots, first_fire
-from tests.test_planner_fakes import T0, Every, Once, at, fixed_jitter
+from tests.support.schedules import T0, Every, Once, at, fixed_jitter
 
 
 def secs(t: Any) -> float | None:

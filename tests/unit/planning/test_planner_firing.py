@@ -18,7 +18,7 @@ from raftcron.planning.proposals import (
 )
 from raftcron.planning.recovery import RetryPlan
 from raftcron.planning.slots import SlotDecision, SlotPlan
-from tests.test_planner_fakes import at
+from tests.support.schedules import at
 
 A, B, C = "10.0.0.1:7100", "10.0.0.2:7100", "10.0.0.3:7100"
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from raftcron.planning.job_plan import JobPlan
 from raftcron.planning.slots import SlotPlan, due_slots
-from tests.test_planner_fakes import T0, Every, at
+from tests.support.schedules import T0, Every, at
 
 
 def secs(t: Any) -> float | None:

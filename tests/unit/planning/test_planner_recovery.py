@@ -17,7 +17,7 @@ from raftcron.planning.recovery import (
     retry_for,
     update_down_since,
 )
-from tests.test_planner_fakes import T0, at
+from tests.support.schedules import T0, at
 
 A, B, C = "10.0.0.1:7100", "10.0.0.2:7100", "10.0.0.3:7100"
 LEASE = timedelta(seconds=15)

@@ -20,7 +20,7 @@ from raftcron.errors import ConfigError, UnavailableError
 from raftcron.model.commands import encode
 from raftcron.raft.node import Node
 from raftcron.state.machine import StateMachine
-from tests.harness import free_port
+from tests.support.ports import free_port
 
 AT = "2024-05-01T10:00:00Z"
 FAST = RaftTuning(heartbeat=0.05, election_timeout_min=0.3, election_timeout_max=0.9,

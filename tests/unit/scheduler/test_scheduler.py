@@ -15,7 +15,7 @@ import pytest
 from raftcron.clock import FakeClock
 from raftcron.planning.proposals import prune_proposal
 from raftcron.planning.slots import PAUSED_REASON
-from tests.test_scheduler_fakes import T0, A, Harness, slot
+from tests.support.scheduler import T0, A, Harness, slot
 
 EVERY_10S = "*/10 * * * * *"  # six fields: seconds first
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_scheduler_fakes import Harness, slot
+from tests.support.scheduler import Harness, slot
 
 EVERY_10S = "*/10 * * * * *"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_scheduler_fakes import A, B, C, Harness, slot
+from tests.support.scheduler import A, B, C, Harness, slot
 
 EVERY_10S = "*/10 * * * * *"
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from raftcron.scheduler import loop as scheduler_mod
-from tests.test_scheduler_fakes import Harness
+from tests.support.scheduler import Harness
 
 EVERY_10S = "*/10 * * * * *"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from raftcron.scheduler.cluster_view import SchedulerSettings, cluster_view
 from raftcron.scheduler.job_table import JobTable
-from tests.test_planner_fakes import Every, at
+from tests.support.schedules import Every, at
 
 A, B, C = "10.0.0.1:7100", "10.0.0.2:7100", "10.0.0.3:7100"
 

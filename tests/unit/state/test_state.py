@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from state_support import Log as SharedLog
 
 from raftcron.errors import CommandDecodeError
 from raftcron.model.commands import ARGS, encode
 from raftcron.state import machine as state_module
 from raftcron.state.machine import StateMachine
+from tests.support.state import Log as SharedLog
 
 AT = "2024-05-01T10:00:00Z"
 

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from state_support import Log as SharedLog
 
 from raftcron.db.reader import ReadDb
 from raftcron.state.machine import StateMachine
+from tests.support.state import Log as SharedLog
 
 S = [f"2024-05-01T1{h}:00:00Z" for h in range(10)]
 

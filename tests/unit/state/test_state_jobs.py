@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from state_support import Log
 
 from raftcron.db.reader import ReadDb
 from raftcron.state.machine import StateMachine
+from tests.support.state import Log
 
 T0, T1, T2 = "2024-05-01T10:00:00Z", "2024-05-01T11:00:00Z", "2024-05-01T12:00:00Z"
 

@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from state_support import Log
 
 from raftcron.db.reader import ReadDb
 from raftcron.model.tails import cap_tail
 from raftcron.state.machine import StateMachine
+from tests.support.state import Log
 
 T = [f"2024-05-01T1{h}:00:00Z" for h in range(10)]
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from executor_contract import poll
-from test_worker_harness import OTHER, SELF, Env, FakeExecutor, make_env, settle
 
 from raftcron.executor.local import LocalExecutor
 from raftcron.worker.runner import RESTART_REASON, STOP_REASON
+from tests.support.fake_node import OTHER
+from tests.support.wait import wait_until_async
+from tests.support.worker import SELF, Env, FakeExecutor, make_env, settle
 
 
 @pytest.fixture
@@ -28,14 +29,15 @@ async def test_worker_runs_assigned_fire_and_reports_tails(env: Env):
     worker = env.worker(local(env))
     await worker.start()
     env.fire(env.record("r1"))
-    await poll(lambda: env.status_is("r1", "succeeded", "failed"), "r1 to finish")
+    await wait_until_async(lambda: env.status_is("r1", "succeeded", "failed"),
+                           message="r1 to finish")
     run = env.run("r1")
     assert run["status"] == "succeeded", run
     assert (run["stdout_tail"], run["stderr_tail"], run["exit_code"]) == ("out\n", "err\n", 0)
     assert run["started_at"] is not None and run["output_bytes"] == 8
     assert (env.data_dir / "output" / "r1.stdout").read_text() == "out\n"
     assert "r1" in (env.data_dir / "started.log").read_text().split()
-    keys = {key for _, _, key in env.node.worker_proposals()}
+    keys = {key for _, _, key in env.worker_proposals()}
     assert "finished:r1" in keys or any(k and k.startswith("reports:") for k in keys)
 
 
@@ -44,7 +46,7 @@ async def test_worker_failing_run_reports_failed(env: Env):
     worker = env.worker(local(env))
     await worker.start()
     env.fire(env.record("r1"))
-    await poll(lambda: env.status_is("r1", "failed"), "r1 to fail")
+    await wait_until_async(lambda: env.status_is("r1", "failed"), message="r1 to fail")
     run = env.run("r1")
     assert (run["exit_code"], run["stderr_tail"], run["reason"]) == (7, "bad\n", "exit status 7")
 
@@ -56,7 +58,7 @@ async def test_worker_ignores_runs_of_other_peers(env: Env):
     await worker.start()
     executor.release()
     env.fire(env.record("theirs", peer=OTHER), env.record("mine"))
-    await poll(lambda: env.status_is("mine", "succeeded"), "mine to finish")
+    await wait_until_async(lambda: env.status_is("mine", "succeeded"), message="mine to finish")
     await settle(worker)
     assert [s.run_id for s in executor.specs] == ["mine"]
     assert env.run("theirs")["status"] == "pending"
@@ -70,7 +72,8 @@ async def test_worker_ignores_fires_before_start_then_scan_runs_them_once(env: E
     env.fire(env.record("r1"))  # applied during catch-up: on_applied must not run it
     assert executor.specs == [] and not worker.status()["running"]
     await worker.start()
-    await poll(lambda: env.status_is("r1", "succeeded"), "r1 to run after start")
+    await wait_until_async(lambda: env.status_is("r1", "succeeded"),
+                           message="r1 to run after start")
     await settle(worker)
     assert [s.run_id for s in executor.specs] == ["r1"]
 
@@ -81,7 +84,7 @@ async def test_worker_restart_reports_started_run_lost_and_never_reruns(env: Env
     worker = env.worker({"local": first})
     await worker.start()
     env.fire(env.record("r1"))
-    await poll(lambda: env.status_is("r1", "running"), "r1 to be running")
+    await wait_until_async(lambda: env.status_is("r1", "running"), message="r1 to be running")
     # Crash: the process vanishes; no report, no cleanup beyond what the OS does.
     env.detach(worker)
     for task in list(worker._tasks.values()):
@@ -92,7 +95,7 @@ async def test_worker_restart_reports_started_run_lost_and_never_reruns(env: Env
     second = FakeExecutor(env.clock)
     restarted = env.worker({"local": second})
     await restarted.start()
-    await poll(lambda: env.status_is("r1", "lost"), "r1 to be reported lost")
+    await wait_until_async(lambda: env.status_is("r1", "lost"), message="r1 to be reported lost")
     assert env.run("r1")["reason"] == RESTART_REASON
     await settle(restarted)
     assert second.specs == []
@@ -107,7 +110,7 @@ async def test_worker_restart_pending_run_in_started_log_is_lost(env: Env):
     executor = FakeExecutor(env.clock)
     worker = env.worker({"local": executor})
     await worker.start()
-    await poll(lambda: env.status_is("r1", "lost"), "r1 to be lost")
+    await wait_until_async(lambda: env.status_is("r1", "lost"), message="r1 to be lost")
     await settle(worker)
     assert executor.specs == []
     # Trimmed to what is still active (r1 until its loss was committed), torn line dropped.
@@ -121,7 +124,7 @@ async def test_worker_restart_starts_pending_never_started_run(env: Env):
     (env.data_dir / "started.log").write_text("some-other-run\n")
     worker = env.worker(local(env))
     await worker.start()
-    await poll(lambda: env.status_is("r1", "succeeded"), "r1 to run")
+    await wait_until_async(lambda: env.status_is("r1", "succeeded"), message="r1 to run")
     assert env.run("r1")["stdout_tail"] == "resumed\n"
 
 
@@ -131,9 +134,10 @@ async def test_worker_cancel_run_command_stops_process(env: Env, tmp_path: Path)
     worker = env.worker(local(env))
     await worker.start()
     env.fire(env.record("r1"))
-    await poll(lambda: env.status_is("r1", "running") and pidfile.exists(), "r1 to run")
+    await wait_until_async(lambda: env.status_is("r1", "running") and pidfile.exists(),
+                           message="r1 to run")
     env.node.apply("cancel_run", {"run_id": "r1", "at": "2024-06-01T12:00:01Z"})
-    await poll(lambda: env.status_is("r1", "cancelled"), "r1 to be cancelled")
+    await wait_until_async(lambda: env.status_is("r1", "cancelled"), message="r1 to be cancelled")
     assert "cancel" in env.run("r1")["reason"]
 
 
@@ -143,10 +147,10 @@ async def test_worker_cancel_method_and_unknown_run(env: Env):
     worker = env.worker({"local": executor})
     await worker.start()
     env.fire(env.record("r1"))
-    await poll(lambda: executor.specs, "r1 to reach the executor")
+    await wait_until_async(lambda: executor.specs, message="r1 to reach the executor")
     assert await worker.cancel("nope") is False
     assert await worker.cancel("r1") is True
-    await poll(lambda: env.status_is("r1", "cancelled"), "r1 to be cancelled")
+    await wait_until_async(lambda: env.status_is("r1", "cancelled"), message="r1 to be cancelled")
     assert executor.cancelled == ["r1"]
 
 
@@ -157,7 +161,7 @@ async def test_worker_cancel_requested_before_restart_is_reported_cancelled(env:
     executor = FakeExecutor(env.clock)
     worker = env.worker({"local": executor})
     await worker.start()
-    await poll(lambda: env.status_is("r1", "cancelled"), "r1 to be cancelled")
+    await wait_until_async(lambda: env.status_is("r1", "cancelled"), message="r1 to be cancelled")
     assert executor.specs == []
 
 
@@ -167,16 +171,18 @@ async def test_worker_run_lost_by_cluster_is_stopped_without_report(env: Env):
     worker = env.worker({"local": executor})
     await worker.start()
     env.fire(env.record("r1"))
-    await poll(lambda: env.status_is("r1", "running"), "r1 to run")
+    await wait_until_async(lambda: env.status_is("r1", "running"), message="r1 to run")
     env.node.apply(
         "run_lost", {"run_id": "r1", "reason": "lease expired", "at": "2024-06-01T12:01:00Z"}
     )
-    await poll(lambda: executor.cancelled == ["r1"], "the local process to be stopped")
-    await poll(lambda: not worker.status()["running"], "the run to leave the worker")
+    await wait_until_async(lambda: executor.cancelled == ["r1"],
+                           message="the local process to be stopped")
+    await wait_until_async(lambda: not worker.status()["running"],
+                           message="the run to leave the worker")
     await settle(worker)
     assert env.run("r1")["status"] == "lost"
     assert env.run("r1")["reason"] == "lease expired"
-    assert not any(op == "run_finished" for op, _, _ in env.node.worker_proposals())
+    assert not any(op == "run_finished" for op, _, _ in env.worker_proposals())
 
 
 async def test_worker_batches_events_of_runs_ending_together(env: Env):
@@ -186,14 +192,16 @@ async def test_worker_batches_events_of_runs_ending_together(env: Env):
     await worker.start()
     n = 30
     env.fire(*(env.record(f"r{i:02d}") for i in range(n)))
-    await poll(lambda: all(env.status_is(f"r{i:02d}", "running") for i in range(n)), "all running")
-    before = len(env.node.worker_proposals())
+    await wait_until_async(lambda: all(env.status_is(f"r{i:02d}", "running") for i in range(n)),
+                           message="all running")
+    before = len(env.worker_proposals())
     executor.release()
-    await poll(lambda: all(env.status_is(f"r{i:02d}", "succeeded") for i in range(n)), "all done")
-    finishing = len(env.node.worker_proposals()) - before
+    await wait_until_async(lambda: all(env.status_is(f"r{i:02d}", "succeeded") for i in range(n)),
+                           message="all done")
+    finishing = len(env.worker_proposals()) - before
     assert before + finishing < 2 * n, "fewer log entries than run events"
     assert finishing < n
-    assert any(op == "batch" for op, _, _ in env.node.worker_proposals())
+    assert any(op == "batch" for op, _, _ in env.worker_proposals())
     assert worker.reporter.events == 2 * n
 
 
@@ -206,7 +214,8 @@ async def test_worker_retries_report_until_applied(env: Env):
     await worker.start()
     env.node.fail_next = 3
     env.fire(env.record("r1"))
-    await poll(lambda: env.status_is("r1", "succeeded"), "r1 to be reported despite failures")
+    await wait_until_async(lambda: env.status_is("r1", "succeeded"),
+                           message="r1 to be reported despite failures")
     assert worker.reporter.retries >= 3
 
 
@@ -229,7 +238,8 @@ async def test_worker_ssh_and_local_node_targets_pick_executor(env: Env):
         env.record("r-self", target=SELF),
     )
     done = ("succeeded",)
-    await poll(lambda: all(env.status_is(r, *done) for r in ("r-ssh", "r-box", "r-self")), "runs")
+    await wait_until_async(
+        lambda: all(env.status_is(r, *done) for r in ("r-ssh", "r-box", "r-self")), message="runs")
     [ssh_spec] = ssh_exec.specs
     assert ssh_spec.target is not None and ssh_spec.target.ssh_host == "127.0.0.1"
     assert ssh_spec.target_name == "db1"
@@ -251,7 +261,8 @@ async def test_worker_unknown_target_or_missing_executor_fails_run(env: Env):
     worker = env.worker({"local": FakeExecutor(env.clock)})
     await worker.start()
     env.fire(env.record("r1", target="nowhere"), env.record("r2", target="db1"))
-    await poll(lambda: env.status_is("r1", "failed") and env.status_is("r2", "failed"), "fail")
+    await wait_until_async(lambda: env.status_is("r1", "failed") and env.status_is("r2", "failed"),
+                           message="fail")
     assert "nowhere" in env.run("r1")["reason"]
     assert "ssh executor" in env.run("r2")["reason"]
 
@@ -262,7 +273,7 @@ async def test_worker_stop_reports_runs_in_flight_lost(env: Env):
     worker = env.worker({"local": executor})
     await worker.start()
     env.fire(env.record("r1"))
-    await poll(lambda: env.status_is("r1", "running"), "r1 to run")
+    await wait_until_async(lambda: env.status_is("r1", "running"), message="r1 to run")
     assert worker.status() == {"running": 1, "capacity": 4}
     await worker.stop()
     assert executor.cancelled == ["r1"]
@@ -279,4 +290,5 @@ async def test_worker_snapshot_rescan_starts_new_runs(env: Env):
     env.fire(env.record("r1"), notify=False)  # brought by a snapshot: no on_applied
     assert executor.specs == []
     worker.on_snapshot(env.node.index)
-    await poll(lambda: env.status_is("r1", "succeeded"), "r1 to run after the rescan")
+    await wait_until_async(lambda: env.status_is("r1", "succeeded"),
+                           message="r1 to run after the rescan")

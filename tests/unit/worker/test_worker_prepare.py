@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_worker_harness import SELF, Env, make_env
 
 from raftcron.errors import ValidationError
 from raftcron.worker.prepare import Preparer
 from raftcron.worker.started_log import StartedLog
+from tests.support.worker import SELF, Env, make_env
 
 
 class CountingRead:

@@ -7,11 +7,11 @@ import os
 from pathlib import Path
 
 import pytest
-from executor_contract import poll
 
 from raftcron.errors import UnavailableError
 from raftcron.worker.reports import Reporter
 from raftcron.worker.started_log import StartedLog
+from tests.support.wait import wait_until_async
 
 AT = "2024-06-01T12:00:00Z"
 
@@ -111,7 +111,7 @@ async def test_reporter_failed_start_superseded_by_finish_is_not_resent():
     rec.hold = asyncio.Event()
     reporter, settled = make(rec)
     reporter.report("run_started", "r1", {"run_id": "r1", "peer": "p:1", "at": AT})
-    await poll(lambda: rec.waiting, "the first proposal")
+    await wait_until_async(lambda: rec.waiting, message="the first proposal")
     reporter.report("run_finished", "r1", finished("r1"))  # while the start is in flight
     rec.hold.set()  # ... and then the start's proposal fails
     assert await reporter.wait_idle(10)
