@@ -13,8 +13,6 @@ import pytest
 from tests.support.cluster import Cluster, Peer, http
 from tests.support.wait import wait_until
 
-pytestmark = pytest.mark.cluster
-
 TOKEN = "t0ken-for-tests"
 QUIET = {"schedule": "0 1 1 1 *", "command": ["true"]}
 

@@ -35,8 +35,6 @@ from tests.support.cluster_jobs import (
 )
 from tests.support.wait import wait_until
 
-pytestmark = pytest.mark.cluster
-
 GRACE = 5.0  # planner.DEFAULT_GRACE: later than this, a slot is late
 PERIOD = 2
 JOBS = {

@@ -19,8 +19,6 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from tests.support.cluster import Cluster, Peer
 from tests.support.cluster_jobs import (
     WORKER_ROLE,
@@ -37,8 +35,6 @@ from tests.support.cluster_jobs import (
     wait_settled,
 )
 from tests.support.wait import wait_until
-
-pytestmark = pytest.mark.cluster
 
 #: A short lease so a silent peer's runs are declared lost quickly.
 LEASE = '[scheduler]\nlease = "3s"\n'

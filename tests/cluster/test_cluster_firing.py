@@ -28,8 +28,6 @@ from tests.support.cluster_jobs import (
 )
 from tests.support.wait import wait_until
 
-pytestmark = pytest.mark.cluster
-
 CAPACITY = 4  # the default each peer advertises
 #: A schedule that does not fire during a test (01:00 on January 1st).
 QUIET = "0 1 1 1 *"

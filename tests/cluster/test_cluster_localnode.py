@@ -14,13 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.support.cluster import Cluster
 from tests.support.paths import DATA
 from tests.support.wait import wait_until
-
-pytestmark = pytest.mark.cluster
 
 SEED_NODE = DATA / "distcrond" / "nodes.d" / "node_local.json"
 TERMINAL = ("succeeded", "failed", "timed_out", "lost", "skipped", "missed", "cancelled")

@@ -9,14 +9,11 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.cluster import Cluster, Peer
 from tests.support.cluster_jobs import pause, put_job
 from tests.support.wait import wait_until
-
-pytestmark = pytest.mark.cluster
 
 #: Family name (as the parser names it: a counter without `_total`) -> type.
 FAMILIES = {

@@ -16,8 +16,6 @@ from tests.support.cluster import Cluster
 from tests.support.cluster_jobs import all_runs, pause, put_job, wait_settled
 from tests.support.wait import wait_until
 
-pytestmark = pytest.mark.cluster
-
 
 class Hook:
     def __init__(self) -> None:

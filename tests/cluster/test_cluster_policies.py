@@ -18,8 +18,6 @@ from tests.support.cluster import Cluster
 from tests.support.cluster_jobs import epoch, pause, put_job, scheduled, wait_settled
 from tests.support.wait import wait_until
 
-pytestmark = pytest.mark.cluster
-
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:

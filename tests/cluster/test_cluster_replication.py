@@ -12,13 +12,9 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from raftcron.state.machine import StateMachine
 from tests.support.cluster import Cluster, Peer
 from tests.support.wait import wait_until
-
-pytestmark = pytest.mark.cluster
 
 #: A schedule that does not fire during a test (01:00 on January 1st).
 QUIET = {"schedule": "0 1 1 1 *", "command": ["true"]}

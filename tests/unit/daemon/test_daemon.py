@@ -1,24 +1,20 @@
-"""The daemon's command line and lifecycle: flags, finding itself, refusals (exit 2, one line,
-no traceback), clean shutdown on SIGTERM/SIGINT (exit 0), seeding from job files."""
+"""The daemon's command line: flags, finding itself, refusals (exit 2, one line, no
+traceback). Its lifecycle over a running peer (clean shutdown on SIGTERM/SIGINT, JSON logs,
+seeding from job files) is tests/cluster/test_daemon_lifecycle.py."""
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from raftcron.config.daemon import find_self, resolve_settings
 from raftcron.errors import ConfigError
-from tests.support.cluster import Cluster
 from tests.support.ports import free_port, free_port_pair
-from tests.support.wait import wait_until
 
 NOT_LOCAL = "192.0.2.10"  # TEST-NET-1: never an address of this machine
 
@@ -140,56 +136,3 @@ def test_daemon_refuses_non_loopback_without_secret_unless_insecure() -> None:
     with_secret = resolve_settings(peers=peers, self_id=f"{NOT_LOCAL}:7101", check_ports=False,
                                    environ={"RAFTCRON_SECRET": "s3cret-value"})
     assert with_secret.secret == "s3cret-value"
-
-
-@pytest.mark.cluster
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_daemon_stops_cleanly_on_signal(make_cluster: Callable[..., Cluster],
-                                        sig: signal.Signals) -> None:
-    cluster = make_cluster(1).start()
-    peer = cluster.peers[0]
-    cluster.wait_for_leader()
-    assert peer.kill(sig) == 0, peer.log_tail()
-    assert "stopped" in peer.log_tail()
-
-
-@pytest.mark.cluster
-def test_daemon_json_logs_are_one_object_per_line_without_secrets(
-        make_cluster: Callable[..., Cluster]) -> None:
-    cluster = make_cluster(1, secret="very-secret-cluster-key", token="very-secret-api-token",
-                           extra_args=["--log-format", "json"]).start()
-    peer = cluster.peers[0]
-    cluster.wait_for_leader()
-    status = peer.status()
-    assert "very-secret" not in json.dumps(status)
-    peer.stop()
-    lines = [ln for ln in peer.log_path.read_text().splitlines() if not ln.startswith("=====")]
-    assert lines
-    for line in lines:
-        doc = json.loads(line)
-        assert {"ts", "level", "logger", "msg"} <= set(doc)
-    assert "very-secret" not in peer.log_path.read_text()
-
-
-@pytest.mark.cluster
-def test_daemon_seeds_job_files_once(make_cluster: Callable[..., Cluster],
-                                     tmp_path: Path) -> None:
-    jobs = tmp_path / "jobs.d"
-    jobs.mkdir()
-    (jobs / "nightly.toml").write_text('schedule = "0 30 2 * * *"\ncommand = ["true"]\n'
-                                       'description = "from a file"\n')
-    cluster = make_cluster(1, extra_args=["--jobs-dir", str(jobs)]).start()
-    peer = cluster.peers[0]
-
-    def seeded() -> dict | None:
-        resp = peer.get("/jobs/nightly")
-        return resp.json() if resp.status == 200 else None
-
-    job = wait_until(seeded, 20, "the seeded job")
-    assert job["description"] == "from a file" and job["version"] == 1
-    peer.stop()
-    peer.start()
-    cluster.wait_for_leader()
-    wait_until(lambda: "seeded from files" in peer.log_tail(200).split("start #2")[-1], 20,
-               "the second seeding pass")
-    assert peer.get("/jobs/nightly").json()["version"] == 1  # unchanged: nothing written
