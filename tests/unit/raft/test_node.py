@@ -21,6 +21,7 @@ from raftcron.model.commands import encode
 from raftcron.raft.node import Node
 from raftcron.state.machine import StateMachine
 from tests.support.ports import free_port
+from tests.support.wait import wait_until_async
 
 AT = "2024-05-01T10:00:00Z"
 FAST = RaftTuning(heartbeat=0.05, election_timeout_min=0.3, election_timeout_max=0.9,
@@ -29,17 +30,6 @@ FAST = RaftTuning(heartbeat=0.05, election_timeout_min=0.3, election_timeout_max
 
 def put_job(name: str) -> dict[str, Any]:
     return {"job": {"name": name, "schedule": "0 * * * *"}, "expanded": "0 * * * *", "at": AT}
-
-
-async def until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "it") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 class Group:
@@ -81,7 +71,7 @@ class Group:
         def find() -> Node | None:
             leaders = [n for p, n in self.nodes.items() if p not in exclude and n.is_leader]
             return leaders[0] if len(leaders) == 1 else None
-        return await until(find, what="a leader")
+        return await wait_until_async(find, message="a leader")
 
     def close(self) -> None:
         for peer in list(self.nodes):
@@ -118,8 +108,9 @@ async def test_node_propose_on_leader_and_follower_applies_everywhere(make_group
     dumps = [s.dump() for s in group.states.values()]
     assert dumps[0] == dumps[1] == dumps[2]
     for peer in group.ids:
-        await until(lambda p=peer: [op for _, op in group.applied[p]] == ["put_job", "put_job"],
-                    what="apply listeners")
+        await wait_until_async(
+            lambda p=peer: [op for _, op in group.applied[p]] == ["put_job", "put_job"],
+            message="apply listeners")
 
 
 async def test_node_same_key_is_applied_once(make_group) -> None:
@@ -135,8 +126,9 @@ async def test_node_same_key_is_applied_once(make_group) -> None:
 async def test_node_status_reports_roles_peers_and_gossip(make_group) -> None:
     group = make_group().start_all()
     leader = await group.leader()
-    await until(lambda: all(p["reachable"] and "roles" in p for p in leader.status()["peers"]),
-                what="every peer reachable with its roles")
+    await wait_until_async(
+        lambda: all(p["reachable"] and "roles" in p for p in leader.status()["peers"]),
+        message="every peer reachable with its roles")
     status = leader.status()
     assert status["id"] == leader.self_id and status["role"] == "leader"
     assert status["leader"] == leader.self_id and status["term"] >= 1
@@ -163,7 +155,7 @@ async def test_node_idle_follower_connections_stay_up(make_group) -> None:
         entry = next(p for p in a.status()["peers"] if p["id"] == b.self_id)
         return entry["reachable"]
 
-    await until(link_up, what="follower-to-follower link")
+    await wait_until_async(link_up, message="follower-to-follower link")
     # Watch the idle link for twice the connection timeout: it must never drop.
     watch_until = time.monotonic() + 2 * FAST.connection_timeout
     while time.monotonic() < watch_until:
@@ -182,7 +174,7 @@ async def test_node_new_leader_after_leader_stops_and_writes_go_on(make_group) -
     group.stop(leader.self_id)
     new_leader = await group.leader()
     assert new_leader in survivors
-    await until(lambda: seen == [True], what="the leadership listener")
+    await wait_until_async(lambda: seen == [True], message="the leadership listener")
     result = await survivors[0].propose("put_job", put_job("after"), timeout=10)
     assert result["ok"]
     group.start(leader.self_id)
@@ -215,12 +207,13 @@ async def test_node_restart_keeps_state_and_replays_nothing_twice(make_group) ->
         await leader.propose("put_job", put_job(f"j{i}"))
     peer = next(p for p in group.ids if p != leader.self_id)
     assert await group.nodes[peer].wait_applied(leader.applied_index, 10)
-    await until(lambda: len(group.applied[peer]) == 5, what="the five apply notifications")
+    await wait_until_async(lambda: len(group.applied[peer]) == 5,
+                           message="the five apply notifications")
     before = group.states[peer].dump()
     group.applied[peer].clear()
     group.stop(peer)
     node = group.start(peer)
-    await until(lambda: node.caught_up, what="caught up after restart")
+    await wait_until_async(lambda: node.caught_up, message="caught up after restart")
     assert group.states[peer].dump() == before
     assert group.applied[peer] == []  # replayed entries are not announced again
 
@@ -235,7 +228,7 @@ async def test_node_rebuilds_a_wiped_peer_from_a_snapshot(make_group) -> None:
     group.stop(peer)
     for i in range(80):
         await leader.propose("put_job", put_job(f"j{i:02d}"))
-    await until(lambda: leader.status()["snapshots_written"] >= 1, what="a snapshot")
+    await wait_until_async(lambda: leader.status()["snapshots_written"] >= 1, message="a snapshot")
     for path in group.dir(peer).iterdir():
         path.unlink()
     node = group.start(peer)
@@ -251,7 +244,7 @@ async def test_node_corrupt_entry_stops_every_peer(make_group) -> None:
     group = make_group().start_all()
     leader = await group.leader()
     leader._raft.apply(b"this is not a command")
-    await until(lambda: len(group.fatal) == 3, what="every peer to stop")
+    await wait_until_async(lambda: len(group.fatal) == 3, message="every peer to stop")
     assert all("corrupt log entry" in message for _, message in group.fatal)
     with pytest.raises(UnavailableError):
         await leader.propose("noop", {}, timeout=0.2)

@@ -7,7 +7,6 @@ Each test states a situation through commands (as the API and workers would), ca
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from raftcron.clock import FakeClock
 from raftcron.planning.proposals import prune_proposal
 from raftcron.planning.slots import PAUSED_REASON
 from tests.support.scheduler import T0, A, Harness, slot
+from tests.support.wait import wait_until_async
 
 EVERY_10S = "*/10 * * * * *"  # six fields: seconds first
 
@@ -262,9 +262,7 @@ async def test_scheduler_start_runs_the_loop_and_stop_ends_it_at_once(tmp_path: 
         h.put_job("a", EVERY_10S)
         await h.scheduler.start()
         h.advance(10)
-        deadline = time.monotonic() + 10
-        while not h.runs() and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+        await wait_until_async(h.runs, 10, "the loop to fire the slot")
         assert [r["slot"] for r in h.runs()] == [slot(10)]
         assert h.scheduler.status()["running"] is True
         await h.scheduler.stop()
@@ -283,9 +281,7 @@ async def test_scheduler_on_leadership_false_stops_proposing_immediately(tmp_pat
     try:
         h.put_job("a", EVERY_10S)
         h.scheduler.on_leadership(True)
-        deadline = time.monotonic() + 10
-        while not h.scheduler.status()["running"] and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+        await wait_until_async(lambda: h.scheduler.status()["running"], 10, "the loop to start")
         h.scheduler.on_leadership(False)
         # Before the stop task has even run, nothing can be proposed any more.
         assert await h.scheduler.propose(prune_proposal(["x"])) is None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 
 from raftcron.scheduler import loop as scheduler_mod
 from tests.support.scheduler import Harness
+from tests.support.wait import wait_until_async
 
 EVERY_10S = "*/10 * * * * *"
 
@@ -40,13 +40,6 @@ class GatedRead:
         return self._read()
 
 
-async def until(cond: Any, what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.005)
-
-
 async def test_scheduler_reload_loads_every_job_in_chunks(h: Harness):
     for i in range(5):
         h.put_job(f"j{i}", EVERY_10S)
@@ -60,7 +53,7 @@ async def test_scheduler_reload_of_an_ended_leadership_stops_and_keeps_nothing(h
         h.put_job(f"j{i}", EVERY_10S)
     gated = GatedRead(h.read)
     load = asyncio.create_task(h.scheduler.reload())
-    await until(lambda: gated.calls == 1, "the load to read the state")
+    await wait_until_async(lambda: gated.calls == 1, 10, "the load to read the state")
     h.scheduler.on_leadership(False)
     gated.gate.set()
     await load
@@ -73,7 +66,7 @@ async def test_scheduler_reload_runs_one_load_at_a_time(h: Harness):
     gated = GatedRead(h.read)
     first = asyncio.create_task(h.scheduler.reload())
     second = asyncio.create_task(h.scheduler.reload())
-    await until(lambda: gated.calls == 1, "the first load to read the state")
+    await wait_until_async(lambda: gated.calls == 1, 10, "the first load to read the state")
     for _ in range(20):
         await asyncio.sleep(0)
     assert gated.calls == 1  # the second waits for the first

@@ -3,7 +3,6 @@ and a sweep removes the files of runs the copy no longer has (a deleted job's ru
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ from raftcron.db.reader import ReadDb
 from raftcron.model import commands
 from raftcron.state.machine import StateMachine
 from raftcron.worker.output_retention import OutputJanitor, delete_outputs, sweep
+from tests.support.wait import wait_until_async
 
 SELF = "127.0.0.1:7101"
 AT = "2030-01-01T03:00:00Z"
@@ -67,9 +67,7 @@ async def test_output_janitor_deletes_the_files_of_pruned_runs(tmp_path: Path) -
     command, result = copy.apply("batch", {"commands": [
         commands.batch_entry("prune_runs", {"run_ids": ["r1"]})]})
     janitor.on_applied(copy.index, command, result)
-    deadline = time.monotonic() + 10
-    while (out / "r1.stdout").exists() and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
+    await wait_until_async(lambda: not (out / "r1.stdout").exists(), 10, "r1's output to go")
     assert not (out / "r1.stdout").exists() and not (out / "r1.stderr").exists()
     assert (out / "r2.stdout").exists() and (out / "r2.stderr").exists()
 
