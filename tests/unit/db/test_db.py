@@ -15,6 +15,7 @@ from raftcron.db.sqlite import SCHEMA_VERSION
 from raftcron.db.times import api_time, db_time
 from raftcron.errors import SchemaVersionError, ValidationError
 from raftcron.state.machine import StateMachine
+from tests.support.records import run_record
 from tests.support.state import Log
 
 T = [f"2024-05-01T1{h}:00:00Z" for h in range(10)]
@@ -31,11 +32,6 @@ def env(tmp_path: Path):
 
 def put_job(log: Log, name: str, **extra: Any) -> None:
     log("put_job", {"job": {"name": name, **extra}, "at": T[0]})
-
-
-def rec(run_id: str, job: str, slot: str, fired_at: str | None = None, **extra: Any) -> dict:
-    return {"run_id": run_id, "job": job, "slot": slot, "peer": "p1", "target": "p1",
-            "fired_at": fired_at or slot, **extra}
 
 
 def _set_version(path: Path, value: str) -> None:
@@ -166,7 +162,7 @@ def test_db_list_runs_pages_newest_first(env) -> None:
     log, read = env
     put_job(log, "a")
     # Three runs share a fired_at: ties are broken by id, newest first.
-    runs = [rec(f"r{i}", "a", T[1], fired_at=T[1 + i // 3], manual=True) for i in range(9)]
+    runs = [run_record(f"r{i}", "a", T[1], fired_at=T[1 + i // 3], manual=True) for i in range(9)]
     log("fire", {"runs": runs, "at": T[1]})
     seen, cursor = [], None
     while True:
@@ -184,8 +180,8 @@ def test_db_list_runs_filters(env) -> None:
     log, read = env
     put_job(log, "a")
     put_job(log, "b")
-    log("fire", {"runs": [rec("a1", "a", T[1]), rec("a2", "a", T[2]),
-                          {**rec("b1", "b", T[3]), "peer": "p2"}], "at": T[3]})
+    log("fire", {"runs": [run_record("a1", "a", T[1]), run_record("a2", "a", T[2]),
+                          {**run_record("b1", "b", T[3]), "peer": "p2"}], "at": T[3]})
     log("run_finished", {"run_id": "a1", "status": "failed", "at": T[4]})
     ids = lambda got: [r["id"] for r in got[0]]  # noqa: E731
     assert ids(read.list_runs(job="a")) == ["a2", "a1"]
@@ -205,7 +201,7 @@ def test_db_list_runs_filters(env) -> None:
 def test_db_run_resource_has_the_design_fields(env) -> None:
     log, read = env
     put_job(log, "a")
-    log("fire", {"runs": [rec("a1", "a", "2024-05-01T11:00:00.250Z")], "at": T[1]})
+    log("fire", {"runs": [run_record("a1", "a", "2024-05-01T11:00:00.250Z")], "at": T[1]})
     run = read.get_run("a1")
     assert set(run) == {"id", "job", "slot", "attempt", "peer", "target", "status", "fired_at",
                         "started_at", "finished_at", "exit_code", "stdout_tail", "stderr_tail",
@@ -217,8 +213,9 @@ def test_db_scheduler_reads(env) -> None:
     log, read = env
     put_job(log, "a", keep_runs=5)
     put_job(log, "b")
-    log("fire", {"runs": [rec("a1", "a", T[1]), {**rec("a2", "a", T[2]), "peer": "p2"},
-                          rec("s1", "a", T[3], status="skipped")], "at": T[3]})
+    log("fire", {"runs": [run_record("a1", "a", T[1]),
+                          {**run_record("a2", "a", T[2]), "peer": "p2"},
+                          run_record("s1", "a", T[3], status="skipped")], "at": T[3]})
     log("run_started", {"run_id": "a1", "peer": "p1", "at": T[3]})
     assert [r["id"] for r in read.active_runs()] == ["a1", "a2"]
     assert [r["id"] for r in read.runs_for_peer("p1", ["running"])] == ["a1"]
@@ -240,7 +237,7 @@ def test_db_runs_to_prune_keeps_each_jobs_newest(env) -> None:
     log, read = env
     put_job(log, "a", keep_runs=2)
     put_job(log, "b")
-    runs = [rec(f"a{i}", "a", T[i]) for i in range(1, 6)] + [rec("b1", "b", T[1])]
+    runs = [run_record(f"a{i}", "a", T[i]) for i in range(1, 6)] + [run_record("b1", "b", T[1])]
     log("fire", {"runs": runs, "at": T[5]})
     for run_id in ("a1", "a2", "a4", "a5", "b1"):
         log("run_finished", {"run_id": run_id, "status": "succeeded", "at": T[6]})

@@ -18,9 +18,10 @@ from aiosmtpd.smtp import SMTP
 from raftcron.clock import FakeClock
 from raftcron.config.cluster import NotifyConfig
 from raftcron.db.reader import ReadDb
-from raftcron.model.commands import decode, encode
 from raftcron.notify.sender import Notifier
 from raftcron.state.machine import StateMachine
+from tests.support.fake_node import FakeNode
+from tests.support.records import run_record
 
 T = [f"2024-05-01T1{h}:00:00Z" for h in range(10)]
 START = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
@@ -59,7 +60,7 @@ class Env:
         self.sm = StateMachine(tmp_path / "state.db")
         self.read = ReadDb(tmp_path / "state.db")
         self.hook, self.box, self.smtp_port = hook, box, smtp_port
-        self.index = 0
+        self.node = FakeNode(self.sm, "p1")
         self.clock = FakeClock(START)
         self.notifier: Notifier | None = None
 
@@ -67,15 +68,12 @@ class Env:
         cfg = NotifyConfig(smtp_host="127.0.0.1", smtp_port=self.smtp_port, **config)
         self.notifier = Notifier(read=self.read, clock=self.clock, self_id="p1", config=cfg,
                                  tick=3600, attempts=3, timeout=5, backoff=0.01)
+        self.node.apply_listeners[:] = [self.notifier.on_applied]
         return self.notifier
 
     def __call__(self, op: str, args: dict[str, Any]) -> dict:
-        self.index += 1
-        payload = encode(op, args)
-        result = self.sm.apply(self.index, payload)
-        if self.notifier is not None:
-            self.notifier.on_applied(self.index, decode(payload), result)
-        return result
+        """Apply a command as the log would; the notifier, once made, hears of it."""
+        return self.node.apply(op, args)
 
     def job(self, name: str = "j", retries: int = 0, **notify: Any) -> None:
         spec = {"name": name, "schedule": "0 * * * *", "retries": retries,
@@ -84,8 +82,7 @@ class Env:
 
     def run(self, run_id: str, status: str, slot: int, *, job: str = "j", attempt: int = 1,
             retry_of: str | None = None) -> None:
-        rec = {"run_id": run_id, "job": job, "slot": T[slot], "peer": "p1", "target": "n1",
-               "fired_at": T[slot], "attempt": attempt, "retry_of": retry_of}
+        rec = run_record(run_id, job, T[slot], target="n1", attempt=attempt, retry_of=retry_of)
         assert run_id in self("fire", {"runs": [rec], "at": T[slot]})["accepted"]
         assert self("run_finished", {"run_id": run_id, "status": status,
                                      "exit_code": 0 if status == "succeeded" else 3,

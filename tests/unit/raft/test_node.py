@@ -21,6 +21,7 @@ from raftcron.model.commands import encode
 from raftcron.raft.node import Node
 from raftcron.state.machine import StateMachine
 from tests.support.ports import free_port
+from tests.support.records import job_body, put_job_args
 from tests.support.wait import wait_until_async
 
 AT = "2024-05-01T10:00:00Z"
@@ -29,7 +30,7 @@ FAST = RaftTuning(heartbeat=0.05, election_timeout_min=0.3, election_timeout_max
 
 
 def put_job(name: str) -> dict[str, Any]:
-    return {"job": {"name": name, "schedule": "0 * * * *"}, "expanded": "0 * * * *", "at": AT}
+    return put_job_args(job_body(name), AT)
 
 
 class Group:

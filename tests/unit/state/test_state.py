@@ -16,6 +16,7 @@ from raftcron.errors import CommandDecodeError
 from raftcron.model.commands import ARGS, encode
 from raftcron.state import machine as state_module
 from raftcron.state.machine import StateMachine
+from tests.support.records import job_body, put_job_args, run_record
 from tests.support.state import Log as SharedLog
 
 AT = "2024-05-01T10:00:00Z"
@@ -37,13 +38,11 @@ def sm(tmp_path: Path):
 
 
 def put(name: str = "backup", **extra: Any) -> dict[str, Any]:
-    return {"job": {"name": name, "schedule": "0 * * * *", **extra}, "expanded": "0 * * * *",
-            "at": AT}
+    return put_job_args(job_body(name, **extra), AT)
 
 
 def record(run_id: str, slot: str, job: str = "backup", **extra: Any) -> dict[str, Any]:
-    return {"run_id": run_id, "job": job, "slot": slot, "peer": "p1", "target": "p1",
-            "fired_at": slot, **extra}
+    return run_record(run_id, job, slot, **extra)
 
 
 def test_state_new_copy_starts_at_index_zero(sm: StateMachine) -> None:

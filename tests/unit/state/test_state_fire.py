@@ -9,6 +9,7 @@ import pytest
 
 from raftcron.db.reader import ReadDb
 from raftcron.state.machine import StateMachine
+from tests.support.records import run_record
 from tests.support.state import Log as SharedLog
 
 S = [f"2024-05-01T1{h}:00:00Z" for h in range(10)]
@@ -31,8 +32,7 @@ def env(tmp_path: Path):
 
 
 def rec(run_id: str, slot: str, **extra: Any) -> dict[str, Any]:
-    return {"run_id": run_id, "job": "backup", "slot": slot, "peer": "p1", "target": "p1",
-            "fired_at": slot, **extra}
+    return run_record(run_id, "backup", slot, **extra)
 
 
 def test_state_fire_accepts_a_slot_and_moves_the_cursor(env) -> None:

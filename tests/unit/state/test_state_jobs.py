@@ -10,6 +10,7 @@ import pytest
 
 from raftcron.db.reader import ReadDb
 from raftcron.state.machine import StateMachine
+from tests.support.records import job_body, put_job_args, run_record
 from tests.support.state import Log
 
 T0, T1, T2 = "2024-05-01T10:00:00Z", "2024-05-01T11:00:00Z", "2024-05-01T12:00:00Z"
@@ -25,13 +26,11 @@ def env(tmp_path: Path):
 
 
 def put(name: str = "backup", at: str = T0, **extra: Any) -> dict[str, Any]:
-    return {"job": {"name": name, "schedule": "0 * * * *", **extra}, "expanded": "0 * * * *",
-            "at": at}
+    return put_job_args(job_body(name, **extra), at)
 
 
 def fire_one(log: Log, run_id: str, slot: str, job: str = "backup") -> dict:
-    rec = {"run_id": run_id, "job": job, "slot": slot, "peer": "p1", "fired_at": slot}
-    return log("fire", {"runs": [rec], "at": slot})
+    return log("fire", {"runs": [run_record(run_id, job, slot, target=None)], "at": slot})
 
 
 def test_state_put_job_creates_a_scheduled_job(env) -> None:

@@ -10,6 +10,7 @@ import pytest
 from raftcron.db.reader import ReadDb
 from raftcron.model.tails import cap_tail
 from raftcron.state.machine import StateMachine
+from tests.support.records import run_record
 from tests.support.state import Log
 
 T = [f"2024-05-01T1{h}:00:00Z" for h in range(10)]
@@ -21,8 +22,7 @@ def env(tmp_path: Path):
     read = ReadDb(tmp_path / "state.db")
     log = Log(sm)
     log("put_job", {"job": {"name": "backup"}, "at": T[0]})
-    records = [{"run_id": f"r{i}", "job": "backup", "slot": T[i], "peer": "p1", "target": "n1",
-                "fired_at": T[i]} for i in (1, 2, 3)]
+    records = [run_record(f"r{i}", "backup", T[i], target="n1") for i in (1, 2, 3)]
     log("fire", {"runs": records, "at": T[1]})
     yield log, read
     read.close()

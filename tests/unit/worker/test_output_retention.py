@@ -11,6 +11,8 @@ from raftcron.db.reader import ReadDb
 from raftcron.model import commands
 from raftcron.state.machine import StateMachine
 from raftcron.worker.output_retention import OutputJanitor, delete_outputs, sweep
+from tests.support.fake_node import FakeNode
+from tests.support.records import job_body, run_record
 from tests.support.wait import wait_until_async
 
 SELF = "127.0.0.1:7101"
@@ -18,28 +20,23 @@ AT = "2030-01-01T03:00:00Z"
 
 
 class Copy:
-    """A real state machine and its read side, fed commands in order."""
+    """A real state machine and its read side, fed commands in order by a `FakeNode`."""
 
     def __init__(self, root: Path) -> None:
         self.state = StateMachine(root / "state.sqlite3")
         self.read = ReadDb(root / "state.sqlite3")
-        self.index = 0
+        self.node = FakeNode(self.state, SELF)
 
-    def apply(self, op: str, args: dict) -> tuple[commands.Command, dict]:
-        payload = commands.encode(op, args)
-        self.index += 1
-        return commands.decode(payload), self.state.apply(self.index, payload)
+    def apply(self, op: str, args: dict) -> dict:
+        return self.node.apply(op, args)
 
 
 def job(name: str) -> dict:
-    return {"name": name, "schedule": "0 * * * *", "type": "command", "command": ["true"],
-            "paused": False}
+    return job_body(name, type="command", command=["true"], paused=False)
 
 
 def record(run_id: str, job_name: str, slot: str) -> dict:
-    return {"run_id": run_id, "job": job_name, "slot": slot, "attempt": 1, "peer": SELF,
-            "target": SELF, "status": "pending", "reason": None, "manual": False,
-            "retry_of": None, "fired_at": slot}
+    return run_record(run_id, job_name, slot, peer=SELF)
 
 
 def write_output(output_dir: Path, run_id: str, age: float = 0.0) -> None:
@@ -64,9 +61,8 @@ async def test_output_janitor_deletes_the_files_of_pruned_runs(tmp_path: Path) -
                                     "at": AT, "output_bytes": 6})
         write_output(out, run_id)
     janitor = OutputJanitor(read=copy.read, output_dir=out)
-    command, result = copy.apply("batch", {"commands": [
-        commands.batch_entry("prune_runs", {"run_ids": ["r1"]})]})
-    janitor.on_applied(copy.index, command, result)
+    copy.node.add_apply_listener(janitor.on_applied)
+    copy.apply("batch", {"commands": [commands.batch_entry("prune_runs", {"run_ids": ["r1"]})]})
     await wait_until_async(lambda: not (out / "r1.stdout").exists(), 10, "r1's output to go")
     assert not (out / "r1.stdout").exists() and not (out / "r1.stderr").exists()
     assert (out / "r2.stdout").exists() and (out / "r2.stderr").exists()
