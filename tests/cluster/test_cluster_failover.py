@@ -6,9 +6,9 @@
 - The peer executing a run killed: after the lease the run is `lost` and its retry runs on
   another peer.
 
-The first two use a biased cluster (cluster_support.biased_cluster): the leader carries no
-role and the jobs ask for `worker`, so the peer that fails never executes a run and the
-side-effect files count the firing alone.
+The first two use a biased cluster (`biased_cluster` of tests/support/cluster_jobs.py): the
+leader carries no role and the jobs ask for `worker`, so the peer that fails never executes a
+run and the side-effect files count the firing alone.
 """
 
 from __future__ import annotations

@@ -147,7 +147,7 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
 
 @pytest.fixture
 def env(shared: Env, request: pytest.FixtureRequest) -> Env:
-    request.node._raftcron_clusters = [shared.cluster]  # peer logs on failure (conftest)
+    request.node._raftcron_clusters = [shared.cluster]  # peer logs on failure (tests/conftest.py)
     return shared
 
 

@@ -13,26 +13,19 @@ from pathlib import Path
 
 import pytest
 
-from raftcron.executor.base import RunOutcome, RunSpec
+from raftcron.executor.base import RunOutcome
 from raftcron.executor.process_group import pid_alive
 from raftcron.executor.ssh import SshExecutor
 from raftcron.model import RunStatus
 from tests.support.executor_contract import read_pid
-from tests.support.sshd import Sshd, make_node, make_spec
+from tests.support.sshd import Sshd, make_node, make_spec, run_spec
 from tests.support.wait import wait_until_async
-
-WAIT = 30.0  # a hang guard for each run, never a speed claim
-
-
-async def run(executor: SshExecutor, spec: RunSpec, started: list[datetime] | None = None):
-    callback = started.append if started is not None else None
-    return await asyncio.wait_for(executor.run(spec, on_started=callback), WAIT)
 
 
 async def test_ssh_executor_success_captures_output(sshd: Sshd, executor: SshExecutor):
     started: list[datetime] = []
     spec = make_spec(make_node(sshd), command=["sh", "-c", "echo 'hello world'; echo oops >&2"])
-    out = await run(executor, spec, started)
+    out = await run_spec(executor, spec, started)
     assert out.status == RunStatus.SUCCEEDED, out.reason
     assert (out.exit_code, out.stdout_tail, out.stderr_tail) == (0, "hello world\n", "oops\n")
     assert started == [out.started_at]
@@ -45,13 +38,13 @@ async def test_ssh_executor_success_captures_output(sshd: Sshd, executor: SshExe
 async def test_ssh_executor_argv_is_quoted_not_reinterpreted(sshd: Sshd, executor: SshExecutor):
     awkward = ["it's", "a b", "$HOME", "`id`", "*", "semi;colon", ""]
     spec = make_spec(make_node(sshd), command=["printf", "[%s]\\n", *awkward])
-    out = await run(executor, spec)
+    out = await run_spec(executor, spec)
     assert out.status == RunStatus.SUCCEEDED, out.reason
     assert out.stdout_tail == "".join(f"[{a}]\n" for a in awkward)
 
 
 async def test_ssh_executor_failing_exit_status(sshd: Sshd, executor: SshExecutor):
-    out = await run(executor, make_spec(make_node(sshd), command="echo partial; exit 7"))
+    out = await run_spec(executor, make_spec(make_node(sshd), command="echo partial; exit 7"))
     assert out.status == RunStatus.FAILED
     assert out.exit_code == 7
     assert out.stdout_tail == "partial\n"
@@ -74,7 +67,7 @@ async def test_ssh_executor_timeout_kills_remote_tree(
         timeout=timedelta(milliseconds=500),
         kill_grace=timedelta(milliseconds=300),
     )
-    out = await run(executor, spec)
+    out = await run_spec(executor, spec)
     assert out.status == RunStatus.TIMED_OUT
     assert out.reason and out.reason.startswith("timed out after")
     assert "may survive" not in out.reason
@@ -89,7 +82,7 @@ async def test_ssh_executor_cancel_kills_remote_process(
 ):
     pidfile = tmp_path / "cancel.pid"
     spec = make_spec(make_node(sshd), command=f"echo $$ > {pidfile}; exec sleep 300")
-    task = asyncio.create_task(run(executor, spec))
+    task = asyncio.create_task(run_spec(executor, spec))
     pid = await read_pid(pidfile)
     assert await executor.cancel(spec.run_id) is True
     out = await task
@@ -101,7 +94,8 @@ async def test_ssh_executor_cancel_kills_remote_process(
 
 async def test_ssh_executor_script_uploaded_and_removed(sshd: Sshd, executor: SshExecutor):
     script = b'echo "args=$#"\necho "path=$0"\nls -ld "$(dirname "$0")" "$0" | cut -c1-10\n'
-    out = await run(executor, make_spec(make_node(sshd), script=script, interpreter=["/bin/sh"]))
+    spec = make_spec(make_node(sshd), script=script, interpreter=["/bin/sh"])
+    out = await run_spec(executor, spec)
     assert out.status == RunStatus.SUCCEEDED, out.reason
     lines = out.stdout_tail.splitlines()
     assert lines[0] == "args=0"
@@ -122,7 +116,7 @@ async def test_ssh_executor_binary_timeout_removes_upload(
         timeout=timedelta(milliseconds=500),
         kill_grace=timedelta(milliseconds=200),
     )
-    out = await run(executor, spec)
+    out = await run_spec(executor, spec)
     assert out.status == RunStatus.TIMED_OUT
     uploaded = Path(marker.read_text().strip())
     assert not uploaded.exists() and not uploaded.parent.exists()
@@ -139,7 +133,7 @@ async def test_ssh_executor_env_awkward_values_arrive(sshd: Sshd, executor: SshE
         "EMPTY": "",
     }
     spec = make_spec(make_node(sshd), command=["env", "-0"], env=env, output_tail=65536)
-    out = await run(executor, spec)
+    out = await run_spec(executor, spec)
     assert out.status == RunStatus.SUCCEEDED, out.reason
     seen = dict(item.split("=", 1) for item in out.stdout_tail.split("\0") if "=" in item)
     assert {k: seen.get(k) for k in env} == env
@@ -149,7 +143,7 @@ async def test_ssh_executor_env_awkward_values_arrive(sshd: Sshd, executor: SshE
 
 async def test_ssh_executor_bad_env_name_fails_clearly(sshd: Sshd, executor: SshExecutor):
     spec = make_spec(make_node(sshd), command=["true"], env={"BAD-NAME": "x"})
-    out = await run(executor, spec)
+    out = await run_spec(executor, spec)
     assert out.status == RunStatus.FAILED
     assert out.reason and out.reason.startswith("env:") and "BAD-NAME" in out.reason
 
@@ -157,7 +151,7 @@ async def test_ssh_executor_bad_env_name_fails_clearly(sshd: Sshd, executor: Ssh
 async def test_ssh_executor_output_tail_capped(sshd: Sshd, executor: SshExecutor):
     command = "head -c 50000 /dev/zero | tr '\\0' x; printf END; printf E >&2"
     spec = make_spec(make_node(sshd), command=command, output_tail=64)
-    out = await run(executor, spec)
+    out = await run_spec(executor, spec)
     assert out.status == RunStatus.SUCCEEDED, out.reason
     assert out.stdout_tail == "x" * 61 + "END"
     assert out.stderr_tail == "E"
@@ -166,15 +160,15 @@ async def test_ssh_executor_output_tail_capped(sshd: Sshd, executor: SshExecutor
 
 
 async def test_ssh_executor_cwd(sshd: Sshd, executor: SshExecutor, tmp_path: Path):
-    out = await run(executor, make_spec(make_node(sshd), command=["pwd"], cwd=str(tmp_path)))
+    out = await run_spec(executor, make_spec(make_node(sshd), command=["pwd"], cwd=str(tmp_path)))
     assert out.stdout_tail == f"{tmp_path}\n"
-    out = await run(executor, make_spec(make_node(sshd), command=["pwd"], cwd="/no/such/dir"))
+    out = await run_spec(executor, make_spec(make_node(sshd), command=["pwd"], cwd="/no/such/dir"))
     assert out.status == RunStatus.FAILED and out.exit_code == 1
 
 
 async def test_ssh_executor_local_target_refused(executor: SshExecutor):
     spec = make_spec(None, command=["true"])  # type: ignore[arg-type]
-    out: RunOutcome = await run(executor, spec)
+    out: RunOutcome = await run_spec(executor, spec)
     assert out.status == RunStatus.FAILED and out.reason and "SSH" in out.reason
 
 

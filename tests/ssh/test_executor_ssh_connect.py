@@ -16,24 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from raftcron.executor.base import RunSpec
 from raftcron.executor.ssh import SshExecutor
 from raftcron.model import RunStatus
-from tests.support.sshd import Sshd, make_node, make_spec
+from tests.support.sshd import Sshd, make_node, make_spec, run_spec
 from tests.support.wait import wait_until_async
-
-WAIT = 30.0  # a hang guard for each run, never a speed claim
-
-
-async def run(executor: SshExecutor, spec: RunSpec, started: list[datetime] | None = None):
-    callback = started.append if started is not None else None
-    return await asyncio.wait_for(executor.run(spec, on_started=callback), WAIT)
 
 
 async def test_ssh_executor_unknown_host_key_refused(sshd: Sshd, executor: SshExecutor):
     node = make_node(sshd, name="stranger", known_hosts=str(sshd.empty_known_hosts))
     started: list[datetime] = []
-    out = await run(executor, make_spec(node, command=["true"]), started)
+    out = await run_spec(executor, make_spec(node, command=["true"]), started)
     assert out.status == RunStatus.FAILED
     assert out.started_at is None and started == []
     assert out.reason and "host key" in out.reason and "'stranger'" in out.reason
@@ -45,14 +37,14 @@ async def test_ssh_executor_missing_known_hosts_refused(
     sshd: Sshd, executor: SshExecutor, tmp_path: Path
 ):
     node = make_node(sshd, known_hosts=str(tmp_path / "nope"))
-    out = await run(executor, make_spec(node, command=["true"]))
+    out = await run_spec(executor, make_spec(node, command=["true"]))
     assert out.status == RunStatus.FAILED
     assert out.reason and "host key" in out.reason and "known_hosts" in out.reason
 
 
 async def test_ssh_executor_wrong_client_key_refused(sshd: Sshd, executor: SshExecutor):
     node = make_node(sshd, name="badkey", ssh_private_key_file=str(sshd.wrong_key))
-    out = await run(executor, make_spec(node, command=["true"]))
+    out = await run_spec(executor, make_spec(node, command=["true"]))
     assert out.status == RunStatus.FAILED
     assert out.reason and "authentication failed" in out.reason and "'badkey'" in out.reason
     assert executor.health("badkey")[0] is False
@@ -65,7 +57,7 @@ async def test_ssh_executor_unreachable_node_then_healthy_again(
         sock.bind(("127.0.0.1", 0))
         dead_port = sock.getsockname()[1]
     down = make_node(sshd, name="flaky", ssh_port=dead_port)
-    out = await run(executor, make_spec(down, command=["true"]))
+    out = await run_spec(executor, make_spec(down, command=["true"]))
     assert out.status == RunStatus.FAILED
     assert out.reason and "'flaky'" in out.reason and "refused" in out.reason
     assert executor.health("flaky") == (False, out.reason)
@@ -73,7 +65,7 @@ async def test_ssh_executor_unreachable_node_then_healthy_again(
     # The node answers again (here: its definition now points at the live sshd).
     up = make_node(sshd, name="flaky")
     assert await executor.probe(up) == (True, None)
-    out = await run(executor, make_spec(up, command=["true"]))
+    out = await run_spec(executor, make_spec(up, command=["true"]))
     assert out.status == RunStatus.SUCCEEDED
 
 
@@ -81,7 +73,7 @@ async def test_ssh_executor_connection_reused(sshd: Sshd, executor: SshExecutor)
     node = make_node(sshd)
     before = sshd.accepted_logins()
     for _ in range(3):
-        out = await run(executor, make_spec(node, command=["true"]))
+        out = await run_spec(executor, make_spec(node, command=["true"]))
         assert out.status == RunStatus.SUCCEEDED, out.reason
     assert executor.connects == 1
     assert sshd.accepted_logins() - before == 1
@@ -91,7 +83,7 @@ async def test_ssh_executor_fan_out_two_nodes_share_connection(sshd: Sshd, execu
     before = sshd.accepted_logins()
     nodes = [make_node(sshd, name="alpha"), make_node(sshd, name="beta")]
     specs = [make_spec(n, command='echo "$RAFTCRON_TARGET"') for n in nodes]
-    outs = await asyncio.gather(*(run(executor, s) for s in specs))
+    outs = await asyncio.gather(*(run_spec(executor, s) for s in specs))
     assert [o.status for o in outs] == [RunStatus.SUCCEEDED] * 2
     assert [o.stdout_tail for o in outs] == ["alpha\n", "beta\n"]
     assert executor.connects == 1
@@ -101,14 +93,15 @@ async def test_ssh_executor_fan_out_two_nodes_share_connection(sshd: Sshd, execu
 
 async def test_ssh_executor_dead_connection_replaced(sshd: Sshd, executor: SshExecutor):
     node = make_node(sshd)
-    assert (await run(executor, make_spec(node, command=["true"]))).status == RunStatus.SUCCEEDED
+    first = await run_spec(executor, make_spec(node, command=["true"]))
+    assert first.status == RunStatus.SUCCEEDED
     # Kill the sshd processes serving the pooled connection: the connection dies under us.
     assert sshd.process is not None
     for pid in _children(sshd.process.pid):
         os.kill(pid, signal.SIGKILL)
     await wait_until_async(lambda: executor.status()["connections"] == 0,
                            message="the pooled connection to die")
-    out = await run(executor, make_spec(node, command=["echo", "again"]))
+    out = await run_spec(executor, make_spec(node, command=["echo", "again"]))
     assert out.status == RunStatus.SUCCEEDED, out.reason
     assert out.stdout_tail == "again\n"
     assert executor.connects == 2
@@ -135,9 +128,9 @@ async def test_ssh_executor_max_sessions_caps_concurrent_runs(
     first = make_spec(node, command=f"while [ ! -e {release} ]; do sleep 0.05; done")
     second = make_spec(node, command=["true"])
     started: list[datetime] = []
-    task1 = asyncio.create_task(run(executor, first, started))
+    task1 = asyncio.create_task(run_spec(executor, first, started))
     await wait_until_async(lambda: started, message="the first run to start")
-    task2 = asyncio.create_task(run(executor, second))
+    task2 = asyncio.create_task(run_spec(executor, second))
     await wait_until_async(lambda: executor.status()["running"] == 2,
                            message="both runs to be accepted")
     release.touch()
@@ -154,7 +147,7 @@ async def test_ssh_executor_insecure_warns_and_reports(
         sshd, name="lax", known_hosts=str(sshd.empty_known_hosts), insecure_no_host_key_check=True
     )
     with caplog.at_level(logging.WARNING, logger="raftcron.executor.ssh"):
-        out = await run(executor, make_spec(node, command=["true"]))
+        out = await run_spec(executor, make_spec(node, command=["true"]))
     assert out.status == RunStatus.SUCCEEDED, out.reason
     assert any("host key NOT verified" in r.getMessage() for r in caplog.records)
     status = executor.status()
@@ -180,13 +173,13 @@ async def test_ssh_executor_encrypted_key_passphrase_from_env(
 
     caplog.set_level(logging.DEBUG)
     without = SshExecutor(tmp_path / "out1", environ={})
-    out = await run(without, make_spec(node, command=["true"]))
+    out = await run_spec(without, make_spec(node, command=["true"]))
     assert out.status == RunStatus.FAILED
     assert out.reason and "RAFTCRON_SSH_PASSPHRASE_VAULT_1" in out.reason
 
     with_env = SshExecutor(tmp_path / "out2", environ={"RAFTCRON_SSH_PASSPHRASE_VAULT_1": secret})
     try:
-        out = await run(with_env, make_spec(node, command=["true"]))
+        out = await run_spec(with_env, make_spec(node, command=["true"]))
         assert out.status == RunStatus.SUCCEEDED, out.reason
     finally:
         await with_env.close()
@@ -203,7 +196,7 @@ async def test_ssh_executor_silent_server_times_out_connect(sshd: Sshd, executor
             ssh_port=silent.getsockname()[1],
             connect_timeout=timedelta(milliseconds=300),
         )
-        out = await run(executor, make_spec(node, command=["true"]))
+        out = await run_spec(executor, make_spec(node, command=["true"]))
     assert out.status == RunStatus.FAILED
     assert out.reason and "'mute'" in out.reason and "no answer within" in out.reason
     assert executor.health("mute")[0] is False
@@ -217,9 +210,9 @@ async def test_ssh_executor_cancel_while_queued_for_a_session(
     holder = make_spec(node, command=f"while [ ! -e {release} ]; do sleep 0.05; done")
     queued = make_spec(node, command=["true"])
     started: list[datetime] = []
-    task1 = asyncio.create_task(run(executor, holder, started))
+    task1 = asyncio.create_task(run_spec(executor, holder, started))
     await wait_until_async(lambda: started, message="the first run to start")
-    task2 = asyncio.create_task(run(executor, queued))
+    task2 = asyncio.create_task(run_spec(executor, queued))
     await wait_until_async(lambda: executor.running == 2, message="the second run to queue")
     assert await executor.cancel(queued.run_id) is True
     out2 = await task2  # returns while the only session is still held

@@ -7,13 +7,15 @@ one running the tests (root here: `PermitRootLogin prohibit-password`). `stop()`
 it. `accepted_logins()` counts successful authentications in sshd's log, which is how tests
 prove that a connection was reused.
 
-`make_node(server, name)` builds an SSH `Node` for it; `make_spec(node)` a `RunSpec`.
+`make_node(server, name)` builds an SSH `Node` for it; `make_spec(node)` a `RunSpec`;
+`run_spec(executor, spec)` runs one under a hang guard.
 
 A missing `sshd` is an error, never a skip: CI installs openssh-server.
 """
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import os
 import re
@@ -26,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from raftcron.executor.base import RunSpec
+from raftcron.executor.base import Executor, RunOutcome, RunSpec
 from raftcron.model import ConnectionType, Node
 from tests.support.ports import free_port
 from tests.support.wait import GaveUp, wait_until
@@ -34,6 +36,8 @@ from tests.support.wait import GaveUp, wait_until
 #: The slot of every run the SSH tests make.
 SLOT = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 SSHD_CANDIDATES = ("/usr/sbin/sshd", "/usr/local/sbin/sshd", "/usr/bin/sshd")
+#: The hang guard of each run in `run_spec` (never a speed claim).
+RUN_WAIT = 30.0
 #: sshd's privilege separation directory on Debian/Ubuntu; it must exist to start sshd.
 PRIVSEP_DIR = Path("/run/sshd")
 
@@ -240,3 +244,10 @@ def make_spec(node: Node, **overrides: Any) -> RunSpec:
     }
     values.update(overrides)
     return RunSpec(**values)
+
+
+async def run_spec(executor: Executor, spec: RunSpec,
+                   started: list[datetime] | None = None) -> RunOutcome:
+    """Run `spec` (start times appended to `started`); fails after `RUN_WAIT` seconds."""
+    callback = started.append if started is not None else None
+    return await asyncio.wait_for(executor.run(spec, on_started=callback), RUN_WAIT)

@@ -281,7 +281,7 @@ def test_due_slots_forbid_names_the_running_run():
     assert p.decisions[0].reason == "previous run r1 still running"
 
 
-# forbid and queue under catchup=all form a line (one slot at a time): tests/test_planner_line.py
+# forbid and queue under catchup=all form a line (one slot at a time): test_planner_line.py
 @pytest.mark.parametrize(("policy", "expected", "held"), [
     ("allow", ["pending"] * 3, None),
     ("forbid", ["pending"], 120),

@@ -2,7 +2,7 @@
 
 Fakes stand in for the node (proposals are recorded and applied to a dict that plays the
 state) and for the SSH library (an `SshExecutorBase` whose connect succeeds or is refused), so
-these tests are fast and need no sshd; tests/test_cluster_ssh.py does it for real.
+these tests are fast and need no sshd; tests/ssh/test_cluster_ssh.py does it for real.
 """
 
 from __future__ import annotations
