@@ -1,13 +1,15 @@
 """Replicated SSH node health (raftcron/nodehealth.py) and the executor's health listener.
 
-Fakes stand in for the node (proposals are recorded and applied to a dict that plays the
-state) and for the SSH library (an `SshExecutorBase` whose connect succeeds or is refused), so
-these tests are fast and need no sshd; tests/ssh/test_cluster_ssh.py does it for real.
+A real state copy stands behind the fake node (tests/support/fake_node.py: proposals are
+applied at once), and a fake stands in for the SSH library (an `SshExecutorBase` whose
+connect succeeds or is refused), so these tests are fast and need no sshd;
+tests/ssh/test_cluster_ssh.py does it for real.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ from typing import Any
 import pytest
 
 from raftcron.clock import FakeClock
-from raftcron.errors import UnavailableError
+from raftcron.db.reader import ReadDb
 from raftcron.executor.ssh_executor import SshExecutorBase, Unreachable
 from raftcron.model import ConnectionType, Node, node_to_dict
 from raftcron.scheduler.node_health import (
@@ -26,6 +28,8 @@ from raftcron.scheduler.node_health import (
     probe_delay,
     unhealthy_ssh_nodes,
 )
+from raftcron.state.machine import StateMachine
+from tests.support.fake_node import FakeNode
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 SELF = "127.0.0.1:7101"
@@ -47,37 +51,59 @@ def state_row(node: Node, healthy: bool | None = None) -> dict[str, Any]:
             "created_at": "2024-05-01T12:00:00Z", "updated_at": "2024-05-01T12:00:00Z"}
 
 
-class FakeCluster:
-    """`read` and `node` in one: proposals of node_health are applied to `rows`."""
+class Copy:
+    """A real state copy (SQLite) behind the fake node: the reporter proposes through `node`,
+    the reporter and the prober read `read`; `nodes` are put first, with the given health."""
 
-    def __init__(self, *rows: dict[str, Any]) -> None:
-        self.rows = {r["name"]: dict(r) for r in rows}
-        self.proposals: list[tuple[str, dict, str | None]] = []
-        self.failures = 0  # the next N proposals raise UnavailableError
+    def __init__(self, root: Path, *nodes: tuple[Node, bool | None]) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.state = StateMachine(root / "state.db")
+        self.read = ReadDb(root / "state.db")
+        self.node = FakeNode(self.state, SELF)
+        for node, healthy in nodes:
+            self.put(node)
+            if healthy is not None:
+                self.set_health(node.name, healthy)
 
-    def get_node(self, name: str) -> dict | None:
-        row = self.rows.get(name)
-        return dict(row) if row is not None else None
+    @property
+    def proposals(self) -> list[tuple[str, dict, str | None]]:
+        return self.node.proposals
 
-    def list_nodes(self, *, limit: int | None = None, cursor: str | None = None
-                   ) -> tuple[list[dict], None]:
-        return [dict(r) for _, r in sorted(self.rows.items())], None
+    def put(self, node: Node, at: str = "2024-05-01T12:00:00Z") -> None:
+        assert self.node.apply("put_node", {"node": node_to_dict(node), "at": at})["ok"]
 
-    async def propose(self, op: str, args: dict, *, key: str | None = None,
-                      timeout: float = 5.0) -> dict:
-        if self.failures:
-            self.failures -= 1
-            raise UnavailableError("no leader")
-        self.proposals.append((op, args, key))
-        row = self.rows.get(args["name"])
-        if row is None:
-            return {"ok": False, "error": "not_found"}
-        row.update(healthy=args["healthy"], health_reason=args["reason"])
-        return {"ok": True}
+    def set_health(self, name: str, healthy: bool) -> None:
+        """What a committed `node_health` does (a proposal from elsewhere)."""
+        args = {"name": name, "healthy": healthy, "reason": None, "at": "2024-05-01T12:00:00Z"}
+        assert self.node.apply("node_health", args)["ok"]
+
+    def healthy(self, name: str) -> bool | None:
+        row = self.read.get_node(name)
+        assert row is not None, name
+        return row["healthy"]
+
+    def close(self) -> None:
+        self.read.close()
+        self.state.close()
 
 
-def reporter_for(fake: FakeCluster) -> HealthReporter:
-    return HealthReporter(node=fake, read=fake, self_id=SELF, retry_pause=0.0)
+MakeCopy = Callable[..., Copy]
+
+
+@pytest.fixture
+def make_copy(tmp_path: Path) -> Iterator[Callable[..., Copy]]:
+    copies: list[Copy] = []
+
+    def make(*nodes: tuple[Node, bool | None]) -> Copy:
+        copies.append(Copy(tmp_path / f"copy{len(copies)}", *nodes))
+        return copies[-1]
+    yield make
+    for copy in copies:
+        copy.close()
+
+
+def reporter_for(fake: Copy) -> HealthReporter:
+    return HealthReporter(node=fake.node, read=fake.read, self_id=SELF, retry_pause=0.0)
 
 
 async def settled(reporter: HealthReporter) -> None:
@@ -109,8 +135,8 @@ def test_node_of_ignores_health_and_times() -> None:
 # --- HealthReporter ------------------------------------------------------------------------------
 
 
-async def test_reporter_proposes_unhealthy_with_reason_and_peer() -> None:
-    fake = FakeCluster(state_row(ssh_node("web1")))
+async def test_reporter_proposes_unhealthy_with_reason_and_peer(make_copy: MakeCopy) -> None:
+    fake = make_copy((ssh_node("web1"), None))
     reporter = reporter_for(fake)
     reporter.observe("web1", False, "ssh node 'web1' (deploy@10.0.0.5:22): connection refused",
                      T0)
@@ -121,11 +147,11 @@ async def test_reporter_proposes_unhealthy_with_reason_and_peer() -> None:
                     "reason": "ssh node 'web1' (deploy@10.0.0.5:22): connection refused "
                               f"(seen from peer {SELF})"}
     assert key is not None and "web1" in key
-    assert fake.rows["web1"]["healthy"] is False
+    assert fake.healthy("web1") is False
 
 
-async def test_reporter_silent_when_the_state_already_agrees() -> None:
-    fake = FakeCluster(state_row(ssh_node("down"), False), state_row(ssh_node("up"), None))
+async def test_reporter_silent_when_the_state_already_agrees(make_copy: MakeCopy) -> None:
+    fake = make_copy((ssh_node("down"), False), (ssh_node("up"), None))
     reporter = reporter_for(fake)
     reporter.observe("down", False, "refused", T0)
     reporter.observe("up", True, None, T0)
@@ -133,18 +159,18 @@ async def test_reporter_silent_when_the_state_already_agrees() -> None:
     assert fake.proposals == []
 
 
-async def test_reporter_proposes_healthy_when_the_state_says_unhealthy() -> None:
-    fake = FakeCluster(state_row(ssh_node("web1"), False))
+async def test_reporter_proposes_healthy_when_the_state_says_unhealthy(make_copy: MakeCopy) -> None:
+    fake = make_copy((ssh_node("web1"), False))
     reporter = reporter_for(fake)
     reporter.observe("web1", True, None, T0)
     await settled(reporter)
     [(_, args, _)] = fake.proposals
     assert (args["healthy"], args["reason"]) == (True, None)
-    assert fake.rows["web1"]["healthy"] is True
+    assert fake.healthy("web1") is True
 
 
-async def test_reporter_burst_of_failures_gives_one_proposal() -> None:
-    fake = FakeCluster(state_row(ssh_node("web1")))
+async def test_reporter_burst_of_failures_gives_one_proposal(make_copy: MakeCopy) -> None:
+    fake = make_copy((ssh_node("web1"), None))
     reporter = reporter_for(fake)
     for i in range(20):
         reporter.observe("web1", False, f"refused {i}", T0 + timedelta(seconds=i))
@@ -153,26 +179,26 @@ async def test_reporter_burst_of_failures_gives_one_proposal() -> None:
     assert fake.proposals[0][1]["reason"].startswith("refused 19")
 
 
-async def test_reporter_retries_when_there_is_no_leader() -> None:
-    fake = FakeCluster(state_row(ssh_node("web1")))
-    fake.failures = 2
+async def test_reporter_retries_when_there_is_no_leader(make_copy: MakeCopy) -> None:
+    fake = make_copy((ssh_node("web1"), None))
+    fake.node.fail_next = 2
     reporter = reporter_for(fake)
     reporter.observe("web1", False, "refused", T0)
     await settled(reporter)
-    assert len(fake.proposals) == 1 and fake.rows["web1"]["healthy"] is False
+    assert len(fake.proposals) == 1 and fake.healthy("web1") is False
 
 
-async def test_reporter_gives_up_after_its_attempts() -> None:
-    fake = FakeCluster(state_row(ssh_node("web1")))
-    fake.failures = 10
+async def test_reporter_gives_up_after_its_attempts(make_copy: MakeCopy) -> None:
+    fake = make_copy((ssh_node("web1"), None))
+    fake.node.fail_next = 10
     reporter = reporter_for(fake)
     reporter.observe("web1", False, "refused", T0)
     await settled(reporter)
-    assert fake.proposals == [] and fake.failures == 10 - reporter.attempts
+    assert fake.proposals == [] and fake.node.fail_next == 10 - reporter.attempts
 
 
-async def test_reporter_ignores_unknown_and_non_ssh_nodes() -> None:
-    fake = FakeCluster(state_row(Node(name="here", connection_type=ConnectionType.LOCAL)))
+async def test_reporter_ignores_unknown_and_non_ssh_nodes(make_copy: MakeCopy) -> None:
+    fake = make_copy((Node(name="here", connection_type=ConnectionType.LOCAL), None))
     reporter = reporter_for(fake)
     reporter.observe("gone", False, "refused", T0)
     reporter.observe("here", False, "refused", T0)
@@ -180,8 +206,8 @@ async def test_reporter_ignores_unknown_and_non_ssh_nodes() -> None:
     assert fake.proposals == []
 
 
-async def test_reporter_close_stops_taking_observations() -> None:
-    fake = FakeCluster(state_row(ssh_node("web1")))
+async def test_reporter_close_stops_taking_observations(make_copy: MakeCopy) -> None:
+    fake = make_copy((ssh_node("web1"), None))
     reporter = reporter_for(fake)
     await reporter.close()
     reporter.observe("web1", False, "refused", T0)
@@ -203,11 +229,11 @@ class Probes:
         return ok, None if ok else f"ssh node {node.name!r}: connection refused"
 
 
-async def test_prober_waits_then_backs_off_while_a_node_stays_down() -> None:
-    fake = FakeCluster(state_row(ssh_node("bad"), False), state_row(ssh_node("ok"), None))
+async def test_prober_waits_then_backs_off_while_a_node_stays_down(make_copy: MakeCopy) -> None:
+    fake = make_copy((ssh_node("bad"), False), (ssh_node("ok"), None))
     clock = FakeClock(T0)
     probes = Probes()
-    prober = NodeProber(read=fake, probe=probes, clock=clock)
+    prober = NodeProber(read=fake.read, probe=probes, clock=clock)
     probed_at: list[float] = []
     for _ in range(80):  # 80 s in 1 s steps
         if await prober.pass_once():
@@ -219,37 +245,37 @@ async def test_prober_waits_then_backs_off_while_a_node_stays_down() -> None:
     assert prober.status()["unhealthy"]["bad"]["failed_probes"] == len(probed_at)
 
 
-async def test_prober_forgets_a_node_once_the_state_says_healthy() -> None:
-    fake = FakeCluster(state_row(ssh_node("bad"), False))
+async def test_prober_forgets_a_node_once_the_state_says_healthy(make_copy: MakeCopy) -> None:
+    fake = make_copy((ssh_node("bad"), False))
     clock = FakeClock(T0)
     probes = Probes()
-    prober = NodeProber(read=fake, probe=probes, clock=clock)
+    prober = NodeProber(read=fake.read, probe=probes, clock=clock)
     await prober.pass_once()
     clock.advance(PROBE_INTERVAL)
     probes.answers["bad"] = True
     assert await prober.pass_once() == ["bad"]
-    fake.rows["bad"]["healthy"] = True  # what the reporter's proposal does
+    fake.set_health("bad", True)  # what the reporter's proposal does
     assert await prober.pass_once() == []
     assert prober.status()["unhealthy"] == {}
 
 
-async def test_prober_probes_an_edited_node_at_once() -> None:
-    fake = FakeCluster(state_row(ssh_node("bad"), False))
+async def test_prober_probes_an_edited_node_at_once(make_copy: MakeCopy) -> None:
+    fake = make_copy((ssh_node("bad"), False))
     clock = FakeClock(T0)
-    prober = NodeProber(read=fake, probe=Probes(), clock=clock)
+    prober = NodeProber(read=fake.read, probe=Probes(), clock=clock)
     await prober.pass_once()
     clock.advance(PROBE_INTERVAL)
     assert await prober.pass_once() == ["bad"]  # fails: next probe 10 s later
     clock.advance(1)
     assert await prober.pass_once() == []
-    fake.rows["bad"].update(ssh_port=2222, updated_at="2024-05-01T12:00:06Z")
+    fake.put(ssh_node("bad", ssh_port=2222), at="2024-05-01T12:00:06Z")
     assert await prober.pass_once() == ["bad"]
     assert prober.status()["unhealthy"]["bad"]["failed_probes"] == 1
 
 
-async def test_prober_start_and_stop_follow_leadership() -> None:
-    fake = FakeCluster(state_row(ssh_node("bad"), False))
-    prober = NodeProber(read=fake, probe=Probes(), clock=FakeClock(T0), tick=0.01)
+async def test_prober_start_and_stop_follow_leadership(make_copy: MakeCopy) -> None:
+    fake = make_copy((ssh_node("bad"), False))
+    prober = NodeProber(read=fake.read, probe=Probes(), clock=FakeClock(T0), tick=0.01)
     await prober.start()
     assert prober.running and prober.status()["running"] is True
     async with asyncio.timeout(5):
@@ -309,24 +335,25 @@ async def test_executor_listener_error_does_not_break_the_probe(tmp_path: Path) 
     assert await executor.probe(ssh_node("web1")) == (True, None)
 
 
-async def test_executor_failure_reaches_the_state_through_the_reporter(tmp_path: Path) -> None:
-    fake = FakeCluster(state_row(ssh_node("web1")))
+async def test_executor_failure_reaches_the_state_through_the_reporter(
+        tmp_path: Path, make_copy: MakeCopy) -> None:
+    fake = make_copy((ssh_node("web1"), None))
     reporter = reporter_for(fake)
     executor = FakeSshExecutor(tmp_path, refuse=True)
     executor.add_health_listener(reporter.observe)
     await executor.probe(ssh_node("web1"))
     await settled(reporter)
-    assert fake.rows["web1"]["healthy"] is False
+    assert fake.healthy("web1") is False
     executor.refuse = False
     await executor.probe(ssh_node("web1"))
     await settled(reporter)
-    assert fake.rows["web1"]["healthy"] is True
+    assert fake.healthy("web1") is True
     assert [a["healthy"] for _, a, _ in fake.proposals] == [False, True]
 
 
 @pytest.mark.parametrize("healthy", [True, False])
-async def test_reporter_keys_are_stable_per_observation(healthy: bool) -> None:
-    fake = FakeCluster(state_row(ssh_node("web1"), not healthy))
+async def test_reporter_keys_are_stable_per_observation(healthy: bool, make_copy: MakeCopy) -> None:
+    fake = make_copy((ssh_node("web1"), not healthy))
     reporter = reporter_for(fake)
     reporter.observe("web1", healthy, None if healthy else "refused", T0)
     await settled(reporter)
