@@ -37,7 +37,7 @@ class FakeNode:
     Records: `proposed` every call of `propose` (failed ones too), `proposals` the ones that
     were applied, in order. Knobs: `unavailable` (every proposal raises UnavailableError),
     `fail_next` (the next N raise; applied first when `fail_after_apply`), `leader` / `term` /
-    `peers` / `commit_ahead` (what `status()` says).
+    `peers` / `commit_ahead` (what `status()` says), `leader_changes`.
     """
 
     def __init__(self, state: StateMachine, self_id: str = SELF,
@@ -51,6 +51,8 @@ class FakeNode:
         self.fail_after_apply = False
         #: How far the commit index the node reports is ahead of what it applied.
         self.commit_ahead = 0
+        #: The count the real node keeps of leaders seen (a metric).
+        self.leader_changes = 0
         self.peers = peers if peers is not None else default_peers(self_id)
         self.apply_listeners: list[Listener] = []
         self.proposed: list[tuple[str, dict, str | None]] = []

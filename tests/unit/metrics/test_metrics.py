@@ -4,12 +4,14 @@ count as missed/skipped, and one registry per peer (several in one process stay 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from raftcron.db.reader import ReadDb
 from raftcron.metrics.prom import PeerMetrics
 from raftcron.metrics.recorder import (
     OTHER_REASON,
@@ -20,7 +22,9 @@ from raftcron.metrics.recorder import (
 )
 from raftcron.planning.placement import NO_TARGET_REASON
 from raftcron.planning.slots import PAUSED_REASON
+from raftcron.state.machine import StateMachine
 from tests.support.api import LiveApi, fire_record, job_body
+from tests.support.fake_node import FakeNode
 
 #: Reasons as the planner, the policies and the firing write them -> their class.
 REASONS = {
@@ -84,18 +88,16 @@ def test_accepted_not_run_counts_only_what_the_fence_let_in() -> None:
     assert list(accepted_not_run("fire", fire, None)) == []
 
 
-class _Node:
-    leader_changes = 1
-
-    def status(self) -> dict:
-        return {"role": "follower", "leader": "b", "term": 2, "commit_index": 7,
-                "applied_index": 5, "peers": [{"id": "a", "reachable": True}]}
-
-
-class _Read:
-    def metric_counts(self, classes: object, other: str) -> dict:
-        return {"by_status": {}, "in_flight": {}, "not_run": {}, "last_success": {},
-                "node_health": {}}
+@pytest.fixture
+def copy(tmp_path: Path) -> Iterator[tuple[FakeNode, ReadDb]]:
+    """An empty state copy behind a follower node two entries behind its commit index."""
+    state = StateMachine(tmp_path / "state.db")
+    read = ReadDb(tmp_path / "state.db")
+    node = FakeNode(state, "a", peers=[{"id": "a", "reachable": True}])
+    node.leader, node.term, node.commit_ahead, node.leader_changes = "b", 2, 2, 1
+    yield node, read
+    read.close()
+    state.close()
 
 
 def _samples(metrics: PeerMetrics) -> dict[tuple[str, tuple], float]:
@@ -104,8 +106,9 @@ def _samples(metrics: PeerMetrics) -> dict[tuple[str, tuple], float]:
             for f in text_string_to_metric_families(body.decode()) for s in f.samples}
 
 
-def test_peer_metrics_record_into_their_own_registry() -> None:
-    one, two = (PeerMetrics(self_id="a", node=_Node(), read=_Read()) for _ in range(2))
+def test_peer_metrics_record_into_their_own_registry(copy: tuple[FakeNode, ReadDb]) -> None:
+    node, read = copy
+    one, two = (PeerMetrics(self_id="a", node=node, read=read) for _ in range(2))
     slot = datetime(2030, 1, 1, tzinfo=UTC)
     one.run_started(slot=slot, attempt=1, started_at=slot + timedelta(seconds=0.3))
     one.run_started(slot=slot, attempt=2, started_at=slot + timedelta(minutes=5))  # a retry
