@@ -1,8 +1,9 @@
-"""What the tests share (no tests here; pytest collects only `test_*.py`).
+"""What the tests share (no tests here; pytest collects only `test_*.py`). See tests/README.md.
 
 - `wait`: `wait_until` / `wait_until_async`, the one way a test waits (poll with a deadline).
 - `paths`: the repository, tests/data and tests/golden.
 - `ports`: free loopback ports.
+- `markers`: a tier's conftest marks the tests under its directory.
 - `records`: job bodies and `fire` run records.
 - `fake_node`: `FakeNode`, the Raft node's surface over a real `StateMachine`.
 - `state`: `Log`, commands fed to a real `StateMachine` in index order.
