@@ -8,6 +8,7 @@
 - `fake_node`: `FakeNode`, the Raft node's surface over a real `StateMachine`.
 - `state`: `Log`, commands fed to a real `StateMachine` in index order.
 - `schedules`: plain stand-ins for schedules and jitter (planner and scheduler tests).
+- `placement`: peers and a `choose_targets` call with defaults (the placement tables).
 - `api`: `LiveApi`, the real aiohttp app served over a fake node and real SQLite.
 - `scheduler`, `worker`: the scheduler's and the worker's harnesses.
 - `executor_contract`: the suite every `Executor` passes.

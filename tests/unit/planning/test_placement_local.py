@@ -7,8 +7,8 @@ import pytest
 
 from raftcron.planning.job_plan import JobPlan
 from raftcron.planning.placement import NodeInfo, choose_targets, record_assignment
+from tests.support.placement import A, B, C, choose, peers
 from tests.support.schedules import at
-from tests.unit.planning.test_placement import A, B, C, choose, peers
 
 LOCAL = NodeInfo(name="node_local", roles=frozenset({"role1", "role2"}), local=True)
 
