@@ -33,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchdoc import publish
 
-from tests.harness import Cluster, Peer, wait_until
+from tests.support.cluster import Cluster, Peer
+from tests.support.wait import wait_until
 
 JOB = {"schedule": "0 1 1 1 *", "command": ["true"]}  # never fires during the benchmark
 SECRET = "bench-secret"

@@ -1,6 +1,6 @@
 """Benchmark (not a test): the cost of one SSH run, over a reused connection vs a fresh one.
 
-Starts a real OpenSSH sshd on 127.0.0.1 (tests/sshd.py) and runs `true` through
+Starts a real OpenSSH sshd on 127.0.0.1 (tests/support/sshd.py) and runs `true` through
 `SshExecutor.run` N times with the pooled connection kept (the steady state), then N times
 with a new connection each (the first run to a node, or after its connection died). As the
 floor, the OpenSSH client runs `true` N times over one multiplexed connection (ControlMaster):
@@ -24,15 +24,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the sshd helper lives with the tests
+sys.path.insert(0, str(ROOT))  # the sshd helper lives with the tests (tests.support)
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from benchdoc import publish  # noqa: E402
-from sshd import Sshd, make_node  # noqa: E402
 
 from raftcron.executor.base import RunSpec  # noqa: E402
 from raftcron.executor.ssh import SshExecutor  # noqa: E402
 from raftcron.model import Node, RunStatus  # noqa: E402
+from tests.support.sshd import Sshd, make_node  # noqa: E402
 
 SLOT = datetime(2024, 1, 1, tzinfo=UTC)
 

@@ -1,7 +1,7 @@
 """Local three-peer clusters for the firing benchmarks and the chaos run, and what their jobs
 record about themselves.
 
-The peers are started by `tests.harness.Cluster`, imported rather than copied, so the
+The peers are started by `tests.support.cluster.Cluster`, imported rather than copied, so the
 benchmarks, the chaos run and the cluster tests start processes exactly the same way (real
 `python -m raftcron` per peer, ephemeral ports, `RAFTCRON_SECRET` set, logs in
 `<root>/peerN/peer.log`). This module adds what those three share:
@@ -41,7 +41,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from raftcron.durations import format_time  # noqa: E402
-from tests.harness import TEST_RAFT, Cluster, GaveUp, HttpResponse, Peer, wait_until  # noqa: E402
+from tests.support.cluster import TEST_RAFT, Cluster, HttpResponse, Peer  # noqa: E402
+from tests.support.wait import GaveUp, wait_until  # noqa: E402
 
 __all__ = [
     "TIMINGS",

@@ -1,6 +1,6 @@
 """Chaos soak: random SIGKILL, SIGSTOP and restarts of raftcron peers while every-second jobs
 run, then a verdict on lost and duplicate slots and on the copies converging. Not a test by
-itself (`tests/test_chaos_short.py` runs a short one); bounded: it stops by itself.
+itself (`tests/chaos/test_chaos_short.py` runs a short one); bounded: it stops by itself.
 
 While `--minutes` last, one disturbance at a time, each followed by a calm of 1-4 s:
 

@@ -1,6 +1,7 @@
-"""Shared fixtures. Kept small on purpose.
+"""Fixtures shared by the tiers (cluster/, chaos/, ssh/ start real peers). Kept small on
+purpose; a tier's own fixtures live in its conftest.py, helpers in tests/support/.
 
-- `make_cluster(size=3, **kwargs)`: a `tests.harness.Cluster` under tmp_path (not started);
+- `make_cluster(size=3, **kwargs)`: a `tests.support.cluster.Cluster` under tmp_path (not started);
   every process it starts is killed at teardown, pass or fail, and the peers' logs are
   attached to the report of a failed test.
 - `cluster`: a started three-peer cluster with a leader.
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import Cluster
+from tests.support.cluster import Cluster
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)

@@ -1,0 +1,1 @@
+"""raftcron's tests: unit/, cluster/, ssh/ and chaos/ tiers over the support/ package."""

@@ -1,0 +1,95 @@
+"""The dashboard, rendered by headless Chromium against a live API (no external assets)."""
+
+from __future__ import annotations
+
+import html
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.api import SELF, LiveApi, fire_record, job_body
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[LiveApi]:
+    live = LiveApi(tmp_path / "api")
+    live.request("POST", "/jobs", job_body(
+        "backup", env={"DB_PASSWORD": "hunter2"},
+        description='<img src=x onerror="document.title=1">'))
+    live.request("POST", "/jobs", job_body("report", schedule="30 6 * * *"))
+    live.apply("fire", {"runs": [fire_record("backup", "2030-01-01T00:00:00Z", run_id="r1")],
+                        "at": "2030-01-01T00:00:00Z"})
+    live.apply("run_started", {"run_id": "r1", "peer": SELF, "at": "2030-01-01T00:00:01Z"})
+    live.apply("run_finished", {"run_id": "r1", "status": "failed", "exit_code": 3,
+                                "stdout_tail": "tail", "stderr_tail": "", "reason": None,
+                                "at": "2030-01-01T00:00:02Z", "output_bytes": 20})
+    (live.root / "output").mkdir()
+    (live.root / "output" / "r1.stdout").write_text("whole output of r1\n")
+    (live.root / "output" / "r1.stderr").write_text("boom on stderr\n")
+    yield live
+    live.close()
+
+
+def render(url: str, profile: Path) -> str:
+    """The DOM after the page's scripts ran (virtual time lets the polling fetches finish)."""
+    proc = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--no-first-run", f"--user-data-dir={profile}", "--virtual-time-budget=10000",
+         "--dump-dom", url],
+        capture_output=True, text=True, timeout=180, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def row(dom: str, attr: str, value: str) -> str:
+    match = re.search(rf'<tr[^>]*{attr}="{re.escape(value)}".*?</tr>', dom, re.S)
+    assert match, f"no row with {attr}={value}"
+    return match.group(0)
+
+
+def test_dashboard_shows_jobs_with_next_run_and_the_cluster(api: LiveApi, tmp_path: Path) -> None:
+    dom = render(api.url + "/", tmp_path / "profile")
+    backup = row(dom, "data-job", "backup")
+    assert "2030-01-01T01:00:00Z" in backup  # next run, from the API's next_run
+    assert "failed" in backup  # last outcome
+    assert 'class="cell status-failed"' in backup  # the run-history strip
+    report = row(dom, "data-job", "report")
+    assert "2030-01-01T06:30:00Z" in report
+    leader = row(dom, "data-node", SELF)
+    assert "leader" in leader and "up" in leader
+    assert "leader 127.0.0.1:7101" in dom and "applied 5" in dom
+    assert "Cannot reach the API" not in dom
+
+
+def test_dashboard_job_detail_redacts_env_and_shows_run_output(
+    api: LiveApi, tmp_path: Path
+) -> None:
+    dom = render(api.url + "/#job=backup&run=r1", tmp_path / "profile")
+    detail = dom[dom.index('id="job-detail"'):]
+    assert "DB_PASSWORD" in detail and "(redacted)" in detail
+    assert "hunter2" not in dom
+    # user text is shown as text, never as markup
+    assert html.escape('<img src=x onerror="document.title=1">', quote=False) in detail
+    assert "<img" not in detail
+    assert "whole output of r1" in dom and "boom on stderr" in dom
+    assert row(dom, "data-run", "r1")
+
+
+def test_dashboard_assets_are_local_and_locked_down(api: LiveApi) -> None:
+    status, headers, page = api.request("GET", "/")
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert "default-src 'self'" in headers["Content-Security-Policy"]
+    assert "http://" not in page and "https://" not in page
+    for name, kind in (("app.js", "javascript"), ("style.css", "text/css")):
+        status, headers, body = api.request("GET", f"/static/{name}")
+        assert status == 200 and kind in headers["Content-Type"]
+        assert "https://" not in body
+    assert api.request("GET", "/static/../api/app.py")[0] == 404
+    assert api.request("GET", "/static/secret.txt")[0] == 404

@@ -1,0 +1,72 @@
+"""Preparing runs in batches (one thread hop, each job read once) and grouped started.log
+fsyncs: the worker's hot path at hundreds of runs per second."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from raftcron.errors import ValidationError
+from raftcron.worker.prepare import Preparer
+from raftcron.worker.started_log import StartedLog
+from tests.support.worker import SELF, Env, make_env
+
+
+class CountingRead:
+    def __init__(self, read: Any) -> None:
+        self._read = read
+        self.job_reads: list[str] = []
+
+    def get_job(self, name: str) -> Any:
+        self.job_reads.append(name)
+        return self._read.get_job(name)
+
+    def get_node(self, name: str) -> Any:
+        return self._read.get_node(name)
+
+
+@pytest.fixture
+async def env(tmp_path: Path):
+    env = make_env(tmp_path)
+    yield env
+    await env.close()
+
+
+async def test_preparer_reads_each_job_once_per_batch(env: Env):
+    env.put_job("a")
+    env.put_job("b")
+    read = CountingRead(env.read)
+    prep = Preparer(read=read, executors={"local": object()}, self_id=SELF)
+    runs = [env.record(f"r{i}", job=job) for i, job in enumerate(["a", "a", "b", "a"])]
+    out = await asyncio.gather(*(prep.prepare(r) for r in runs))
+    assert [spec.run_id for _, spec in out] == ["r0", "r1", "r2", "r3"]
+    assert sorted(read.job_reads) == ["a", "b"]
+
+
+async def test_preparer_fails_only_the_bad_run_of_a_batch(env: Env):
+    env.put_job("a")
+    prep = Preparer(read=env.read, executors={"local": object()}, self_id=SELF)
+    good, gone = env.record("r1", job="a"), env.record("r2", job="gone")
+    results = await asyncio.gather(prep.prepare(good), prep.prepare(gone),
+                                   return_exceptions=True)
+    assert results[0][1].run_id == "r1"
+    assert isinstance(results[1], ValidationError) and results[1].field == "job"
+
+
+async def test_started_log_ids_recorded_together_share_one_fsync(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch):
+    log = StartedLog(tmp_path)
+    writes: list[list[str]] = []
+    append = log._append
+
+    def counting(ids: list[str]) -> None:
+        writes.append(list(ids))
+        append(ids)
+
+    monkeypatch.setattr(log, "_append", counting)
+    await asyncio.gather(*(log.record(f"r{i}") for i in range(5)))
+    assert writes == [["r0", "r1", "r2", "r3", "r4"]]
+    assert log.load() == {f"r{i}" for i in range(5)}
