@@ -37,6 +37,8 @@ class FakeNode:
         self.apply_listeners: list[Any] = []
         self.proposals: list[tuple[str, dict, str | None]] = []
         self.fail_next = 0
+        #: What `Node.caught_up` says: False while a backlog is being replayed.
+        self.caught_up = True
 
     async def propose(
         self, op: str, args: dict, *, key: str | None = None, timeout: float = 5.0
