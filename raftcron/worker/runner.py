@@ -307,6 +307,7 @@ class Worker:
             # What the backlog brought (a `run_lost`, a cancel) is in the copy now.
             again = await self._preparer.prepare(run)
             if again is None:
+                log.info("run %s not started: no longer pending here after catching up", run_id)
                 return None
             prepared = again
         if self._skip_before_start(run_id):
