@@ -162,3 +162,17 @@ async def test_on_time_fire_starts_without_a_confirmation_round_trip(env: Env,
     await poll(lambda: env.status_is("r1", "succeeded"), "r1 to run")
     assert executed(ran) == ["r1"]
     assert w.admission.asked == 0
+
+
+async def test_stop_while_a_late_fire_waits_for_catch_up_starts_nothing(env: Env,
+                                                                        tmp_path: Path):
+    ran = marker_job(env, tmp_path)
+    w = worker(env)
+    await w.start()
+    env.node.caught_up = False  # e.g. no leader: this peer cannot know what it missed
+    env.fire(late_record(env, "r1"))
+    await poll(lambda: w.admission._caught_up is not None, "the run to wait for catch-up")
+    await w.stop()
+    assert not w.status()["running"]
+    assert executed(ran) == [] and ops(env, "run_started") == []
+    assert env.run("r1")["status"] == "pending"  # the leader records it lost after the lease

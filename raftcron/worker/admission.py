@@ -70,6 +70,7 @@ class Admission:
         self.propose_timeout = propose_timeout
         self._queue: list[tuple[str, asyncio.Future[bool | None]]] = []
         self._caught_up: asyncio.Future[None] | None = None
+        self._closed = False
         #: Counters, for status and tests: confirmations asked, proposals made for them.
         self.asked = 0
         self.proposals = 0
@@ -85,19 +86,24 @@ class Admission:
             return True
         return (self.clock.now() - at).total_seconds() > self.late_after
 
+    def close(self) -> None:
+        """The worker stops: runs waiting for catch-up return now (and are not started)."""
+        self._closed = True
+
     async def wait_caught_up(self) -> None:
-        """Return once this peer has applied all the leader last said was committed.
+        """Return once this peer has applied all the leader last said was committed, or
+        once `close()` was called.
 
         Every run waiting shares one poller, so they wake in one loop iteration and their
         copy checks join one batch."""
-        if self.node.caught_up:
+        if self.node.caught_up or self._closed:
             return
         if self._caught_up is None or self._caught_up.done():
             self._caught_up = asyncio.get_running_loop().create_task(self._poll_caught_up())
         await asyncio.shield(self._caught_up)
 
     async def _poll_caught_up(self) -> None:
-        while not self.node.caught_up:
+        while not self.node.caught_up and not self._closed:
             await asyncio.sleep(CATCH_UP_POLL)
 
     async def confirm(self, run_id: str, *, gone: Callable[[], bool]) -> bool:

@@ -195,6 +195,7 @@ class Worker:
         """Stop every run in flight (reported lost: it may be retried elsewhere), then close."""
         self._stopping = True
         self._started = False
+        self.admission.close()
         for run_id in list(self._tasks):
             self._stop.setdefault(run_id, "stopping")
             executor = self._executing.get(run_id)
