@@ -38,6 +38,7 @@ from raftcron.scheduler.loop import Scheduler, SchedulerSettings
 from raftcron.scheduler.node_health import HealthReporter, NodeProber
 from raftcron.state.machine import StateMachine
 from raftcron.watchdog import LoopHeartbeat, Watchdog
+from raftcron.worker.admission import late_after_for
 from raftcron.worker.output_retention import OutputJanitor
 from raftcron.worker.runner import Worker
 
@@ -161,6 +162,8 @@ class Daemon:
         self.worker = Worker(node=self.node, read=self.read, clock=self.clock,
                              self_id=s.self_id, data_dir=s.data_dir,
                              executors={"local": local, "ssh": ssh}, capacity=s.capacity,
+                             late_after=late_after_for(s.scheduler.lease.total_seconds(),
+                                                       s.tuning.connection_timeout),
                              recorder=metrics)
         self.scheduler = Scheduler(node=self.node, read=self.read, clock=self.clock,
                                    self_id=s.self_id, peers=list(s.peers),

@@ -192,11 +192,21 @@ class Node:
         return self._raft.raftCommitIndex
 
     @property
+    def leader_commit_index(self) -> int:
+        """The commit index the leader last told this peer (this peer's own when it leads).
+
+        Ahead of `commit_index` while a backlog is being shipped: a follower caps its commit
+        index at the end of the log it has received so far."""
+        raft = self._raft
+        return max(raft.raftCommitIndex, raft.leader_commit_index() or 0)
+
+    @property
     def caught_up(self) -> bool:
-        """A leader is known and this peer has applied everything it knows to be committed."""
+        """A leader is known and this peer has applied everything it knows to be committed,
+        up to the commit index the leader last told it (not only the log received so far)."""
         raft = self._raft
         return (raft._getLeader() is not None and raft.isReady()
-                and self.applied_index >= raft.raftCommitIndex)
+                and self.applied_index >= self.leader_commit_index)
 
     async def propose(self, op: str, args: dict, *, key: str | None = None,
                       timeout: float = 5.0) -> dict:

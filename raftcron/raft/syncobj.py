@@ -64,6 +64,12 @@ class RaftObj(SyncObj):
     def match_index(self, node: Any) -> int | None:
         return self._SyncObj__raftMatchIndex.get(node)  # type: ignore[attr-defined]
 
+    def leader_commit_index(self) -> int | None:
+        """The commit index the leader last told this peer (None before any). A follower
+        caps `raftCommitIndex` at the end of its own log, so while a backlog is still being
+        shipped only this one says how far behind the peer is."""
+        return self._SyncObj__leaderCommitIndex  # type: ignore[attr-defined]
+
 
 def compaction_threshold(tuning: RaftTuning, self_id: str, peers: list[str]) -> int:
     """Log entries at which this peer snapshots: `log_compaction_entries` for the first peer

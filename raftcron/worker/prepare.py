@@ -2,8 +2,10 @@
 
 The runs of one `fire` arrive together; each one asks for its preparation, and all the asks of
 one loop iteration are served by one thread hop that reads each job (and target node) from
-this peer's copy once. At hundreds of runs per second the hops, one per run, not the reads,
-were what delayed the spawns.
+this peer's copy once, and this peer's pending runs once: a run the copy no longer holds as
+`pending` and assigned here (lost, cancelled, finished meanwhile) is not prepared, so it is
+never started (admission.py states the whole rule). At hundreds of runs per second the hops,
+one per run, not the reads, were what delayed the spawns.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 from raftcron.errors import ValidationError
 from raftcron.executor.base import Executor, RunSpec
 from raftcron.model import Node, node_from_dict
-from raftcron.worker.run_spec import build_run_spec
+from raftcron.worker.run_spec import build_run_spec, run_id_of
 
 _NODE_FIELDS = frozenset(f.name for f in dataclasses.fields(Node))
 
@@ -30,9 +32,10 @@ class Preparer:
         self.self_id = self_id
         self._queue: list[tuple[Mapping[str, Any], asyncio.Future[Any]]] = []
 
-    async def prepare(self, run: Mapping[str, Any]) -> tuple[Executor, RunSpec]:
+    async def prepare(self, run: Mapping[str, Any]) -> tuple[Executor, RunSpec] | None:
         """Executor and spec of `run`, batched with the other runs asked for in this loop
-        iteration. Raises `ValidationError` (naming the field) when the run cannot run here.
+        iteration; None when this peer's copy no longer holds it as pending and assigned here.
+        Raises `ValidationError` (naming the field) when the run cannot run here.
 
         One thread hop per batch instead of one per run: at hundreds of runs per second the
         hops, not the reads, were what delayed the spawns."""
@@ -70,12 +73,14 @@ class Preparer:
 
     def _prepare_all(self, runs: list[Mapping[str, Any]]) -> list[Any]:
         """`_prepare` each run (in a thread), each job read once; an error is returned in
-        place of that run's result, so one bad run does not fail the others."""
+        place of that run's result, so one bad run does not fail the others, and None in
+        place of a run no longer pending here."""
         jobs: dict[str, Any] = {}
         out: list[Any] = []
+        pending = {run_id_of(r) for r in self.read.runs_for_peer(self.self_id, ("pending",))}
         for run in runs:
             try:
-                out.append(self._prepare(run, jobs))
+                out.append(self._prepare(run, jobs) if run_id_of(run) in pending else None)
             except Exception as exc:
                 out.append(exc)
         return out

@@ -9,6 +9,13 @@ catch-up is found by `start()`'s scan of the state instead, so replaying a journ
 anything again. A snapshot installed later brings no `on_applied` calls, so the daemon also
 registers `on_snapshot` (node.add_snapshot_listener), which scans the copy again.
 
+What it never starts (`admission.py`). Just before spawning, the run must still be `pending`
+and assigned here in this peer's copy (read with the jobs, one read per batch). A run fired
+more than `late_after` seconds ago (a backlog replayed after a partition or a pause, a restart)
+also waits until this peer has caught up with the leader's commit index, is checked again,
+and starts only once its `run_started` is committed and accepted: the state refuses it for a
+run already `lost`, so the late process never runs. On-time runs skip that round trip.
+
 How it runs one. The job spec is read from this peer's copy when the run starts (the run
 record names only the job; see `worker_spec.py`); the runs of one `fire` are prepared together,
 in one thread hop, each job read once. The target picks the executor:
@@ -47,6 +54,7 @@ from raftcron.executor.base import Executor, RunOutcome, RunSpec
 from raftcron.metrics import NULL_RECORDER, Recorder
 from raftcron.model.commands import Command
 from raftcron.model.types import ACTIVE_STATUSES
+from raftcron.worker.admission import Admission
 from raftcron.worker.prepare import Preparer
 from raftcron.worker.reports import Reporter
 from raftcron.worker.run_spec import run_id_of
@@ -74,6 +82,7 @@ class Worker:
         capacity: int = 4,
         coalesce_window: float = 0.005,
         stop_timeout: float = 10.0,
+        late_after: float = 5.0,
         recorder: Recorder = NULL_RECORDER,
     ) -> None:
         self.node = node
@@ -107,6 +116,11 @@ class Worker:
         #: Every run taken in one loop iteration (the records of one `fire`) is prepared by
         #: one thread hop, each job read once.
         self._preparer = Preparer(read=read, executors=self.executors, self_id=self_id)
+        #: Late runs: caught up and confirmed through the log before they start.
+        self.admission = Admission(node=node, clock=clock, self_id=self_id,
+                                   late_after=late_after)
+        #: Runs whose `run_started` is committed already (confirmed late runs).
+        self._confirmed: set[str] = set()
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -181,6 +195,7 @@ class Worker:
         """Stop every run in flight (reported lost: it may be retried elsewhere), then close."""
         self._stopping = True
         self._started = False
+        self.admission.close()
         for run_id in list(self._tasks):
             self._stop.setdefault(run_id, "stopping")
             executor = self._executing.get(run_id)
@@ -252,12 +267,15 @@ class Worker:
     async def _execute(self, run_id: str, run: dict[str, Any]) -> None:
         try:
             try:
-                executor, spec = await self._preparer.prepare(run)
+                prepared = await self._preparer.prepare(run)
+                if prepared is not None and self.admission.is_late(run):
+                    prepared = await self._admit_late(run_id, run, prepared)
             except ValidationError as exc:
                 self._report_unstarted(run_id, "failed", exc.message)
                 return
-            if self._skip_before_start(run_id):
-                return
+            if prepared is None or self._skip_before_start(run_id):
+                return  # no longer pending here (or refused late): it must not start
+            executor, spec = prepared
             self._logged.add(run_id)
             try:
                 await self.log.record(run_id)
@@ -279,21 +297,48 @@ class Worker:
         finally:
             self._executing.pop(run_id, None)
             self._stop.pop(run_id, None)
+            self._confirmed.discard(run_id)
+
+    async def _admit_late(self, run_id: str, run: dict[str, Any],
+                          prepared: tuple[Executor, RunSpec]) -> tuple[Executor, RunSpec] | None:
+        """A late run: catch up, check the copy again, then have `run_started` accepted by
+        the state. None when the run must not start (a cancel is reported as such)."""
+        if not self.node.caught_up:
+            await self.admission.wait_caught_up()
+            # What the backlog brought (a `run_lost`, a cancel) is in the copy now.
+            again = await self._preparer.prepare(run)
+            if again is None:
+                log.info("run %s not started: no longer pending here after catching up", run_id)
+                return None
+            prepared = again
+        if self._skip_before_start(run_id):
+            return None
+        accepted = await self.admission.confirm(
+            run_id, gone=lambda: self._stopping or run_id in self._stop)
+        if not accepted:
+            self._skip_before_start(run_id)  # reports a cancel that came meanwhile
+            return None
+        self._confirmed.add(run_id)
+        return prepared
 
     def _skip_before_start(self, run_id: str) -> bool:
         """True when the run must not start after all (a cancel is reported as such)."""
         why = self._stop.get(run_id)
         if why == "cancel":
             self._report_unstarted(run_id, "cancelled", "cancelled before it started")
-        # "lost": the cluster gave up on it; "stopping": it stays pending for the cluster.
+        # "lost": the cluster gave up on it; "stopping": it stays pending for the cluster,
+        # unless a confirmed late start made it running already.
+        if why == "stopping" and run_id in self._confirmed:
+            self._report_lost(run_id, STOP_REASON, format_time(self.clock.now()))
         return why is not None
 
     def _on_started(self, spec: RunSpec, at: datetime) -> None:
         run_id = spec.run_id
         self.recorder.run_started(slot=spec.slot, attempt=spec.attempt, started_at=at)
-        self.reporter.report(
-            "run_started", run_id, {"run_id": run_id, "peer": self.self_id, "at": format_time(at)}
-        )
+        if run_id not in self._confirmed:  # a confirmed run's run_started is committed
+            self.reporter.report(
+                "run_started", run_id,
+                {"run_id": run_id, "peer": self.self_id, "at": format_time(at)})
         # A cancel that came while the executor was still registering the run: repeat it.
         if run_id in self._stop and run_id in self._executing:
             asyncio.get_running_loop().create_task(self._executing[run_id].cancel(run_id))

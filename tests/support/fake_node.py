@@ -57,6 +57,8 @@ class FakeNode:
         self.apply_listeners: list[Listener] = []
         self.proposed: list[tuple[str, dict, str | None]] = []
         self.proposals: list[tuple[str, dict, str | None]] = []
+        #: What `Node.caught_up` says: False while a backlog is being replayed.
+        self.caught_up = True
         #: How many `wait_applied` calls have started (a test can wait for a reader to wait).
         self.waits = 0
         self._changed: asyncio.Event | None = None

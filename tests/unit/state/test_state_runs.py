@@ -107,6 +107,17 @@ def test_state_late_finish_after_lost_changes_nothing(env) -> None:
     assert (run["status"], run["reason"], run["finished_at"]) == ("lost", "peer gone", T[5])
 
 
+def test_state_run_started_after_lost_is_refused(env) -> None:
+    # A late peer confirms a late run by proposing run_started before it spawns anything: a
+    # run the leader already gave up on must stay lost, never turn running.
+    log, read = env
+    log("run_lost", {"run_id": "r1", "reason": "peer gone", "at": T[4]})
+    late = log("run_started", {"run_id": "r1", "peer": "p1", "at": T[5]})
+    assert (late["ok"], late["error"], late["status"]) == (False, "not_active", "lost")
+    run = read.get_run("r1")
+    assert (run["status"], run["started_at"]) == ("lost", None)
+
+
 def test_state_run_lost_on_a_terminal_run_is_not_active(env) -> None:
     log, _ = env
     log("run_finished", finish())

@@ -27,6 +27,9 @@ class CountingRead:
     def get_node(self, name: str) -> Any:
         return self._read.get_node(name)
 
+    def runs_for_peer(self, peer: str, statuses: Any) -> Any:
+        return self._read.runs_for_peer(peer, statuses)
+
 
 @pytest.fixture
 async def env(tmp_path: Path):
@@ -41,6 +44,7 @@ async def test_preparer_reads_each_job_once_per_batch(env: Env):
     read = CountingRead(env.read)
     prep = Preparer(read=read, executors={"local": object()}, self_id=SELF)
     runs = [env.record(f"r{i}", job=job) for i, job in enumerate(["a", "a", "b", "a"])]
+    env.fire(*runs)
     out = await asyncio.gather(*(prep.prepare(r) for r in runs))
     assert [spec.run_id for _, spec in out] == ["r0", "r1", "r2", "r3"]
     assert sorted(read.job_reads) == ["a", "b"]
@@ -49,11 +53,23 @@ async def test_preparer_reads_each_job_once_per_batch(env: Env):
 async def test_preparer_fails_only_the_bad_run_of_a_batch(env: Env):
     env.put_job("a")
     prep = Preparer(read=env.read, executors={"local": object()}, self_id=SELF)
-    good, gone = env.record("r1", job="a"), env.record("r2", job="gone")
-    results = await asyncio.gather(prep.prepare(good), prep.prepare(gone),
+    good, bad = env.record("r1", job="a"), env.record("r2", job="a", target="nowhere")
+    env.fire(good, bad)
+    results = await asyncio.gather(prep.prepare(good), prep.prepare(bad),
                                    return_exceptions=True)
     assert results[0][1].run_id == "r1"
-    assert isinstance(results[1], ValidationError) and results[1].field == "job"
+    assert isinstance(results[1], ValidationError) and results[1].field == "target"
+
+
+async def test_preparer_drops_runs_the_copy_no_longer_holds_pending_here(env: Env):
+    env.put_job("a")
+    prep = Preparer(read=CountingRead(env.read), executors={"local": object()}, self_id=SELF)
+    pending, lost, never = (env.record(f"r{i}", job="a") for i in range(3))
+    env.fire(pending, lost)
+    env.node.apply("run_lost", {"run_id": "r1", "reason": "lease", "at": "2024-06-01T12:01:00Z"})
+    results = await asyncio.gather(*(prep.prepare(r) for r in (pending, lost, never)))
+    assert results[0][1].run_id == "r0"
+    assert results[1:] == [None, None]
 
 
 async def test_started_log_ids_recorded_together_share_one_fsync(tmp_path: Path,
