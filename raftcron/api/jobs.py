@@ -4,6 +4,10 @@ Writes validate with `model.job_from_dict` (unknown fields refused, each error n
 field), expand the schedule with `schedule.parse` (so the H fields are fixed once, by the
 proposer, and every peer stores the same expansion) and propose `put_job`. The answer is
 sent after the command is applied on this peer, so the caller reads its own write here.
+
+A job a file in `--jobs-dir` defines (`managed_by` "file:<file>") cannot be replaced or
+deleted here: 409 naming the file (the state refuses it too, so a stale copy changes nothing).
+Pause, resume and run-now are operational and allowed on it.
 """
 
 from __future__ import annotations
@@ -117,6 +121,17 @@ async def _precheck(rt: Any, req: Request, name: str, *, want: bool) -> None:
         raise ConflictError(f"a job named {name!r} already exists", field="name")
 
 
+async def _refuse_managed(rt: Any, req: Request, name: str) -> None:
+    """409 for a file-managed job, without a log entry (the state would refuse it anyway)."""
+    if req.idempotency_key() is not None:
+        return
+    job = await rt.db(rt.ctx.read.get_job, name)
+    owner = (job or {}).get("managed_by")
+    if owner:
+        raise ConflictError(f"job {name!r} is defined by file {owner.removeprefix('file:')} in "
+                            "--jobs-dir; edit the file", field="name")
+
+
 async def create_job(rt: Any, req: Request) -> Response:
     """`POST /jobs` -> 201 with the job; 409 if the name exists."""
     body = req.object_body()
@@ -140,6 +155,7 @@ async def put_job(rt: Any, req: Request) -> Response:
     if job.name != name:
         raise ValidationError(f"name: expected {name!r}, got {job.name!r}", field="name")
     args = put_args(rt, req, job, create_only=False)
+    await _refuse_managed(rt, req, name)
     result = await rt.propose("put_job", args, req.idempotency_key())
     check_result(result, job=name)
     status = 201 if result.get("created") else 200
@@ -150,6 +166,7 @@ async def delete_job(rt: Any, req: Request) -> Response:
     """`DELETE /jobs/{name}` -> 200; 404 if there is no such job."""
     name = req.params["name"]
     await _precheck(rt, req, name, want=True)
+    await _refuse_managed(rt, req, name)
     args = {"name": name, "at": rt.now_iso()}
     result = await rt.propose("delete_job", args, req.idempotency_key())
     check_result(result, job=name)

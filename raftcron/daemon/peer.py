@@ -15,8 +15,9 @@ from typing import Any
 
 from raftcron.api import ApiContext, serve
 from raftcron.clock import Clock, SystemClock
-from raftcron.config.cluster import load_jobs_dir, load_nodes_dir
+from raftcron.config.cluster import load_jobs_dir_files, load_nodes_dir
 from raftcron.config.daemon import DaemonSettings
+from raftcron.daemon.announce import announce_api
 from raftcron.daemon.seed_files import seed
 from raftcron.db.reader import ReadDb
 from raftcron.db.sqlite import STATE_FILE
@@ -89,7 +90,7 @@ class Daemon:
         s = self.settings
         # 0. Job and node files first: a bad file is a configuration error (exit 2) before
         #    anything binds a port or touches the data dir.
-        self._seed_jobs = load_jobs_dir(s.jobs_dir) if s.jobs_dir else []
+        self._seed_jobs = load_jobs_dir_files(s.jobs_dir) if s.jobs_dir else []
         self._seed_nodes = list(s.nodes) + (load_nodes_dir(s.nodes_dir) if s.nodes_dir else [])
         for spec in self._seed_nodes:
             if spec.insecure_no_host_key_check:
@@ -196,17 +197,27 @@ class Daemon:
         log.info("caught up: leader %s, applied index %d", self.node.leader,
                  self.node.applied_index)
         await self.worker.start()
+        # Other peers proxy a run's output here: they need this peer's --api, not a guess.
+        for attempt in range(1, SEED_ATTEMPTS + 1):
+            if await announce_api(node=self.node, read=self.read, clock=self.clock,
+                                  self_id=self.settings.self_id, api=self.settings.api_url):
+                break
+            if attempt < SEED_ATTEMPTS:
+                await asyncio.sleep(attempt)
+                await self.node.wait_ready()
         jobs, nodes = self._seed_jobs, self._seed_nodes
-        if not (jobs or nodes):
+        # With --jobs-dir set, even an empty one: jobs whose files are gone are released.
+        if not (jobs or nodes or self.settings.jobs_dir):
             return
         # An election in the middle of seeding fails some proposals: go again (what already
         # landed is unchanged now and skipped).
         for attempt in range(1, SEED_ATTEMPTS + 1):
             report = await seed(node=self.node, read=self.read, clock=self.clock,
                                 jobs=jobs, nodes=nodes)
-            log.info("seeded from files: %d jobs written, %d unchanged; %d nodes written, "
-                     "%d unchanged; %d failed", report.jobs_written, report.jobs_unchanged,
-                     report.nodes_written, report.nodes_unchanged, report.failed)
+            log.info("seeded from files: %d jobs written, %d unchanged, %d released; "
+                     "%d nodes written, %d unchanged; %d failed", report.jobs_written,
+                     report.jobs_unchanged, report.jobs_released, report.nodes_written,
+                     report.nodes_unchanged, report.failed)
             if not report.failed or attempt == SEED_ATTEMPTS:
                 return
             await asyncio.sleep(attempt)
