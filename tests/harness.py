@@ -67,6 +67,15 @@ def free_port_pair(taken: set[int]) -> int:
     raise RuntimeError("no free port pair found")
 
 
+def _free_port_outside(taken: set[int]) -> int:
+    """A free port not in `taken` (which holds every raft port and raft port + 1000)."""
+    for _ in range(200):
+        port = free_port()
+        if port not in taken:
+            return port
+    raise RuntimeError("no free port found")
+
+
 class GaveUp(AssertionError):
     """Raised by a `wait_until` predicate to stop waiting at once (the thing will never be)."""
 
@@ -135,11 +144,12 @@ def http(method: str, url: str, body: Any = None, *, token: str | None = None,
 class Peer:
     """One raftcron process of a `Cluster`."""
 
-    def __init__(self, cluster: Cluster, index: int, raft_port: int) -> None:
+    def __init__(self, cluster: Cluster, index: int, raft_port: int,
+                 api_port: int | None = None) -> None:
         self.cluster = cluster
         self.index = index
         self.raft_port = raft_port
-        self.api_port = raft_port + API_OFFSET
+        self.api_port = raft_port + API_OFFSET if api_port is None else api_port
         self.id = f"127.0.0.1:{raft_port}"
         self.api = f"http://127.0.0.1:{self.api_port}"
         self.dir = cluster.root / f"peer{index}"
@@ -252,14 +262,16 @@ class Cluster:
 
     `raft` adds `[raft]` settings on top of the quick test timings (`TEST_RAFT`), or of the
     production defaults with `test_timings=False`; `config_text` is prepended to the config
-    file; `extra_args` go to every peer, `peer_args[i]` to peer i only.
+    file; `extra_args` go to every peer, `peer_args[i]` to peer i only. `free_api_ports`
+    gives each peer an API port of its own choosing (never raft port + 1000), so the peers
+    know each other's API only from what they announce.
     """
 
     def __init__(self, root: Path, size: int = 3, *, secret: str | None = DEFAULT_SECRET,
                  token: str | None = None, extra_args: Sequence[str] = (),
                  raft: dict[str, float] | None = None, config_text: str = "",
                  peer_args: dict[int, Sequence[str]] | None = None,
-                 test_timings: bool = True) -> None:
+                 test_timings: bool = True, free_api_ports: bool = False) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.secret = secret
@@ -272,7 +284,12 @@ class Cluster:
             port = free_port_pair(taken)
             taken.update({port, port + API_OFFSET})
             ports.append(port)
-        self.peers = [Peer(self, i, port) for i, port in enumerate(ports)]
+        api_ports: list[int | None] = [None] * size
+        if free_api_ports:
+            for i in range(size):
+                api_ports[i] = port = _free_port_outside(taken)
+                taken.add(port)
+        self.peers = [Peer(self, i, port, api_ports[i]) for i, port in enumerate(ports)]
         self.config_path = self.root / "cluster.toml"
         # `test_timings=False` keeps the production defaults (benchmarks measure those).
         tuning = {**(TEST_RAFT if test_timings else {}), **(raft or {})}
