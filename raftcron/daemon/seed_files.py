@@ -74,9 +74,10 @@ async def seed(*, node: Any, read: Any, clock: Clock, jobs: Iterable[tuple[Job, 
     jobs = list(jobs)
     by_name = {job.name: job for job, _ in jobs}
     files = [(file_marker(file_name), job_to_dict(job)) for job, file_name in jobs]
-    state: dict[str, Any] = {name: {"managed_by": owner}
-                             for name, owner in read.managed_jobs().items()}
-    for name in by_name:
+    # The jobs the files name and every file-managed job (a release needs its version too:
+    # the idempotency key carries it, so a second release of the same job is not a repeat).
+    state: dict[str, Any] = {}
+    for name in [*by_name, *read.managed_jobs()]:
         current = read.get_job(name)
         if current is not None:
             state[name] = current
@@ -104,7 +105,8 @@ async def _apply(node: Any, decision: JobDecision, job: Job | None, state: Mappi
     if decision.action == "release":
         key = f"seed-release:{name}:{decision.managed_by}:{version}"
         args = {"name": name, "managed_by": decision.managed_by, "at": at}
-        return await _propose(node, "release_job", args, key, timeout, f"job {name} (released)")
+        return await _propose(node, "release_job", args, key, timeout, f"job {name}",
+                              done="released %s to the API")
     assert job is not None and decision.job is not None
     try:
         expanded = schedule.parse(job.schedule, tz=job.tz, name=job.name).expanded
@@ -117,7 +119,8 @@ async def _apply(node: Any, decision: JobDecision, job: Job | None, state: Mappi
     return await _propose(node, "put_job", args, key, timeout, f"job {name}")
 
 
-async def _propose(node: Any, op: str, args: dict, key: str, timeout: float, what: str) -> bool:
+async def _propose(node: Any, op: str, args: dict, key: str, timeout: float, what: str,
+                   done: str = "seeded %s from its file") -> bool:
     try:
         result = await node.propose(op, args, key=key, timeout=timeout)
     except RaftcronError as exc:
@@ -126,5 +129,5 @@ async def _propose(node: Any, op: str, args: dict, key: str, timeout: float, wha
     if not result.get("ok", False):
         log.error("seeding %s refused: %s", what, result.get("message") or result.get("error"))
         return False
-    log.info("seeded %s from its file", what)
+    log.info(done, what)
     return True
