@@ -207,6 +207,14 @@ class Peer:
             return self.get("/healthz", timeout=2.0).status == 200
         wait_until(up, timeout, f"{self} to answer /healthz")
 
+    def announced(self) -> bool:
+        """True once this start of the peer has its API address in the replicated state (it
+        proposes that once it has caught up: one log entry per peer after a fresh start)."""
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        since = text.rsplit("===== start #", 1)[-1]
+        return ("announced this peer's API address" in since
+                or "is announced already" in since)
+
     def kill(self, sig: int = signal.SIGKILL, timeout: float = 20.0) -> int | None:
         """Send `sig`; for SIGKILL/SIGTERM/SIGINT wait for the exit and return its status."""
         if not self.running:
@@ -352,6 +360,12 @@ class Cluster:
                 return leader
             return None
         return wait_until(agreed, timeout, "a leader every running peer agrees on")
+
+    def wait_for_announced(self, timeout: float = 30.0) -> None:
+        """Wait until every running peer has announced its API address: a test that counts
+        log entries starts after those start-up entries."""
+        for peer in self.running():
+            wait_until(peer.announced, timeout, f"{peer} to announce its API address")
 
     def followers(self, leader: Peer) -> list[Peer]:
         return [p for p in self.running() if p is not leader]

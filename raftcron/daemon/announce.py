@@ -26,6 +26,7 @@ async def announce_api(*, node: Any, read: Any, clock: Clock, self_id: str, api:
     or was refused, logged)."""
     current = await asyncio.to_thread(read.get_peer, self_id)
     if current is not None and current.get("api") == api:
+        log.info("this peer's API address %s is announced already", api)
         return True
     version = current.get("version", 0) if current else 0
     args = {"peer": self_id, "api": api, "at": format_time(clock.now())}
