@@ -4,7 +4,9 @@ Other peers proxy `GET /runs/{id}/output` to the peer that ran the run, at the a
 peer announced from its `--api`; without it they could only guess raft port + 1000. Proposed
 once the peer has caught up, and only when the state holds another address (or none), so a
 restart with the same `--api` writes nothing. The idempotency key carries the row's version,
-so an address that goes A -> B -> A over restarts is written each time.
+so an address that goes A -> B -> A over restarts is written each time. put_peer is a
+version-2 command: it waits until the cluster reads it (`versions.py`); until then other peers
+use the fallback address (raft port + 1000).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import logging
 from typing import Any
 
 from raftcron.clock import Clock
+from raftcron.daemon.versions import wait_cluster_reads
 from raftcron.durations import format_time
 from raftcron.errors import RaftcronError
+from raftcron.model.commands import version_of
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +33,8 @@ async def announce_api(*, node: Any, read: Any, clock: Clock, self_id: str, api:
         log.info("this peer's API address %s is announced already", api)
         return True
     version = current.get("version", 0) if current else 0
+    # put_peer is newer than version 1: older peers would stop at it (rolling upgrades).
+    await wait_cluster_reads(node, version_of("put_peer", {}), "announcing this peer's API")
     args = {"peer": self_id, "api": api, "at": format_time(clock.now())}
     try:
         result = await node.propose("put_peer", args, key=f"put-peer:{self_id}:{version}:{api}",

@@ -23,6 +23,7 @@ from typing import Any
 from raftcron import schedule
 from raftcron.clock import Clock
 from raftcron.daemon.seed_plan import JobDecision, decide_jobs, file_marker
+from raftcron.daemon.versions import wait_cluster_reads
 from raftcron.durations import format_time
 from raftcron.errors import RaftcronError
 from raftcron.model import Job, Node, job_to_dict, node_to_dict
@@ -81,7 +82,12 @@ async def seed(*, node: Any, read: Any, clock: Clock, jobs: Iterable[tuple[Job, 
         current = read.get_job(name)
         if current is not None:
             state[name] = current
-    for decision in decide_jobs(files, state):
+    decisions = decide_jobs(files, state)
+    if any(d.action != "unchanged" for d in decisions):
+        # put_job with managed_by and release_job are version 2: older peers would stop at
+        # them, so a rolling upgrade seeds once the cluster reads them.
+        await wait_cluster_reads(node, 2, "seeding jobs from --jobs-dir")
+    for decision in decisions:
         for note in decision.notes:
             log.log(logging.WARNING if decision.warn else logging.INFO, "job %s: %s",
                     decision.name, note)

@@ -83,8 +83,9 @@ def decide_jobs(files: Sequence[tuple[str, Mapping[str, Any]]],
                          f"but the job is {'paused' if paused else 'resumed'}; pausing is "
                          "operational, the state's is kept (raftcron jobs pause|resume)")
         if owner is None:
-            notes.insert(0, f"it was made through the API; {marker.removeprefix(FILE_PREFIX)} "
-                            "in --jobs-dir defines it now and replaces it")
+            notes.insert(0, f"it was made through the API (or by a raftcron before file-"
+                            f"managed jobs); {marker.removeprefix(FILE_PREFIX)} in --jobs-dir "
+                            "defines it now and replaces it")
             out.append(JobDecision("take_over", name, marker, job, tuple(notes), warn=True))
         elif owner != marker:
             notes.insert(0, f"it was defined by {owner.removeprefix(FILE_PREFIX)}, now by "
