@@ -33,7 +33,8 @@ def put_job(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:
     A replace bumps `version`, keeps `created_at`, the cursor (the fence) and `fired_count`,
     does not touch the job's runs (running ones finish), and sets the status from the job's
     `paused` flag: a finished job that is replaced is scheduled again (the scheduler finishes
-    it again if its new schedule has no slot left).
+    it again if its new schedule has no slot left). The row's `managed_by` becomes the
+    command's; a file-managed job is not replaced by a command without one (`managed`).
     """
     job = args["job"]
     name = job["name"]
