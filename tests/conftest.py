@@ -4,7 +4,7 @@ purpose; a tier's own fixtures live in its conftest.py, helpers in tests/support
 - `make_cluster(size=3, **kwargs)`: a `tests.support.cluster.Cluster` under tmp_path (not started);
   every process it starts is killed at teardown, pass or fail, and the peers' logs are
   attached to the report of a failed test.
-- `cluster`: a started three-peer cluster with a leader.
+- `cluster`: a started three-peer cluster with a leader, every peer's API address announced.
 """
 
 from __future__ import annotations
@@ -48,4 +48,5 @@ def make_cluster(
 def cluster(make_cluster: Callable[..., Cluster]) -> Cluster:
     started = make_cluster().start()
     started.wait_for_leader()
+    started.wait_for_announced()  # each peer's one start-up entry (its API address) is in
     return started

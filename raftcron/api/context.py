@@ -47,6 +47,8 @@ class ApiContext:
     clock: Clock
     data_dir: Path
     token: str | None
+    #: This peer's own API address, and the fallback for a peer that has not announced its
+    #: own into the state (raft port + 1000): see `Runtime.peer_apis`.
     peer_apis: dict[str, str]
     cancel_local_run: Callable[[str], Awaitable[bool]] | None = None
     extra_status: Callable[[], dict] | None = None
@@ -98,6 +100,16 @@ class Runtime:
         Raises `UnavailableError` (no leader, timeout) as `Node.propose` does.
         """
         return await self.ctx.node.propose(op, args, key=key, timeout=self.ctx.wait_timeout)
+
+    async def peer_apis(self) -> dict[str, str]:
+        """Peer id -> API base URL: what each peer announced into the replicated state
+        (put_peer, from its `--api`), else the configured fallback; this peer's own is
+        always its configured address."""
+        announced = await self.db(self.ctx.read.peer_apis)
+        merged = {**self.ctx.peer_apis, **announced}
+        if self.ctx.self_id in self.ctx.peer_apis:
+            merged[self.ctx.self_id] = self.ctx.peer_apis[self.ctx.self_id]
+        return merged
 
     def now_iso(self) -> str:
         """The proposer's time, carried in the command (apply never reads the clock)."""

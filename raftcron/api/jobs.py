@@ -10,6 +10,10 @@ admin token (`raftcron.model.privilege`, 403 naming `user`). Secrets: `env` valu
 `"***"` to a caller without a valid token (`jobview.redact`); a write that sends `"***"` for
 a key keeps the value stored under that key, so a redacted GET can be PUT back unchanged (a
 `"***"` for a key the job does not have yet is refused: 400 naming `env.KEY`).
+
+A job a file in `--jobs-dir` defines (`managed_by` "file:<file>") cannot be replaced or
+deleted here: 409 naming the file (the state refuses it too, so a stale copy changes nothing).
+Pause, resume and run-now are operational and allowed on it.
 """
 
 from __future__ import annotations
@@ -144,6 +148,17 @@ async def _precheck(rt: Any, req: Request, name: str, *, want: bool) -> None:
         raise ConflictError(f"a job named {name!r} already exists", field="name")
 
 
+async def _refuse_managed(rt: Any, req: Request, name: str) -> None:
+    """409 for a file-managed job, without a log entry (the state would refuse it anyway)."""
+    if req.idempotency_key() is not None:
+        return
+    job = await rt.db(rt.ctx.read.get_job, name)
+    owner = (job or {}).get("managed_by")
+    if owner:
+        raise ConflictError(f"job {name!r} is defined by file {owner.removeprefix('file:')} in "
+                            "--jobs-dir; edit the file", field="name")
+
+
 async def create_job(rt: Any, req: Request) -> Response:
     """`POST /jobs` -> 201 with the job; 409 if the name exists."""
     body = req.object_body()
@@ -168,6 +183,7 @@ async def put_job(rt: Any, req: Request) -> Response:
         raise ValidationError(f"name: expected {name!r}, got {job.name!r}", field="name")
     job = await keep_redacted(rt, job)
     args = put_args(rt, req, job, create_only=False)
+    await _refuse_managed(rt, req, name)
     result = await rt.propose("put_job", args, req.idempotency_key())
     check_result(result, job=name)
     status = 201 if result.get("created") else 200
@@ -178,6 +194,7 @@ async def delete_job(rt: Any, req: Request) -> Response:
     """`DELETE /jobs/{name}` -> 200; 404 if there is no such job."""
     name = req.params["name"]
     await _precheck(rt, req, name, want=True)
+    await _refuse_managed(rt, req, name)
     args = {"name": name, "at": rt.now_iso()}
     result = await rt.propose("delete_job", args, req.idempotency_key())
     check_result(result, job=name)

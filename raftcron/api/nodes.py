@@ -67,7 +67,7 @@ async def _all(rt: Any) -> list[dict]:
 
     nodes, active = await rt.db(gather, rt.ctx.read)
     extra = (rt.ctx.extra_status() or {}) if rt.ctx.extra_status is not None else {}
-    return entries(rt.ctx.self_id, rt.status(), nodes, active, extra, rt.ctx.peer_apis)
+    return entries(rt.ctx.self_id, rt.status(), nodes, active, extra, await rt.peer_apis())
 
 
 async def list_nodes(rt: Any, req: Request) -> Response:

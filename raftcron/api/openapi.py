@@ -76,6 +76,8 @@ _JOB = {
         "last_run": {"readOnly": True}, "counts": {"type": "object", "readOnly": True},
         "version": {"type": "integer", "readOnly": True},
         "created_at": {**_TIME, "readOnly": True}, "updated_at": {**_TIME, "readOnly": True},
+        "managed_by": {"type": ["string", "null"], "readOnly": True,
+                       "description": "file:<file> for a job a file in --jobs-dir defines"},
     },
 }
 _RUN = {

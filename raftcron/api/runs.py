@@ -2,8 +2,9 @@
 
 The whole output of a run lives only on the peer that executed it
 (`<data_dir>/output/<run_id>.stdout|.stderr`); any other peer proxies the request to that
-peer's API (`ApiContext.peer_apis`). Only the tails are replicated (`stdout_tail`,
-`stderr_tail` on the run itself).
+peer's API, at the address that peer announced into the replicated state from its `--api`
+(`Runtime.peer_apis`; raft port + 1000 only for a peer that never announced one). Only the
+tails are replicated (`stdout_tail`, `stderr_tail` on the run itself).
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ async def get_output(rt: Any, req: Request) -> Response:
 
 
 async def _proxy(rt: Any, peer: str, run_id: str, stream: str | None) -> Response:
-    base = rt.ctx.peer_apis.get(peer)
+    base = (await rt.peer_apis()).get(peer)
     if not base:
         raise UnavailableError(f"the API of peer {peer!r}, which ran {run_id!r}, is not known")
     url = f"{base.rstrip('/')}/runs/{quote(run_id, safe='')}/output"

@@ -37,9 +37,13 @@ def _int(value: Any) -> int:
         return 0
 
 
-def peer_status(rt: Any) -> dict:
-    """node.status() + extra_status(), with apply lag and the API addresses."""
+def peer_status(rt: Any, apis: dict[str, str] | None = None) -> dict:
+    """node.status() + extra_status(), with apply lag and the API addresses: this peer's as
+    `api`, and each peer's (`apis`, from `Runtime.peer_apis`) as `api` of its `peers` entry."""
     st = rt.status()
+    apis = rt.ctx.peer_apis if apis is None else apis
+    st["peers"] = [{**p, "api": apis.get(str(p.get("id")))} if isinstance(p, dict) else p
+                   for p in st.get("peers") or ()]
     if rt.ctx.extra_status is not None:
         extra = rt.ctx.extra_status() or {}
         for key, value in extra.items():
@@ -53,7 +57,7 @@ def peer_status(rt: Any) -> dict:
 
 async def get_status(rt: Any, req: Request) -> Response:
     """`GET /status` -> at least id, role, leader, term, commit_index, applied_index, peers."""
-    st = peer_status(rt)
+    st = peer_status(rt, await rt.peer_apis())
     active = await rt.db(rt.ctx.read.runs_for_peer, rt.ctx.self_id,
                           tuple(sorted(ACTIVE_STATUSES)))
     st["active_runs"] = len(active)

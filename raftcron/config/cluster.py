@@ -28,6 +28,7 @@ from raftcron.config.files import (
     job_from_distributed_cronjob,
     load_job_file,
     load_jobs_dir,
+    load_jobs_dir_files,
     load_node_file,
     load_nodes_dir,
     read_document,
@@ -42,8 +43,8 @@ from raftcron.model.privilege import ROOT_NAMES
 __all__ = [
     "ClusterConfig", "LogFormat", "NotifyConfig", "SchedulerConfig", "apply_env",
     "distributed_cronjob_name", "is_distributed_cronjob_body", "job_from_distributed_cronjob",
-    "load_cluster_config", "load_job_file", "load_jobs_dir", "load_node_file",
-    "load_nodes_dir", "parse_peer_address",
+    "load_cluster_config", "load_job_file", "load_jobs_dir", "load_jobs_dir_files",
+    "load_node_file", "load_nodes_dir", "parse_peer_address",
 ]
 
 SECRET_ENV = "RAFTCRON_SECRET"

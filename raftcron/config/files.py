@@ -116,13 +116,18 @@ def load_node_file(path: str | Path) -> Node:
 
 
 def _load_dir(directory: str | Path, load: Callable[[Path], T], what: str) -> list[T]:
+    return [item for item, _ in _load_dir_files(directory, load, what)]
+
+
+def _load_dir_files(directory: str | Path, load: Callable[[Path], T],
+                    what: str) -> list[tuple[T, Path]]:
     directory = Path(directory)
     if not directory.is_dir():
         raise ConfigError("not a directory", field=f"{what}s_dir", file=str(directory))
     # Hidden files are editor droppings (`.#backup.toml`), never definitions.
     paths = sorted(p for p in directory.iterdir()
                    if p.suffix in SUFFIXES and p.is_file() and not p.name.startswith("."))
-    items: list[T] = []
+    items: list[tuple[T, Path]] = []
     errors: list[ConfigError] = []
     seen: dict[str, Path] = {}
     for path in paths:
@@ -137,7 +142,7 @@ def _load_dir(directory: str | Path, load: Callable[[Path], T], what: str) -> li
                 field="name", file=str(path)))
             continue
         seen[item.name] = path
-        items.append(item)
+        items.append((item, path))
     if errors:
         listing = "\n".join(f"  {e.message}" for e in errors)
         err = ConfigError(f"{len(errors)} {what} file(s) do not load:\n{listing}",
@@ -154,6 +159,12 @@ def load_jobs_dir(directory: str | Path) -> list[Job]:
     them one by one). Two files defining the same job name are an error too.
     """
     return _load_dir(directory, load_job_file, "job")
+
+
+def load_jobs_dir_files(directory: str | Path) -> list[tuple[Job, str]]:
+    """`load_jobs_dir`, each job with the name of the file that defines it (relative to
+    `directory`), for the `managed_by` marker of file-managed jobs."""
+    return [(job, path.name) for job, path in _load_dir_files(directory, load_job_file, "job")]
 
 
 def load_nodes_dir(directory: str | Path) -> list[Node]:

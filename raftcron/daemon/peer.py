@@ -21,9 +21,11 @@ from typing import Any
 
 from raftcron.api import ApiContext, serve
 from raftcron.clock import Clock, SystemClock
-from raftcron.config.cluster import load_jobs_dir, load_nodes_dir
+from raftcron.config.cluster import load_jobs_dir_files, load_nodes_dir
 from raftcron.config.daemon import DaemonSettings
+from raftcron.daemon.announce import announce_api
 from raftcron.daemon.seed_files import seed
+from raftcron.daemon.versions import GOSSIP_KEY
 from raftcron.db.fsmodes import private_umask, secure_data_dir
 from raftcron.db.reader import ReadDb
 from raftcron.db.sqlite import STATE_FILE
@@ -32,6 +34,7 @@ from raftcron.executor.local import LocalExecutor
 from raftcron.executor.output import output_dir
 from raftcron.executor.ssh import SshExecutor
 from raftcron.metrics.prom import PeerMetrics
+from raftcron.model.commands import VERSION as COMMAND_VERSION
 from raftcron.notify.sender import Notifier
 from raftcron.raft.node import Node
 from raftcron.scheduler.loop import Scheduler, SchedulerSettings
@@ -102,7 +105,7 @@ class Daemon:
         s = self.settings
         # 0. Job and node files first: a bad file is a configuration error (exit 2) before
         #    anything binds a port or touches the data dir.
-        self._seed_jobs = load_jobs_dir(s.jobs_dir) if s.jobs_dir else []
+        self._seed_jobs = load_jobs_dir_files(s.jobs_dir) if s.jobs_dir else []
         self._seed_nodes = list(s.nodes) + (load_nodes_dir(s.nodes_dir) if s.nodes_dir else [])
         for spec in self._seed_nodes:
             if spec.insecure_no_host_key_check:
@@ -129,7 +132,10 @@ class Daemon:
         #    joins the group. Applying starts here.
         self.node = Node(self_id=s.self_id, peers=s.peers, data_dir=s.data_dir,
                          secret=s.secret, state=self.state, tuning=s.tuning,
-                         announce={"roles": list(s.roles), "capacity": s.capacity},
+                         announce={"roles": list(s.roles), "capacity": s.capacity,
+                                   # Gossiped so peers write new commands only when every
+                                   # reachable peer reads them (daemon/versions.py).
+                                   GOSSIP_KEY: COMMAND_VERSION},
                          faults=_test_faults())
         self._teardown.append(("node", self.node.close))
         # The watchdog from here on: a raft thread that dies (or a loop that hangs) ends the
@@ -228,17 +234,40 @@ class Daemon:
         log.info("caught up: leader %s, applied index %d", self.node.leader,
                  self.node.applied_index)
         await self.worker.start()
+        # Both need a working quorum. The announcement may also wait for a rolling upgrade to
+        # finish (daemon/versions.py), which must not hold the node files back.
+        for name, outcome in zip(("announcing the API address", "seeding from files"),
+                                 await asyncio.gather(self._announce(), self._seed_files(),
+                                                      return_exceptions=True), strict=True):
+            if isinstance(outcome, BaseException):
+                log.error("%s failed", name, exc_info=outcome)
+
+    async def _announce(self) -> None:
+        # Other peers proxy a run's output here: they need this peer's --api, not a guess.
+        assert self.node is not None
+        for attempt in range(1, SEED_ATTEMPTS + 1):
+            if await announce_api(node=self.node, read=self.read, clock=self.clock,
+                                  self_id=self.settings.self_id, api=self.settings.api_url):
+                return
+            if attempt < SEED_ATTEMPTS:
+                await asyncio.sleep(attempt)
+                await self.node.wait_ready()
+
+    async def _seed_files(self) -> None:
+        assert self.node is not None
         jobs, nodes = self._seed_jobs, self._seed_nodes
-        if not (jobs or nodes):
+        # With --jobs-dir set, even an empty one: jobs whose files are gone are released.
+        if not (jobs or nodes or self.settings.jobs_dir):
             return
         # An election in the middle of seeding fails some proposals: go again (what already
         # landed is unchanged now and skipped).
         for attempt in range(1, SEED_ATTEMPTS + 1):
             report = await seed(node=self.node, read=self.read, clock=self.clock,
                                 jobs=jobs, nodes=nodes)
-            log.info("seeded from files: %d jobs written, %d unchanged; %d nodes written, "
-                     "%d unchanged; %d failed", report.jobs_written, report.jobs_unchanged,
-                     report.nodes_written, report.nodes_unchanged, report.failed)
+            log.info("seeded from files: %d jobs written, %d unchanged, %d released; "
+                     "%d nodes written, %d unchanged; %d failed", report.jobs_written,
+                     report.jobs_unchanged, report.jobs_released, report.nodes_written,
+                     report.nodes_unchanged, report.failed)
             if not report.failed or attempt == SEED_ATTEMPTS:
                 return
             await asyncio.sleep(attempt)

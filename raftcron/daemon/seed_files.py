@@ -4,8 +4,11 @@ Run once a peer has a leader and has caught up. Each job or node is proposed onl
 absent or different from the file, so seeding is idempotent and a restart with unchanged files
 writes nothing. Any peer may seed (every peer reads the same files): the idempotency key is
 derived from the name, the content and the version it replaces, so peers seeding at the same
-time apply the change once, while a job edited through the API since is put back to the
-file's version at the next start (the files are the source of truth at start-up).
+time apply the change once.
+
+Jobs from files are file-managed (`managed_by = "file:<file>"`): the API refuses to replace
+or delete them, pausing is kept across restarts, and a job whose file is gone is released to
+the API rather than deleted; `seed_plan` holds those decisions and their reasons.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from typing import Any
 
 from raftcron import schedule
 from raftcron.clock import Clock
+from raftcron.daemon.seed_plan import JobDecision, decide_jobs, file_marker
+from raftcron.daemon.versions import wait_cluster_reads
 from raftcron.durations import format_time
 from raftcron.errors import RaftcronError
 from raftcron.model import Job, Node, job_to_dict, node_to_dict
@@ -30,6 +35,7 @@ log = logging.getLogger(__name__)
 class SeedReport:
     jobs_written: int = 0
     jobs_unchanged: int = 0
+    jobs_released: int = 0
     nodes_written: int = 0
     nodes_unchanged: int = 0
     failed: int = 0
@@ -45,9 +51,11 @@ def _same(canonical: Mapping[str, Any], current: Mapping[str, Any] | None) -> bo
     return all(k in current and current[k] == v for k, v in canonical.items())
 
 
-async def seed(*, node: Any, read: Any, clock: Clock, jobs: Iterable[Job],
+async def seed(*, node: Any, read: Any, clock: Clock, jobs: Iterable[tuple[Job, str]],
                nodes: Iterable[Node], timeout: float = 10.0) -> SeedReport:
-    """Propose `put_job`/`put_node` for every job/node that differs from the state.
+    """Propose `put_node` for every node that differs from the state, then what
+    `seed_plan.decide_jobs` decides for every job (`jobs`: each job with the name of its file
+    in `--jobs-dir`).
 
     A job or node whose proposal fails is logged and counted, and the others go on.
     """
@@ -64,30 +72,61 @@ async def seed(*, node: Any, read: Any, clock: Clock, jobs: Iterable[Job],
             report.nodes_written += 1
         else:
             report.failed += 1
-    for job in jobs:
-        canonical = job_to_dict(job)
-        current = read.get_job(job.name)
-        if _same(canonical, current):
+    jobs = list(jobs)
+    by_name = {job.name: job for job, _ in jobs}
+    files = [(file_marker(file_name), job_to_dict(job)) for job, file_name in jobs]
+    # The jobs the files name and every file-managed job (a release needs its version too:
+    # the idempotency key carries it, so a second release of the same job is not a repeat).
+    state: dict[str, Any] = {}
+    for name in [*by_name, *read.managed_jobs()]:
+        current = read.get_job(name)
+        if current is not None:
+            state[name] = current
+    decisions = decide_jobs(files, state)
+    if any(d.action != "unchanged" for d in decisions):
+        # put_job with managed_by and release_job are version 2: older peers would stop at
+        # them, so a rolling upgrade seeds once the cluster reads them.
+        await wait_cluster_reads(node, 2, "seeding jobs from --jobs-dir")
+    for decision in decisions:
+        for note in decision.notes:
+            log.log(logging.WARNING if decision.warn else logging.INFO, "job %s: %s",
+                    decision.name, note)
+        if decision.action == "unchanged":
             report.jobs_unchanged += 1
-            continue
-        try:
-            expanded = schedule.parse(job.schedule, tz=job.tz, name=job.name).expanded
-        except RaftcronError as exc:
-            log.error("job %s from the jobs dir: %s", job.name, exc.message)
-            report.failed += 1
-            continue
-        version = (current or {}).get("version", 0)
-        key = f"seed-job:{job.name}:{_digest(canonical)}:{version}"
-        args = {"job": canonical, "expanded": expanded, "at": format_time(clock.now()),
-                "create_only": False}
-        if await _propose(node, "put_job", args, key, timeout, f"job {job.name}"):
-            report.jobs_written += 1
+        elif await _apply(node, decision, by_name.get(decision.name), state, clock, timeout):
+            if decision.action == "release":
+                report.jobs_released += 1
+            else:
+                report.jobs_written += 1
         else:
             report.failed += 1
     return report
 
 
-async def _propose(node: Any, op: str, args: dict, key: str, timeout: float, what: str) -> bool:
+async def _apply(node: Any, decision: JobDecision, job: Job | None, state: Mapping[str, Any],
+                 clock: Clock, timeout: float) -> bool:
+    name = decision.name
+    version = (state.get(name) or {}).get("version", 0)
+    at = format_time(clock.now())
+    if decision.action == "release":
+        key = f"seed-release:{name}:{decision.managed_by}:{version}"
+        args = {"name": name, "managed_by": decision.managed_by, "at": at}
+        return await _propose(node, "release_job", args, key, timeout, f"job {name}",
+                              done="released %s to the API")
+    assert job is not None and decision.job is not None
+    try:
+        expanded = schedule.parse(job.schedule, tz=job.tz, name=job.name).expanded
+    except RaftcronError as exc:
+        log.error("job %s from the jobs dir: %s", job.name, exc.message)
+        return False
+    key = f"seed-job:{name}:{_digest({**decision.job, '_by': decision.managed_by})}:{version}"
+    args = {"job": decision.job, "expanded": expanded, "at": at, "create_only": False,
+            "managed_by": decision.managed_by}
+    return await _propose(node, "put_job", args, key, timeout, f"job {name}")
+
+
+async def _propose(node: Any, op: str, args: dict, key: str, timeout: float, what: str,
+                   done: str = "seeded %s from its file") -> bool:
     try:
         result = await node.propose(op, args, key=key, timeout=timeout)
     except RaftcronError as exc:
@@ -96,5 +135,5 @@ async def _propose(node: Any, op: str, args: dict, key: str, timeout: float, wha
     if not result.get("ok", False):
         log.error("seeding %s refused: %s", what, result.get("message") or result.get("error"))
         return False
-    log.info("seeded %s from file", what)
+    log.info(done, what)
     return True

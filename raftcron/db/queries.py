@@ -47,6 +47,7 @@ def job_dict(row: dict[str, Any]) -> dict[str, Any]:
         updated_at=api_time(row["updated_at"]),
         expanded_schedule=row["expanded"],
         cursor=api_time(row["cursor"]),
+        managed_by=row.get("managed_by"),
     )
     return out
 
@@ -170,6 +171,12 @@ def job_cursors(db: Database) -> dict[str, str | None]:
     return {r["name"]: api_time(r["cursor"]) for r in db.query("SELECT name, cursor FROM jobs")}
 
 
+def managed_jobs(db: Database) -> dict[str, str]:
+    """Job name -> `managed_by`, for every job a file in `--jobs-dir` defines."""
+    return {r["name"]: r["managed_by"] for r in
+            db.query("SELECT name, managed_by FROM jobs WHERE managed_by IS NOT NULL")}
+
+
 def all_jobs_for_scheduler(db: Database) -> list[dict]:
     """Every job: name, spec (dict), expanded, status, cursor, fired_count, created_at, ..."""
     sql = ("SELECT name, spec, expanded, status, cursor, fired_count, created_at, updated_at, "
@@ -286,6 +293,22 @@ def runs_to_prune(db: Database, keep_per_job_default: int,
     """
     params = {"keep": keep_per_job_default, "before": before, "limit": limit}
     return [r["id"] for r in db.query(sql, params)]
+
+
+# --- peers ----------------------------------------------------------------------------------
+
+
+def peer_apis(db: Database) -> dict[str, str]:
+    """Peer id -> the API base URL that peer announced (put_peer); peers that never did are
+    absent."""
+    return {r["id"]: r["api"] for r in db.query("SELECT id, api FROM peers ORDER BY id")}
+
+
+def get_peer(db: Database, peer: str) -> dict | None:
+    rows = list(db.query("SELECT id, api, version, updated_at FROM peers WHERE id = ?", [peer]))
+    if not rows:
+        return None
+    return {**rows[0], "updated_at": api_time(rows[0]["updated_at"])}
 
 
 # --- nodes ----------------------------------------------------------------------------------

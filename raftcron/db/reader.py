@@ -81,6 +81,14 @@ class ReadDb:
     def get_node(self, name: str) -> dict | None:
         return queries.get_node(self._db(), name)
 
+    def peer_apis(self) -> dict[str, str]:
+        """Peer id -> the API address it announced (peers that never announced: absent)."""
+        return queries.peer_apis(self._db())
+
+    def get_peer(self, peer: str) -> dict | None:
+        """A peer's announcement: `id`, `api`, `version`, `updated_at`; None if none."""
+        return queries.get_peer(self._db(), peer)
+
     def active_runs(self) -> list[dict]:
         return queries.active_runs(self._db())
 
@@ -89,6 +97,10 @@ class ReadDb:
 
     def job_cursors(self) -> dict[str, str | None]:
         return queries.job_cursors(self._db())
+
+    def managed_jobs(self) -> dict[str, str]:
+        """Job name -> `managed_by` for every file-managed job."""
+        return queries.managed_jobs(self._db())
 
     def all_jobs_for_scheduler(self) -> list[dict]:
         return queries.all_jobs_for_scheduler(self._db())

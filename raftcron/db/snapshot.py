@@ -5,7 +5,8 @@ that carries the copy together with pysyncobj's own raft data.
   the copy is consistent and, in WAL mode, apply keeps writing meanwhile), into a temporary
   file that is fsynced and renamed over `path`. The copy is in rollback-journal mode: one
   self-contained file.
-- `restore_into(src_path, db_path)`: checks the file (schema version, `quick_check`), then
+- `restore_into(src_path, db_path)`: checks the file (a schema version this build reads, at
+  once or through `MIGRATIONS`; `quick_check`), then
   copies it *into* the live database with the backup API, in one write transaction. Readers
   see the old state or the new one, never a mix. We do not rename a file over a live WAL
   database: its open readers would keep the unlinked old file, and a stale `-wal` beside the
@@ -25,7 +26,7 @@ import zlib
 from pathlib import Path
 
 from raftcron.db.fsmodes import create_private, open_private
-from raftcron.db.sqlite import check_version, read_meta
+from raftcron.db.sqlite import check_readable, read_meta
 from raftcron.errors import SnapshotError
 
 MAGIC = b"RAFTCRON-SNAPSHOT\n"
@@ -103,7 +104,9 @@ def _open_source(src_path: Path) -> sqlite3.Connection:
 
 
 def _validate(src: sqlite3.Connection, src_path: Path) -> int:
-    check_version(src, src_path)
+    # An older schema with a migration path is accepted: the copy is migrated when the state
+    # machine reopens it (`open_writer`), so a snapshot or dump written before an upgrade loads.
+    check_readable(src, src_path)
     try:
         problems = [r[0] for r in src.execute("PRAGMA quick_check")]
         index = read_meta(src, "applied_index")

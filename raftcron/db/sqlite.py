@@ -34,16 +34,29 @@ __all__ = [
     "SCHEMA_VERSION",
     "STATE_FILE",
     "api_time",
+    "check_readable",
     "db_time",
     "open_reader",
     "open_writer",
 ]
 
 #: Bump on any change to the tables below, and add a migration from the previous version.
-SCHEMA_VERSION = 1
+#: 2: `jobs.managed_by` (the file in `--jobs-dir` that defines a job) and the `peers` table
+#: (each peer's API address, announced by the peer itself).
+SCHEMA_VERSION = 2
+
+
+def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
+    # ADD COLUMN appends, as create_schema puts the column last: a migrated copy has the
+    # same columns in the same order as a new one (`dump()` compares rows positionally).
+    conn.execute("ALTER TABLE jobs ADD COLUMN managed_by TEXT")
+    # The table as version 2 defined it (a later version migrates it on from there).
+    wrap(conn)["peers"].create({"id": str, "api": str, "version": int, "updated_at": str},
+                               pk="id", not_null=["api", "version", "updated_at"], strict=True)
+
 
 #: version n -> function that migrates a copy from n to n+1 inside the open transaction.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_1_to_2}
 
 _TABLES: dict[str, tuple[dict[str, type], str, list[str], dict[str, Any]]] = {
     # table: (columns, primary key, NOT NULL columns, defaults)
@@ -60,6 +73,9 @@ _TABLES: dict[str, tuple[dict[str, type], str, list[str], dict[str, Any]]] = {
             "updated_at": str,
             "cursor": str,  # the last slot fired (the fence); NULL before the first
             "fired_count": int,  # pending scheduled fires, counted toward max_runs
+            # "file:<path in --jobs-dir>" for a job a file defines (the API may not change
+            # it); NULL for a job made through the API.
+            "managed_by": str,
         },
         "name",
         ["spec", "paused", "status", "version", "created_at", "updated_at", "fired_count"],
@@ -107,6 +123,13 @@ _TABLES: dict[str, tuple[dict[str, type], str, list[str], dict[str, Any]]] = {
         {},
     ),
     "applied_keys": ({"key": str, "idx": int, "result": str}, "key", ["idx", "result"], {}),
+    # What each peer announced about itself (put_peer): its API's base URL, for proxying.
+    "peers": (
+        {"id": str, "api": str, "version": int, "updated_at": str},
+        "id",
+        ["api", "version", "updated_at"],
+        {},
+    ),
 }
 
 _INDEXES = [
@@ -181,6 +204,24 @@ def check_version(conn: sqlite3.Connection, path: Path | str) -> None:
         raise SchemaVersionError(_version_message(path, found))
 
 
+def check_readable(conn: sqlite3.Connection, path: Path | str) -> int:
+    """The schema version of the copy at `conn` if this build can read it, at once or after
+    the migrations in `MIGRATIONS` (which `open_writer` runs); `SchemaVersionError` if not."""
+    try:
+        found = read_meta(conn, "schema_version")
+    except sqlite3.DatabaseError as exc:
+        raise SchemaVersionError(f"{path}: not a raftcron state copy ({exc})") from None
+    version = int(found) if found and found.isdigit() else None
+    if version is not None and _migratable(version):
+        return version
+    raise SchemaVersionError(_version_message(path, found))
+
+
+def _migratable(version: int) -> bool:
+    return version == SCHEMA_VERSION or (
+        version < SCHEMA_VERSION and all(v in MIGRATIONS for v in range(version, SCHEMA_VERSION)))
+
+
 def _version_message(path: Path | str, found: str | None) -> str:
     return (
         f"{path}: state copy has schema version {found}, this build uses {SCHEMA_VERSION}; "
@@ -204,9 +245,7 @@ def _ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
         raise SchemaVersionError(f"{path}: not a raftcron state copy (no meta table)")
     found = read_meta(conn, "schema_version")
     version = int(found) if found and found.isdigit() else None
-    if version is not None and version < SCHEMA_VERSION and all(
-        v in MIGRATIONS for v in range(version, SCHEMA_VERSION)
-    ):
+    if version is not None and version < SCHEMA_VERSION and _migratable(version):
         conn.execute("BEGIN IMMEDIATE")
         try:
             for v in range(version, SCHEMA_VERSION):

@@ -13,8 +13,11 @@ JSON, never pickle. Two layers of checking, on purpose:
   peer for good over what is only a bad request. A `batch` whose entries are not envelopes is
   such a bad request too (`Command.problem`); well-formed entries are in `Command.children`.
 
-Adding an op or an argument changes what older peers do with an entry: bump `VERSION` so an
-older peer stops at the first new entry instead of applying it differently.
+Adding an op or an argument changes what older peers do with an entry: bump `VERSION` and
+record what the new version added in `INTRODUCED`, so an older peer stops at the first entry
+that uses it instead of applying it differently. `encode` writes the lowest version that holds
+everything a command uses: an entry an older peer applies alike keeps its old version (and its
+old bytes), so such an entry never stops a peer that is not yet upgraded.
 """
 
 from __future__ import annotations
@@ -32,8 +35,8 @@ from raftcron.model.types import (
     MAX_OUTPUT_TAIL,
 )
 
-#: The envelope version this build writes and the newest it reads.
-VERSION = 1
+#: The newest envelope version this build writes and reads.
+VERSION = 2
 
 #: Hard cap, in UTF-8 bytes, on each replicated output tail (design §5).
 MAX_TAIL_BYTES = MAX_OUTPUT_TAIL
@@ -74,8 +77,12 @@ ARGS: dict[str, dict[str, _Arg]] = {
         "expanded": _Arg("str", required=False, nullable=True),
         "at": _T,
         "create_only": _Arg("bool", required=False, default=False),
+        # "file:<path>" when the seeder writes a job from `--jobs-dir`; absent from the API.
+        "managed_by": _Arg("name", required=False, nullable=True),
     },
     "delete_job": {"name": _NAME, "at": _T},
+    # The seeder hands a job whose file is gone over to the API (managed_by cleared).
+    "release_job": {"name": _NAME, "managed_by": _NAME, "at": _T},
     "set_paused": {"name": _NAME, "paused": _Arg("bool"), "at": _T},
     "fire": {"runs": _Arg("records"), "at": _T},
     "run_started": {"run_id": _NAME, "peer": _NAME, "at": _T},
@@ -104,11 +111,33 @@ ARGS: dict[str, dict[str, _Arg]] = {
         "reason": _Arg("str", required=False, nullable=True),
         "at": _T,
     },
+    # A peer announces its own API address (proxying a run's output to the peer that ran it).
+    "put_peer": {"peer": _NAME, "api": _NAME, "at": _T},
     "noop": {},
     "batch": {"commands": _Arg("commands")},
 }
 
 OPS = frozenset(ARGS)
+
+#: (op, None) or (op, argument) -> the envelope version that added it (absent: version 1).
+INTRODUCED: dict[tuple[str, str | None], int] = {
+    ("put_peer", None): 2,
+    ("release_job", None): 2,
+    ("put_job", "managed_by"): 2,
+}
+
+
+def version_of(op: str, args: Mapping[str, Any]) -> int:
+    """The lowest envelope version that holds `op(args)` (a batch: its newest entry)."""
+    v = INTRODUCED.get((op, None), 1)
+    # Presence counts, null or not: an older peer refuses an argument it does not know.
+    for name in args:
+        v = max(v, INTRODUCED.get((op, name), 1))
+    if op == "batch" and isinstance(args.get("commands"), list):
+        for entry in args["commands"]:
+            if isinstance(entry, Mapping) and isinstance(entry.get("args"), Mapping):
+                v = max(v, version_of(str(entry.get("op")), entry["args"]))
+    return v
 
 
 @dataclass(frozen=True)
@@ -135,7 +164,7 @@ def encode(op: str, args: Mapping[str, Any], key: str | None = None) -> bytes:
     if key is not None and not isinstance(key, str):
         raise ValidationError("key: expected a string or null", field="key")
     validate_args(op, args)
-    envelope = {"v": VERSION, "op": op, "key": key, "args": dict(args)}
+    envelope = {"v": version_of(op, args), "op": op, "key": key, "args": dict(args)}
     return json.dumps(envelope, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 

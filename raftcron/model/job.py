@@ -47,6 +47,7 @@ FIELDS = (
 #: Added by the server to what it returns; accepted and ignored on input.
 READ_ONLY_FIELDS = frozenset({
     "status", "next_runs", "next_run", "last_run", "version", "created_at", "updated_at", "counts",
+    "managed_by",
 })
 NOTIFY_FIELDS = ("on", "webhook", "email", "absent_after")
 OWNER_FIELDS = ("name", "email_address")

@@ -1,5 +1,12 @@
-"""Apply handlers for jobs and nodes: put_job, delete_job, set_paused, finish_job, put_node,
-delete_node, node_health.
+"""Apply handlers for jobs and nodes: put_job, delete_job, set_paused, finish_job, release_job,
+put_node, delete_node, node_health.
+
+File-managed jobs: a job written by the `--jobs-dir` seeder carries `managed_by`
+("file:<path>"). A put_job or delete_job without `managed_by` (the API's) is refused for such
+a job with `managed` (field `name`), here and not only in the API, so a request checked
+against a stale copy is refused all the same. Pause, resume and manual runs are operational
+and allowed. Only the seeder changes `managed_by`: its put_job sets it (taking over a job
+made through the API, or from another file), its release_job clears it.
 
 Each handler takes the write connection (inside apply's transaction, under a savepoint) and
 arguments already checked by `commands.validate_args`, and returns a result dict. They read
@@ -26,28 +33,34 @@ def put_job(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:
     A replace bumps `version`, keeps `created_at`, the cursor (the fence) and `fired_count`,
     does not touch the job's runs (running ones finish), and sets the status from the job's
     `paused` flag: a finished job that is replaced is scheduled again (the scheduler finishes
-    it again if its new schedule has no slot left).
+    it again if its new schedule has no slot left). The row's `managed_by` becomes the
+    command's; a file-managed job is not replaced by a command without one (`managed`).
     """
     job = args["job"]
     name = job["name"]
     at = db_time(args["at"], field="at")
+    managed_by = args["managed_by"]
     paused = bool(job.get("paused", False))
     status = "paused" if paused else "scheduled"
-    row = conn.execute("SELECT version FROM jobs WHERE name = ?", (name,)).fetchone()
+    row = conn.execute("SELECT version, managed_by FROM jobs WHERE name = ?",
+                       (name,)).fetchone()
     if row is None:
         conn.execute(
             "INSERT INTO jobs (name, spec, expanded, paused, status, version, created_at,"
-            " updated_at, cursor, fired_count) VALUES (?, ?, ?, ?, ?, 1, ?, ?, NULL, 0)",
-            (name, _json(job), args["expanded"], int(paused), status, at, at),
+            " updated_at, cursor, fired_count, managed_by)"
+            " VALUES (?, ?, ?, ?, ?, 1, ?, ?, NULL, 0, ?)",
+            (name, _json(job), args["expanded"], int(paused), status, at, at, managed_by),
         )
         return ok(created=True, version=1, status=status)
     if args["create_only"]:
         return error("exists", f"a job named {name!r} already exists", field="name")
+    if row[1] is not None and managed_by is None:
+        return managed(name, row[1])
     version = row[0] + 1
     conn.execute(
         "UPDATE jobs SET spec = ?, expanded = ?, paused = ?, status = ?, version = ?,"
-        " updated_at = ? WHERE name = ?",
-        (_json(job), args["expanded"], int(paused), status, version, at, name),
+        " updated_at = ?, managed_by = ? WHERE name = ?",
+        (_json(job), args["expanded"], int(paused), status, version, at, managed_by, name),
     )
     return ok(created=False, version=version, status=status)
 
@@ -59,8 +72,11 @@ def delete_job(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]
     (`not_found`) and changes nothing.
     """
     name = args["name"]
-    if conn.execute("SELECT 1 FROM jobs WHERE name = ?", (name,)).fetchone() is None:
+    row = conn.execute("SELECT managed_by FROM jobs WHERE name = ?", (name,)).fetchone()
+    if row is None:
         return not_found("job named", name)
+    if row[0] is not None:
+        return managed(name, row[0])
     runs = conn.execute("DELETE FROM runs WHERE job = ?", (name,)).rowcount
     conn.execute("DELETE FROM jobs WHERE name = ?", (name,))
     return ok(deleted_runs=runs)
@@ -103,6 +119,29 @@ def finish_job(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]
     ).fetchone() is None:
         return not_found("job named", name)
     return ok(status="finished")
+
+
+def release_job(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:
+    """Clear `managed_by` if it is still `args["managed_by"]` (its file is gone): the job
+    stays, now changed through the API. A change bumps `version`."""
+    name = args["name"]
+    row = conn.execute("SELECT managed_by, version FROM jobs WHERE name = ?", (name,)).fetchone()
+    if row is None:
+        return not_found("job named", name)
+    if row[0] != args["managed_by"]:
+        return error("conflict", f"job {name!r} is not managed by {args['managed_by']}",
+                     field="managed_by")
+    version = row[1] + 1
+    conn.execute("UPDATE jobs SET managed_by = NULL, version = ?, updated_at = ? WHERE name = ?",
+                 (version, db_time(args["at"], field="at"), name))
+    return ok(version=version)
+
+
+def managed(name: str, managed_by: str) -> dict[str, Any]:
+    """The refusal of an API write to a job a file defines (`managed_by` "file:<path>")."""
+    source = managed_by.removeprefix("file:")
+    return error("managed", f"job {name!r} is defined by file {source} in --jobs-dir; "
+                 "edit the file", field="name", managed_by=managed_by)
 
 
 def put_node(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from raftcron.db.sqlite import open_reader, open_writer, read_meta
 from raftcron.errors import ValidationError
 from raftcron.model.commands import Command, decode, validate_args
 from raftcron.state import jobs as state_jobs
+from raftcron.state import peers as state_peers
 from raftcron.state import runs as state_runs
 from raftcron.state.results import error, ok
 
@@ -51,6 +52,7 @@ HANDLERS: dict[str, Handler] = {
     "delete_job": state_jobs.delete_job,
     "set_paused": state_jobs.set_paused,
     "finish_job": state_jobs.finish_job,
+    "release_job": state_jobs.release_job,
     "put_node": state_jobs.put_node,
     "delete_node": state_jobs.delete_node,
     "node_health": state_jobs.node_health,
@@ -60,6 +62,7 @@ HANDLERS: dict[str, Handler] = {
     "run_lost": state_runs.run_lost,
     "cancel_run": state_runs.cancel_run,
     "prune_runs": state_runs.prune_runs,
+    "put_peer": state_peers.put_peer,
     "noop": lambda conn, args: ok(),
 }
 

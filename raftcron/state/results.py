@@ -2,8 +2,8 @@
 
 A business error is `{"ok": False, "error": code, "message": text}` (plus `field` when an
 argument was at fault). Codes: `invalid_args`, `not_found`, `exists`, `not_active`,
-`wrong_peer`, `conflict`, `internal`. Results are JSON-safe: they are stored for idempotency
-keys and travel back to the proposer.
+`wrong_peer`, `conflict`, `managed` (a job a file in `--jobs-dir` defines), `internal`.
+Results are JSON-safe: they are stored for idempotency keys and travel back to the proposer.
 """
 
 from __future__ import annotations

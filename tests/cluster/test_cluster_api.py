@@ -25,6 +25,7 @@ def test_cluster_api_writes_need_the_token_on_every_peer(
         make_cluster: Callable[..., Cluster]) -> None:
     cluster = make_cluster(token=TOKEN).start()
     cluster.wait_for_leader()
+    cluster.wait_for_announced()
     for peer in cluster.peers:
         before = applied(peer)
         for token in (None, "wrong"):

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tests.support.ports import API_OFFSET, free_port_pair
+from tests.support.ports import API_OFFSET, free_port_outside, free_port_pair
 from tests.support.wait import GaveUp, wait_until
 
 #: Raft timings for tests: quick elections, quick reconnects (small tables, so no long stalls;
@@ -79,11 +79,12 @@ def http(method: str, url: str, body: Any = None, *, token: str | None = None,
 class Peer:
     """One raftcron process of a `Cluster`."""
 
-    def __init__(self, cluster: Cluster, index: int, raft_port: int) -> None:
+    def __init__(self, cluster: Cluster, index: int, raft_port: int,
+                 api_port: int | None = None) -> None:
         self.cluster = cluster
         self.index = index
         self.raft_port = raft_port
-        self.api_port = raft_port + API_OFFSET
+        self.api_port = raft_port + API_OFFSET if api_port is None else api_port
         self.id = f"127.0.0.1:{raft_port}"
         self.api = f"http://127.0.0.1:{self.api_port}"
         self.dir = cluster.root / f"peer{index}"
@@ -147,6 +148,14 @@ class Peer:
             return self.get("/healthz", timeout=2.0).status == 200
         wait_until(up, timeout, f"{self} to answer /healthz")
 
+    def announced(self) -> bool:
+        """True once this start of the peer has its API address in the replicated state (it
+        proposes that once it has caught up: one log entry per peer after a fresh start)."""
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        since = text.rsplit("===== start #", 1)[-1]
+        return ("announced this peer's API address" in since
+                or "is announced already" in since)
+
     def kill(self, sig: int = signal.SIGKILL, timeout: float = 20.0) -> int | None:
         """Send `sig`; for SIGKILL/SIGTERM/SIGINT wait for the exit and return its status."""
         if not self.running:
@@ -206,6 +215,8 @@ class Cluster:
     added to peer i's environment. `read_token` and `admin_token` go to every peer's
     environment. `privileged` (default True) writes `allow_privileged_jobs = true`: the tests
     run as root, where a job without `user` is privileged; tests of that rule pass False.
+    `free_api_ports` gives each peer an API port of its own choosing (never raft port +
+    1000), so the peers know each other's API only from what they announce.
     """
 
     def __init__(self, root: Path, size: int = 3, *, secret: str | None = DEFAULT_SECRET,
@@ -214,7 +225,8 @@ class Cluster:
                  peer_args: dict[int, Sequence[str]] | None = None,
                  peer_env: dict[int, dict[str, str]] | None = None,
                  test_timings: bool = True, read_token: str | None = None,
-                 admin_token: str | None = None, privileged: bool = True) -> None:
+                 admin_token: str | None = None, privileged: bool = True,
+                 free_api_ports: bool = False) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.secret = secret
@@ -230,7 +242,12 @@ class Cluster:
             port = free_port_pair(taken)
             taken.update({port, port + API_OFFSET})
             ports.append(port)
-        self.peers = [Peer(self, i, port) for i, port in enumerate(ports)]
+        api_ports: list[int | None] = [None] * size
+        if free_api_ports:
+            for i in range(size):
+                api_ports[i] = port = free_port_outside(taken)
+                taken.add(port)
+        self.peers = [Peer(self, i, port, api_ports[i]) for i, port in enumerate(ports)]
         self.config_path = self.root / "cluster.toml"
         # `test_timings=False` keeps the production defaults (benchmarks measure those).
         tuning = {**(TEST_RAFT if test_timings else {}), **(raft or {})}
@@ -295,6 +312,12 @@ class Cluster:
                 return leader
             return None
         return wait_until(agreed, timeout, "a leader every running peer agrees on")
+
+    def wait_for_announced(self, timeout: float = 30.0) -> None:
+        """Wait until every running peer has announced its API address: a test that counts
+        log entries starts after those start-up entries."""
+        for peer in self.running():
+            wait_until(peer.announced, timeout, f"{peer} to announce its API address")
 
     def followers(self, leader: Peer) -> list[Peer]:
         return [p for p in self.running() if p is not leader]

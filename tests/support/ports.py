@@ -34,3 +34,12 @@ def free_port_pair(taken: set[int]) -> int:
         if port_is_free(port + API_OFFSET):
             return port
     raise RuntimeError("no free port pair found")
+
+
+def free_port_outside(taken: set[int]) -> int:
+    """A free port not in `taken` (which holds every raft port and raft port + 1000)."""
+    for _ in range(200):
+        port = free_port()
+        if port not in taken:
+            return port
+    raise RuntimeError("no free port found")

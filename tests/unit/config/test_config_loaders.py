@@ -15,6 +15,7 @@ from raftcron.config.cluster import (
     job_from_distributed_cronjob,
     load_job_file,
     load_jobs_dir,
+    load_jobs_dir_files,
     load_node_file,
     load_nodes_dir,
 )
@@ -48,6 +49,13 @@ def test_load_job_file_reads_a_six_field_schedule() -> None:
 
 def test_load_jobs_dir_reads_the_seed_jobs_in_file_order() -> None:
     assert [j.name for j in load_jobs_dir(DISTCROND / "jobs.d")] == ["job1", "job2", "job3"]
+
+
+def test_load_jobs_dir_files_names_each_job_s_file(tmp_path: Path) -> None:
+    (tmp_path / "b.toml").write_text('name = "renamed"\nschedule = "@hourly"\ncommand = "true"\n')
+    (tmp_path / "a.toml").write_text('schedule = "@hourly"\ncommand = "true"\n')
+    got = [(job.name, file_name) for job, file_name in load_jobs_dir_files(tmp_path)]
+    assert got == [("a", "a.toml"), ("renamed", "b.toml")]
 
 
 def test_load_nodes_dir_reads_distcronds_seed_nodes() -> None:

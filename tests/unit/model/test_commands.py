@@ -16,6 +16,7 @@ from raftcron.model.commands import (
     decode,
     encode,
     validate_args,
+    version_of,
 )
 from tests.support.paths import GOLDEN as GOLDEN_ROOT
 
@@ -47,6 +48,9 @@ SAMPLES: dict[str, tuple[dict, str | None]] = {
     "node_health": ({"name": "db1", "healthy": False, "reason": "connection refused",
                      "at": AT}, None),
     "noop": ({}, "k-noop"),
+    "put_peer": ({"peer": "127.0.0.1:7101", "api": "http://127.0.0.1:9101", "at": AT},
+                 "put-peer:127.0.0.1:7101:0:http://127.0.0.1:9101"),
+    "release_job": ({"name": "backup", "managed_by": "file:backup.toml", "at": AT}, "k-release"),
     "batch": ({"commands": [
         {"op": "run_started", "key": None, "args": {"run_id": "r-1", "peer": "p:1", "at": AT}},
         {"op": "run_finished", "key": "k-fin",
@@ -81,7 +85,7 @@ def test_commands_encoding_matches_golden_file(op: str) -> None:
 def test_commands_golden_files_decode_and_validate(op: str) -> None:
     command = decode((GOLDEN / f"{op}.json").read_bytes())
     args, key = SAMPLES[op]
-    assert command == Command(op=op, args=args, key=key, v=VERSION)
+    assert command == Command(op=op, args=args, key=key, v=version_of(op, args))
     validate_args(op, command.args)
 
 
@@ -118,7 +122,7 @@ def test_commands_batch_entry_builds_an_entry() -> None:
         (b"[1, 2]", "not a JSON object"),
         (b'{"op": "noop", "key": null, "args": {}}', "version"),
         (b'{"v": "1", "op": "noop", "key": null, "args": {}}', "version"),
-        (b'{"v": 2, "op": "noop", "key": null, "args": {}}', "newer"),
+        (b'{"v": 99, "op": "noop", "key": null, "args": {}}', "newer"),
         (b'{"v": 1, "op": "launch", "key": null, "args": {}}', "unknown op"),
         (b'{"v": 1, "op": "noop", "key": null}', "no args"),
         (b'{"v": 1, "op": "noop", "key": null, "args": []}', "no args"),
@@ -218,4 +222,25 @@ def test_commands_encode_refuses_nan() -> None:
 
 def test_commands_golden_files_are_plain_json() -> None:
     for path in GOLDEN.glob("*.json"):
-        assert json.loads(path.read_text())["v"] == VERSION
+        assert 1 <= json.loads(path.read_text())["v"] <= VERSION
+
+
+def test_commands_version_is_the_lowest_that_holds_the_command() -> None:
+    # Entries older peers apply alike keep version 1 (and their bytes): a rolling upgrade
+    # goes on until the first entry that uses something new.
+    put, _ = SAMPLES["put_job"]
+    assert version_of("put_job", put) == 1
+    assert version_of("put_job", {**put, "managed_by": "file:backup.toml"}) == 2
+    assert version_of("put_job", {**put, "managed_by": None}) == 2  # presence counts
+    assert version_of("put_peer", SAMPLES["put_peer"][0]) == 2
+    assert version_of("release_job", SAMPLES["release_job"][0]) == 2
+    inner = batch_entry("release_job", SAMPLES["release_job"][0])
+    assert version_of("batch", {"commands": [inner]}) == 2
+    assert json.loads(encode("put_job", {**put, "managed_by": "file:b.toml"}))["v"] == 2
+
+
+def test_commands_decode_reads_version_1_and_2_and_refuses_newer() -> None:
+    assert decode(b'{"v":1,"op":"noop","key":null,"args":{}}').v == 1
+    assert decode(b'{"v":2,"op":"noop","key":null,"args":{}}').v == 2
+    with pytest.raises(CommandDecodeError, match="newer than this build"):
+        decode(f'{{"v":{VERSION + 1},"op":"noop","key":null,"args":{{}}}}'.encode())

@@ -1,0 +1,64 @@
+"""Rolling upgrades: write a newer command version only when the cluster can read it.
+
+Every peer gossips the newest command version it reads (`command_version`, with its roles and
+capacity, `raft/transport.py`). A peer that applies an entry newer than it reads stops (status
+70), so a command that needs envelope version N (`model.commands.version_of`) is proposed
+only when `cluster_reads(status, N)`: every reachable peer reads N, and those are a majority of
+the cluster. An old peer that is down stops when it comes back and meets the entry, which is
+what an upgrade asks of it anyway; the majority goes on firing meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+#: The gossip key of the newest command version a peer reads.
+GOSSIP_KEY = "command_version"
+#: Seconds between two checks, and between two WARNINGs naming the peers waited for.
+POLL = 0.5
+WARN_EVERY = 60.0
+
+
+def _reads(entry: Mapping[str, Any]) -> int:
+    value = entry.get(GOSSIP_KEY)
+    # An older build gossips no version: it reads version 1 only.
+    return value if isinstance(value, int) and not isinstance(value, bool) else 1
+
+
+def cluster_reads(status: Mapping[str, Any], version: int) -> tuple[bool, list[str]]:
+    """Whether the cluster can take an entry of `version` (pure); else the peers in the way
+    (reachable ones that read less, or, short of a majority, the ones not heard from)."""
+    peers = [p for p in status.get("peers") or () if isinstance(p, Mapping) and p.get("id")]
+    if version <= 1:
+        return True, []
+    old = [str(p["id"]) for p in peers if p.get("reachable") and _reads(p) < version]
+    able = [p for p in peers if p.get("reachable") and _reads(p) >= version]
+    if old:
+        return False, old
+    if len(able) * 2 <= len(peers):
+        return False, [str(p["id"]) for p in peers if not p.get("reachable")]
+    return True, []
+
+
+async def wait_cluster_reads(node: Any, version: int, what: str) -> None:
+    """Return once `cluster_reads(node.status(), version)`; WARNING about the peers waited for
+    right away and then every `WARN_EVERY` seconds."""
+    loop = asyncio.get_running_loop()
+    warned_at: float | None = None
+    while True:
+        ok, blocking = cluster_reads(node.status(), version)
+        if ok:
+            if warned_at is not None:
+                log.info("every reachable peer reads command version %d now: %s", version, what)
+            return
+        now = loop.time()
+        if warned_at is None or now - warned_at >= WARN_EVERY:
+            log.warning("%s waits until these peers run a raftcron that reads command version "
+                        "%d (upgrade them): %s", what, version, ", ".join(blocking) or "-")
+            warned_at = now
+        await asyncio.sleep(POLL)
