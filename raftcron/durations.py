@@ -3,7 +3,7 @@
 Inside raftcron a duration is a `timedelta` and a time an aware UTC `datetime`; these are
 the only conversions to and from the strings users write.
 
-Bounds (the outer ones; a field may be narrower, see `jobspec.DURATION_LIMITS`):
+Bounds (the outer ones; a field may be narrower, see `model.job.DURATION_LIMITS`):
 
 - a duration is at most `MAX_DURATION` (3660 days, about ten years: `@every 520w` is about
   the longest schedule a cron user plausibly wants) and at least 0; NaN and infinities are

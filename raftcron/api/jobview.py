@@ -9,12 +9,15 @@ fired) and its status: a paused or finished job has none.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from raftcron.durations import format_time, parse_time
 from raftcron.errors import JobNotFoundError, RaftcronError
 from raftcron.planning.job_plan import JobPlan
 from raftcron.scheduler.job_table import default_parse
+
+if TYPE_CHECKING:
+    from raftcron.db.reader import ReadDb
 
 #: How many fire times `GET /jobs/{name}` shows.
 NEXT_RUNS = 5
@@ -43,7 +46,8 @@ def _fired_count(job: dict) -> int | None:
 def next_runs(job: dict, now: datetime, *, count: int = NEXT_RUNS) -> list[str]:
     """The next `count` slot times of `job` strictly after `now` and after its cursor.
 
-    The same rules as the leader's planner (`planner.first_fire`): slots after the cursor (the
+    The same rules as the leader's planner (`planning.slots.first_fire`): slots after the
+    cursor (the
     last slot fired) or the job's creation, `start_at` inclusive, none after `end_at`, at most
     `max_runs` minus the scheduled fires so far; none while paused or finished.
     """
@@ -74,7 +78,7 @@ def next_runs(job: dict, now: datetime, *, count: int = NEXT_RUNS) -> list[str]:
     return out
 
 
-def load_job(read: Any, name: str) -> dict:
+def load_job(read: ReadDb, name: str) -> dict:
     """Blocking: the job with `last_run` and `counts` (run on the read pool)."""
     job = read.get_job(name)
     if job is None:

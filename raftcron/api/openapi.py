@@ -2,7 +2,7 @@
 
 Every route in `api/routes.py` appears here, with its query parameters (typed and bounded
 as `api/http.py` checks them), its body, its success answer and its error answers; the
-schemas below describe the resources of design §9, with the bounds `jobspec` and `nodespec`
+schemas below describe the resources of docs/api.md, with the bounds `model.job` and `model.node`
 enforce, so a generator (schemathesis) produces requests the server can accept. The document
 validates as OpenAPI 3.1 (tests/test_api_schemathesis.py checks it).
 """

@@ -7,11 +7,14 @@ token or password are dropped at every level before answering.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from raftcron import __version__
 from raftcron.api.http import Request, Response, json_response
 from raftcron.model import ACTIVE_STATUSES
+
+if TYPE_CHECKING:
+    from raftcron.api.context import Runtime
 
 #: A peer is ready when it is at most this many entries behind the commit index it knows.
 READY_LAG = 5
@@ -37,7 +40,7 @@ def _int(value: Any) -> int:
         return 0
 
 
-def peer_status(rt: Any, apis: dict[str, str] | None = None) -> dict:
+def peer_status(rt: Runtime, apis: dict[str, str] | None = None) -> dict:
     """node.status() + extra_status(), with apply lag and the API addresses: this peer's as
     `api`, and each peer's (`apis`, from `Runtime.peer_apis`) as `api` of its `peers` entry."""
     st = rt.status()
@@ -55,7 +58,7 @@ def peer_status(rt: Any, apis: dict[str, str] | None = None) -> dict:
     return scrub(st)
 
 
-async def get_status(rt: Any, req: Request) -> Response:
+async def get_status(rt: Runtime, req: Request) -> Response:
     """`GET /status` -> at least id, role, leader, term, commit_index, applied_index, peers."""
     st = peer_status(rt, await rt.peer_apis())
     active = await rt.db(rt.ctx.read.runs_for_peer, rt.ctx.self_id,
@@ -64,12 +67,12 @@ async def get_status(rt: Any, req: Request) -> Response:
     return json_response(st)
 
 
-async def healthz(rt: Any, req: Request) -> Response:
+async def healthz(rt: Runtime, req: Request) -> Response:
     """`GET /healthz` -> 200 while the process serves."""
     return json_response({"ok": True, "id": rt.ctx.self_id})
 
 
-async def readyz(rt: Any, req: Request) -> Response:
+async def readyz(rt: Runtime, req: Request) -> Response:
     """`GET /readyz` -> 200 with a leader and applied_index >= commit_index - READY_LAG."""
     st = rt.status()
     leader = st.get("leader")
@@ -87,6 +90,6 @@ async def readyz(rt: Any, req: Request) -> Response:
     return json_response(body)
 
 
-async def get_openapi(rt: Any, req: Request) -> Response:
+async def get_openapi(rt: Runtime, req: Request) -> Response:
     """`GET /openapi.json` -> the OpenAPI 3 document of every route."""
     return json_response(rt.extras["openapi"])

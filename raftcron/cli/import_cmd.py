@@ -1,4 +1,4 @@
-"""`raftcron import-crontab FILE`: a classic crontab becomes jobs (design §1).
+"""`raftcron import-crontab FILE`: a classic crontab becomes jobs (docs/cli.md).
 
     raftcron import-crontab FILE [--user-field | --no-user-field] [--prefix NAME] [--tz ZONE]
                             [--dry-run] [--api URL] [--json]

@@ -175,7 +175,7 @@ class Daemon:
                                    self_id=s.self_id, peers=list(s.peers),
                                    settings=_scheduler_settings(s), recorder=metrics)
         # Job notifications (webhook, email, dead man's switch): decided and sent by the
-        # leader only, started and stopped with leadership like the scheduler (notifier.py).
+        # leader only, started and stopped with leadership like the scheduler (notify/sender.py).
         self.notifier = Notifier(read=self.read, clock=self.clock, self_id=s.self_id,
                                  config=s.notify)
 

@@ -18,7 +18,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from raftcron import schedule
 from raftcron.clock import Clock
@@ -27,6 +27,10 @@ from raftcron.daemon.versions import wait_cluster_reads
 from raftcron.durations import format_time
 from raftcron.errors import RaftcronError
 from raftcron.model import Job, Node, job_to_dict, node_to_dict
+
+if TYPE_CHECKING:
+    from raftcron.db.reader import ReadDb
+    from raftcron.model.ports import Proposer
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +55,18 @@ def _same(canonical: Mapping[str, Any], current: Mapping[str, Any] | None) -> bo
     return all(k in current and current[k] == v for k, v in canonical.items())
 
 
-async def seed(*, node: Any, read: Any, clock: Clock, jobs: Iterable[tuple[Job, str]],
+def _current_jobs(read: ReadDb, names: list[str]) -> dict[str, Any]:
+    """The state's copy of each named job and of every file-managed one (on a reader
+    thread: one hop for the whole seeding)."""
+    state: dict[str, Any] = {}
+    for name in [*names, *read.managed_jobs()]:
+        current = read.get_job(name)
+        if current is not None:
+            state[name] = current
+    return state
+
+
+async def seed(*, node: Proposer, read: ReadDb, clock: Clock, jobs: Iterable[tuple[Job, str]],
                nodes: Iterable[Node], timeout: float = 10.0) -> SeedReport:
     """Propose `put_node` for every node that differs from the state, then what
     `seed_plan.decide_jobs` decides for every job (`jobs`: each job with the name of its file
@@ -62,7 +77,7 @@ async def seed(*, node: Any, read: Any, clock: Clock, jobs: Iterable[tuple[Job, 
     report = SeedReport()
     for spec in nodes:
         canonical = node_to_dict(spec)
-        current = read.get_node(spec.name)
+        current = await read.call(read.get_node, spec.name)
         if _same(canonical, current):
             report.nodes_unchanged += 1
             continue
@@ -77,11 +92,7 @@ async def seed(*, node: Any, read: Any, clock: Clock, jobs: Iterable[tuple[Job, 
     files = [(file_marker(file_name), job_to_dict(job)) for job, file_name in jobs]
     # The jobs the files name and every file-managed job (a release needs its version too:
     # the idempotency key carries it, so a second release of the same job is not a repeat).
-    state: dict[str, Any] = {}
-    for name in [*by_name, *read.managed_jobs()]:
-        current = read.get_job(name)
-        if current is not None:
-            state[name] = current
+    state = await read.call(_current_jobs, read, [*by_name])
     decisions = decide_jobs(files, state)
     if any(d.action != "unchanged" for d in decisions):
         # put_job with managed_by and release_job are version 2: older peers would stop at
@@ -103,7 +114,7 @@ async def seed(*, node: Any, read: Any, clock: Clock, jobs: Iterable[tuple[Job, 
     return report
 
 
-async def _apply(node: Any, decision: JobDecision, job: Job | None, state: Mapping[str, Any],
+async def _apply(node: Proposer, decision: JobDecision, job: Job | None, state: Mapping[str, Any],
                  clock: Clock, timeout: float) -> bool:
     name = decision.name
     version = (state.get(name) or {}).get("version", 0)
@@ -125,7 +136,7 @@ async def _apply(node: Any, decision: JobDecision, job: Job | None, state: Mappi
     return await _propose(node, "put_job", args, key, timeout, f"job {name}")
 
 
-async def _propose(node: Any, op: str, args: dict, key: str, timeout: float, what: str,
+async def _propose(node: Proposer, op: str, args: dict, key: str, timeout: float, what: str,
                    done: str = "seeded %s from its file") -> bool:
     try:
         result = await node.propose(op, args, key=key, timeout=timeout)

@@ -15,6 +15,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from raftcron.model.ports import StatusSource
+
 log = logging.getLogger(__name__)
 
 #: The gossip key of the newest command version a peer reads.
@@ -45,7 +47,7 @@ def cluster_reads(status: Mapping[str, Any], version: int) -> tuple[bool, list[s
     return True, []
 
 
-async def wait_cluster_reads(node: Any, version: int, what: str) -> None:
+async def wait_cluster_reads(node: StatusSource, version: int, what: str) -> None:
     """Return once `cluster_reads(node.status(), version)`; WARNING about the peers waited for
     right away and then every `WARN_EVERY` seconds."""
     loop = asyncio.get_running_loop()

@@ -1,4 +1,4 @@
-"""Every SQL read of the copy, returning API-shaped dicts (design §9 names).
+"""Every SQL read of the copy, returning API-shaped dicts (docs/api.md names).
 
 Each function takes a `Database` around a read-only connection (see
 `db.ReadDb`) and runs short, index-backed queries. Lists are paginated by an opaque cursor
@@ -20,6 +20,7 @@ from raftcron.model import ACTIVE_STATUSES, JOB_STATUSES, RUN_STATUSES
 
 if TYPE_CHECKING:
     from raftcron.db.sqlite import Database
+
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000

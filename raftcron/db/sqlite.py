@@ -6,7 +6,7 @@ thread, used by the API and the scheduler off the event loop). WAL mode lets rea
 writes. The schema carries a version in `meta`; a copy written by another version is refused
 on open with `SchemaVersionError`, unless a migration in `MIGRATIONS` leads to this one.
 
-Times are stored in one fixed-width form (`dbtime.db_time`) so that string order is time
+Times are stored in one fixed-width form (`db.times.db_time`) so that string order is time
 order for the fence and for every `ORDER BY`; reads turn them back into the `format_time` form.
 
 The only importer of sqlite3 and sqlite-utils besides `queries`, `state*`, `snapshot` and

@@ -9,12 +9,17 @@ SQLite, so a scrape runs on the API's read threads, never on the event loop.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from raftcron.metrics.recorder import NOT_RUN_STATUSES, OTHER_REASON, REASON_CLASSES, reason_labels
+
+if TYPE_CHECKING:
+    from raftcron.db.reader import ReadDb
+    from raftcron.model.ports import MetricsNode
+
 
 ROLES = ("leader", "follower", "candidate")
 
@@ -22,7 +27,7 @@ ROLES = ("leader", "follower", "candidate")
 class PeerStateCollector(Collector):
     """Gauges (and the leader-change counter) for one peer; see docs/metrics.md."""
 
-    def __init__(self, *, self_id: str, node: Any, read: Any) -> None:
+    def __init__(self, *, self_id: str, node: MetricsNode, read: ReadDb) -> None:
         self.self_id, self.node, self.read = self_id, node, read
 
     def describe(self) -> list:
@@ -34,7 +39,7 @@ class PeerStateCollector(Collector):
         counts = self.read.metric_counts(REASON_CLASSES, OTHER_REASON)
         yield from _runs(counts)
         yield _in_flight(self.self_id, status, counts["in_flight"])
-        yield from _raft(status, getattr(self.node, "leader_changes", None))
+        yield from _raft(status, self.node.leader_changes)
         health = GaugeMetricFamily("raftcron_node_healthy",
                                    "1 while the replicated state calls the SSH node healthy.",
                                    labels=["node"])

@@ -38,7 +38,7 @@ from raftcron.model.types import (
 #: The newest envelope version this build writes and reads.
 VERSION = 2
 
-#: Hard cap, in UTF-8 bytes, on each replicated output tail (design §5).
+#: Hard cap, in UTF-8 bytes, on each replicated output tail (docs/jobs.md).
 MAX_TAIL_BYTES = MAX_OUTPUT_TAIL
 
 

@@ -1,4 +1,5 @@
-"""The notification sender: on the leader, tells webhooks and mailboxes what `notify.py` decides.
+"""The notification sender: on the leader, tells webhooks and mailboxes what
+`notify/decisions.py` decides.
 
 - Every peer registers `on_applied` with the node, but only a started notifier (this peer
   leads: started and stopped with leadership like the scheduler) acts. It looks at applied
@@ -40,7 +41,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from raftcron.clock import Clock
@@ -49,6 +50,9 @@ from raftcron.durations import format_time, parse_duration, parse_time
 from raftcron.model import NotifyEvent
 from raftcron.notify import decisions as notify
 from raftcron.schedule import parse
+
+if TYPE_CHECKING:
+    from raftcron.db.reader import ReadDb
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +111,7 @@ def _describe(exc: BaseException) -> str:
 class Notifier:
     """Sends job notifications while this peer leads. See the module docstring."""
 
-    def __init__(self, *, read: Any, clock: Clock, self_id: str, config: NotifyConfig,
+    def __init__(self, *, read: ReadDb, clock: Clock, self_id: str, config: NotifyConfig,
                  tick: float = ABSENT_TICK, attempts: int = 3, timeout: float = 10.0,
                  backoff: float = 1.0, post: PostJson | None = None,
                  mail: SendMail | None = None) -> None:

@@ -18,7 +18,8 @@ The order of the rules, each applied to the slots strictly after the job's curso
    newest, `all` runs up to `catchup_cap`, `none` runs none; the rest are `missed`.
 5. Concurrency against the job's active runs (and the runs this plan fires before it). Under
    `forbid` and `queue`, `catchup = "all"` forms a line instead: the slots due when the job
-   fell behind run one after another, each when the previous run ends (`schedpolicy.in_line`;
+   fell behind run one after another, each when the previous run ends
+   (`planning.concurrency.in_line`;
    the plan holds the next one and returns `catchup_until` for the next plan).
 6. `max_runs`: the last repeat finishes the job; slots after it get no record.
 

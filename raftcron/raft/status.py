@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from raftcron.config.tuning import RaftTuning
     from raftcron.raft.snapshots import SnapshotHooks
 
+
 __all__ = ["StatusPeer", "node_status"]
 
 

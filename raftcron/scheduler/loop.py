@@ -1,5 +1,5 @@
-"""The leader-only scheduling loop around the pure decisions (`planner`, `placement`,
-`recovery`, `firing`).
+"""The leader-only scheduling loop around the pure decisions (`planning.slots`,
+`planning.placement`, `planning.recovery`, `planning.proposals`).
 
 Life cycle: the daemon calls `start()` when this peer becomes leader (or registers
 `on_leadership`) and `stop()` the moment it is not; every proposal also checks
@@ -13,7 +13,8 @@ together (a `fire`, or a `batch` with `cancel_run`s and `finish_job`s). Tests dr
 step by step with a `FakeClock`; `start()` runs it in a loop that sleeps until the head of the
 job heap, the next pass, or an applied command that moves a job earlier.
 
-The job table (`schedtable.JobTable`) is loaded from the state on start and kept current from
+The job table (`scheduler.job_table.JobTable`) is loaded from the state on start and kept
+current from
 the node's apply listener, so an idle leader with 100,000 jobs only wakes for its once-a-second
 recovery pass. Pacing uses the monotonic clock; if wall time moves against it by more than
 `clock_jump`, the tick fires nothing, re-reads the state and plans again on the next tick.
@@ -28,7 +29,7 @@ import secrets
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from raftcron.durations import format_time
 from raftcron.errors import RaftcronError
@@ -38,6 +39,11 @@ from raftcron.planning.slots import JitterFn, due_slots
 from raftcron.scheduler.cluster_view import SchedulerSettings
 from raftcron.scheduler.job_table import JobTable, ParseFn, default_parse
 from raftcron.scheduler.passes import Passes
+
+if TYPE_CHECKING:
+    from raftcron.clock import Clock
+    from raftcron.db.reader import ReadDb
+    from raftcron.model.ports import LeaderNode
 
 __all__ = ["Scheduler", "SchedulerSettings"]
 
@@ -56,9 +62,10 @@ class _StaleLoad(Exception):
 
 
 class Scheduler:
-    def __init__(self, *, node: Any, read: Any, clock: Any, self_id: str, peers: Sequence[str],
-                 settings: SchedulerSettings | Any = None, parse: ParseFn = default_parse,
-                 jitter_fn: JitterFn | None = None, recorder: Recorder = NULL_RECORDER) -> None:
+    def __init__(self, *, node: LeaderNode, read: ReadDb, clock: Clock, self_id: str,
+                 peers: Sequence[str], settings: SchedulerSettings | Any = None,
+                 parse: ParseFn = default_parse, jitter_fn: JitterFn | None = None,
+                 recorder: Recorder = NULL_RECORDER) -> None:
         self.node, self.read, self.clock = node, read, clock
         self.self_id = self_id
         self.peers = list(peers)
@@ -370,8 +377,8 @@ class Scheduler:
         self._sleep_until = None
 
     async def db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """A read from the SQLite copy, off the event loop."""
-        return await asyncio.to_thread(fn, *args, **kwargs)
+        """A read from the SQLite copy, off the event loop (`ReadDb.call`)."""
+        return await self.read.call(fn, *args, **kwargs)
 
 
 class _Entry:

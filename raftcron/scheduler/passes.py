@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from raftcron.scheduler.cluster_view import SchedulerSettings
     from raftcron.scheduler.job_table import JobTable
 
+
 T = TypeVar("T")
 
 

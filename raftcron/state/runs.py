@@ -1,7 +1,7 @@
 """Apply handlers for runs: fire (with the fence), run_started, run_finished, run_lost,
 cancel_run, prune_runs.
 
-The fence (design §4: a committed slot is never fired again): a *scheduled* record
+The fence (docs/guarantees.md: a committed slot is never fired again): a *scheduled* record
 (`manual=false`, `retry_of=null`) is accepted only if its job exists and is `scheduled`, its
 slot is strictly later than the job's cursor as it was before this command, it repeats no
 (job, slot, attempt, target) of this command, and, when pending, the job's `max_runs` is not
