@@ -208,6 +208,28 @@ def _cleanup_on_signals() -> None:
         signal.signal(sig, stop)
 
 
+def _run(args: argparse.Namespace, root: Path, seconds: float, seed: int, say: Log) -> bool:
+    """One run as the command line asked; prints its verdict and returns whether it passed."""
+    kwargs = {"secret": SECRET, "raft": TIMINGS[args.timings], "test_timings": False}
+    if args.fault == "skew":
+        with chaos_cluster(root / "cluster", disk_peer=None, **kwargs,
+                           **skew_peer_options(root, "+30s")) as (cluster, _):
+            problems = run_skew(cluster, root / "stamps", seconds=seconds, put_jobs=put_jobs,
+                                stamp_job=stamp_job, read_stamps=read_stamps, list_runs=list_runs,
+                                jobs=args.jobs, log=say)
+        ok = not problems
+        print("verdict: OK" if ok else "verdict: FAILED\n" + "\n".join(
+            f"PROBLEM: {p}" for p in problems))
+    else:
+        with chaos_cluster(root / "cluster", **kwargs) as (cluster, tmpfs):
+            verdict = run_chaos(cluster, root / "stamps", seconds=seconds, jobs=args.jobs,
+                                seed=seed, plan=_plan(args.fault), log=say, tmpfs=tmpfs,
+                                writers=args.writers)
+        ok = verdict.ok
+        print(verdict.summary())
+    return ok
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", nargs="?", choices=["soak"], help="random faults of every kind")
@@ -237,23 +259,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     say(f"[chaos] {what}, seed {seed}, {seconds:g} s, {args.jobs} jobs, {args.writers} "
         f"writers, {args.timings} timings, load {os.getloadavg()}, in {root}")
     _cleanup_on_signals()
-    kwargs = {"secret": SECRET, "raft": TIMINGS[args.timings], "test_timings": False}
-    if what == "skew":
-        with chaos_cluster(root / "cluster", disk_peer=None, **kwargs,
-                           **skew_peer_options(root, "+30s")) as (cluster, _):
-            problems = run_skew(cluster, root / "stamps", seconds=seconds, put_jobs=put_jobs,
-                                stamp_job=stamp_job, read_stamps=read_stamps, list_runs=list_runs,
-                                jobs=args.jobs, log=say)
-        ok = not problems
-        print("verdict: OK" if ok else "verdict: FAILED\n" + "\n".join(
-            f"PROBLEM: {p}" for p in problems))
-    else:
-        with chaos_cluster(root / "cluster", **kwargs) as (cluster, tmpfs):
-            verdict = run_chaos(cluster, root / "stamps", seconds=seconds, jobs=args.jobs,
-                                seed=seed, plan=_plan(args.fault), log=say, tmpfs=tmpfs,
-                                writers=args.writers)
-        ok = verdict.ok
-        print(verdict.summary())
+    try:
+        ok = _run(args, root, seconds, seed, say)
+    except BaseException:
+        say(f"[chaos] stopped by an error; kept {root} (peer logs in cluster/peer*/peer.log)")
+        raise
     print(f"load average at the end: {os.getloadavg()}")
     if args.keep or not ok:
         say(f"[chaos] kept {root} (peer logs in cluster/peer*/peer.log)")
