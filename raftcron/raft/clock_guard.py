@@ -76,20 +76,27 @@ class ClockGuard:
         return verdict
 
     def _report(self, verdict: ClockVerdict) -> None:
+        # One line per change: ERROR when the clock keeps this peer from firing, INFO while
+        # the measurements are merely missing (every start-up goes through that).
         if verdict.ok:
-            if self._complained is not None:
+            if self._complained in ("outvoted", "split"):
                 log.warning("clock agrees with the majority again (offset %+.3fs): may fire",
                             verdict.offset or 0.0)
+            elif self._complained is not None:
+                log.info("clock agrees with the majority (offset %+.3fs)", verdict.offset or 0.0)
             self._complained = None
             return
-        kind = "outvoted" if verdict.outvoted else "unsure"
-        if self._complained == kind:
-            return
         measured = sum(1 for o in self.offsets().values() if o is not None)
-        if verdict.outvoted or measured + 1 > self._members // 2:
-            log.error("not firing: %s", verdict.reason)
+        if verdict.outvoted:
+            kind = "outvoted"
         else:
+            kind = "split" if measured + 1 > self._members // 2 else "unmeasured"
+        if kind == self._complained:
+            return  # the offset moves by milliseconds: one line per change of kind
+        if kind == "unmeasured":
             log.info("not firing yet: %s", verdict.reason)
+        else:
+            log.error("not firing: %s", verdict.reason)
         self._complained = kind
 
     def _hand_over(self, verdict: ClockVerdict, now: float) -> None:
