@@ -90,6 +90,9 @@ class ClockVerdict:
     reason: str | None
     #: The peers whose clocks are with the majority (the hand-over targets), by id.
     agreeing: tuple[str, ...] = ()
+    #: Seconds to take off this clock to read the majority's time: the median offset of the
+    #: agreeing majority (this peer included when `ok`); 0 when no majority agrees.
+    correction: float = 0.0
 
 
 def judge(offsets: Mapping[str, float | None], members: int, threshold: float) -> ClockVerdict:
@@ -111,13 +114,14 @@ def judge(offsets: Mapping[str, float | None], members: int, threshold: float) -
         if hi - lo + 1 > len(best):
             best = [p for p, _ in ordered[lo:hi + 1]]
     if 1 + len(with_me) >= need:
-        return ClockVerdict(offset, True, False, None, tuple(sorted(with_me)))
+        shift = -statistics.median([0.0, *(known[p] for p in with_me)])
+        return ClockVerdict(offset, True, False, None, tuple(sorted(with_me)), shift)
     if len(best) >= need:
         shift = -statistics.median(known[p] for p in best)
         return ClockVerdict(
             offset, False, True,
             f"this peer's clock is {shift:+.3f}s off the majority's "
-            f"(max_clock_skew {threshold:g}s)", tuple(sorted(best)))
+            f"(max_clock_skew {threshold:g}s)", tuple(sorted(best)), shift)
     if len(known) + 1 < need:
         why = (f"clock offsets known for {len(known)} of the {members - 1} other peers; "
                f"a majority must be measured first")

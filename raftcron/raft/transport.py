@@ -47,7 +47,7 @@ from typing import Any
 from pysyncobj.tcp_connection import CONNECTION_STATE
 from pysyncobj.transport import TCPTransport
 
-from raftcron.raft.clocks import OffsetEstimator
+from raftcron.raft.clocks import SAMPLE_TTL, OffsetEstimator
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,11 @@ class KeepaliveTransport(TCPTransport):
         if not isinstance(sent, int | float) or isinstance(sent, bool):
             return  # an older peer: no clock in its keepalive
         self._echo[peer_id] = (float(sent), received)
-        est = self._clocks.setdefault(peer_id, OffsetEstimator())
+        est = self._clocks.get(peer_id)
+        if est is None:
+            # Samples outlive a few keepalive periods, however long those are configured.
+            ttl = max(SAMPLE_TTL, 4 * self.keepalive_interval)
+            est = self._clocks[peer_id] = OffsetEstimator(ttl=ttl)
         echo = message.get("echo")
         if (isinstance(echo, list) and len(echo) == 2
                 and all(isinstance(v, int | float) for v in echo)):

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cluster import Cluster, Peer
-from tests.support.cluster_jobs import put_job
+from tests.support.cluster_jobs import epoch, put_job
 from tests.support.wait import wait_until
 
 SKEW = 30.0
@@ -152,6 +152,17 @@ def test_cluster_skewed_leader_hands_over_and_no_slot_runs_early(tmp_path: Path,
         # No gap the size of the skew: the new leader fired the next slots on time.
         assert max(y - x for x, y in pairwise(slots)) <= 5, slots
         assert slots[0] - started < 20, (slots[0], started)
+        # A job put through the skewed peer is stamped with the majority's time: its first
+        # slot runs on time, not a skew later (its creation time is not in the future).
+        out2 = tmp_path / "ran2"
+        cmd2 = f'echo "$RAFTCRON_SCHEDULED_TS $(date +%s.%N) $RAFTCRON_PEER" >> {out2}'
+        put = time.time()
+        job = put_job(skewed, "tock", {"schedule": "* * * * * *", "command": cmd2,
+                                       "roles": ["honest"], "concurrency": "allow"})
+        assert abs(epoch(job["created_at"]) - put) < 5, job["created_at"]
+        wait_until(lambda: lines(out2), 40, "the first run of a job put through the skewed peer")
+        first = lines(out2)[0]
+        assert first[1] >= first[0] - TOLERANCE and first[0] - put < 5, (first, put)
         # The skewed peer never led again.
         assert cluster.leader() is not skewed
         assert status(skewed)["firing"] is False

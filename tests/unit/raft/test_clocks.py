@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
+from raftcron.clock import FakeClock, MajorityClock
 from raftcron.config.tuning import RaftTuning
 from raftcron.errors import ConfigError
 from raftcron.raft.clocks import OffsetEstimator, judge, ntp_sample
@@ -102,6 +105,16 @@ def test_judge_names_the_agreeing_peers_and_says_why() -> None:
     assert "max_clock_skew 1s" in verdict.reason
 
 
+def test_judge_corrects_by_the_agreeing_majority_only() -> None:
+    # Outvoted, 30 s ahead: take 30 s off to read the majority's time.
+    assert judge({"b": -30.0, "c": -30.2}, 3, 1.0).correction == pytest.approx(30.1)
+    # With the majority, a little ahead of the peer it agrees with: half the difference.
+    assert judge({"b": -0.4, "c": 25.0}, 3, 1.0).correction == pytest.approx(0.2)
+    # Unsure (one other measured, 30 s away): no correction, whoever is wrong.
+    assert judge({"b": -30.0, "c": None}, 3, 1.0).correction == 0.0
+    assert judge({}, 1, 1.0).correction == 0.0
+
+
 def test_max_clock_skew_is_a_raft_setting_validated() -> None:
     assert RaftTuning().max_clock_skew == 1.0
     assert RaftTuning.from_config({"max_clock_skew": 0.25}).max_clock_skew == 0.25
@@ -109,3 +122,14 @@ def test_max_clock_skew_is_a_raft_setting_validated() -> None:
         with pytest.raises(ConfigError) as err:
             RaftTuning.from_config({"max_clock_skew": bad})
         assert err.value.field == "raft.max_clock_skew"
+
+
+def test_majority_clock_moves_wall_time_only() -> None:
+    base = FakeClock(datetime(2026, 1, 1, 0, 0, 30, tzinfo=UTC))
+    correction = [30.0]
+    clock = MajorityClock(base, lambda: correction[0])
+    assert clock.now() == datetime(2026, 1, 1, tzinfo=UTC)
+    base.advance(timedelta(seconds=2))
+    assert clock.monotonic() == base.monotonic() == 2.0
+    correction[0] = 0.0
+    assert clock.now() == base.now()
