@@ -61,7 +61,12 @@ class ClockGuard:
         if now < self._next_check:
             return self.verdict
         self._next_check = now + CHECK_EVERY
-        verdict = judge(self.offsets(), self._members, self._max_skew)
+        # A peer of an older release sends no time: it counts as agreeing, as every peer did
+        # before clocks were measured, so a rolling upgrade never stops the firing.
+        transport = self._raft.transport()
+        judged = {p: (0.0 if o is None and transport.sends_no_clock(p) else o)
+                  for p, o in self.offsets().items()}
+        verdict = judge(judged, self._members, self._max_skew)
         self._report(verdict)
         self.verdict = verdict
         raft = self._raft

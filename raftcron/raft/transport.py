@@ -76,6 +76,7 @@ class KeepaliveTransport(TCPTransport):
         self._clocks: dict[str, OffsetEstimator] = {}
         # peer id -> (its wall time in the last keepalive from it, our wall time on receipt).
         self._echo: dict[str, tuple[float, float]] = {}
+        self._clockless: set[str] = set()
         #: While True (a leader handing over leadership), append_entries are not sent, so
         #: the followers' election timers run out. Set from the raft thread only.
         self.mute_append_entries = False
@@ -109,7 +110,9 @@ class KeepaliveTransport(TCPTransport):
         received, mono = time.time(), time.monotonic()
         sent = message.get("wall")
         if not isinstance(sent, int | float) or isinstance(sent, bool):
-            return  # an older peer: no clock in its keepalive
+            self._clockless.add(peer_id)  # an older release: no clock in its keepalive
+            return
+        self._clockless.discard(peer_id)
         self._echo[peer_id] = (float(sent), received)
         est = self._clocks.get(peer_id)
         if est is None:
@@ -216,6 +219,10 @@ class KeepaliveTransport(TCPTransport):
         """`peer_id`'s wall clock minus this one's in seconds (None: not measured lately)."""
         est = self._clocks.get(peer_id)
         return None if est is None else est.estimate(time.monotonic())
+
+    def sends_no_clock(self, peer_id: str) -> bool:
+        """`peer_id` runs an older release whose keepalives carry no wall time."""
+        return peer_id in self._clockless
 
     def peer_meta(self, peer_id: str) -> dict[str, Any]:
         """What `peer_id` last announced about itself ({} if nothing yet)."""
