@@ -172,10 +172,6 @@ class Node:
         """The latest judgement of this peer's clock against the others'."""
         return self._clock.verdict
 
-    def clock_offsets(self) -> dict[str, float | None]:
-        """Each other peer's wall clock minus this one's, in seconds (None: not measured)."""
-        return self._clock.offsets()
-
     def has_lease(self) -> bool:
         """A majority of the members (this one included) sent this peer something within
         `election_timeout_min`: no other leader can have been elected meanwhile."""

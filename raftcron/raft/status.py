@@ -40,8 +40,6 @@ class StatusPeer(Protocol):
 
     def has_lease(self) -> bool: ...
 
-    def clock_offsets(self) -> dict[str, float | None]: ...
-
 
 def node_status(peer: StatusPeer, raft: RaftObj, *, role: str, hooks: SnapshotHooks) -> dict:
     """This peer's view: id, role, leader, term, commit/applied index and every member.
@@ -70,7 +68,6 @@ def node_status(peer: StatusPeer, raft: RaftObj, *, role: str, hooks: SnapshotHo
         leader = None
     transport = raft.transport()
     now = time.monotonic()
-    skews = peer.clock_offsets()
     peers: list[dict[str, Any]] = [{**peer.announce, "id": peer.self_id, "self": True,
                                     "reachable": True, "last_contact": 0.0,
                                     "clock_skew": 0.0}]
@@ -81,7 +78,7 @@ def node_status(peer: StatusPeer, raft: RaftObj, *, role: str, hooks: SnapshotHo
                      and heard_within(contact, now, peer.tuning.election_timeout_max))
         entry: dict[str, Any] = {**transport.peer_meta(other.id), "id": other.id,
                                  "self": False, "reachable": reachable, "last_contact": age,
-                                 "clock_skew": _round(skews.get(other.id))}
+                                 "clock_skew": _round(transport.clock_offset(other.id))}
         if is_leader:
             entry["match_index"] = raft.match_index(other)
         peers.append(entry)
