@@ -22,6 +22,7 @@ CONFIG_KEYS = {
     "leader_fallback": "leader_fallback",
     "log_compaction_entries": "log_compaction_entries",
     "log_compaction_time": "log_compaction_time",
+    "max_clock_skew": "max_clock_skew",
 }
 
 
@@ -39,6 +40,8 @@ class RaftTuning:
     - `leader_fallback`: a leader that hears from no majority this long steps down.
     - `log_compaction_entries` / `log_compaction_time`: snapshot (the SQLite copy) when the log
       holds more entries than this, or this many seconds after the last snapshot.
+    - `max_clock_skew`: a peer whose wall clock is further than this from the majority's
+      fires nothing, hands over leadership and stands in no election (`raftcron.raft.clocks`).
     """
 
     heartbeat: float = 0.1
@@ -49,6 +52,7 @@ class RaftTuning:
     leader_fallback: float = 6.0
     log_compaction_entries: int = 10_000
     log_compaction_time: float = 300.0
+    max_clock_skew: float = 1.0
 
     @property
     def keepalive_interval(self) -> float:

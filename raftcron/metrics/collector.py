@@ -102,7 +102,27 @@ def _raft(status: dict, leader_changes: Any) -> Iterator[Any]:
         if isinstance(p, dict) and p.get("id"):
             reachable.add_metric([p["id"]], 1 if p.get("reachable") else 0)
     yield reachable
+    yield from _clocks(status)
     if isinstance(leader_changes, int):
         yield CounterMetricFamily("raftcron_raft_leader_changes",
                                   "Times this peer saw a new Raft leader (the first included).",
                                   value=leader_changes)
+
+
+def _clocks(status: dict) -> Iterator[GaugeMetricFamily]:
+    skew = GaugeMetricFamily("raftcron_clock_skew_seconds",
+                             "The peer's wall clock minus this one's (peers measured lately).",
+                             labels=["peer"])
+    for p in status.get("peers") or ():
+        if (isinstance(p, dict) and p.get("id") and not p.get("self")
+                and isinstance(p.get("clock_skew"), int | float)):
+            skew.add_metric([p["id"]], float(p["clock_skew"]))
+    yield skew
+    offset = status.get("clock_offset")
+    if isinstance(offset, int | float):
+        yield GaugeMetricFamily("raftcron_clock_offset_seconds",
+                                "This peer's wall clock minus the median of the members'.",
+                                value=float(offset))
+    yield GaugeMetricFamily("raftcron_firing", "1 while this peer fires slots (the leader, "
+                            "its clock with the majority's).",
+                            value=1 if status.get("firing") else 0)

@@ -3,8 +3,8 @@
 
 Life cycle: the daemon calls `start()` when this peer becomes leader (or registers
 `on_leadership`) and `stop()` the moment it is not; every proposal also checks
-`node.is_leader` first. The state's fence makes a deposed leader's late `fire` harmless, but
-the loop does not lean on it.
+`node.firing` (leader, and its clock with the majority's) first. The state's fence makes a
+deposed leader's late `fire` harmless, but the loop does not lean on it.
 
 One `tick()` is one wake: at `now` from the clock, it runs the recovery pass when due (leases,
 retries, held queue slots; every `recovery_interval`), the retention pass when due (every
@@ -189,8 +189,8 @@ class Scheduler:
     async def tick(self) -> list[Proposal]:
         """One wake at the clock's `now`; returns what it proposed (applied or not).
 
-        Nothing at all while this peer is not the leader."""
-        if not self.node.is_leader:
+        Nothing at all while this peer is not the firing leader (`_firing`)."""
+        if not self._firing():
             return []
         if not self._loaded:
             await self.reload()
@@ -268,7 +268,7 @@ class Scheduler:
 
     async def propose(self, proposal: Proposal) -> dict | None:
         """Propose if still leader; the result, or None when not leader or it failed."""
-        if not self._live or not self.node.is_leader:
+        if not self._live or not self._firing():
             log.info("not leader: %s not proposed", proposal.op)
             return None
         try:
@@ -281,6 +281,12 @@ class Scheduler:
         self._apply_command(proposal.op, proposal.args, result)
         self.recorder.proposed(proposal.op, proposal.args, result)
         return result
+
+    def _firing(self) -> bool:
+        """The node leads and its clock agrees with the majority's (`Node.firing`; a node
+        without a clock check, as in unit tests, fires while it leads)."""
+        firing = getattr(self.node, "firing", None)
+        return bool(self.node.is_leader if firing is None else firing)
 
     def new_run_id(self) -> str:
         """Time-sortable: 48-bit milliseconds, a 16-bit sequence within the millisecond, and
