@@ -105,6 +105,12 @@ class ReadDb:
     def all_jobs_for_scheduler(self) -> list[dict]:
         return queries.all_jobs_for_scheduler(self._db())
 
+    def jobs_for_scheduler(self, names: list[str]) -> list[dict]:
+        return queries.jobs_for_scheduler(self._db(), names)
+
+    def due_jobs(self, until: str, after: tuple[str, str] | None, limit: int) -> list[dict]:
+        return queries.due_jobs(self._db(), until, after, limit)
+
     def recent_assignments(self, since: str) -> dict[str, int]:
         return queries.recent_assignments(self._db(), since)
 

@@ -36,7 +36,7 @@ from raftcron.model.types import (
 )
 
 #: The newest envelope version this build writes and reads.
-VERSION = 2
+VERSION = 3
 
 #: Hard cap, in UTF-8 bytes, on each replicated output tail (design §5).
 MAX_TAIL_BYTES = MAX_OUTPUT_TAIL
@@ -79,12 +79,19 @@ ARGS: dict[str, dict[str, _Arg]] = {
         "create_only": _Arg("bool", required=False, default=False),
         # "file:<path>" when the seeder writes a job from `--jobs-dir`; absent from the API.
         "managed_by": _Arg("name", required=False, nullable=True),
+        # The job's next slot and fire time as the proposer computed them (apply stores them,
+        # never computes them); null or absent: not known, the leader plans the job to learn.
+        "next": _Arg("next", required=False, nullable=True),
     },
     "delete_job": {"name": _NAME, "at": _T},
     # The seeder hands a job whose file is gone over to the API (managed_by cleared).
     "release_job": {"name": _NAME, "managed_by": _NAME, "at": _T},
-    "set_paused": {"name": _NAME, "paused": _Arg("bool"), "at": _T},
-    "fire": {"runs": _Arg("records"), "at": _T},
+    "set_paused": {"name": _NAME, "paused": _Arg("bool"), "at": _T,
+                   "next": _Arg("next", required=False, nullable=True)},
+    # `next`: job -> its next slot and fire time after this command's records, as the leader
+    # planned them; stored only forward of the fence (`state.runs.fire`).
+    "fire": {"runs": _Arg("records"), "at": _T, "next": _Arg("next_map", required=False,
+                                                           default=None)},
     "run_started": {"run_id": _NAME, "peer": _NAME, "at": _T},
     "run_finished": {
         "run_id": _NAME,
@@ -124,6 +131,9 @@ INTRODUCED: dict[tuple[str, str | None], int] = {
     ("put_peer", None): 2,
     ("release_job", None): 2,
     ("put_job", "managed_by"): 2,
+    ("put_job", "next"): 3,
+    ("set_paused", "next"): 3,
+    ("fire", "next"): 3,
 }
 
 
@@ -309,6 +319,14 @@ def _check_value(kind: str, value: Any, where: str) -> Any:
             raise _fail(where, "one of " + "|".join(sorted(FINISH_STATUSES)), value)
     elif kind in ("job", "node"):
         _check_resource(kind, value, where)
+    elif kind == "next":
+        _check_next(value, where)
+    elif kind == "next_map":
+        if not isinstance(value, dict):
+            raise _fail(where, "an object of job -> {slot, fire_at}", value)
+        for name, item in value.items():
+            _check_value("name", name, f"{where}.{name}")
+            _check_next(item, f"{where}.{name}")
     elif kind == "names":
         if not isinstance(value, list):
             raise _fail(where, "a list of strings", value)
@@ -339,6 +357,15 @@ def _check_resource(kind: str, value: Any, where: str) -> None:
         for name in ("keep_runs", "max_runs"):
             if value.get(name) is not None:
                 _check_value("count", value[name], f"{where}.{name}")
+
+
+_NEXT: dict[str, _Arg] = {"slot": _T, "fire_at": _T}
+
+
+def _check_next(value: Any, where: str) -> None:
+    if not isinstance(value, dict):
+        raise _fail(where, "an object {slot, fire_at}", value)
+    _check_fields(value, _NEXT, prefix=f"{where}.")
 
 
 def _check_record(value: Any, where: str) -> dict[str, Any]:
