@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from raftcron.db.sqlite import ABSENT_CONDITION
 from raftcron.db.times import api_time, db_time
 from raftcron.errors import ValidationError
 from raftcron.model import ACTIVE_STATUSES, JOB_STATUSES, RUN_STATUSES
@@ -166,6 +167,20 @@ def list_jobs(db: Database, *, status: str | None = None, role: str | None = Non
     sql = "SELECT * FROM jobs" + (" WHERE " + " AND ".join(where) if where else "")
     rows = list(db.query(sql + " ORDER BY name LIMIT :n", params))
     return _page(rows, n, lambda r: [r["name"]], job_dict)
+
+
+def absent_watched_jobs(db: Database, *, limit: int, after: str | None = None
+                        ) -> tuple[list[dict], str | None]:
+    """Scheduled jobs whose `notify.on` lists `absent`, by name, through the partial index
+    `jobs_watch_absent`: the cost is the jobs watched, never every job. `(page, last name)`,
+    the name None on the last page."""
+    params: dict[str, Any] = {"after": after or "", "n": limit + 1}
+    sql = (f"SELECT * FROM jobs INDEXED BY jobs_watch_absent WHERE {ABSENT_CONDITION}"
+           " AND status = 'scheduled' AND name > :after ORDER BY name LIMIT :n")
+    rows = list(db.query(sql, params))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return [job_dict(r) for r in rows], (rows[-1]["name"] if more and rows else None)
 
 
 def job_cursors(db: Database) -> dict[str, str | None]:

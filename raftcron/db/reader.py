@@ -105,6 +105,10 @@ class ReadDb:
     def all_jobs_for_scheduler(self) -> list[dict]:
         return queries.all_jobs_for_scheduler(self._db())
 
+    def absent_watched_jobs(self, *, limit: int, after: str | None = None
+                            ) -> tuple[list[dict], str | None]:
+        return queries.absent_watched_jobs(self._db(), limit=limit, after=after)
+
     def jobs_for_scheduler(self, names: list[str]) -> list[dict]:
         return queries.jobs_for_scheduler(self._db(), names)
 

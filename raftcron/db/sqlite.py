@@ -44,7 +44,8 @@ __all__ = [
 #: 2: `jobs.managed_by` (the file in `--jobs-dir` that defines a job) and the `peers` table
 #: (each peer's API address, announced by the peer itself).
 #: 3: `jobs.next_slot` and `jobs.next_fire_at` (the job's next slot and fire time, as its
-#: proposer computed them), indexed with `status` so the leader reads only what is due soon.
+#: proposer computed them), indexed with `status` so the leader reads only what is due soon;
+#: a partial index of the jobs watched for `absent` (the dead man's switch).
 SCHEMA_VERSION = 3
 
 
@@ -65,6 +66,7 @@ def _migrate_2_to_3(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE jobs ADD COLUMN next_slot TEXT")
     conn.execute("ALTER TABLE jobs ADD COLUMN next_fire_at TEXT")
     conn.execute(_NEXT_INDEX_SQL)
+    conn.execute(_ABSENT_INDEX_SQL)
 
 
 #: version n -> function that migrates a copy from n to n+1 inside the open transaction.
@@ -161,6 +163,10 @@ _INDEXES = [
 
 #: The leader's window: scheduled jobs due before a time, in order (`queries.due_jobs`).
 _NEXT_INDEX_SQL = "CREATE INDEX jobs_status_next_fire_at ON jobs (status, next_fire_at)"
+#: The jobs whose `notify.on` lists `absent` (the dead man's switch reads only these:
+#: `queries.absent_watched_jobs` repeats this exact condition so SQLite uses the index).
+ABSENT_CONDITION = "instr(json_extract(spec, '$.notify.on'), '\"absent\"') > 0"
+_ABSENT_INDEX_SQL = f"CREATE INDEX jobs_watch_absent ON jobs (name) WHERE {ABSENT_CONDITION}"
 
 # Backstops for the fence, which apply checks first: one scheduled run per (job, slot,
 # attempt, target), and one retry per (run retried, attempt).
@@ -290,7 +296,7 @@ def create_schema(conn: sqlite3.Connection) -> None:
         db[name].create(columns, pk=pk, not_null=not_null, defaults=defaults, strict=True)
     for table, cols in _INDEXES:
         db[table].create_index(cols, index_name=f"{table}_{'_'.join(cols)}")
-    for sql in (*_UNIQUE_SQL, _NEXT_INDEX_SQL):
+    for sql in (*_UNIQUE_SQL, _NEXT_INDEX_SQL, _ABSENT_INDEX_SQL):
         conn.execute(sql)
     conn.executemany(
         "INSERT INTO meta (key, value) VALUES (?, ?)",

@@ -58,6 +58,10 @@ class PassOwner(Protocol):
         """`fn(*args, **kwargs)` on a reader thread, off the event loop."""
         ...
 
+    async def ensure_jobs(self, names: set[str]) -> None:
+        """Load these jobs into the table if it lacks them (outside the window)."""
+        ...
+
     def release(self, name: str, now: datetime) -> None:
         """A `queue` job's run ended at `now`: its held slot may fire."""
         ...
@@ -100,6 +104,7 @@ class Passes:
         for _ in range(RETRY_SCAN_PAGES):
             items, cursor = await self._s.db(self._s.read.list_runs, status=sorted(RETRYABLE),
                                               since=since, limit=1000, cursor=cursor)
+            await self._s.ensure_jobs({str(r.get("job")) for r in items})
             for run in items:
                 self._want_retry(run)
             if cursor is None:
@@ -150,6 +155,7 @@ class Passes:
             self._candidates.discard(run_id)
             run = await s.db(s.read.get_run, run_id)
             if run is not None:
+                await s.ensure_jobs({str(run.get("job"))})
                 self._want_retry(run)
         due = [r for r in self._retries.values() if r.due <= now]
         if not due:
