@@ -79,8 +79,7 @@ ARGS: dict[str, dict[str, _Arg]] = {
         "create_only": _Arg("bool", required=False, default=False),
         # "file:<path>" when the seeder writes a job from `--jobs-dir`; absent from the API.
         "managed_by": _Arg("name", required=False, nullable=True),
-        # The job's next slot and fire time as the proposer computed them (apply stores them,
-        # never computes them); null or absent: not known, the leader plans the job to learn.
+        # v3: the next slot and fire time, by the proposer (null or absent: not known).
         "next": _Arg("next", required=False, nullable=True),
     },
     "delete_job": {"name": _NAME, "at": _T},
@@ -88,8 +87,7 @@ ARGS: dict[str, dict[str, _Arg]] = {
     "release_job": {"name": _NAME, "managed_by": _NAME, "at": _T},
     "set_paused": {"name": _NAME, "paused": _Arg("bool"), "at": _T,
                    "next": _Arg("next", required=False, nullable=True)},
-    # `next`: job -> its next slot and fire time after this command's records, as the leader
-    # planned them; stored only forward of the fence (`state.runs.fire`).
+    # next (v3): job -> its next slot and fire time after these records, by the leader.
     "fire": {"runs": _Arg("records"), "at": _T, "next": _Arg("next_map", required=False,
                                                            default=None)},
     "run_started": {"run_id": _NAME, "peer": _NAME, "at": _T},
@@ -121,7 +119,8 @@ ARGS: dict[str, dict[str, _Arg]] = {
     # A peer announces its own API address (proxying a run's output to the peer that ran it).
     "put_peer": {"peer": _NAME, "api": _NAME, "at": _T},
     "noop": {},
-    "batch": {"commands": _Arg("commands")},
+    # atomic (v3): one refused entry refuses the whole batch, nothing applied (jobs:batch).
+    "batch": {"commands": _Arg("commands"), "atomic": _Arg("bool", required=False)},
 }
 
 OPS = frozenset(ARGS)
@@ -134,6 +133,7 @@ INTRODUCED: dict[tuple[str, str | None], int] = {
     ("put_job", "next"): 3,
     ("set_paused", "next"): 3,
     ("fire", "next"): 3,
+    ("batch", "atomic"): 3,
 }
 
 
