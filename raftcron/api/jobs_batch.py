@@ -11,6 +11,9 @@ a file-managed job, so it applies whole all the same. The `Idempotency-Key` head
 batch's key: a retry answers the first outcome and applies nothing twice. A body over the
 server's cap is a 413 (`api/app.py`).
 
+`"create_only": true` in the body creates only: a job that exists already refuses the
+whole batch (409 naming `jobs[i].name`; `raftcron import-crontab` sends it).
+
 Answer: `{"items": [{"name", "created", "version"}]}` in the order sent.
 """
 
@@ -43,7 +46,7 @@ def _prefixed(exc: RaftcronError, i: int) -> RaftcronError:
 
 
 def _jobs_list(body: dict) -> list[Any]:
-    extra = sorted(set(body) - {"jobs"})
+    extra = sorted(set(body) - {"jobs", "create_only"})
     if extra:
         raise ValidationError(f"{extra[0]}: unknown field", field=extra[0])
     jobs = body.get("jobs")
@@ -55,7 +58,7 @@ def _jobs_list(body: dict) -> list[Any]:
     return jobs
 
 
-async def _validated(rt: Any, req: Request, jobs: list[Any]) -> list[dict]:
+async def _validated(rt: Any, req: Request, jobs: list[Any], create_only: bool) -> list[dict]:
     """Each job's `put_job` arguments; the first bad job raises, naming its index."""
     out: list[dict] = []
     seen: dict[str, int] = {}
@@ -68,7 +71,8 @@ async def _validated(rt: Any, req: Request, jobs: list[Any]) -> list[dict]:
                 raise ValidationError(f"{job.name!r} is also jobs[{seen[job.name]}]",
                                       field="name")
             seen[job.name] = i
-            out.append(await nextfire.add_to_put(rt, put_args(rt, req, job, create_only=False)))
+            out.append(await nextfire.add_to_put(
+                rt, put_args(rt, req, job, create_only=create_only)))
         except RaftcronError as exc:
             raise _prefixed(exc, i) from None
     return out
@@ -87,14 +91,39 @@ async def _refuse_managed(rt: Any, args: list[dict]) -> None:
                 field=f"jobs[{i}].name")
 
 
+async def _refuse_existing(rt: Any, args: list[dict]) -> None:
+    """`create_only`: 409 naming the first job that exists, before anything is proposed."""
+    for i, a in enumerate(args):
+        if await rt.db(rt.ctx.read.get_job, a["job"]["name"]) is not None:
+            raise ConflictError(f"jobs[{i}]: a job named {a['job']['name']!r} already exists",
+                                field=f"jobs[{i}].name")
+
+
+def _refused(result: dict, i: int, name: str, rest: str) -> None:
+    """Raise the state's refusal of entry `i` (job `name`) with its field under `jobs[i]`."""
+    field = f"jobs[{i}]{rest}"
+    code = result.get("error")
+    if code == "exists":
+        raise ConflictError(f"jobs[{i}]: a job named {name!r} already exists", field=field)
+    message = f"jobs[{i}]: {result.get('message') or code}"
+    if code == "invalid_args":
+        raise ValidationError(message, field=field)
+    raise ConflictError(message, field=field)
+
+
 async def apply_jobs(rt: Any, req: Request) -> Response:
     """`POST /jobs:batch` -> 200 `{"items": [{"name", "created", "version"}]}`."""
     body = req.object_body()
     key = req.idempotency_key()
-    args = await _validated(rt, req, _jobs_list(body))
+    create_only = body.get("create_only", False)
+    if not isinstance(create_only, bool):
+        raise ValidationError("create_only: expected true or false", field="create_only")
+    args = await _validated(rt, req, _jobs_list(body), create_only)
     atomic = nextfire.gate(rt).reads(ATOMIC_VERSION)
     if key is None or not atomic:  # an atomic batch with a key: the state decides, once
         await _refuse_managed(rt, args)
+        if create_only:
+            await _refuse_existing(rt, args)
     batch: dict[str, Any] = {"commands": [batch_entry("put_job", a) for a in args]}
     if atomic:
         batch["atomic"] = True
@@ -102,14 +131,14 @@ async def apply_jobs(rt: Any, req: Request) -> Response:
     if isinstance(result, dict) and result.get("ok") is False:
         field = str(result.get("field") or "")
         if field.startswith("commands["):
-            result = {**result, "field": "jobs" + field[len("commands"):]}
+            i = int(field[len("commands["):field.index("]")])
+            _refused(result, i, args[i]["job"]["name"], field[field.index("]") + 1:])
         check_result(result)
     results = result.get("results") or []
     for i, res in enumerate(results):  # a plain batch (older peers) answers per entry
         if isinstance(res, dict) and res.get("ok") is False:
-            check_result({**res, "field": f"jobs[{i}]" + (
-                f".{res['field']}" if res.get("field") else "")},
-                job=args[i]["job"]["name"])
+            _refused(res, i, args[i]["job"]["name"],
+                     f".{res['field']}" if res.get("field") else "")
     items = [{"name": a["job"]["name"], "created": bool(r.get("created")),
               "version": r.get("version")} for a, r in zip(args, results, strict=False)]
     return json_response({"items": items})

@@ -122,7 +122,8 @@ SCHEMAS: dict[str, Any] = {
     "Output": {"type": "object", "properties": {"stdout": _STR, "stderr": _STR}},
     "JobBatch": {"type": "object", "required": ["jobs"], "additionalProperties": False,
                  "properties": {"jobs": {"type": "array", "minItems": 1, "maxItems": 1000,
-                                         "items": {"$ref": "#/components/schemas/Job"}}}},
+                                         "items": {"$ref": "#/components/schemas/Job"}},
+                                "create_only": {"type": "boolean"}}},
     "JobBatchResult": {"type": "object", "properties": {"items": {"type": "array", "items": {
         "type": "object", "properties": {"name": _STR, "created": {"type": "boolean"},
                                          "version": _INT}}}}},

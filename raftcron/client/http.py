@@ -194,13 +194,17 @@ class Client:
         out = self.request("PUT", f"/jobs/{self._q(name)}", body=job)
         return out, self.last_status == 201
 
-    def apply_jobs(self, jobs: list[dict]) -> list[dict]:
+    def apply_jobs(self, jobs: list[dict], *, create_only: bool = False) -> list[dict]:
         """POST /jobs:batch in batches of `BATCH` (each batch all or nothing): create or
-        replace every job; `[{"name", "created", "version"}]` in order. A refused batch
-        raises (its error names `jobs[i].field` within that batch); earlier batches stay."""
+        replace every job (only create with `create_only`: an existing job refuses its
+        batch); `[{"name", "created", "version"}]` in order. A refused batch raises (its
+        error names `jobs[i].field` within that batch); earlier batches stay."""
         items: list[dict] = []
         for i in range(0, len(jobs), BATCH):
-            out = self.request("POST", "/jobs:batch", body={"jobs": jobs[i:i + BATCH]})
+            body: dict[str, Any] = {"jobs": jobs[i:i + BATCH]}
+            if create_only:
+                body["create_only"] = True
+            out = self.request("POST", "/jobs:batch", body=body)
             items += out.get("items") or []
         return items
 

@@ -118,3 +118,16 @@ def test_jobs_batch_is_in_the_openapi_document(api: LiveApi) -> None:
     op = doc["paths"]["/jobs:batch"]["post"]
     assert {"200", "400", "409", "413"} <= set(op["responses"])
     assert "JobBatch" in doc["components"]["schemas"]
+
+
+@pytest.mark.parametrize("v3", [False, True])
+def test_jobs_batch_create_only_refuses_the_whole_batch_for_one_existing_job(
+        api: LiveApi, v3: bool) -> None:
+    if v3:
+        reads_v3(api)
+    api.request("PUT", "/jobs/b", job_body("b"))
+    body = {**jobs("a", "b", "c"), "create_only": True}
+    status, _, answer = api.request("POST", "/jobs:batch", body,
+                                    headers={"Idempotency-Key": "import-1"})
+    assert status == 409 and answer["field"] == "jobs[1].name", answer
+    assert [j["name"] for j in api.request("GET", "/jobs")[2]["items"]] == ["b"]
