@@ -22,7 +22,7 @@ import dataclasses
 from typing import Any
 
 from raftcron import model, schedule
-from raftcron.api import nextfire
+from raftcron.api import group_commit, nextfire
 from raftcron.api.http import HttpError, Request, Response, json_response, page
 from raftcron.api.jobview import REDACTED, load_job, next_run, public, redact, with_next_runs
 from raftcron.api.results import check_result
@@ -166,7 +166,7 @@ async def create_job(rt: Any, req: Request) -> Response:
     args = put_args(rt, req, job, create_only=True)
     await _precheck(rt, req, job.name, want=False)
     args = await nextfire.add_to_put(rt, args)
-    result = await rt.propose("put_job", args, req.idempotency_key())
+    result = await group_commit.group(rt).propose_put(rt, args, req.idempotency_key())
     check_result(result, job=job.name)
     return json_response(await job_view(rt, job.name, req), status=201)
 
@@ -186,7 +186,7 @@ async def put_job(rt: Any, req: Request) -> Response:
     args = put_args(rt, req, job, create_only=False)
     await _refuse_managed(rt, req, name)
     args = await nextfire.add_to_put(rt, args)
-    result = await rt.propose("put_job", args, req.idempotency_key())
+    result = await group_commit.group(rt).propose_put(rt, args, req.idempotency_key())
     check_result(result, job=name)
     status = 201 if result.get("created") else 200
     return json_response(await job_view(rt, name, req), status=status)
