@@ -323,19 +323,23 @@ def last_run(db: Database, job: str) -> dict | None:
 
 
 def runs_to_prune(db: Database, keep_per_job_default: int,
-                  max_age_before: str | None, *, limit: int = 10000) -> list[str]:
+                  max_age_before: str | None, *, limit: int = 10000,
+                  job_range: tuple[str, str] | None = None) -> list[str]:
     """Terminal runs to delete, oldest first: beyond each job's newest `keep_runs` runs
     (`keep_per_job_default` when the job sets none), or finished before `max_age_before`.
+    With `job_range` (after, last): only the runs of jobs named in (after, last], so one
+    retention pass costs the runs of those jobs, not of every job.
 
     Active runs are never listed, and count toward `keep_runs` like any other.
     """
     before = db_time(max_age_before, field="max_age_before") if max_age_before else None
+    within = "WHERE r.job > :after AND r.job <= :last" if job_range else ""
     sql = f"""
         WITH ranked AS (
             SELECT r.id, r.status, r.fired_at, coalesce(r.finished_at, r.fired_at) AS ended,
                    row_number() OVER (PARTITION BY r.job {_NEWEST_FIRST}) AS rn,
                    coalesce(json_extract(j.spec, '$.keep_runs'), :keep) AS keep
-            FROM runs r LEFT JOIN jobs j ON j.name = r.job
+            FROM runs r LEFT JOIN jobs j ON j.name = r.job {within}
         )
         SELECT id FROM ranked
         WHERE status NOT IN {ACTIVE_SQL}
@@ -343,7 +347,15 @@ def runs_to_prune(db: Database, keep_per_job_default: int,
         ORDER BY fired_at, id LIMIT :limit
     """
     params = {"keep": keep_per_job_default, "before": before, "limit": limit}
+    if job_range:
+        params.update(after=job_range[0], last=job_range[1])
     return [r["id"] for r in db.query(sql, params)]
+
+
+def job_names(db: Database, after: str, limit: int) -> list[str]:
+    """Up to `limit` job names after `after`, in order (the primary key: a range read)."""
+    return [r["name"] for r in db.query(
+        "SELECT name FROM jobs WHERE name > ? ORDER BY name LIMIT ?", [after, limit])]
 
 
 # --- peers ----------------------------------------------------------------------------------

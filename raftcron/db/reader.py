@@ -125,9 +125,13 @@ class ReadDb:
         return queries.last_run(self._db(), job)
 
     def runs_to_prune(self, keep_per_job_default: int, max_age_before: str | None,
-                      *, limit: int = 10000) -> list[str]:
+                      *, limit: int = 10000,
+                      job_range: tuple[str, str] | None = None) -> list[str]:
         return queries.runs_to_prune(self._db(), keep_per_job_default, max_age_before,
-                                     limit=limit)
+                                     limit=limit, job_range=job_range)
+
+    def job_names(self, after: str, limit: int) -> list[str]:
+        return queries.job_names(self._db(), after, limit)
 
     def status_counts(self) -> dict[str, int]:
         return queries.status_counts(self._db())

@@ -70,6 +70,8 @@ log = logging.getLogger(__name__)
 
 #: Pages of 1000 failed runs a new leader reads looking for owed retries.
 RETRY_SCAN_PAGES = 20
+#: Jobs whose runs one retention pass looks at (the passes go round every job).
+RETENTION_JOBS = 2000
 _UNKNOWN = object()
 
 
@@ -89,6 +91,7 @@ class Passes:
         self._released: dict[str, Any] = {}  # job -> when its last run ended (queue)
         self._nodes: list[Mapping[str, Any]] = []
         self._recent: dict[str, int] = {}
+        self._retention_after = ""  # the last job name the previous retention pass covered
 
     def pending_retries(self) -> int:
         return len(self._retries)
@@ -193,7 +196,16 @@ class Passes:
     async def retention(self, now: datetime) -> list[Proposal]:
         s = self._s
         before = format_time(now - s.settings.max_run_age)
-        ids = await s.db(s.read.runs_to_prune, s.settings.keep_runs_default, before)
+        # Bounded: each pass looks at the runs of the next RETENTION_JOBS jobs by name, and
+        # the passes go round the jobs (100,000 jobs: every job once in 50 passes).
+        names = await s.db(s.read.job_names, self._retention_after, RETENTION_JOBS)
+        if not names:
+            self._retention_after = ""
+            return []
+        job_range = (self._retention_after, names[-1])
+        self._retention_after = names[-1] if len(names) == RETENTION_JOBS else ""
+        ids = await s.db(s.read.runs_to_prune, s.settings.keep_runs_default, before,
+                         job_range=job_range)
         out = []
         for chunk in prune_chunks(list(ids)):
             proposal = prune_proposal(chunk)

@@ -77,3 +77,15 @@ def test_db_absent_watched_jobs_are_only_those_that_ask(env) -> None:
     assert [j["name"] for j in page] == ["w1", "w2"] and after == "w2"
     page, after = read.absent_watched_jobs(limit=2, after=after)
     assert [j["name"] for j in page] == ["w3"] and after is None
+
+
+def test_db_runs_to_prune_in_a_job_range_sees_only_those_jobs(env) -> None:
+    log, read = env
+    for name in ("a", "b", "c"):
+        log("put_job", put(name))
+        runs = [{"run_id": f"{name}{h}", "job": name, "slot": f"2024-05-01T1{h}:00:00Z",
+                 "status": "skipped", "fired_at": f"2024-05-01T1{h}:00:00Z"} for h in range(3)]
+        assert log("fire", {"runs": runs, "at": T0})["ok"]
+    assert read.job_names("", 2) == ["a", "b"] and read.job_names("b", 2) == ["c"]
+    assert sorted(read.runs_to_prune(1, None, job_range=("a", "b"))) == ["b0", "b1"]
+    assert len(read.runs_to_prune(1, None)) == 6
