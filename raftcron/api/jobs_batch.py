@@ -71,11 +71,10 @@ async def _validated(rt: Any, req: Request, jobs: list[Any], create_only: bool) 
                 raise ValidationError(f"{job.name!r} is also jobs[{seen[job.name]}]",
                                       field="name")
             seen[job.name] = i
-            out.append(await nextfire.add_to_put(
-                rt, put_args(rt, req, job, create_only=create_only)))
+            out.append(put_args(rt, req, job, create_only=create_only))
         except RaftcronError as exc:
             raise _prefixed(exc, i) from None
-    return out
+    return await nextfire.add_to_puts(rt, out)
 
 
 async def _refuse_managed(rt: Any, args: list[dict]) -> None:
