@@ -67,6 +67,7 @@ def _migrate_2_to_3(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE jobs ADD COLUMN next_fire_at TEXT")
     conn.execute(_NEXT_INDEX_SQL)
     conn.execute(_ABSENT_INDEX_SQL)
+    conn.execute(_MANAGED_INDEX_SQL)
 
 
 #: version n -> function that migrates a copy from n to n+1 inside the open transaction.
@@ -167,6 +168,8 @@ _NEXT_INDEX_SQL = "CREATE INDEX jobs_status_next_fire_at ON jobs (status, next_f
 #: `queries.absent_watched_jobs` repeats this exact condition so SQLite uses the index).
 ABSENT_CONDITION = "instr(json_extract(spec, '$.notify.on'), '\"absent\"') > 0"
 _ABSENT_INDEX_SQL = f"CREATE INDEX jobs_watch_absent ON jobs (name) WHERE {ABSENT_CONDITION}"
+#: The file-managed jobs (`queries.managed_jobs`, read before every batch write).
+_MANAGED_INDEX_SQL = "CREATE INDEX jobs_managed ON jobs (name) WHERE managed_by IS NOT NULL"
 
 # Backstops for the fence, which apply checks first: one scheduled run per (job, slot,
 # attempt, target), and one retry per (run retried, attempt).
@@ -296,7 +299,7 @@ def create_schema(conn: sqlite3.Connection) -> None:
         db[name].create(columns, pk=pk, not_null=not_null, defaults=defaults, strict=True)
     for table, cols in _INDEXES:
         db[table].create_index(cols, index_name=f"{table}_{'_'.join(cols)}")
-    for sql in (*_UNIQUE_SQL, _NEXT_INDEX_SQL, _ABSENT_INDEX_SQL):
+    for sql in (*_UNIQUE_SQL, _NEXT_INDEX_SQL, _ABSENT_INDEX_SQL, _MANAGED_INDEX_SQL):
         conn.execute(sql)
     conn.executemany(
         "INSERT INTO meta (key, value) VALUES (?, ?)",
