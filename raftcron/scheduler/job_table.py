@@ -170,6 +170,10 @@ class JobTable:
         self._due.pop(name, None)
         self.entries.pop(name, None)
         self._held.discard(name)
+        if len(self._heap) > 2 * len(self._due) + 1000:
+            # Stale entries of evicted jobs would wait for their time to reach the head.
+            self._heap = [(due, n) for n, due in self._due.items()]
+            heapq.heapify(self._heap)
 
     def next_due(self) -> datetime | None:
         while self._heap and self._due.get(self._heap[0][1]) != self._heap[0][0]:

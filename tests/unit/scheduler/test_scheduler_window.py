@@ -142,3 +142,12 @@ async def test_scheduler_window_resume_of_a_job_it_never_held(h: Harness):
     h.advance(10)
     out = await sched.tick()
     assert [(r["job"], r["slot"]) for p in out for r in p.records()] == [("p", slot(10))]
+
+
+async def test_scheduler_window_evicted_jobs_leave_no_heap_behind(h: Harness):
+    fill(h, daily=0, every_10s=0)
+    table = scheduler(h, Counting(h)).table
+    for i in range(3000):
+        table.push(f"j{i}", T0 + timedelta(days=1))
+        table.evict(f"j{i}")
+    assert len(table._heap) <= 1000 and table.next_due() is None
