@@ -112,6 +112,9 @@ class Scheduler:
                 await task
         self._loaded = False
         self._passes.forget()
+        # A follower holds no job table: what the old leadership parsed is let go.
+        self._table = JobTable(parse=self._parse, jitter_fn=self._jitter_fn)
+        self.window.reset()
 
     def on_leadership(self, is_leader: bool) -> None:
         """A `node.add_leadership_listener` callback: start or stop on the running loop."""
