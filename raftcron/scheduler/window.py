@@ -174,7 +174,9 @@ class Window:
 
     def fill_proposal_nexts(self, table: JobTable, now: datetime,
                             jitter_fn: JitterFn | None) -> dict[str, dict[str, str]]:
-        """Up to `FILL_CHUNK` loaded jobs whose stored next time is unknown, with theirs."""
+        """Up to `FILL_CHUNK` loaded jobs whose stored next time is unknown, with theirs. Each
+        is proposed once: a job whose value the state does not store stays in the table (it
+        is not evicted), so nothing is lost and no entry is proposed again and again."""
         out: dict[str, dict[str, str]] = {}
         for name in sorted(self.unknown):
             entry = table.entries.get(name)
@@ -186,6 +188,7 @@ class Window:
                 self.unknown.discard(name)  # no slot left: the planner finishes it
                 continue
             out[name] = value
+            self.unknown.discard(name)
             if len(out) >= FILL_CHUNK:
                 break
         return out
