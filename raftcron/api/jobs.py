@@ -22,8 +22,9 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from raftcron import model, schedule
+from raftcron.api import group_commit, nextfire
 from raftcron.api.http import HttpError, Request, Response, json_response, page
-from raftcron.api.jobview import REDACTED, load_job, next_runs, public, redact, with_next_runs
+from raftcron.api.jobview import REDACTED, load_job, next_run, public, redact, with_next_runs
 from raftcron.api.results import check_result
 from raftcron.durations import parse_time
 from raftcron.errors import ConflictError, JobNotFoundError, ValidationError
@@ -65,9 +66,8 @@ async def list_jobs(rt: Runtime, req: Request) -> Response:
     now = rt.ctx.clock.now()
     out = []
     for item in items:
-        upcoming = next_runs(item, now, count=1)
         entry = redact(public(item), reveal=req.sees_secrets)
-        entry["next_run"] = upcoming[0] if upcoming else None
+        entry["next_run"] = next_run(item, now)
         entry["last_run"] = last_runs.get(item["name"])
         out.append(entry)
     return json_response(page(out, next_cursor))
@@ -169,7 +169,8 @@ async def create_job(rt: Runtime, req: Request) -> Response:
     job = await keep_redacted(rt, _from_body(body, None))
     args = put_args(rt, req, job, create_only=True)
     await _precheck(rt, req, job.name, want=False)
-    result = await rt.propose("put_job", args, req.idempotency_key())
+    args = await nextfire.add_to_put(rt, args)
+    result = await group_commit.group(rt).propose_put(rt, args, req.idempotency_key())
     check_result(result, job=job.name)
     return json_response(await job_view(rt, job.name, req), status=201)
 
@@ -188,7 +189,8 @@ async def put_job(rt: Runtime, req: Request) -> Response:
     job = await keep_redacted(rt, job)
     args = put_args(rt, req, job, create_only=False)
     await _refuse_managed(rt, req, name)
-    result = await rt.propose("put_job", args, req.idempotency_key())
+    args = await nextfire.add_to_put(rt, args)
+    result = await group_commit.group(rt).propose_put(rt, args, req.idempotency_key())
     check_result(result, job=name)
     status = 201 if result.get("created") else 200
     return json_response(await job_view(rt, name, req), status=status)
@@ -208,7 +210,8 @@ async def delete_job(rt: Runtime, req: Request) -> Response:
 async def _set_paused(rt: Runtime, req: Request, paused: bool) -> Response:
     name = req.params["name"]
     await _precheck(rt, req, name, want=True)
-    args = {"name": name, "paused": paused, "at": rt.now_iso()}
+    args = await nextfire.add_to_resume(rt, {"name": name, "paused": paused,
+                                             "at": rt.now_iso()})
     result = await rt.propose("set_paused", args, req.idempotency_key())
     check_result(result, job=name)
     return json_response(await job_view(rt, name, req))

@@ -78,6 +78,20 @@ def next_runs(job: dict, now: datetime, *, count: int = NEXT_RUNS) -> list[str]:
     return out
 
 
+def next_run(job: dict, now: datetime) -> str | None:
+    """The job's next slot time after `now`: the `next_slot` its last command stored, when
+    that is still ahead (no schedule parsed: what `GET /jobs` shows for every job), else
+    worked out as `next_runs` does (a stored time already passed, or none stored yet)."""
+    stored = _time(job.get("next_slot"))
+    if (stored is not None and stored > now and job.get("status") == "scheduled"
+            and not job.get("paused")):
+        max_runs, fired = job.get("max_runs"), _fired_count(job)
+        if not isinstance(max_runs, int) or fired is None or fired < max_runs:
+            return format_time(stored)
+    upcoming = next_runs(job, now, count=1)
+    return upcoming[0] if upcoming else None
+
+
 def load_job(read: ReadDb, name: str) -> dict:
     """Blocking: the job with `last_run` and `counts` (run on the read pool)."""
     job = read.get_job(name)
@@ -93,7 +107,8 @@ def load_job(read: ReadDb, name: str) -> dict:
 
 #: Bookkeeping the copy keeps with a job that is not part of the job resource: dropped from
 #: answers so a client can PUT back what it got (the model refuses unknown fields).
-INTERNAL_FIELDS = ("expanded_schedule", "expanded", "cursor", "fired_count")
+INTERNAL_FIELDS = ("expanded_schedule", "expanded", "cursor", "fired_count", "next_slot",
+                   "next_fire_at")
 
 
 def public(job: dict) -> dict:

@@ -27,6 +27,7 @@ from raftcron.daemon.versions import wait_cluster_reads
 from raftcron.durations import format_time
 from raftcron.errors import RaftcronError
 from raftcron.model import Job, Node, job_to_dict, node_to_dict
+from raftcron.model.commands import batch_entry
 
 if TYPE_CHECKING:
     from raftcron.db.reader import ReadDb
@@ -98,42 +99,83 @@ async def seed(*, node: Proposer, read: ReadDb, clock: Clock, jobs: Iterable[tup
         # put_job with managed_by and release_job are version 2: older peers would stop at
         # them, so a rolling upgrade seeds once the cluster reads them.
         await wait_cluster_reads(node, 2, "seeding jobs from --jobs-dir")
+    puts: list[tuple[str, dict]] = []  # (job name, its keyed batch entry)
     for decision in decisions:
         for note in decision.notes:
             log.log(logging.WARNING if decision.warn else logging.INFO, "job %s: %s",
                     decision.name, note)
         if decision.action == "unchanged":
             report.jobs_unchanged += 1
-        elif await _apply(node, decision, by_name.get(decision.name), state, clock, timeout):
-            if decision.action == "release":
+        elif decision.action == "release":
+            if await _release(node, decision, state, clock, timeout):
                 report.jobs_released += 1
             else:
-                report.jobs_written += 1
+                report.failed += 1
         else:
-            report.failed += 1
+            entry = _put_entry(decision, by_name.get(decision.name), state, clock)
+            if entry is None:
+                report.failed += 1
+            else:
+                puts.append((decision.name, entry))
+    # The writes go as `batch` entries, SEED_BATCH per Raft entry, each with its own key (a
+    # restart seeding again applies nothing twice); a refused one is logged and counted, the
+    # others apply.
+    for i in range(0, len(puts), SEED_BATCH):
+        chunk = puts[i:i + SEED_BATCH]
+        written = await _propose_puts(node, chunk, timeout)
+        report.jobs_written += written
+        report.failed += len(chunk) - written
     return report
 
 
-async def _apply(node: Proposer, decision: JobDecision, job: Job | None, state: Mapping[str, Any],
-                 clock: Clock, timeout: float) -> bool:
+#: put_job entries per `batch` the seeder proposes.
+SEED_BATCH = 1000
+
+
+async def _release(node: Proposer, decision: JobDecision, state: Mapping[str, Any], clock: Clock,
+                   timeout: float) -> bool:
     name = decision.name
     version = (state.get(name) or {}).get("version", 0)
-    at = format_time(clock.now())
-    if decision.action == "release":
-        key = f"seed-release:{name}:{decision.managed_by}:{version}"
-        args = {"name": name, "managed_by": decision.managed_by, "at": at}
-        return await _propose(node, "release_job", args, key, timeout, f"job {name}",
-                              done="released %s to the API")
+    key = f"seed-release:{name}:{decision.managed_by}:{version}"
+    args = {"name": name, "managed_by": decision.managed_by, "at": format_time(clock.now())}
+    return await _propose(node, "release_job", args, key, timeout, f"job {name}",
+                          done="released %s to the API")
+
+
+def _put_entry(decision: JobDecision, job: Job | None, state: Mapping[str, Any],
+               clock: Clock) -> dict | None:
+    """The keyed `put_job` batch entry for a job its file defines (None: it does not parse)."""
+    name = decision.name
+    version = (state.get(name) or {}).get("version", 0)
     assert job is not None and decision.job is not None
     try:
         expanded = schedule.parse(job.schedule, tz=job.tz, name=job.name).expanded
     except RaftcronError as exc:
         log.error("job %s from the jobs dir: %s", job.name, exc.message)
-        return False
+        return None
     key = f"seed-job:{name}:{_digest({**decision.job, '_by': decision.managed_by})}:{version}"
-    args = {"job": decision.job, "expanded": expanded, "at": at, "create_only": False,
-            "managed_by": decision.managed_by}
-    return await _propose(node, "put_job", args, key, timeout, f"job {name}")
+    args = {"job": decision.job, "expanded": expanded, "at": format_time(clock.now()),
+            "create_only": False, "managed_by": decision.managed_by}
+    return batch_entry("put_job", args, key)
+
+
+async def _propose_puts(node: Proposer, chunk: list[tuple[str, dict]], timeout: float) -> int:
+    """Propose one batch of put_job entries; how many applied."""
+    try:
+        result = await node.propose("batch", {"commands": [e for _, e in chunk]}, key=None,
+                                    timeout=timeout)
+    except RaftcronError as exc:
+        log.error("seeding %d job(s) failed: %s", len(chunk), exc.message)
+        return 0
+    written = 0
+    for (name, _), res in zip(chunk, result.get("results") or (), strict=False):
+        if isinstance(res, Mapping) and res.get("ok", False):
+            log.info("seeded %s from its file", f"job {name}")
+            written += 1
+        else:
+            why = (res or {}).get("message") or (res or {}).get("error")
+            log.error("seeding %s refused: %s", f"job {name}", why)
+    return written
 
 
 async def _propose(node: Proposer, op: str, args: dict, key: str, timeout: float, what: str,

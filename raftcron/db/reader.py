@@ -136,6 +136,16 @@ class ReadDb:
     def all_jobs_for_scheduler(self) -> list[dict]:
         return queries.all_jobs_for_scheduler(self._db())
 
+    def absent_watched_jobs(self, *, limit: int, after: str | None = None
+                            ) -> tuple[list[dict], str | None]:
+        return queries.absent_watched_jobs(self._db(), limit=limit, after=after)
+
+    def jobs_for_scheduler(self, names: list[str]) -> list[dict]:
+        return queries.jobs_for_scheduler(self._db(), names)
+
+    def due_jobs(self, until: str, after: tuple[str, str] | None, limit: int) -> list[dict]:
+        return queries.due_jobs(self._db(), until, after, limit)
+
     def recent_assignments(self, since: str) -> dict[str, int]:
         return queries.recent_assignments(self._db(), since)
 
@@ -146,9 +156,13 @@ class ReadDb:
         return queries.last_run(self._db(), job)
 
     def runs_to_prune(self, keep_per_job_default: int, max_age_before: str | None,
-                      *, limit: int = 10000) -> list[str]:
+                      *, limit: int = 10000,
+                      job_range: tuple[str, str] | None = None) -> list[str]:
         return queries.runs_to_prune(self._db(), keep_per_job_default, max_age_before,
-                                     limit=limit)
+                                     limit=limit, job_range=job_range)
+
+    def job_names(self, after: str, limit: int) -> list[str]:
+        return queries.job_names(self._db(), after, limit)
 
     def status_counts(self) -> dict[str, int]:
         return queries.status_counts(self._db())

@@ -30,11 +30,15 @@ class StatusSource(Protocol):
     def status(self) -> dict: ...
 
 
-class LeaderNode(Proposer, Protocol):
-    """The scheduler's and the prober's need: propose, and whether this peer leads now."""
+class LeaderNode(Proposer, StatusSource, Protocol):
+    """The scheduler's and the prober's need: propose, whether this peer leads now, and
+    whether it may fire (it leads and its clock agrees with the majority's)."""
 
     @property
     def is_leader(self) -> bool: ...
+
+    @property
+    def firing(self) -> bool: ...
 
 
 class WorkerNode(Proposer, Protocol):
