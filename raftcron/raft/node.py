@@ -37,6 +37,7 @@ from typing import Any
 from raftcron.config.tuning import RaftTuning
 from raftcron.errors import CommandDecodeError, ConfigError, UnavailableError
 from raftcron.model import commands
+from raftcron.raft.apply_retry import apply_with_retries
 from raftcron.raft.clock_guard import ClockGuard
 from raftcron.raft.clocks import ClockVerdict
 from raftcron.raft.listeners import (
@@ -64,8 +65,6 @@ from raftcron.watchdog import EXIT_STATUS, RAFT_STALL_LIMIT, exit_now
 log = logging.getLogger(__name__)
 #: Exit status when the log cannot be applied (EX_SOFTWARE).
 FATAL_EXIT_STATUS = EXIT_STATUS
-#: Pauses between attempts when the state machine fails for environmental reasons.
-_APPLY_RETRY_PAUSES = (0.05, 0.1, 0.2, 0.4)
 
 
 
@@ -243,19 +242,7 @@ class Node:
 
     async def wait_applied(self, index: int, timeout: float) -> bool:
         """True once this peer has applied raft index `index` (False after `timeout`)."""
-        if self.applied_index >= index:
-            return True
-        future: asyncio.Future[bool] = self._loop.create_future()
-        entry = self._index_waiters.add(index, future)
-        try:
-            # Re-check after registering: the raft thread only wakes registered waiters.
-            if self.applied_index >= index:
-                return True
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(future, timeout)
-            return self.applied_index >= index
-        finally:
-            self._index_waiters.remove(entry)
+        return await self._index_waiters.wait(index, timeout, lambda: self.applied_index)
 
     async def wait_ready(self, timeout: float | None = None, poll: float = 0.05) -> bool:
         """Wait until `caught_up` (a leader is known and this peer has applied all it knows)."""
@@ -305,23 +292,15 @@ class Node:
     def _apply_entry(self, index: int, payload: bytes) -> dict | None:
         if self._dead:
             return None
-        for pause in (*_APPLY_RETRY_PAUSES, None):
-            try:
-                result = self._state.apply(index, payload)
-                break
-            except CommandDecodeError as exc:
-                self._fatal(f"corrupt log entry at index {index}: {exc.message}")
-                return None
-            except Exception as exc:
-                # The state machine turns every business error into a result, so this is the
-                # environment (disk full, I/O error): try again briefly, then stop loudly
-                # (a restart replays the journal from the copy's own applied index).
-                if pause is None:
-                    log.exception("applying log entry %d failed", index)
-                    self._fatal(f"applying log entry {index} failed: {exc!r}")
-                    return None
-                log.warning("applying log entry %d failed (%r); retrying", index, exc)
-                time.sleep(pause)
+        try:
+            result = apply_with_retries(self._state.apply, index, payload)
+        except CommandDecodeError as exc:
+            self._fatal(f"corrupt log entry at index {index}: {exc.message}")
+            return None
+        except Exception as exc:
+            log.exception("applying log entry %d failed", index)
+            self._fatal(f"applying log entry {index} failed: {exc!r}")
+            return None
         self._applied_hint = index
         if self._index_waiters:
             self._post(self._index_waiters.wake, index)

@@ -126,3 +126,19 @@ class IndexWaiters:
         for index, future in list(self._entries):
             if applied >= index and not future.done():
                 future.set_result(True)
+
+    async def wait(self, index: int, timeout: float, applied: Callable[[], int]) -> bool:
+        """True once `applied()` reaches `index` (False after `timeout`); on the loop."""
+        if applied() >= index:
+            return True
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        entry = self.add(index, future)
+        try:
+            # Re-check after registering: the raft thread only wakes registered waiters.
+            if applied() >= index:
+                return True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(future, timeout)
+            return applied() >= index
+        finally:
+            self.remove(entry)
