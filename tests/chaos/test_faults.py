@@ -3,8 +3,9 @@
 acknowledged write kept, no slot doubled or missed (a run recorded `lost` is the one allowed
 gap), the copies identical row for row, every peer exiting 0 on the final SIGTERM.
 
-The skewed-clock scenario is not here yet: it runs in `scripts/chaos --fault skew` until
-the leader's hand-over on a skewed clock has landed.
+The skewed-clock scenario runs its own three peers: peer 0 30 s ahead and leading at the
+start; no run may start before its slot by an honest clock, and leadership must move to an
+honest peer and stay there.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 
 from tests.support.faults.disk import Tmpfs
 from tests.support.faults.netns import NetCluster
+from tests.support.faults.setup import chaos_cluster as make_chaos_cluster
+from tests.support.faults.skew import run_skew, skew_peer_options
 
 
 def _run(chaos: ModuleType, cluster: NetCluster, tmp_path: Path, plan: list[str], *,
@@ -53,3 +56,17 @@ def test_full_data_disk(chaos: ModuleType, chaos_cluster, tmp_path: Path) -> Non
     verdict = _run(chaos, cluster, tmp_path, ["disk_full"], hold=(1, 1), tmpfs=tmpfs,
                    seconds=12)
     assert verdict.events[0].status is not None, verdict.summary()
+
+
+def test_skewed_clock_leader_fires_nothing_early_and_hands_over(chaos: ModuleType,
+                                                                tmp_path: Path) -> None:
+    # Peer 0 runs 30 s ahead (libfaketime) and leads at the start; the honest peers carry the
+    # jobs' role, so every stamp is taken on an honest clock.
+    kwargs = {"secret": chaos.SECRET, "raft": chaos.TIMINGS["fast"], "test_timings": False}
+    with make_chaos_cluster(tmp_path / "cluster", disk_peer=None, **kwargs,
+                            **skew_peer_options(tmp_path, "+30s")) as (cluster, _):
+        problems = run_skew(cluster, tmp_path / "stamps", seconds=20.0,
+                            put_jobs=chaos.put_jobs, stamp_job=chaos.stamp_job,
+                            read_stamps=chaos.read_stamps, list_runs=chaos.list_runs, jobs=3,
+                            log=print)
+    assert not problems, "\n".join(problems)

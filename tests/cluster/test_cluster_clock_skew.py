@@ -12,7 +12,6 @@ slots on time (no gap of the skew's size). The jobs run only on the honest peers
 
 from __future__ import annotations
 
-import glob
 import os
 import subprocess
 import time
@@ -23,6 +22,7 @@ import pytest
 
 from tests.support.cluster import Cluster, Peer
 from tests.support.cluster_jobs import epoch, put_job
+from tests.support.faults import clock as clock_fault
 from tests.support.wait import wait_until
 
 SKEW = 30.0
@@ -30,31 +30,8 @@ SKEW = 30.0
 TOLERANCE = 0.25
 
 
-def libfaketime() -> str:
-    """The path of libfaketime.so.1 (.ci/run installs Debian's `faketime`): fails if absent."""
-    paths = []
-    try:
-        listed = subprocess.run(["dpkg", "-L", "libfaketime"], capture_output=True, text=True,
-                                check=False).stdout.split()
-        paths = [p for p in listed if p.endswith("/libfaketime.so.1")]
-    except FileNotFoundError:
-        pass
-    paths += glob.glob("/usr/lib/*/faketime/libfaketime.so.1")
-    paths += glob.glob("/usr/lib*/faketime/libfaketime.so.1")
-    found = [p for p in paths if os.path.exists(p)]
-    assert found, "libfaketime is missing: apt-get install faketime (.ci/run installs it)"
-    return found[0]
-
-
-#: Works around libfaketime's broken absolute monotonic sleeps (its docstring says how).
-SHIM = Path(__file__).resolve().parents[1] / "support" / "faketime"
-
-
 def skewed_env() -> dict[str, str]:
-    path = os.pathsep.join(filter(None, [str(SHIM), os.environ.get("PYTHONPATH")]))
-    return {"LD_PRELOAD": libfaketime(), "FAKETIME": f"+{SKEW:g}s",
-            # Only the wall clock: pacing and leases stay on a true monotonic clock.
-            "FAKETIME_DONT_FAKE_MONOTONIC": "1", "PYTHONPATH": path}
+    return clock_fault.skewed_env(f"+{SKEW:g}s")
 
 
 def test_faketime_shifts_the_wall_clock_only() -> None:

@@ -1,10 +1,11 @@
 """A skewed clock: one peer runs under libfaketime (Debian's `faketime` package), its wall
 clock `offset` ahead of everyone else's.
 
-Its monotonic clock is shifted by the same constant (so intervals stay true) rather than
-left alone: with `FAKETIME_DONT_FAKE_MONOTONIC=1`, libfaketime 0.9.10 (Debian 12) makes every
-`time.sleep` of Python 3.11 fail with EINVAL (it rewrites the absolute CLOCK_MONOTONIC
-deadline of `clock_nanosleep`), and the peer's raft thread dies at once.
+Only its wall clock moves (`FAKETIME_DONT_FAKE_MONOTONIC=1`: pacing and leases stay on a true
+monotonic clock). With that flag libfaketime 0.9.10 (Debian 12) makes every `time.sleep` of
+Python 3.11 fail with EINVAL (it rewrites the absolute CLOCK_MONOTONIC deadline of
+`clock_nanosleep`), so the skewed peer also gets `tests/support/faketime/sitecustomize.py` on
+its `PYTHONPATH`, which makes `time.sleep` wait in `select` instead.
 
 The contract (design: a leader whose clock is off from the majority's by more than the
 threshold stops firing and hands over leadership; a slot never runs before its time): with
@@ -17,6 +18,8 @@ every stamp is taken on an honest clock.
 from __future__ import annotations
 
 import glob
+import os
+from pathlib import Path
 
 LIB_GLOBS = ("/usr/lib/*/faketime/libfaketime.so.1", "/usr/lib/faketime/libfaketime.so.1")
 
@@ -30,6 +33,12 @@ def libfaketime() -> str:
     raise FileNotFoundError("libfaketime.so.1 not found: apt-get install faketime")
 
 
+#: Works around libfaketime's broken absolute monotonic sleeps (its docstring says how).
+SHIM = Path(__file__).resolve().parents[1] / "faketime"
+
+
 def skewed_env(offset: str = "+30s") -> dict[str, str]:
     """The environment that puts a peer's wall clock `offset` off (see the docstring)."""
-    return {"LD_PRELOAD": libfaketime(), "FAKETIME": offset}
+    path = os.pathsep.join(filter(None, [str(SHIM), os.environ.get("PYTHONPATH")]))
+    return {"LD_PRELOAD": libfaketime(), "FAKETIME": offset,
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1", "PYTHONPATH": path}
