@@ -60,7 +60,7 @@ from raftcron.model.types import ACTIVE_STATUSES
 from raftcron.worker.admission import Admission
 from raftcron.worker.pacing import MAX_WAITING, START_DEADLINE, StartGate, full_reason
 from raftcron.worker.prepare import Preparer
-from raftcron.worker.reports import Reporter
+from raftcron.worker.reports import Reporter, finished_args
 from raftcron.worker.run_spec import run_id_of
 from raftcron.worker.started_log import StartedLog
 
@@ -373,34 +373,13 @@ class Worker:
             return
         self.recorder.run_finished(status=str(outcome.status), started_at=outcome.started_at,
                                    finished_at=outcome.finished_at)
-        self.reporter.report(
-            "run_finished",
-            run_id,
-            {
-                "run_id": run_id,
-                "status": str(outcome.status),
-                "exit_code": outcome.exit_code,
-                "stdout_tail": outcome.stdout_tail,
-                "stderr_tail": outcome.stderr_tail,
-                "reason": outcome.reason,
-                "at": format_time(outcome.finished_at),
-                "output_bytes": outcome.output_bytes,
-                "started_at": format_time(outcome.started_at) if outcome.started_at else None,
-            },
-        )
+        self.reporter.report("run_finished", run_id, finished_args(run_id, outcome))
 
     def _report_unstarted(self, run_id: str, status: str, reason: str) -> None:
         self.recorder.run_finished(status=status, started_at=None, finished_at=None)
-        self.reporter.report(
-            "run_finished",
-            run_id,
-            {
-                "run_id": run_id,
-                "status": status,
-                "reason": reason,
-                "at": format_time(self.clock.now()),
-            },
-        )
+        self.reporter.report("run_finished", run_id, {
+            "run_id": run_id, "status": status, "reason": reason,
+            "at": format_time(self.clock.now())})
 
     # --- bookkeeping --------------------------------------------------------------------------
 
