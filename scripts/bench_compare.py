@@ -19,8 +19,9 @@ prefork worker (`--concurrency` = cores) on a redis-server of Debian's package (
 `apt-get install redis-server`) started on a loopback ephemeral port for each N and stopped
 after; the daemons being beat, the worker's processes and redis-server. Celery and RedBeat
 are pinned (`CELERY_REQUIREMENTS`) in `.bench-venv/`, which the script creates on first use.
-`--py-spy DIR` also records a flame graph of each raftcron peer over the window (py-spy must
-be on PATH or in .venv).
+`--py-spy DIR` also records each raftcron peer over the window with py-spy (collapsed stacks,
+`<DIR>/raftcron-<N>-peer<i>.txt`, for speedscope or flamegraph.pl; py-spy on PATH or next to
+this Python).
 """
 
 from __future__ import annotations
@@ -155,10 +156,12 @@ def run_raftcron(root: Path, jobs: int, seconds: int, spy: Path | None) -> Side:
 
 
 def _py_spy(where: Path, pids: list[int], seconds: int, tag: str) -> list[subprocess.Popen]:
-    exe = shutil.which("py-spy") or str(ROOT / ".venv" / "bin" / "py-spy")
+    exe = (shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+           or "py-spy")
     where.mkdir(parents=True, exist_ok=True)
-    return [subprocess.Popen([exe, "record", "-o", str(where / f"{tag}-peer{i}.svg"), "--pid",
-                              str(pid), "--duration", str(seconds), "--nonblocking"],
+    return [subprocess.Popen([exe, "record", "-o", str(where / f"{tag}-peer{i}.txt"), "--format",
+                              "raw", "--pid", str(pid), "--duration", str(seconds),
+                              "--nonblocking"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for i, pid in enumerate(pids)]
 
@@ -294,7 +297,7 @@ def main() -> int:
     parser.add_argument("--only", choices=("raftcron", "celery"), help="run one side only")
     parser.add_argument("--write", action="store_true", help="store in docs/benchmarks.md")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
-    parser.add_argument("--py-spy", type=Path, help="flame graphs of the raftcron peers here")
+    parser.add_argument("--py-spy", type=Path, help="py-spy profiles of the raftcron peers here")
     args = parser.parse_args()
     counts = [int(x) for x in args.jobs.split(",") if x.strip()]
     root = Path(tempfile.mkdtemp(prefix="raftcron-compare-"))
