@@ -62,12 +62,16 @@ class StartedLog:
         """Write what is queued, one fsync per round, until nothing is. Every run of a round
         is released in the same loop iteration (waiters taking the lock in turn would be
         released one iteration each: a thousand iterations for a fire of a thousand)."""
-        async with self._lock:
-            while self._pending:
+        while self._pending:
+            # The lock is taken per round, so a rewrite waiting for it is not starved by a
+            # steady stream of runs.
+            async with self._lock:
                 # One turn of the loop first: the other runs of the same fire, prepared
                 # together, queue their ids meanwhile.
                 await asyncio.sleep(0)
                 batch, self._pending = self._pending, []
+                if not batch:
+                    continue
                 try:
                     await asyncio.to_thread(self._append, [rid for rid, _ in batch])
                 except Exception as exc:  # every waiter hears of it (OSError: disk trouble)
