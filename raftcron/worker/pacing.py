@@ -34,8 +34,10 @@ from raftcron.durations import parse_time
 PER_TURN = 16
 #: A run that waited for its turn is given up this many seconds past its slot.
 START_DEADLINE = 30.0
-#: Runs that may wait to start on this peer at once.
-MAX_WAITING = 2_000
+#: Runs that may wait to start on this peer at once: about what a peer starts within
+#: `START_DEADLINE` (a few hundred a second), so a burst that could still start in time (every
+#: job due at the top of the hour) is not refused, and memory stays in the tens of MB.
+MAX_WAITING = 10_000
 
 OVERLOADED = "overloaded"
 
