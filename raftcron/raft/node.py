@@ -54,6 +54,7 @@ from raftcron.raft.syncobj import (
     SyncObjException,
     build_conf,
     compaction_threshold,
+    stagger,
 )
 from raftcron.raft.transport import KeepaliveTransport
 from raftcron.raft.waiters import IndexWaiters, KeyWaiters, Mailbox
@@ -134,6 +135,12 @@ class Node:
         transport = KeepaliveTransport.configure(self.tuning.keepalive_interval, self.announce)
         self._raft = RaftObj(self, self_id, others, conf, transport)
         self._compact_at = compaction_threshold(self.tuning, self_id, self.peers)
+        #: Bytes of the entries applied since the log last shrank (raft thread only), and the
+        #: staggered threshold past which they force a snapshot.
+        self._log_bytes = 0
+        self._log_size = 0
+        self._compact_bytes = stagger(int(self.tuning.log_compaction_bytes), self_id,
+                                      self.peers)
         self._proposer = Proposer(self._raft, self._loop, self._waiters, self._post)
         self._raft.addOnTickCallback(self._on_tick)
         try:
@@ -305,6 +312,7 @@ class Node:
                 log.warning("applying log entry %d failed (%r); retrying", index, exc)
                 time.sleep(pause)
         self._applied_hint = index
+        self._log_bytes += len(payload)
         if self._index_waiters:
             self._post(self._index_waiters.wake, index)
         if not isinstance(result, dict) or result.get("duplicate_index"):
@@ -345,7 +353,12 @@ class Node:
     def _on_tick(self) -> None:
         self._last_tick = time.monotonic()
         raft = self._raft
-        if raft._getRaftLogSize() > self._compact_at and self._hooks.can_start:
+        size = raft._getRaftLogSize()
+        if size < self._log_size:
+            self._log_bytes = 0  # compacted (by whichever trigger)
+        self._log_size = size
+        if ((size > self._compact_at or self._log_bytes > self._compact_bytes)
+                and self._hooks.can_start):
             raft.forceLogCompaction()
         applied = raft.raftLastApplied
         if applied != self._tick_applied:
