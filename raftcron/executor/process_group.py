@@ -195,6 +195,10 @@ class GroupLeader:
             code: int | None = os.waitstatus_to_exitcode(status)
         except ChildProcessError:  # reaped elsewhere (SIGCHLD ignored, a waitpid(-1) reaper)
             code = None
+        except OSError:
+            # Never seen; a level-triggered reader that raises would be called for ever. The
+            # status is unknown: the executor stops whatever is left of the group.
+            code = None
         self._loop.remove_reader(pidfd)
         os.close(pidfd)
         proc.returncode = code if code is not None else 255
