@@ -7,6 +7,7 @@ drive them with `FakeClock`. Wall time is always an aware UTC `datetime`.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -25,6 +26,26 @@ class SystemClock:
 
     def monotonic(self) -> float:
         return time.monotonic()
+
+
+class MajorityClock:
+    """`base` with its wall time moved onto the majority's: `now()` is `base.now()` less
+    `correction()` seconds (this peer's clock minus the majority's, measured by the Raft
+    node; 0 while no majority agrees). The monotonic clock is `base`'s, untouched.
+
+    What decides and stamps slot times (the scheduler, the API's `at`) reads this, so a
+    peer whose own clock is off still plans and stamps by the others' time."""
+
+    def __init__(self, base: Clock, correction: Callable[[], float]) -> None:
+        self._base, self._correction = base, correction
+
+    def now(self) -> datetime:
+        shift = self._correction()
+        now = self._base.now()
+        return now - timedelta(seconds=shift) if shift else now
+
+    def monotonic(self) -> float:
+        return self._base.monotonic()
 
 
 class FakeClock:

@@ -3,7 +3,7 @@
 Inside raftcron a duration is a `timedelta` and a time an aware UTC `datetime`; these are
 the only conversions to and from the strings users write.
 
-Bounds (the outer ones; a field may be narrower, see `jobspec.DURATION_LIMITS`):
+Bounds (the outer ones; a field may be narrower, see `model.job.DURATION_LIMITS`):
 
 - a duration is at most `MAX_DURATION` (3660 days, about ten years: `@every 520w` is about
   the longest schedule a cron user plausibly wants) and at least 0; NaN and infinities are
@@ -57,6 +57,9 @@ def parse_duration(text: str | int | float, *, field: str = "duration",
     if not isinstance(text, str):
         raise ValidationError(f"{field}: expected a duration like '90s', got {text!r}", field=field)
     s = text.strip()
+    seconds = _SECONDS.get(s)
+    if seconds is not None:  # a batch of 1,000 jobs repeats a handful of durations
+        return _bounded(seconds, field, maximum)
     if not s.isascii() or not _WHOLE.fullmatch(s):
         raise ValidationError(
             f"{field}: {text!r} is not a duration (use e.g. '90s', '5m', '1h30m', '2d')",
@@ -65,7 +68,15 @@ def parse_duration(text: str | int | float, *, field: str = "duration",
     parts = _PART.findall(s)
     if any(len(n.lstrip("0")) > _MAX_DIGITS for n, _ in parts):
         raise _too_long(field, maximum)
-    return _bounded(sum(int(n) * _UNITS[u] for n, u in parts), field, maximum)
+    seconds = sum(int(n) * _UNITS[u] for n, u in parts)
+    if len(_SECONDS) < _SECONDS_KEPT:
+        _SECONDS[s] = seconds
+    return _bounded(seconds, field, maximum)
+
+
+#: Durations already read, as seconds (bounded; the bound is checked on every call).
+_SECONDS: dict[str, float] = {}
+_SECONDS_KEPT = 4096
 
 
 def _too_long(field: str, maximum: timedelta) -> OutOfRangeError:

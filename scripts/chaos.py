@@ -1,30 +1,26 @@
-"""Chaos soak: random SIGKILL, SIGSTOP and restarts of raftcron peers while every-second jobs
-run, then a verdict on lost and duplicate slots and on the copies converging. Not a test by
-itself (`tests/chaos/test_chaos_short.py` runs a short one); bounded: it stops by itself.
+"""Chaos runs: faults (tests/support/faults) against a local three-peer cluster whose peers
+live in network namespaces, while every-second `catchup = "all"` jobs run and concurrent
+writers PUT jobs; then the checks (tests/support/faults/checks.py). Not a test by itself
+(tests/chaos runs short ones); bounded: it stops by itself, and cleans up (processes, the
+tmpfs, namespaces, veth pairs, bridge) however it ends. Needs root (`ip netns`, `mount`).
 
-While `--minutes` last, one disturbance at a time, each followed by a calm of 1-4 s:
+    scripts/chaos --fault partition --duration 60   # one kind of fault, repeated
+    scripts/chaos soak --minutes 20                 # random faults of every kind
+    scripts/chaos --fault skew --duration 60        # the skewed-clock scenario
+    options: --jobs 3 --writers 3 --seed N --timings fast|default --keep
 
-- `kill_leader` / `kill_follower`: SIGKILL, down 1-5 s, start again;
-- `stop_leader` / `stop_follower`: SIGSTOP for 1-5 s, then SIGCONT (well under the 15 s run
-  lease: a peer frozen past the lease has its runs declared lost, which only retries bring
-  back, and these jobs have none);
-- `restart_peer`: SIGTERM (must exit 0), start again;
-- `kill_all`: SIGKILL every peer, down 1-3 s, start them all (no quorum: the slots of the gap
-  are caught up afterwards, `catchup = "all"`).
-
-Then every peer runs again, the slots of the chaos window (every job, every second from the
-first full second after the jobs ran to the end of the chaos) are given time to run, the jobs
-are paused, every run settles, every peer applies the last entry and stops with SIGTERM, and
-the three SQLite copies are compared row by row. The verdict: lost slots (never ran),
-duplicate slots (ran more than once), runs by status, copies identical, clean exits.
-
-    scripts/chaos [--minutes 5] [--jobs 3] [--seed N] [--timings fast|default] [--keep]
+One fault at a time, each followed by a calm of 1-4 s. Then every peer runs again, the slots
+of the chaos window are given time to run, the jobs are paused and settle, the acknowledged
+writes are read back, every peer applies the last entry and stops with SIGTERM, and the three
+SQLite copies are compared row by row. Exit status 0 when every check passed, 1 when not (the
+run's directory is then kept).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import random
 import shutil
 import signal
@@ -39,135 +35,77 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchcluster import (
+    SECRET,
     TIMINGS,
     Cluster,
     GaveUp,
     Peer,
-    SlotVerdict,
     list_runs,
-    new_cluster,
     put_jobs,
     read_stamps,
-    slot_verdict,
     stamp_job,
     wait_all_executed,
     wait_until,
 )
 
-from raftcron.durations import parse_time
-from raftcron.state.machine import StateMachine
+from tests.support.faults import FAULTS, GROUPS, WEIGHTS, Ctx, Event
+from tests.support.faults.checks import (
+    SlotReport,
+    acked_writes,
+    applied_index,
+    copies_differ,
+    judge_slots,
+    read_copies,
+)
+from tests.support.faults.disk import Tmpfs
+from tests.support.faults.setup import chaos_cluster
+from tests.support.faults.skew import run_skew, skew_peer_options
+from tests.support.faults.writers import Tally, Writers
 
-#: Disturbances and how often the random plan picks each.
-WEIGHTS = {"kill_leader": 3, "kill_follower": 2, "stop_leader": 2, "stop_follower": 2,
-           "restart_peer": 1, "kill_all": 1}
-HOLD = (1.0, 5.0)       # seconds a peer stays down or frozen
-HOLD_ALL = (1.0, 3.0)   # seconds the whole cluster stays down
-CALM = (1.0, 4.0)       # seconds between disturbances
-
+CALM = (1.0, 4.0)       # seconds between faults
 Log = Callable[[str], None]
-
-
-@dataclass
-class Event:
-    at: float       # seconds since the chaos began
-    kind: str
-    peers: list[str]
-    held: float
+#: Event kinds counted together in the summary.
+FAMILIES = {"kill": ("kill_leader", "kill_follower"), "stop": ("stop_leader", "stop_follower"),
+            "partition": ("partition_leader", "partition_follower"),
+            "kill_all": ("kill_all",), "restart": ("restart_peer",), "disk_full": ("disk_full",)}
 
 
 @dataclass
 class Verdict:
     jobs: list[str]
-    slots: SlotVerdict
-    statuses: Counter[str]
-    copies_identical: bool
-    differing: list[str]          # tables that differ between the copies
-    applied: dict[str, int]       # peer -> applied index of its copy when stopped
-    exits: dict[str, int | None]  # peer -> exit status on the final SIGTERM
-    bad_exits: list[str] = field(default_factory=list)  # SIGTERMs during the chaos that were not 0
+    slots: SlotReport
+    tally: Tally
     events: list[Event] = field(default_factory=list)
-    #: (job, slot) -> the statuses of its run records, for each lost slot: `lost` records
-    #: mean a crash between "possibly started" and a report (at-least-once needs retries);
-    #: no record at all means the slot was never fired.
-    missed_records: dict[tuple[str, int], list[str]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)   # everything that failed a check
+    lost_writes: list[str] = field(default_factory=list)  # acknowledged writes not kept
+    applied: dict[str, int | None] = field(default_factory=dict)
+    exits: dict[str, int | None] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        return (not self.slots.missed and not self.slots.duplicates and self.copies_identical
-                and all(code == 0 for code in self.exits.values()) and not self.bad_exits)
+        return not self.problems and not self.lost_writes and not self.slots.problems
+
+    def counts(self) -> dict[str, int]:
+        kinds = Counter(e.kind for e in self.events)
+        return {family: sum(kinds[k] for k in members) for family, members in FAMILIES.items()}
 
     def summary(self) -> str:
-        s = self.slots
-        kinds = Counter(e.kind for e in self.events)
-        done = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
+        s, t = self.slots, self.tally
         lines = [
             f"verdict: {'OK' if self.ok else 'FAILED'}",
-            f"events: {len(self.events)} ({done})",
+            f"faults survived: {len(self.events)} "
+            f"({', '.join(f'{k} {n}' for k, n in self.counts().items() if n)})",
+            f"disk-full exits: {dict(Counter(e.status for e in self.events if e.status))}",
+            f"writes: {t.ok} acknowledged, {t.failed} not, "
+            f"{len(self.lost_writes)} acknowledged lost",
             f"slots {s.first}..{s.last} of {len(self.jobs)} jobs: expected {s.expected}, "
-            f"ran {s.executed}, lost {len(s.missed)}, duplicated {len(s.duplicates)}",
-            f"runs by status: {dict(sorted(self.statuses.items()))}",
-            f"copies identical: {self.copies_identical}"
-            + (f" (differ in {', '.join(self.differing)}; applied {self.applied})"
-               if not self.copies_identical else ""),
-            f"exit status on SIGTERM: {self.exits}",
+            f"ran {s.ran}, lost (marked) {len(s.lost_marked)}, doubled {len(s.doubled)}, "
+            f"missed {len(s.missed)}, unrecorded {len(s.unrecorded)}",
+            f"scheduled run records by status: {dict(sorted(s.statuses.items()))}",
+            f"applied index of the copies: {self.applied}; SIGTERM exits: {self.exits}",
         ]
-        if s.missed:
-            detail = [(job, slot, self.missed_records.get((job, slot), []))
-                      for job, slot in s.missed[:20]]
-            lines.append(f"lost slots (first 20; job, slot, its run records): {detail}")
-        if s.duplicates:
-            lines.append(f"duplicate slots (first 20): {s.duplicates[:20]}")
-        if self.bad_exits:
-            lines.append(f"unclean SIGTERM exits during the chaos: {self.bad_exits}")
+        lines += [f"PROBLEM: {p}" for p in self.problems + self.lost_writes + s.problems]
         return "\n".join(lines)
-
-
-def _leader_or_any(cluster: Cluster, rng: random.Random) -> Peer:
-    """The leader every running peer agrees on, or (none within 20 s) any running peer."""
-    try:
-        return cluster.wait_for_leader(timeout=20)
-    except AssertionError:
-        return rng.choice(cluster.running())
-
-
-def _disturb(cluster: Cluster, kind: str, rng: random.Random, bad_exits: list[str]) -> Event:
-    """Do one disturbance, hold it, undo it; return what was done."""
-    if kind == "kill_all":
-        held = rng.uniform(*HOLD_ALL)
-        for peer in cluster.running():
-            peer.kill(signal.SIGKILL)
-        time.sleep(held)  # the outage itself is what is being measured, not a wait for a state
-        for peer in cluster.peers:
-            peer.start(wait=False)
-        for peer in cluster.peers:
-            peer.wait_up()
-        return Event(0.0, kind, [p.id for p in cluster.peers], held)
-    leader = _leader_or_any(cluster, rng)
-    if kind.endswith("_leader"):
-        victim = leader
-    else:
-        others = [p for p in cluster.running() if p is not leader]
-        victim = rng.choice(others or cluster.running())
-    held = rng.uniform(*HOLD)
-    if kind.startswith("kill"):
-        victim.kill(signal.SIGKILL)
-        time.sleep(held)  # peer down for a while: the disturbance, not a wait for a state
-        victim.start()
-    elif kind.startswith("stop"):
-        victim.kill(signal.SIGSTOP)
-        try:
-            time.sleep(held)  # peer frozen for a while
-        finally:
-            victim.kill(signal.SIGCONT)
-    elif kind == "restart_peer":
-        held = 0.0
-        status = victim.kill(signal.SIGTERM, timeout=30)
-        if status != 0:
-            bad_exits.append(f"{victim.id}: {status}")
-        victim.start()
-    else:
-        raise ValueError(f"unknown disturbance {kind!r}")
-    return Event(0.0, kind, [victim.id], held)
 
 
 def _settle_runs(leader: Peer, names: Sequence[str], timeout: float) -> None:
@@ -188,8 +126,7 @@ def _settle_runs(leader: Peer, names: Sequence[str], timeout: float) -> None:
     wait_until(idle, timeout, "every run to end", interval=0.5)
 
 
-def _stop_and_compare(cluster: Cluster) -> tuple[bool, list[str], dict[str, int],
-                                                  dict[str, int | None]]:
+def stop_and_compare(cluster: Cluster, verdict: Verdict) -> None:
     """Let every peer apply the last entry, SIGTERM them all, compare the copies."""
     leader = cluster.wait_for_leader(timeout=60)
 
@@ -198,95 +135,141 @@ def _stop_and_compare(cluster: Cluster) -> tuple[bool, list[str], dict[str, int]
         cluster.wait_for_applied(commit, timeout=30)
         return leader.status()["commit_index"] == commit
     wait_until(quiet_and_applied, 60, "the log to stop growing and every peer to apply it")
-    exits = {p.id: p.kill(signal.SIGTERM, timeout=30) for p in cluster.peers}
-    dumps, applied = {}, {}
-    for peer in cluster.peers:
-        state = StateMachine(Path(peer.data_dir) / "state.sqlite3")
-        try:
-            dumps[peer.id] = state.dump()
-            applied[peer.id] = state.applied_index
-        finally:
-            state.close()
-    first, *rest = dumps.values()
-    differing = sorted({t for d in rest for t in set(first) | set(d)
-                        if first.get(t) != d.get(t)})
-    return not differing, differing, applied, exits
+    verdict.exits = {p.id: p.kill(signal.SIGTERM, timeout=30) for p in cluster.peers}
+    verdict.problems += [f"{peer} exited {code} on the final SIGTERM"
+                         for peer, code in verdict.exits.items() if code != 0]
+    copies = read_copies(cluster.peers)
+    verdict.applied = {peer: applied_index(copy) for peer, copy in copies.items()}
+    differing = copies_differ(copies)
+    if differing:
+        verdict.problems.append(f"copies differ in {', '.join(differing)}")
 
 
 def run_chaos(cluster: Cluster, out: Path, *, seconds: float, jobs: int = 3, seed: int = 0,
-              plan: Sequence[str] | None = None, log: Log | None = None) -> Verdict:
-    """Start `cluster`, run `jobs` stamping every-second jobs (catchup "all") through
-    `seconds` of disturbances (`plan` in order, cycled, or random ones drawn with `seed`),
-    settle, stop every peer and judge. The caller closes the cluster (kills what still runs)."""
+              plan: Sequence[str] | None = None, log: Log | None = None,
+              tmpfs: Tmpfs | None = None, writers: int = 3,
+              hold: tuple[float, float] = (1.0, 5.0)) -> Verdict:
+    """Start `cluster`, run `jobs` stamping every-second jobs and `writers` writers through
+    `seconds` of faults (`plan` in order, cycled, or random ones by `WEIGHTS` drawn with
+    `seed`; a plan runs in full at least once however short `seconds` is), settle, stop
+    every peer and judge. The caller cleans up (kills what still runs)."""
     say = log or (lambda _msg: None)
     rng = random.Random(seed)
     out.mkdir(parents=True, exist_ok=True)
     names = [f"chaos-{i}" for i in range(jobs)]
+    ctx = Ctx(cluster, rng, say, hold=hold, tmpfs=tmpfs)
+    kinds = [k for k in WEIGHTS if tmpfs is not None or k != "disk_full"]
     cluster.start()
     leader = cluster.wait_for_leader(timeout=60)
     put_jobs(leader, {n: stamp_job(out, n, catchup="all", keep_runs=100_000) for n in names})
     wait_until(lambda: {s.job for s in read_stamps(out)} >= set(names), 60, "every job to run")
+    pen = Writers(cluster, writers, seed=seed).start() if writers else None
     first = math.ceil(time.time()) + 1
     began = time.monotonic()
     events: list[Event] = []
-    bad_exits: list[str] = []
-    kinds, weights = list(WEIGHTS), list(WEIGHTS.values())
-    while time.monotonic() - began < seconds:
-        kind = (plan[len(events) % len(plan)] if plan
-                else rng.choices(kinds, weights)[0])
-        at = time.monotonic() - began
-        event = _disturb(cluster, kind, rng, bad_exits)
-        event.at = at
-        events.append(event)
-        say(f"[chaos {at:5.1f} s] {kind} {', '.join(event.peers)} for {event.held:.1f} s")
-        time.sleep(rng.uniform(*CALM))  # calm between disturbances, part of the plan
+    try:
+        at_least = max(1, len(plan or ()))
+        while len(events) < at_least or time.monotonic() - began < seconds:
+            kind = (plan[len(events) % len(plan)] if plan
+                    else rng.choices(kinds, [WEIGHTS[k] for k in kinds])[0])
+            at = time.monotonic() - began
+            event = FAULTS[kind](ctx)
+            event.at = at
+            events.append(event)
+            say(f"[chaos {at:6.1f} s] {kind} {', '.join(event.peers)} for {event.held:.1f} s"
+                + (f" ({event.note})" if event.note else ""))
+            time.sleep(rng.uniform(*CALM))  # calm between faults, part of the plan
+    finally:
+        tally = pen.stop() if pen else Tally()
     last = math.floor(time.time()) - 1
-    say(f"[chaos] done after {len(events)} disturbances; waiting for slots {first}..{last}")
-    stamps = wait_all_executed(out, names, first, last, timeout=60, quiet=20)
+    say(f"[chaos] done after {len(events)} faults; waiting for slots {first}..{last}")
+    wait_all_executed(out, names, first, last, timeout=60, quiet=10)
     leader = cluster.wait_for_leader(timeout=60)
     _settle_runs(leader, names, timeout=60)
-    runs = [r for r in list_runs(leader) if r["job"] in names]
-    statuses = Counter(r["status"] for r in runs)
-    verdict_slots = slot_verdict(read_stamps(out) or stamps, names, first, last)
-    records: dict[tuple[str, int], list[str]] = {}
-    for r in runs:
-        records.setdefault((r["job"], round(parse_time(r["slot"]).timestamp())),
-                           []).append(r["status"])
-    identical, differing, applied, exits = _stop_and_compare(cluster)
-    return Verdict(jobs=names, slots=verdict_slots, statuses=statuses,
-                   copies_identical=identical, differing=differing, applied=applied,
-                   exits=exits, bad_exits=bad_exits, events=events,
-                   missed_records={k: records.get(k, []) for k in verdict_slots.missed})
+    runs = list_runs(leader)
+    verdict = Verdict(jobs=names, slots=judge_slots(read_stamps(out), runs, names, first, last),
+                      tally=tally, events=events, problems=list(ctx.problems))
+    verdict.lost_writes = acked_writes(leader, tally)
+    stop_and_compare(cluster, verdict)
+    return verdict
 
 
-def main() -> int:
+def _plan(fault: str | None) -> list[str] | None:
+    if fault is None:
+        return None
+    return GROUPS[fault.replace("-", "_")]
+
+
+def _cleanup_on_signals() -> None:
+    """SIGTERM/SIGHUP end the run like Ctrl-C: through the `finally`s that clean up."""
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
+
+
+def _run(args: argparse.Namespace, root: Path, seconds: float, seed: int, say: Log) -> bool:
+    """One run as the command line asked; prints its verdict and returns whether it passed."""
+    kwargs = {"secret": SECRET, "raft": TIMINGS[args.timings], "test_timings": False}
+    if args.fault == "skew":
+        with chaos_cluster(root / "cluster", disk_peer=None, **kwargs,
+                           **skew_peer_options(root, "+30s")) as (cluster, _):
+            problems = run_skew(cluster, root / "stamps", seconds=seconds, put_jobs=put_jobs,
+                                stamp_job=stamp_job, read_stamps=read_stamps, list_runs=list_runs,
+                                jobs=args.jobs, log=say)
+        ok = not problems
+        print("verdict: OK" if ok else "verdict: FAILED\n" + "\n".join(
+            f"PROBLEM: {p}" for p in problems))
+    else:
+        with chaos_cluster(root / "cluster", **kwargs) as (cluster, tmpfs):
+            verdict = run_chaos(cluster, root / "stamps", seconds=seconds, jobs=args.jobs,
+                                seed=seed, plan=_plan(args.fault), log=say, tmpfs=tmpfs,
+                                writers=args.writers)
+        ok = verdict.ok
+        print(verdict.summary())
+    return ok
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=5.0, help="length of the chaos")
+    parser.add_argument("mode", nargs="?", choices=["soak"], help="random faults of every kind")
+    parser.add_argument("--fault", choices=sorted({*GROUPS, "skew"} | {
+        g.replace("_", "-") for g in GROUPS}), help="one kind of fault, repeated")
+    parser.add_argument("--duration", type=float, help="seconds of faults")
+    parser.add_argument("--minutes", type=float, help="minutes of faults (default 5)")
     parser.add_argument("--jobs", type=int, default=3, help="every-second jobs")
+    parser.add_argument("--writers", type=int, default=3, help="concurrent writers")
     parser.add_argument("--seed", type=int, default=None, help="seed (default: random)")
     parser.add_argument("--timings", default="fast", choices=sorted(TIMINGS),
                         help="raft timings (default: fast, the cluster tests' ones)")
     parser.add_argument("--keep", action="store_true", help="keep the cluster dirs and stamps")
-    args = parser.parse_args()
-    if args.minutes <= 0 or args.jobs < 1:
-        parser.error("--minutes must be positive and --jobs at least 1")
+    args = parser.parse_args(argv)
+    if args.mode and args.fault:
+        parser.error("soak draws every kind of fault; give either soak or --fault")
+    seconds = (args.duration if args.duration is not None
+               else 60 * (args.minutes if args.minutes is not None else 5.0))
+    if seconds <= 0 or args.jobs < 1 or args.writers < 0:
+        parser.error("the duration must be positive, --jobs at least 1, --writers at least 0")
+    if os.geteuid() != 0:
+        parser.error("needs root (network namespaces, a tmpfs mount)")
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     root = Path(tempfile.mkdtemp(prefix="raftcron-chaos-"))
-    print(f"[chaos] seed {seed}, {args.minutes:g} min, {args.jobs} jobs, {args.timings} "
-          f"timings, in {root}", file=sys.stderr)
-    cluster = new_cluster(root / "cluster", args.timings)
+    what = args.fault or "soak"
+    say = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    say(f"[chaos] {what}, seed {seed}, {seconds:g} s, {args.jobs} jobs, {args.writers} "
+        f"writers, {args.timings} timings, load {os.getloadavg()}, in {root}")
+    _cleanup_on_signals()
     try:
-        verdict = run_chaos(cluster, root / "stamps", seconds=args.minutes * 60,
-                            jobs=args.jobs, seed=seed,
-                            log=lambda msg: print(msg, file=sys.stderr))
-    finally:
-        cluster.close()
-    print(verdict.summary())
-    if args.keep or not verdict.ok:
-        print(f"[chaos] kept {root} (peer logs in peer*/peer.log)", file=sys.stderr)
+        ok = _run(args, root, seconds, seed, say)
+    except BaseException:
+        say(f"[chaos] stopped by an error; kept {root} (peer logs in cluster/peer*/peer.log)")
+        raise
+    print(f"load average at the end: {os.getloadavg()}")
+    if args.keep or not ok:
+        say(f"[chaos] kept {root} (peer logs in cluster/peer*/peer.log)")
     else:
         shutil.rmtree(root, ignore_errors=True)
-    return 0 if verdict.ok else 1
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -19,11 +19,14 @@ import contextlib
 import os
 import uuid
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING
 
 from raftcron.api.http import Request, Response
 from raftcron.db import snapshot
 from raftcron.db.sqlite import open_reader
+
+if TYPE_CHECKING:
+    from raftcron.api.context import Runtime
 
 #: The media type of a backup (IANA registered for SQLite 3 databases).
 MEDIA_TYPE = "application/vnd.sqlite3"
@@ -44,7 +47,7 @@ def take_backup(db_path: Path, work_dir: Path) -> IO[bytes]:
             os.unlink(tmp)
 
 
-async def get_backup(rt: Any, req: Request) -> Response:
+async def get_backup(rt: Runtime, req: Request) -> Response:
     """The state copy as `application/vnd.sqlite3` (see the module docstring)."""
     ctx = rt.ctx
     copy = await rt.db(take_backup, ctx.read.path, ctx.data_dir)

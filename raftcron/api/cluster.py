@@ -1,8 +1,8 @@
 """This peer's view of the cluster for placement and for `/nodes`.
 
-Built exactly as the scheduler builds its own (`schedview.cluster_view`), so a manual run is
-placed by the same rules as a scheduled one and `/nodes` shows the roles and capacity that
-placement uses.
+Built exactly as the scheduler builds its own (`scheduler.cluster_view.cluster_view`), so a
+manual run is placed by the same rules as a scheduled one and `/nodes` shows the roles and
+capacity that placement uses.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from raftcron.scheduler.cluster_view import ClusterView, SchedulerSettings, clus
 
 
 def view(self_id: str, status: dict, nodes: list[dict], extra: dict) -> ClusterView:
-    """Placement's view of the cluster, built as the scheduler builds it (`schedview`).
+    """Placement's view of the cluster, built as the scheduler builds it (`scheduler.cluster_view`).
 
     A peer the node reports unreachable counts as silent. This peer's roles and capacity come
     from `extra_status()` (`roles`, `capacity`) when the daemon provides them, else from its

@@ -12,8 +12,6 @@ async functions of `(Runtime, Request) -> Response`.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,7 +26,8 @@ if TYPE_CHECKING:
     from raftcron.clock import Clock
     from raftcron.db.reader import ReadDb
     from raftcron.metrics.prom import PeerMetrics
-    from raftcron.raft.node import Node
+    from raftcron.model.ports import ApiNode
+
 
 T = TypeVar("T")
 
@@ -39,11 +38,11 @@ Fetcher = Callable[[str, float], Awaitable[Fetched]]
 
 @dataclass
 class ApiContext:
-    """Everything the API reads from or writes through (design §6, modules.md api/)."""
+    """Everything the API reads from or writes through (docs/api.md, modules.md api/)."""
 
     self_id: str
     read: ReadDb
-    node: Node
+    node: ApiNode
     clock: Clock
     data_dir: Path
     token: str | None
@@ -90,9 +89,8 @@ class Runtime:
     extras: dict[str, Any] = field(default_factory=dict)
 
     async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a blocking `ReadDb` call on the read pool and await its result."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.pool, functools.partial(fn, *args, **kwargs))
+        """Run a blocking `ReadDb` call on the API's own read pool and await its result."""
+        return await self.ctx.read.call(fn, *args, executor=self.pool, **kwargs)
 
     async def propose(self, op: str, args: dict, key: str | None) -> dict:
         """Propose a command; returns `apply`'s result once applied on this peer.

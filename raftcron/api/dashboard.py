@@ -7,9 +7,13 @@ Security Policy that forbids loading any.
 from __future__ import annotations
 
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING
 
 from raftcron.api.http import HttpError, Request, Response
+
+if TYPE_CHECKING:
+    from raftcron.api.context import Runtime
+
 
 #: The only files served, with their media types (no directory listing, no traversal).
 ASSETS = {
@@ -32,11 +36,11 @@ def _asset(name: str) -> Response:
     return Response(status=200, body=data, content_type=ASSETS[name], headers=dict(_HEADERS))
 
 
-async def index(rt: Any, req: Request) -> Response:
+async def index(rt: Runtime, req: Request) -> Response:
     """`GET /` -> the dashboard page."""
     return _asset("index.html")
 
 
-async def static_file(rt: Any, req: Request) -> Response:
+async def static_file(rt: Runtime, req: Request) -> Response:
     """`GET /static/{file}` -> a dashboard asset; 404 for anything else."""
     return _asset(req.params["file"])

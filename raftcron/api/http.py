@@ -191,5 +191,5 @@ def text_response(text: str, content_type: str = "text/plain; charset=utf-8",
 
 
 def page(items: list, next_cursor: str | None) -> dict[str, Any]:
-    """The shape of every list (design §9)."""
+    """The shape of every list (docs/api.md)."""
     return {"items": items, "next_cursor": next_cursor}

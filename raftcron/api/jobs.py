@@ -19,17 +19,22 @@ Pause, resume and run-now are operational and allowed on it.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from raftcron import model, schedule
+from raftcron.api import group_commit, nextfire
 from raftcron.api.http import HttpError, Request, Response, json_response, page
-from raftcron.api.jobview import REDACTED, load_job, next_runs, public, redact, with_next_runs
+from raftcron.api.jobview import REDACTED, load_job, next_run, public, redact, with_next_runs
 from raftcron.api.results import check_result
 from raftcron.durations import parse_time
 from raftcron.errors import ConflictError, JobNotFoundError, ValidationError
-from raftcron.model import privilege
+from raftcron.model import JobStatus, privilege
 
-_JOB_STATUSES = ("scheduled", "paused", "finished")
+if TYPE_CHECKING:
+    from raftcron.api.context import Runtime
+    from raftcron.db.reader import ReadDb
+
+_JOB_STATUSES = tuple(JobStatus)
 
 
 def _label_filter(req: Request) -> str | None:
@@ -46,7 +51,7 @@ def _label_filter(req: Request) -> str | None:
     return label
 
 
-async def list_jobs(rt: Any, req: Request) -> Response:
+async def list_jobs(rt: Runtime, req: Request) -> Response:
     """`GET /jobs?status=&role=&label=k:v&limit=&cursor=` -> a page of jobs, each with its
     `next_run` and `last_run`."""
     status = req.choice_arg("status", _JOB_STATUSES)
@@ -61,32 +66,31 @@ async def list_jobs(rt: Any, req: Request) -> Response:
     now = rt.ctx.clock.now()
     out = []
     for item in items:
-        upcoming = next_runs(item, now, count=1)
         entry = redact(public(item), reveal=req.sees_secrets)
-        entry["next_run"] = upcoming[0] if upcoming else None
+        entry["next_run"] = next_run(item, now)
         entry["last_run"] = last_runs.get(item["name"])
         out.append(entry)
     return json_response(page(out, next_cursor))
 
 
-def _page_with_last_runs(read: Any, **filters: Any) -> tuple[list[dict], str | None, dict]:
+def _page_with_last_runs(read: ReadDb, **filters: Any) -> tuple[list[dict], str | None, dict]:
     """One page of jobs and the newest run of each, read in one go off the event loop."""
     items, next_cursor = read.list_jobs(**filters)
     return items, next_cursor, {item["name"]: read.last_run(item["name"]) for item in items}
 
 
-async def job_view(rt: Any, name: str, req: Request) -> dict:
+async def job_view(rt: Runtime, name: str, req: Request) -> dict:
     """The job as answered to `req` (env values redacted unless it carries a token)."""
     job = await rt.db(load_job, rt.ctx.read, name)
     return redact(with_next_runs(job, rt.ctx.clock.now()), reveal=req.sees_secrets)
 
 
-async def get_job(rt: Any, req: Request) -> Response:
+async def get_job(rt: Runtime, req: Request) -> Response:
     """`GET /jobs/{name}` -> the job with `status`, `next_runs`, `last_run`, `counts`."""
     return json_response(await job_view(rt, req.params["name"], req))
 
 
-async def keep_redacted(rt: Any, job: model.Job) -> model.Job:
+async def keep_redacted(rt: Runtime, job: model.Job) -> model.Job:
     """`job` with each `"***"` env value replaced by the value stored under that key."""
     hidden = [k for k, v in job.env.items() if v == REDACTED]
     if not hidden:
@@ -114,8 +118,8 @@ def _from_body(body: dict, name: str | None) -> model.Job:
     return model.job_from_dict(body, name=name)
 
 
-def put_args(rt: Any, req: Request, job: model.Job, *, create_only: bool) -> dict:
-    """The `put_job` command arguments for a validated job (design §9, modules.md)."""
+def put_args(rt: Runtime, req: Request, job: model.Job, *, create_only: bool) -> dict:
+    """The `put_job` command arguments for a validated job (docs/api.md, modules.md)."""
     job_dict = model.job_to_dict(job)
     ctx = rt.ctx
     decision = privilege.decide(job_dict.get("user"), ctx.identity, is_admin=req.admin,
@@ -133,7 +137,7 @@ def put_args(rt: Any, req: Request, job: model.Job, *, create_only: bool) -> dic
     return {"job": job_dict, "expanded": expanded, "at": rt.now_iso(), "create_only": create_only}
 
 
-async def _precheck(rt: Any, req: Request, name: str, *, want: bool) -> None:
+async def _precheck(rt: Runtime, req: Request, name: str, *, want: bool) -> None:
     """Refuse a plain miss or conflict without a log entry.
 
     Only without an Idempotency-Key: a retry of a write that was applied must get the stored
@@ -148,7 +152,7 @@ async def _precheck(rt: Any, req: Request, name: str, *, want: bool) -> None:
         raise ConflictError(f"a job named {name!r} already exists", field="name")
 
 
-async def _refuse_managed(rt: Any, req: Request, name: str) -> None:
+async def _refuse_managed(rt: Runtime, req: Request, name: str) -> None:
     """409 for a file-managed job, without a log entry (the state would refuse it anyway)."""
     if req.idempotency_key() is not None:
         return
@@ -159,18 +163,19 @@ async def _refuse_managed(rt: Any, req: Request, name: str) -> None:
                             "--jobs-dir; edit the file", field="name")
 
 
-async def create_job(rt: Any, req: Request) -> Response:
+async def create_job(rt: Runtime, req: Request) -> Response:
     """`POST /jobs` -> 201 with the job; 409 if the name exists."""
     body = req.object_body()
     job = await keep_redacted(rt, _from_body(body, None))
     args = put_args(rt, req, job, create_only=True)
     await _precheck(rt, req, job.name, want=False)
-    result = await rt.propose("put_job", args, req.idempotency_key())
+    args = await nextfire.add_to_put(rt, args)
+    result = await group_commit.group(rt).propose_put(rt, args, req.idempotency_key())
     check_result(result, job=job.name)
     return json_response(await job_view(rt, job.name, req), status=201)
 
 
-async def put_job(rt: Any, req: Request) -> Response:
+async def put_job(rt: Runtime, req: Request) -> Response:
     """`PUT /jobs/{name}` -> 201 when created, 200 when replaced."""
     name = req.params["name"]
     body = req.object_body()
@@ -184,13 +189,14 @@ async def put_job(rt: Any, req: Request) -> Response:
     job = await keep_redacted(rt, job)
     args = put_args(rt, req, job, create_only=False)
     await _refuse_managed(rt, req, name)
-    result = await rt.propose("put_job", args, req.idempotency_key())
+    args = await nextfire.add_to_put(rt, args)
+    result = await group_commit.group(rt).propose_put(rt, args, req.idempotency_key())
     check_result(result, job=name)
     status = 201 if result.get("created") else 200
     return json_response(await job_view(rt, name, req), status=status)
 
 
-async def delete_job(rt: Any, req: Request) -> Response:
+async def delete_job(rt: Runtime, req: Request) -> Response:
     """`DELETE /jobs/{name}` -> 200; 404 if there is no such job."""
     name = req.params["name"]
     await _precheck(rt, req, name, want=True)
@@ -201,20 +207,21 @@ async def delete_job(rt: Any, req: Request) -> Response:
     return json_response({"name": name, "deleted": True})
 
 
-async def _set_paused(rt: Any, req: Request, paused: bool) -> Response:
+async def _set_paused(rt: Runtime, req: Request, paused: bool) -> Response:
     name = req.params["name"]
     await _precheck(rt, req, name, want=True)
-    args = {"name": name, "paused": paused, "at": rt.now_iso()}
+    args = await nextfire.add_to_resume(rt, {"name": name, "paused": paused,
+                                             "at": rt.now_iso()})
     result = await rt.propose("set_paused", args, req.idempotency_key())
     check_result(result, job=name)
     return json_response(await job_view(rt, name, req))
 
 
-async def pause_job(rt: Any, req: Request) -> Response:
+async def pause_job(rt: Runtime, req: Request) -> Response:
     """`POST /jobs/{name}/pause` -> the job, now paused (no slot fires while paused)."""
     return await _set_paused(rt, req, True)
 
 
-async def resume_job(rt: Any, req: Request) -> Response:
+async def resume_job(rt: Runtime, req: Request) -> Response:
     """`POST /jobs/{name}/resume` -> the job, scheduled again."""
     return await _set_paused(rt, req, False)

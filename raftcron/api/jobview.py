@@ -13,12 +13,15 @@ after a change to the job), not on every request.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from raftcron.durations import format_time, parse_time
 from raftcron.errors import JobNotFoundError, RaftcronError
 from raftcron.planning.job_plan import JobPlan
 from raftcron.scheduler.job_table import default_parse
+
+if TYPE_CHECKING:
+    from raftcron.db.reader import ReadDb
 
 #: How many fire times `GET /jobs/{name}` shows.
 NEXT_RUNS = 5
@@ -93,7 +96,8 @@ def next_runs(job: dict, now: datetime, *, count: int = NEXT_RUNS) -> list[str]:
 def compute_next_runs(job: dict, now: datetime, *, count: int = NEXT_RUNS) -> list[str]:
     """The next `count` slot times of `job` strictly after `now` and after its cursor.
 
-    The same rules as the leader's planner (`planner.first_fire`): slots after the cursor (the
+    The same rules as the leader's planner (`planning.slots.first_fire`): slots after the
+    cursor (the
     last slot fired) or the job's creation, `start_at` inclusive, none after `end_at`, at most
     `max_runs` minus the scheduled fires so far; none while paused or finished.
     """
@@ -124,7 +128,21 @@ def compute_next_runs(job: dict, now: datetime, *, count: int = NEXT_RUNS) -> li
     return out
 
 
-def load_job(read: Any, name: str) -> dict:
+def next_run(job: dict, now: datetime) -> str | None:
+    """The job's next slot time after `now`: the `next_slot` its last command stored, when
+    that is still ahead (no schedule parsed: what `GET /jobs` shows for every job), else
+    worked out as `next_runs` does (a stored time already passed, or none stored yet)."""
+    stored = _time(job.get("next_slot"))
+    if (stored is not None and stored > now and job.get("status") == "scheduled"
+            and not job.get("paused")):
+        max_runs, fired = job.get("max_runs"), _fired_count(job)
+        if not isinstance(max_runs, int) or fired is None or fired < max_runs:
+            return format_time(stored)
+    upcoming = next_runs(job, now, count=1)
+    return upcoming[0] if upcoming else None
+
+
+def load_job(read: ReadDb, name: str) -> dict:
     """Blocking: the job with `last_run` and `counts` (run on the read pool)."""
     job = read.get_job(name)
     if job is None:
@@ -139,7 +157,8 @@ def load_job(read: Any, name: str) -> dict:
 
 #: Bookkeeping the copy keeps with a job that is not part of the job resource: dropped from
 #: answers so a client can PUT back what it got (the model refuses unknown fields).
-INTERNAL_FIELDS = ("expanded_schedule", "expanded", "cursor", "fired_count")
+INTERNAL_FIELDS = ("expanded_schedule", "expanded", "cursor", "fired_count", "next_slot",
+                   "next_fire_at")
 
 
 def public(job: dict) -> dict:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from raftcron.api.cluster import view
 from raftcron.api.http import Request, Response, json_response
@@ -22,17 +22,21 @@ from raftcron.errors import ConflictError, UnavailableError
 from raftcron.planning.job_plan import JobPlan
 from raftcron.planning.placement import choose_targets, loads
 
+if TYPE_CHECKING:
+    from raftcron.api.context import Runtime
+    from raftcron.db.reader import ReadDb
+
 #: Assignments this recent count toward the tie-break (fewest recent assignments wins).
 RECENT_WINDOW = timedelta(minutes=10)
 
 
-async def run_now(rt: Any, req: Request) -> Response:
+async def run_now(rt: Runtime, req: Request) -> Response:
     """`POST /jobs/{name}/run` -> 202 with the new run; 404 no job; 409 nowhere to run it."""
     name = req.params["name"]
     now = rt.ctx.clock.now()
     since = format_time(now - RECENT_WINDOW)
 
-    def gather(read: Any) -> tuple[dict, list, list, dict]:
+    def gather(read: ReadDb) -> tuple[dict, list, list, dict]:
         job = load_job(read, name)
         nodes, _ = read.list_nodes(limit=1000)
         return job, read.active_runs(), nodes, read.recent_assignments(since)

@@ -9,13 +9,16 @@ its own registry on first use: the state metrics are all there, the event counte
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from raftcron.api.http import Request, Response
 from raftcron.metrics.prom import PeerMetrics
 
+if TYPE_CHECKING:
+    from raftcron.api.context import Runtime
 
-def _metrics(rt: Any) -> PeerMetrics:
+
+def _metrics(rt: Runtime) -> PeerMetrics:
     if rt.ctx.metrics is not None:
         return rt.ctx.metrics
     own = rt.extras.get("metrics")
@@ -25,7 +28,7 @@ def _metrics(rt: Any) -> PeerMetrics:
     return own
 
 
-async def get_metrics(rt: Any, req: Request) -> Response:
+async def get_metrics(rt: Runtime, req: Request) -> Response:
     """`GET /metrics` -> the exposition, in the format the Accept header chose."""
     body, content_type = await rt.db(_metrics(rt).scrape, req.headers.get("Accept") or "")
     return Response(status=200, body=body, content_type=content_type)

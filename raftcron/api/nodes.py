@@ -9,7 +9,7 @@ change by configuration, not through this API: PUT and DELETE on a peer's id are
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from raftcron import model
 from raftcron.api.cluster import view
@@ -17,6 +17,10 @@ from raftcron.api.http import Request, Response, json_response, page
 from raftcron.api.results import check_result
 from raftcron.errors import ConflictError, NodeNotFoundError
 from raftcron.planning.placement import loads
+
+if TYPE_CHECKING:
+    from raftcron.api.context import Runtime
+    from raftcron.db.reader import ReadDb
 
 _PEER_STATUS_KEYS = ("last_contact", "match_index")
 
@@ -60,8 +64,8 @@ def entries(self_id: str, status: dict, nodes: list[dict], active: list[dict], e
     return out
 
 
-async def _all(rt: Any) -> list[dict]:
-    def gather(read: Any) -> tuple[list, list]:
+async def _all(rt: Runtime) -> list[dict]:
+    def gather(read: ReadDb) -> tuple[list, list]:
         nodes, _ = read.list_nodes(limit=1000)
         return nodes, read.active_runs()
 
@@ -70,31 +74,31 @@ async def _all(rt: Any) -> list[dict]:
     return entries(rt.ctx.self_id, rt.status(), nodes, active, extra, await rt.peer_apis())
 
 
-async def list_nodes(rt: Any, req: Request) -> Response:
+async def list_nodes(rt: Runtime, req: Request) -> Response:
     """`GET /nodes` -> every peer and node (one page: a cluster has few)."""
     return json_response(page(await _all(rt), None))
 
 
-async def _find(rt: Any, name: str) -> dict:
+async def _find(rt: Runtime, name: str) -> dict:
     for entry in await _all(rt):
         if entry.get("name") == name:
             return entry
     raise NodeNotFoundError(name)
 
 
-async def get_node(rt: Any, req: Request) -> Response:
+async def get_node(rt: Runtime, req: Request) -> Response:
     """`GET /nodes/{name}` -> one peer or node; 404 if neither."""
     return json_response(await _find(rt, req.params["name"]))
 
 
-def _refuse_peer(rt: Any, name: str) -> None:
+def _refuse_peer(rt: Runtime, name: str) -> None:
     status = rt.status()
     ids = {p.get("id") for p in status.get("peers") or () if isinstance(p, dict)}
     if name == rt.ctx.self_id or name in ids:
         raise ConflictError(f"{name!r} is a peer; peers change by configuration", field="name")
 
 
-async def put_node(rt: Any, req: Request) -> Response:
+async def put_node(rt: Runtime, req: Request) -> Response:
     """`PUT /nodes/{name}` -> 201 created / 200 replaced; 409 for a peer's id."""
     name = req.params["name"]
     _refuse_peer(rt, name)
@@ -105,7 +109,7 @@ async def put_node(rt: Any, req: Request) -> Response:
     return json_response(await _find(rt, name), status=201 if result.get("created") else 200)
 
 
-async def delete_node(rt: Any, req: Request) -> Response:
+async def delete_node(rt: Runtime, req: Request) -> Response:
     """`DELETE /nodes/{name}` -> 200; 404 if missing; 409 for a peer's id."""
     name = req.params["name"]
     _refuse_peer(rt, name)

@@ -2,7 +2,7 @@
 
 Every route in `api/routes.py` appears here, with its query parameters (typed and bounded
 as `api/http.py` checks them), its body, its success answer and its error answers; the
-schemas below describe the resources of design §9, with the bounds `jobspec` and `nodespec`
+schemas below describe the resources of docs/api.md, with the bounds `model.job` and `model.node`
 enforce, so a generator (schemathesis) produces requests the server can accept. The document
 validates as OpenAPI 3.1 (tests/test_api_schemathesis.py checks it).
 """
@@ -120,6 +120,13 @@ SCHEMAS: dict[str, Any] = {
         "leader": {"type": ["string", "null"]}, "term": _INT, "commit_index": _INT,
         "applied_index": _INT, "peers": {"type": "array", "items": {"type": "object"}}}},
     "Output": {"type": "object", "properties": {"stdout": _STR, "stderr": _STR}},
+    "JobBatch": {"type": "object", "required": ["jobs"], "additionalProperties": False,
+                 "properties": {"jobs": {"type": "array", "minItems": 1, "maxItems": 1000,
+                                         "items": {"$ref": "#/components/schemas/Job"}},
+                                "create_only": {"type": "boolean"}}},
+    "JobBatchResult": {"type": "object", "properties": {"items": {"type": "array", "items": {
+        "type": "object", "properties": {"name": _STR, "created": {"type": "boolean"},
+                                         "version": _INT}}}}},
     "Object": {"type": "object"},
     "Error": {"type": "object", "required": ["error"], "properties": {
         "error": _STR, "field": {"type": ["string", "null"]}}},
@@ -157,6 +164,8 @@ _STATUS_QUERY = {
 _EXAMPLES = {
     "Job": {"name": "backup", "schedule": "0 3 * * *", "command": ["/bin/true"]},
     "Node": {"name": "worker-1", "connection_type": "local", "capacity": 2},
+    "JobBatch": {"jobs": [{"name": "backup", "schedule": "0 3 * * *",
+                           "command": ["/bin/true"]}]},
 }
 _PATH_EXAMPLES = {"name": "backup", "id": "run-1", "file": "app.js"}
 _ERROR_TEXT = {400: "bad input", 401: "missing or wrong token",
@@ -207,7 +216,7 @@ def _operation(route: Any) -> dict:
                        "schema": {"type": "string", "pattern": f"^[!-~]{{1,{MAX_KEY_LENGTH}}}$"},
                        "description": "a retry with the same key applies once"})
     if route.body:
-        errors |= {403, 413, 415} if route.body == "Job" else {413, 415}
+        errors |= {403, 413, 415} if route.body in ("Job", "JobBatch") else {413, 415}
     for code in sorted(errors):
         responses[str(code)] = _error(code)
     op: dict[str, Any] = {"summary": route.summary, "tags": [route.tag],

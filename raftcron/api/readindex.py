@@ -21,10 +21,13 @@ import asyncio
 import json
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from raftcron.api.http import Request, Response, json_response
 from raftcron.errors import NotLeaderError, UnavailableError
+
+if TYPE_CHECKING:
+    from raftcron.api.context import Runtime
 
 READ_INDEX_PATH = "/raft/read-index"
 #: How often the leader looks again for the majority's answers while confirming.
@@ -45,7 +48,7 @@ def confirmed(peers: Sequence[dict], since_age: float) -> bool:
     return heard * 2 > len(peers)
 
 
-async def leader_read_index(rt: Any, timeout: float) -> int:
+async def leader_read_index(rt: Runtime, timeout: float) -> int:
     """On the leader: its commit index once a majority confirmed its leadership after the
     call began. NotLeaderError when this peer does not lead; UnavailableError after
     `timeout` without a majority."""
@@ -69,7 +72,7 @@ async def leader_read_index(rt: Any, timeout: float) -> int:
         await asyncio.sleep(_POLL)
 
 
-async def _from_leader(rt: Any, leader: str, timeout: float) -> int:
+async def _from_leader(rt: Runtime, leader: str, timeout: float) -> int:
     base = rt.ctx.peer_apis.get(leader)
     if not base:
         raise UnavailableError(f"the API of the leader {leader!r} is not known")
@@ -88,7 +91,7 @@ async def _from_leader(rt: Any, leader: str, timeout: float) -> int:
     return index
 
 
-async def strong_read_barrier(rt: Any, timeout: float) -> None:
+async def strong_read_barrier(rt: Runtime, timeout: float) -> None:
     """Wait until this peer has applied what the leader had committed when the read came.
 
     UnavailableError (503) when there is no leader, it cannot confirm, or this peer does not
@@ -107,7 +110,7 @@ async def strong_read_barrier(rt: Any, timeout: float) -> None:
                                f"waiting {timeout:g}s", field="consistency")
 
 
-async def read_index(rt: Any, req: Request) -> Response:
+async def read_index(rt: Runtime, req: Request) -> Response:
     """`GET /raft/read-index` -> `{"read_index", "term"}` from the leader (503 elsewhere)."""
     timeout = req.float_arg("timeout", default=rt.ctx.wait_timeout, maximum=60.0)
     index = await leader_read_index(rt, timeout)

@@ -10,7 +10,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from raftcron.api import backup, dashboard, jobs, manual, metrics, nodes, readindex, runs, status
+from raftcron.api import (
+    backup,
+    dashboard,
+    jobs,
+    jobs_batch,
+    manual,
+    metrics,
+    nodes,
+    readindex,
+    runs,
+    status,
+)
 from raftcron.api.auth import Need
 from raftcron.api.http import Request, Response
 
@@ -67,6 +78,9 @@ ROUTES: tuple[Route, ...] = (
           "Create a job (409 if the name exists); also accepts the distributed-cronjob form "
           '{"executable", "schedule", "type"}', body="Job", ok=(201, "Job"),
           errors=(409,), tag="jobs"),
+    Route("POST", "/jobs:batch", jobs_batch.apply_jobs,
+          "Create or replace up to 1,000 jobs in one entry: all of them or none",
+          body="JobBatch", ok=(200, "JobBatchResult"), tag="jobs"),
     Route("GET", "/jobs/{name}", jobs.get_job,
           "One job with status, next_runs, last_run, counts", ok=(200, "Job"), errors=(404,),
           tag="jobs"),

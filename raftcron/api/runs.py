@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from raftcron.api.http import HttpError, Request, Response, json_response, page, text_response
@@ -19,6 +19,9 @@ from raftcron.api.results import check_result
 from raftcron.errors import ConflictError, RunNotFoundError, UnavailableError
 from raftcron.executor.output import STREAMS, output_dir, output_path
 from raftcron.model import ACTIVE_STATUSES, RunStatus
+
+if TYPE_CHECKING:
+    from raftcron.api.context import Runtime
 
 log = logging.getLogger("raftcron.api")
 
@@ -28,7 +31,7 @@ _ACTIVE = tuple(sorted(ACTIVE_STATUSES))
 PROXIED_HEADER = "X-Raftcron-Proxied"
 
 
-async def list_runs(rt: Any, req: Request) -> Response:
+async def list_runs(rt: Runtime, req: Request) -> Response:
     """`GET /runs?job=&status=&peer=&since=&until=&limit=&cursor=` -> a page, newest first."""
     status = req.choice_arg("status", _RUN_STATUSES)
     since = req.time_arg("since")
@@ -48,14 +51,14 @@ async def list_runs(rt: Any, req: Request) -> Response:
     return json_response(page(list(items), next_cursor))
 
 
-async def load_run(rt: Any, run_id: str) -> dict:
+async def load_run(rt: Runtime, run_id: str) -> dict:
     run = await rt.db(rt.ctx.read.get_run, run_id)
     if run is None:
         raise RunNotFoundError(run_id)
     return dict(run)
 
 
-async def get_run(rt: Any, req: Request) -> Response:
+async def get_run(rt: Runtime, req: Request) -> Response:
     """`GET /runs/{id}` -> the run, with the replicated tails of its output."""
     return json_response(await load_run(rt, req.params["id"]))
 
@@ -76,7 +79,7 @@ def _output_gone(run_id: str) -> HttpError:
     return HttpError(404, f"the output of run {run_id!r} is gone", field="output")
 
 
-async def get_output(rt: Any, req: Request) -> Response:
+async def get_output(rt: Runtime, req: Request) -> Response:
     """`GET /runs/{id}/output[?stream=stdout|stderr]` -> the whole output.
 
     JSON `{"stdout": ..., "stderr": ...}` by default, text/plain when `stream` is given;
@@ -100,7 +103,7 @@ async def get_output(rt: Any, req: Request) -> Response:
     return json_response({k: v or "" for k, v in files.items()})
 
 
-async def _proxy(rt: Any, peer: str, run_id: str, stream: str | None) -> Response:
+async def _proxy(rt: Runtime, peer: str, run_id: str, stream: str | None) -> Response:
     base = (await rt.peer_apis()).get(peer)
     if not base:
         raise UnavailableError(f"the API of peer {peer!r}, which ran {run_id!r}, is not known")
@@ -126,7 +129,7 @@ async def _proxy(rt: Any, peer: str, run_id: str, stream: str | None) -> Respons
         raise UnavailableError(f"peer {peer!r} sent output that is not JSON") from None
 
 
-async def cancel_run(rt: Any, req: Request) -> Response:
+async def cancel_run(rt: Runtime, req: Request) -> Response:
     """`POST /runs/{id}/cancel` -> 202 with the run; 409 when it is not active."""
     run_id = req.params["id"]
     run = await load_run(rt, run_id)

@@ -7,10 +7,13 @@ token or password are dropped at every level before answering.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from raftcron import __version__
 from raftcron.api.http import Request, Response, json_response
+
+if TYPE_CHECKING:
+    from raftcron.api.context import Runtime
 
 #: A peer is ready when it is at most this many entries behind the commit index it knows.
 READY_LAG = 5
@@ -36,7 +39,7 @@ def _int(value: Any) -> int:
         return 0
 
 
-def peer_status(rt: Any, apis: dict[str, str] | None = None) -> dict:
+def peer_status(rt: Runtime, apis: dict[str, str] | None = None) -> dict:
     """node.status() + extra_status(), with apply lag and the API addresses: this peer's as
     `api`, and each peer's (`apis`, from `Runtime.peer_apis`) as `api` of its `peers` entry."""
     st = rt.status()
@@ -54,7 +57,7 @@ def peer_status(rt: Any, apis: dict[str, str] | None = None) -> dict:
     return scrub(st)
 
 
-async def get_status(rt: Any, req: Request) -> Response:
+async def get_status(rt: Runtime, req: Request) -> Response:
     """`GET /status` -> at least id, role, leader, term, commit_index, applied_index, peers."""
     # One trip to the read pool, and a count rather than every active run decoded: under
     # overload thousands of runs are active, and /status must stay cheap then above all.
@@ -69,12 +72,12 @@ def _status_reads(read: Any, self_id: str) -> tuple[dict[str, str], int]:
     return read.peer_apis(), read.active_run_count(self_id)
 
 
-async def healthz(rt: Any, req: Request) -> Response:
+async def healthz(rt: Runtime, req: Request) -> Response:
     """`GET /healthz` -> 200 while the process serves."""
     return json_response({"ok": True, "id": rt.ctx.self_id})
 
 
-async def readyz(rt: Any, req: Request) -> Response:
+async def readyz(rt: Runtime, req: Request) -> Response:
     """`GET /readyz` -> 200 with a leader and applied_index >= commit_index - READY_LAG."""
     st = rt.status()
     leader = st.get("leader")
@@ -92,6 +95,6 @@ async def readyz(rt: Any, req: Request) -> Response:
     return json_response(body)
 
 
-async def get_openapi(rt: Any, req: Request) -> Response:
+async def get_openapi(rt: Runtime, req: Request) -> Response:
     """`GET /openapi.json` -> the OpenAPI 3 document of every route."""
     return json_response(rt.extras["openapi"])

@@ -140,6 +140,8 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         p.add_argument("--wait", action="store_true", help="wait for the run to end")
         p.add_argument("--wait-timeout", type=_seconds(MAX_WAIT_TIMEOUT), default=300.0)
         action("rm", "delete a job", "name")
+        action("apply", "create or replace the jobs of a job file or a directory of them "
+               "(all of a batch or none)", "path")
     elif name == "runs":
         p = action("list", "list runs, newest first")
         for opt in ("--job", "--status", "--peer", "--since", "--until"):
@@ -268,6 +270,10 @@ def _jobs(client: Client, args: argparse.Namespace, as_json: bool) -> int:
         else:
             print(f"run {run['id']} {run['status']} (exit {run.get('exit_code')})")
         return 0 if run["status"] == "succeeded" else 1
+    if act == "apply":
+        from raftcron.cli import apply_cmd  # job files: only this action reads them
+
+        return apply_cmd.apply(client, args, as_json)
     if act == "rm":
         client.delete_job(args.name)
         print(f"deleted job {args.name}")

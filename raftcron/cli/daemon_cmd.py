@@ -1,4 +1,4 @@
-"""`raftcron --peers ...`: run one peer (design §9). Thin: flags -> settings -> Daemon.
+"""`raftcron --peers ...`: run one peer (docs/api.md). Thin: flags -> settings -> Daemon.
 
 Bad flags or config exit with status 2 and one line naming the problem (the dispatcher prints
 `ConfigError`s); SIGTERM/SIGINT stop the peer with status 0.

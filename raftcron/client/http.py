@@ -40,6 +40,8 @@ DEFAULT_API = "http://127.0.0.1:8101"
 #: Tries of a write (the first included) and the longest pause between two.
 WRITE_ATTEMPTS = 5
 MAX_BACKOFF = 2.0
+#: Jobs per `POST /jobs:batch` (the server's limit).
+BATCH = 1000
 
 
 NotFound = Callable[[], RaftcronError] | None
@@ -191,6 +193,20 @@ class Client:
         """PUT /jobs/{name}: returns (job, created)."""
         out = self.request("PUT", f"/jobs/{self._q(name)}", body=job)
         return out, self.last_status == 201
+
+    def apply_jobs(self, jobs: list[dict], *, create_only: bool = False) -> list[dict]:
+        """POST /jobs:batch in batches of `BATCH` (each batch all or nothing): create or
+        replace every job (only create with `create_only`: an existing job refuses its
+        batch); `[{"name", "created", "version"}]` in order. A refused batch raises (its
+        error names `jobs[i].field` within that batch); earlier batches stay."""
+        items: list[dict] = []
+        for i in range(0, len(jobs), BATCH):
+            body: dict[str, Any] = {"jobs": jobs[i:i + BATCH]}
+            if create_only:
+                body["create_only"] = True
+            out = self.request("POST", "/jobs:batch", body=body)
+            items += out.get("items") or []
+        return items
 
     def delete_job(self, name: str) -> dict:
         return self.request("DELETE", f"/jobs/{self._q(name)}",

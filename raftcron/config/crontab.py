@@ -1,4 +1,4 @@
-"""A classic crontab (cronie, `man 5 crontab`) -> job resources in the API's shape (design §9).
+"""A classic crontab (cronie, `man 5 crontab`) -> job resources in the API's shape (docs/api.md).
 
 Pure: `parse_crontab(text, file=...)` reads no files and no clock. What it understands:
 
@@ -69,7 +69,7 @@ class CrontabError(ConfigError):
 
 @dataclass(frozen=True)
 class CrontabJob:
-    """One job of the crontab: its source line number and its job resource (design §9)."""
+    """One job of the crontab: its source line number and its job resource (docs/api.md)."""
 
     line: int
     body: dict[str, Any]

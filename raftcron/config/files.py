@@ -5,7 +5,7 @@ the file, the field and the problem (`jobs.d/backup.toml: retries: expected an i
 
 Formats:
 
-- `.toml`: the job resource of design §9 as TOML tables (`[notify]`, `[env]`, ...). TOML
+- `.toml`: the job resource of docs/api.md as TOML tables (`[notify]`, `[env]`, ...). TOML
   offset date-times are accepted for `start_at`/`end_at`.
 - `.json`: the same resource as JSON, or distcrond's job file (`description`, `owners`,
   `policy {hosts, roles}`, a six-field schedule or `{interval, reference}`, `command` argv).

@@ -23,6 +23,7 @@ CONFIG_KEYS = {
     "log_compaction_entries": "log_compaction_entries",
     "log_compaction_time": "log_compaction_time",
     "log_compaction_bytes": "log_compaction_bytes",
+    "max_clock_skew": "max_clock_skew",
 }
 
 
@@ -44,6 +45,8 @@ class RaftTuning:
       hold this many bytes. pysyncobj keeps the log in memory: at a thousand runs a second
       (a `fire` of a thousand records, and their reports, every second) the time trigger
       alone let it grow by a few hundred MB between snapshots.
+    - `max_clock_skew`: a peer whose wall clock is further than this from the majority's
+      fires nothing, hands over leadership and stands in no election (`raftcron.raft.clocks`).
     """
 
     heartbeat: float = 0.1
@@ -55,6 +58,7 @@ class RaftTuning:
     log_compaction_entries: int = 10_000
     log_compaction_time: float = 300.0
     log_compaction_bytes: int = 32 * 1024 * 1024
+    max_clock_skew: float = 1.0
 
     @property
     def keepalive_interval(self) -> float:

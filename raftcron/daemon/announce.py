@@ -11,9 +11,8 @@ use the fallback address (raft port + 1000).
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from raftcron.clock import Clock
 from raftcron.daemon.versions import wait_cluster_reads
@@ -21,14 +20,18 @@ from raftcron.durations import format_time
 from raftcron.errors import RaftcronError
 from raftcron.model.commands import version_of
 
+if TYPE_CHECKING:
+    from raftcron.db.reader import ReadDb
+    from raftcron.model.ports import Proposer
+
 log = logging.getLogger(__name__)
 
 
-async def announce_api(*, node: Any, read: Any, clock: Clock, self_id: str, api: str,
+async def announce_api(*, node: Proposer, read: ReadDb, clock: Clock, self_id: str, api: str,
                        timeout: float = 10.0) -> bool:
     """Make the state say `api` for `self_id`; True once it does (False: the proposal failed
     or was refused, logged)."""
-    current = await asyncio.to_thread(read.get_peer, self_id)
+    current = await read.call(read.get_peer, self_id)
     if current is not None and current.get("api") == api:
         log.info("this peer's API address %s is announced already", api)
         return True

@@ -20,7 +20,7 @@ import sys
 from typing import Any
 
 from raftcron.api import ApiContext, serve
-from raftcron.clock import Clock, SystemClock
+from raftcron.clock import Clock, MajorityClock, SystemClock
 from raftcron.config.cluster import load_jobs_dir_files, load_nodes_dir
 from raftcron.config.daemon import DaemonSettings
 from raftcron.daemon.announce import announce_api
@@ -171,17 +171,22 @@ class Daemon:
                              late_after=late_after_for(s.scheduler.lease.total_seconds(),
                                                        s.tuning.connection_timeout),
                              recorder=metrics)
-        self.scheduler = Scheduler(node=self.node, read=self.read, clock=self.clock,
+        # Slots are planned and stamped by the majority's time (raft/clocks.py): a clock a
+        # little off (within max_clock_skew) then fires nothing early by the others' clocks,
+        # and a job put through a peer far off gets the others' creation time.
+        node = self.node
+        majority_time = MajorityClock(self.clock, lambda: node.clock.correction)
+        self.scheduler = Scheduler(node=self.node, read=self.read, clock=majority_time,
                                    self_id=s.self_id, peers=list(s.peers),
                                    settings=_scheduler_settings(s), recorder=metrics)
         # Job notifications (webhook, email, dead man's switch): decided and sent by the
-        # leader only, started and stopped with leadership like the scheduler (notifier.py).
+        # leader only, started and stopped with leadership like the scheduler (notify/sender.py).
         self.notifier = Notifier(read=self.read, clock=self.clock, self_id=s.self_id,
                                  config=s.notify)
 
         # 6. The API before the worker and the scheduler: it answers /status and /healthz while
         #    the group forms, and nothing it does depends on them running.
-        ctx = ApiContext(self_id=s.self_id, read=self.read, node=self.node, clock=self.clock,
+        ctx = ApiContext(self_id=s.self_id, read=self.read, node=self.node, clock=majority_time,
                          data_dir=s.data_dir, token=s.token, peer_apis=dict(s.peer_apis),
                          cancel_local_run=self.worker.cancel, extra_status=self._extra_status,
                          admin_token=s.admin_token, read_token=s.read_token,

@@ -12,40 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
-from typing import Any
+
+from raftcron.model.ports import StatusSource
+from raftcron.raft.version_gate import GOSSIP_KEY, cluster_reads
 
 log = logging.getLogger(__name__)
 
-#: The gossip key of the newest command version a peer reads.
-GOSSIP_KEY = "command_version"
 #: Seconds between two checks, and between two WARNINGs naming the peers waited for.
 POLL = 0.5
 WARN_EVERY = 60.0
 
-
-def _reads(entry: Mapping[str, Any]) -> int:
-    value = entry.get(GOSSIP_KEY)
-    # An older build gossips no version: it reads version 1 only.
-    return value if isinstance(value, int) and not isinstance(value, bool) else 1
+__all__ = ["GOSSIP_KEY", "cluster_reads", "wait_cluster_reads"]
 
 
-def cluster_reads(status: Mapping[str, Any], version: int) -> tuple[bool, list[str]]:
-    """Whether the cluster can take an entry of `version` (pure); else the peers in the way
-    (reachable ones that read less, or, short of a majority, the ones not heard from)."""
-    peers = [p for p in status.get("peers") or () if isinstance(p, Mapping) and p.get("id")]
-    if version <= 1:
-        return True, []
-    old = [str(p["id"]) for p in peers if p.get("reachable") and _reads(p) < version]
-    able = [p for p in peers if p.get("reachable") and _reads(p) >= version]
-    if old:
-        return False, old
-    if len(able) * 2 <= len(peers):
-        return False, [str(p["id"]) for p in peers if not p.get("reachable")]
-    return True, []
-
-
-async def wait_cluster_reads(node: Any, version: int, what: str) -> None:
+async def wait_cluster_reads(node: StatusSource, version: int, what: str) -> None:
     """Return once `cluster_reads(node.status(), version)`; WARNING about the peers waited for
     right away and then every `WARN_EVERY` seconds."""
     loop = asyncio.get_running_loop()

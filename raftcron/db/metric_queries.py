@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from raftcron.db.sqlite import Database
 
 
+
 def metric_counts(db: Database, reason_classes: Sequence[tuple[str, str]],
                   other: str) -> dict[str, Any]:
     """`by_status` {status: n}, `in_flight` {peer: n}, `not_run` {(status, class): n},

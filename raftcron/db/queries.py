@@ -1,4 +1,4 @@
-"""Every SQL read of the copy, returning API-shaped dicts (design §9 names).
+"""Every SQL read of the copy, returning API-shaped dicts (docs/api.md names).
 
 Each function takes a `Database` around a read-only connection (see
 `db.ReadDb`) and runs short, index-backed queries. Lists are paginated by an opaque cursor
@@ -14,12 +14,14 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from raftcron.db.sqlite import ABSENT_CONDITION
 from raftcron.db.times import api_time, db_time
 from raftcron.errors import ValidationError
 from raftcron.model import ACTIVE_STATUSES, JOB_STATUSES, RUN_STATUSES
 
 if TYPE_CHECKING:
     from raftcron.db.sqlite import Database
+
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -48,6 +50,8 @@ def job_dict(row: dict[str, Any]) -> dict[str, Any]:
         expanded_schedule=row["expanded"],
         cursor=api_time(row["cursor"]),
         managed_by=row.get("managed_by"),
+        next_slot=api_time(row.get("next_slot")),
+        next_fire_at=api_time(row.get("next_fire_at")),
     )
     return out
 
@@ -166,6 +170,20 @@ def list_jobs(db: Database, *, status: str | None = None, role: str | None = Non
     return _page(rows, n, lambda r: [r["name"]], job_dict)
 
 
+def absent_watched_jobs(db: Database, *, limit: int, after: str | None = None
+                        ) -> tuple[list[dict], str | None]:
+    """Scheduled jobs whose `notify.on` lists `absent`, by name, through the partial index
+    `jobs_watch_absent`: the cost is the jobs watched, never every job. `(page, last name)`,
+    the name None on the last page."""
+    params: dict[str, Any] = {"after": after or "", "n": limit + 1}
+    sql = (f"SELECT * FROM jobs INDEXED BY jobs_watch_absent WHERE {ABSENT_CONDITION}"
+           " AND status = 'scheduled' AND name > :after ORDER BY name LIMIT :n")
+    rows = list(db.query(sql, params))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return [job_dict(r) for r in rows], (rows[-1]["name"] if more and rows else None)
+
+
 def job_cursors(db: Database) -> dict[str, str | None]:
     """name -> the last slot fired (the fence), or None before the first."""
     return {r["name"]: api_time(r["cursor"]) for r in db.query("SELECT name, cursor FROM jobs")}
@@ -177,17 +195,51 @@ def managed_jobs(db: Database) -> dict[str, str]:
             db.query("SELECT name, managed_by FROM jobs WHERE managed_by IS NOT NULL")}
 
 
-def all_jobs_for_scheduler(db: Database) -> list[dict]:
-    """Every job: name, spec (dict), expanded, status, cursor, fired_count, created_at, ..."""
-    sql = ("SELECT name, spec, expanded, status, cursor, fired_count, created_at, updated_at, "
-           "version FROM jobs ORDER BY name")
+_SCHEDULER_COLUMNS = ("name, spec, expanded, status, cursor, fired_count, created_at, "
+                      "updated_at, version, next_slot, next_fire_at")
+
+
+def _scheduler_rows(rows: Iterable[dict]) -> list[dict]:
     out = []
-    for r in db.query(sql):
+    for r in rows:
         r["spec"] = json.loads(r["spec"])
-        for name in ("cursor", "created_at", "updated_at"):
+        for name in ("cursor", "created_at", "updated_at", "next_slot", "next_fire_at"):
             r[name] = api_time(r[name])
         out.append(r)
     return out
+
+
+def all_jobs_for_scheduler(db: Database) -> list[dict]:
+    """Every job: name, spec (dict), expanded, status, cursor, fired_count, created_at, ..."""
+    return _scheduler_rows(db.query(f"SELECT {_SCHEDULER_COLUMNS} FROM jobs ORDER BY name"))
+
+
+def jobs_for_scheduler(db: Database, names: list[str]) -> list[dict]:
+    """The named jobs (those that exist), shaped as `all_jobs_for_scheduler`."""
+    out: list[dict] = []
+    for i in range(0, len(names), 500):
+        chunk = names[i:i + 500]
+        marks = ", ".join("?" * len(chunk))
+        out += _scheduler_rows(db.query(
+            f"SELECT {_SCHEDULER_COLUMNS} FROM jobs WHERE name IN ({marks}) ORDER BY name", chunk))
+    return out
+
+
+def due_jobs(db: Database, until: str, after: tuple[str, str] | None, limit: int) -> list[dict]:
+    """One page of the leader's window: scheduled jobs whose `next_fire_at` (db time) is NULL
+    (not known: due now) or at most `until`, in (next_fire_at, name) order, NULLs first,
+    strictly after the key `after` (the last row of the previous page; `("", name)` for a
+    NULL one). Rows shaped as `all_jobs_for_scheduler`. Served by the (status, next_fire_at)
+    index: the cost is the page, never the table."""
+    where = "status = 'scheduled' AND (next_fire_at IS NULL OR next_fire_at <= :until)"
+    params: dict[str, Any] = {"until": until, "n": limit}
+    if after is not None:
+        where += (" AND (ifnull(next_fire_at, '') > :at OR"
+                  " (ifnull(next_fire_at, '') = :at AND name > :name))")
+        params.update(at=after[0], name=after[1])
+    sql = (f"SELECT {_SCHEDULER_COLUMNS} FROM jobs INDEXED BY jobs_status_next_fire_at"
+           f" WHERE {where} ORDER BY ifnull(next_fire_at, ''), name LIMIT :n")
+    return _scheduler_rows(db.query(sql, params))
 
 
 # --- runs -----------------------------------------------------------------------------------
@@ -279,19 +331,23 @@ def last_run(db: Database, job: str) -> dict | None:
 
 
 def runs_to_prune(db: Database, keep_per_job_default: int,
-                  max_age_before: str | None, *, limit: int = 10000) -> list[str]:
+                  max_age_before: str | None, *, limit: int = 10000,
+                  job_range: tuple[str, str] | None = None) -> list[str]:
     """Terminal runs to delete, oldest first: beyond each job's newest `keep_runs` runs
     (`keep_per_job_default` when the job sets none), or finished before `max_age_before`.
+    With `job_range` (after, last): only the runs of jobs named in (after, last], so one
+    retention pass costs the runs of those jobs, not of every job.
 
     Active runs are never listed, and count toward `keep_runs` like any other.
     """
     before = db_time(max_age_before, field="max_age_before") if max_age_before else None
+    within = "WHERE r.job > :after AND r.job <= :last" if job_range else ""
     sql = f"""
         WITH ranked AS (
             SELECT r.id, r.status, r.fired_at, coalesce(r.finished_at, r.fired_at) AS ended,
                    row_number() OVER (PARTITION BY r.job {_NEWEST_FIRST}) AS rn,
                    coalesce(json_extract(j.spec, '$.keep_runs'), :keep) AS keep
-            FROM runs r LEFT JOIN jobs j ON j.name = r.job
+            FROM runs r LEFT JOIN jobs j ON j.name = r.job {within}
         )
         SELECT id FROM ranked
         WHERE status NOT IN {ACTIVE_SQL}
@@ -299,7 +355,15 @@ def runs_to_prune(db: Database, keep_per_job_default: int,
         ORDER BY fired_at, id LIMIT :limit
     """
     params = {"keep": keep_per_job_default, "before": before, "limit": limit}
+    if job_range:
+        params.update(after=job_range[0], last=job_range[1])
     return [r["id"] for r in db.query(sql, params)]
+
+
+def job_names(db: Database, after: str, limit: int) -> list[str]:
+    """Up to `limit` job names after `after`, in order (the primary key: a range read)."""
+    return [r["name"] for r in db.query(
+        "SELECT name FROM jobs WHERE name > ? ORDER BY name LIMIT ?", [after, limit])]
 
 
 # --- peers ----------------------------------------------------------------------------------

@@ -1,16 +1,21 @@
 """`ReadDb`: read-only access to a peer's SQLite copy, one connection per thread.
 
 Each method is one of the typed queries in `queries`, run on the calling thread's own
-read-only connection (opened on first use). The daemon calls it off the event loop.
+read-only connection (opened on first use). On the daemon's event loop every read goes
+through `ReadDb.call`, the one helper that runs it on a reader thread: a slow query never
+stalls the loop, the API or the scheduler.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlite_utils
 
@@ -18,6 +23,10 @@ from raftcron.db import metric_queries, queries
 from raftcron.db.sqlite import open_reader, read_meta, wrap
 
 __all__ = ["ReadDb"]
+
+T = TypeVar("T")
+#: Reader threads of a `ReadDb`'s own pool (each keeps one read-only connection).
+READ_THREADS = 4
 
 
 class ReadDb:
@@ -29,11 +38,28 @@ class ReadDb:
     Bad filter or paging values raise `ValidationError` naming the parameter.
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, threads: int = READ_THREADS) -> None:
         self.path = Path(path)
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._threads = threads
+        self._pool: ThreadPoolExecutor | None = None
+
+    async def call(self, fn: Callable[..., T], *args: Any, executor: Executor | None = None,
+                   **kwargs: Any) -> T:
+        """`fn(*args, **kwargs)` (a method of this `ReadDb`, or a function that reads the
+        copy through one) on a reader thread, awaited from the event loop. `executor` is a
+        pool of the caller's own (the API keeps one, so its reads never queue behind the
+        scheduler's); by default this reader's pool."""
+        if executor is None:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(self._threads,
+                                                    thread_name_prefix="raftcron-read")
+                executor = self._pool
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(executor, functools.partial(fn, *args, **kwargs))
 
     def _db(self) -> sqlite_utils.Database:
         db = getattr(self._local, "db", None)
@@ -45,7 +71,12 @@ class ReadDb:
         return db
 
     def close(self) -> None:
-        """Close every thread's connection (call once no thread uses this any more)."""
+        """Stop the reader pool and close every thread's connection (call once no thread
+        uses this any more)."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         with self._lock:
             conns, self._all = self._all, []
         for conn in conns:
@@ -108,6 +139,16 @@ class ReadDb:
     def all_jobs_for_scheduler(self) -> list[dict]:
         return queries.all_jobs_for_scheduler(self._db())
 
+    def absent_watched_jobs(self, *, limit: int, after: str | None = None
+                            ) -> tuple[list[dict], str | None]:
+        return queries.absent_watched_jobs(self._db(), limit=limit, after=after)
+
+    def jobs_for_scheduler(self, names: list[str]) -> list[dict]:
+        return queries.jobs_for_scheduler(self._db(), names)
+
+    def due_jobs(self, until: str, after: tuple[str, str] | None, limit: int) -> list[dict]:
+        return queries.due_jobs(self._db(), until, after, limit)
+
     def recent_assignments(self, since: str) -> dict[str, int]:
         return queries.recent_assignments(self._db(), since)
 
@@ -118,9 +159,13 @@ class ReadDb:
         return queries.last_run(self._db(), job)
 
     def runs_to_prune(self, keep_per_job_default: int, max_age_before: str | None,
-                      *, limit: int = 10000) -> list[str]:
+                      *, limit: int = 10000,
+                      job_range: tuple[str, str] | None = None) -> list[str]:
         return queries.runs_to_prune(self._db(), keep_per_job_default, max_age_before,
-                                     limit=limit)
+                                     limit=limit, job_range=job_range)
+
+    def job_names(self, after: str, limit: int) -> list[str]:
+        return queries.job_names(self._db(), after, limit)
 
     def status_counts(self) -> dict[str, int]:
         return queries.status_counts(self._db())

@@ -6,7 +6,7 @@ thread, used by the API and the scheduler off the event loop). WAL mode lets rea
 writes. The schema carries a version in `meta`; a copy written by another version is refused
 on open with `SchemaVersionError`, unless a migration in `MIGRATIONS` leads to this one.
 
-Times are stored in one fixed-width form (`dbtime.db_time`) so that string order is time
+Times are stored in one fixed-width form (`db.times.db_time`) so that string order is time
 order for the fence and for every `ORDER BY`; reads turn them back into the `format_time` form.
 
 The only importer of sqlite3 and sqlite-utils besides `queries`, `state*`, `snapshot` and
@@ -43,7 +43,10 @@ __all__ = [
 #: Bump on any change to the tables below, and add a migration from the previous version.
 #: 2: `jobs.managed_by` (the file in `--jobs-dir` that defines a job) and the `peers` table
 #: (each peer's API address, announced by the peer itself).
-SCHEMA_VERSION = 2
+#: 3: `jobs.next_slot` and `jobs.next_fire_at` (the job's next slot and fire time, as its
+#: proposer computed them), indexed with `status` so the leader reads only what is due soon;
+#: a partial index of the jobs watched for `absent` (the dead man's switch).
+SCHEMA_VERSION = 3
 
 
 def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
@@ -55,8 +58,21 @@ def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
                                pk="id", not_null=["api", "version", "updated_at"], strict=True)
 
 
+def _migrate_2_to_3(conn: sqlite3.Connection) -> None:
+    # The next fire times stay NULL: a migration cannot compute them (that takes the schedule
+    # and the clock, which the copy must never depend on). NULL means "not known": the
+    # leader's window reads such a job as due now, plans it, and its next `fire` (or an empty
+    # one carrying only `next`) writes the value, so old data dirs load and converge.
+    conn.execute("ALTER TABLE jobs ADD COLUMN next_slot TEXT")
+    conn.execute("ALTER TABLE jobs ADD COLUMN next_fire_at TEXT")
+    conn.execute(_NEXT_INDEX_SQL)
+    conn.execute(_ABSENT_INDEX_SQL)
+    conn.execute(_MANAGED_INDEX_SQL)
+
+
 #: version n -> function that migrates a copy from n to n+1 inside the open transaction.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_1_to_2}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_1_to_2,
+                                                                2: _migrate_2_to_3}
 
 _TABLES: dict[str, tuple[dict[str, type], str, list[str], dict[str, Any]]] = {
     # table: (columns, primary key, NOT NULL columns, defaults)
@@ -76,6 +92,11 @@ _TABLES: dict[str, tuple[dict[str, type], str, list[str], dict[str, Any]]] = {
             # "file:<path in --jobs-dir>" for a job a file defines (the API may not change
             # it); NULL for a job made through the API.
             "managed_by": str,
+            # The next slot after the cursor and its fire time (slot + jitter), computed by
+            # the command's proposer; NULL when not known (the leader plans the job to learn
+            # it). A lower bound: the job is never due before `next_fire_at`.
+            "next_slot": str,
+            "next_fire_at": str,
         },
         "name",
         ["spec", "paused", "status", "version", "created_at", "updated_at", "fired_count"],
@@ -140,6 +161,15 @@ _INDEXES = [
     ("runs", ["fired_at", "id"]),
     ("applied_keys", ["idx"]),
 ]
+
+#: The leader's window: scheduled jobs due before a time, in order (`queries.due_jobs`).
+_NEXT_INDEX_SQL = "CREATE INDEX jobs_status_next_fire_at ON jobs (status, next_fire_at)"
+#: The jobs whose `notify.on` lists `absent` (the dead man's switch reads only these:
+#: `queries.absent_watched_jobs` repeats this exact condition so SQLite uses the index).
+ABSENT_CONDITION = "instr(json_extract(spec, '$.notify.on'), '\"absent\"') > 0"
+_ABSENT_INDEX_SQL = f"CREATE INDEX jobs_watch_absent ON jobs (name) WHERE {ABSENT_CONDITION}"
+#: The file-managed jobs (`queries.managed_jobs`, read before every batch write).
+_MANAGED_INDEX_SQL = "CREATE INDEX jobs_managed ON jobs (name) WHERE managed_by IS NOT NULL"
 
 # Backstops for the fence, which apply checks first: one scheduled run per (job, slot,
 # attempt, target), and one retry per (run retried, attempt).
@@ -269,7 +299,7 @@ def create_schema(conn: sqlite3.Connection) -> None:
         db[name].create(columns, pk=pk, not_null=not_null, defaults=defaults, strict=True)
     for table, cols in _INDEXES:
         db[table].create_index(cols, index_name=f"{table}_{'_'.join(cols)}")
-    for sql in _UNIQUE_SQL:
+    for sql in (*_UNIQUE_SQL, _NEXT_INDEX_SQL, _ABSENT_INDEX_SQL, _MANAGED_INDEX_SQL):
         conn.execute(sql)
     conn.executemany(
         "INSERT INTO meta (key, value) VALUES (?, ?)",

@@ -1,4 +1,4 @@
-"""The environment a run's process gets (design §9).
+"""The environment a run's process gets (docs/api.md).
 
 Every run sees `RAFTCRON_JOB`, `RAFTCRON_RUN_ID`, `RAFTCRON_ATTEMPT`, `RAFTCRON_SCHEDULED_AT`
 (ISO 8601 UTC with `Z`), `RAFTCRON_SCHEDULED_TS` (epoch seconds, decimal: `1700000000` or
@@ -38,7 +38,7 @@ def epoch_seconds(t: datetime) -> str:
 
 
 def raftcron_vars(spec: RunSpec) -> dict[str, str]:
-    """The `RAFTCRON_*` variables of design §9 for `spec`."""
+    """The `RAFTCRON_*` variables of docs/api.md for `spec`."""
     return {
         "RAFTCRON_JOB": spec.job,
         "RAFTCRON_RUN_ID": spec.run_id,

@@ -33,7 +33,6 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import asyncssh
 
@@ -48,6 +47,7 @@ from raftcron.executor.ssh_command import (
 from raftcron.executor.ssh_executor import SshExecutorBase, Unreachable, log, where
 from raftcron.executor.ssh_pool import PoolKey
 from raftcron.executor.ssh_run import remove
+from raftcron.model import Node
 
 __all__ = ["KEEPALIVE_INTERVAL", "SSH_ERRORS", "SshExecutor"]
 
@@ -86,7 +86,7 @@ class SshExecutor(SshExecutorBase):
         super().__init__(output_dir, clock=clock, environ=environ, passthrough_env=passthrough_env)
         self._keepalive = keepalive_interval
 
-    async def _connect(self, node: Any, key: PoolKey) -> asyncssh.SSHClientConnection:
+    async def _connect(self, node: Node, key: PoolKey) -> asyncssh.SSHClientConnection:
         name = where(node, key)
         if key.key_file is None:
             raise Unreachable(f"{name}: no ssh_private_key_file configured")
@@ -130,7 +130,7 @@ class SshExecutor(SshExecutorBase):
         except (*SSH_ERRORS, ValueError) as exc:
             raise Unreachable(f"{name}: {self._describe(exc)}") from None
 
-    async def _load_key(self, node: Any, key: PoolKey, name: str) -> asyncssh.SSHKey:
+    async def _load_key(self, node: Node, key: PoolKey, name: str) -> asyncssh.SSHKey:
         passphrase = passphrase_for(node.name, self._environ)
         try:
             # Decrypting a key runs a deliberately slow KDF: keep it off the event loop.

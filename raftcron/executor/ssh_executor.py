@@ -27,7 +27,7 @@ from raftcron.executor.output import OutputSink
 from raftcron.executor.ssh_command import command_words, run_line, validate_env
 from raftcron.executor.ssh_pool import ConnectionPool, NodeBook, PoolKey, pool_key
 from raftcron.executor.ssh_run import RemoteRun, remove
-from raftcron.model import RunStatus
+from raftcron.model import Node, RunStatus
 from raftcron.model.privilege import ssh_refusal
 
 log = logging.getLogger("raftcron.executor.ssh")
@@ -47,7 +47,7 @@ class _Active:
     key: PoolKey | None = None  # the connection whose session slot the run waits for/holds
 
 
-def where(node: Any, key: PoolKey) -> str:
+def where(node: Node, key: PoolKey) -> str:
     """How reasons and logs name a node: `ssh node 'web1' (deploy@10.0.0.5:22)`."""
     return f"ssh node {node.name!r} ({key.describe()})"
 
@@ -78,7 +78,7 @@ class SshExecutorBase:
 
     # -- supplied by the subclass ---------------------------------------------------------
 
-    async def _connect(self, node: Any, key: PoolKey) -> Any:
+    async def _connect(self, node: Node, key: PoolKey) -> Any:
         """Open and authenticate a connection; raise `Unreachable(reason)` if it can't be."""
         raise NotImplementedError
 
@@ -151,7 +151,7 @@ class SshExecutorBase:
         """`(healthy, reason)` of the last attempt to reach `node_name` (never tried: healthy)."""
         return self._book.health(node_name)
 
-    async def probe(self, node: Any) -> tuple[bool, str | None]:
+    async def probe(self, node: Node) -> tuple[bool, str | None]:
         """Reach `node` now (reusing its connection when alive), run `true`, return `health`."""
         key = await self._remember(node)
         try:
@@ -232,7 +232,7 @@ class SshExecutorBase:
     async def _start(
         self,
         spec: RunSpec,
-        node: Any,
+        node: Node,
         key: PoolKey,
         env: Mapping[str, str],
         words: str,
@@ -268,7 +268,7 @@ class SshExecutorBase:
         raise AssertionError("not reached")
 
     async def _wait(
-        self, spec: RunSpec, node: Any, key: PoolKey, remote: RemoteRun, active: _Active
+        self, spec: RunSpec, node: Node, key: PoolKey, remote: RemoteRun, active: _Active
     ) -> Result:
         timeout = spec.timeout.total_seconds() if spec.timeout is not None else None
         grace = max(0.0, spec.kill_grace.total_seconds())
@@ -299,7 +299,7 @@ class SshExecutorBase:
 
     # -- connections and health -------------------------------------------------------------
 
-    async def _connection(self, node: Any, key: PoolKey) -> Any:
+    async def _connection(self, node: Node, key: PoolKey) -> Any:
         """The pooled connection for `key`, opened if needed; `Unreachable` if it can't be."""
         try:
             conn, _fresh = await self._pool.get(key, lambda: self._connect(node, key))
@@ -310,7 +310,7 @@ class SshExecutorBase:
         self._mark(node.name, True, None)
         return conn
 
-    async def _remember(self, node: Any) -> PoolKey:
+    async def _remember(self, node: Node) -> PoolKey:
         """Note `node`; when its definition moved it to another connection that no other node
         uses, close that connection. Returns the node's pool key."""
         old = self._book.remember(node)

@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from raftcron.durations import format_time
+from raftcron.model import Node
 
 C = TypeVar("C")
 
@@ -47,7 +48,7 @@ class PoolKey:
         return f"{self.user}@{self.host}:{self.port}"
 
 
-def pool_key(node: Any) -> PoolKey:
+def pool_key(node: Node) -> PoolKey:
     """The `PoolKey` of a `raftcron.model.Node` with `connection_type == "ssh"`."""
     key_file = node.ssh_private_key_file
     known_hosts = node.known_hosts
@@ -171,7 +172,7 @@ class NodeBook:
         self.nodes: dict[str, Any] = {}
         self._health: dict[str, NodeHealth] = {}
 
-    def remember(self, node: Any) -> PoolKey | None:
+    def remember(self, node: Node) -> PoolKey | None:
         """Record `node`; returns the key it used before if that changed (e.g. a new port)."""
         previous = self.nodes.get(node.name)
         self.nodes[node.name] = node

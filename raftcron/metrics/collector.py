@@ -9,12 +9,17 @@ SQLite, so a scrape runs on the API's read threads, never on the event loop.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from raftcron.metrics.recorder import NOT_RUN_STATUSES, OTHER_REASON, REASON_CLASSES, reason_labels
+
+if TYPE_CHECKING:
+    from raftcron.db.reader import ReadDb
+    from raftcron.model.ports import MetricsNode
+
 
 ROLES = ("leader", "follower", "candidate")
 
@@ -22,7 +27,7 @@ ROLES = ("leader", "follower", "candidate")
 class PeerStateCollector(Collector):
     """Gauges (and the leader-change counter) for one peer; see docs/metrics.md."""
 
-    def __init__(self, *, self_id: str, node: Any, read: Any) -> None:
+    def __init__(self, *, self_id: str, node: MetricsNode, read: ReadDb) -> None:
         self.self_id, self.node, self.read = self_id, node, read
 
     def describe(self) -> list:
@@ -34,7 +39,7 @@ class PeerStateCollector(Collector):
         counts = self.read.metric_counts(REASON_CLASSES, OTHER_REASON)
         yield from _runs(counts)
         yield _in_flight(self.self_id, status, counts["in_flight"])
-        yield from _raft(status, getattr(self.node, "leader_changes", None))
+        yield from _raft(status, self.node.leader_changes)
         health = GaugeMetricFamily("raftcron_node_healthy",
                                    "1 while the replicated state calls the SSH node healthy.",
                                    labels=["node"])
@@ -97,7 +102,27 @@ def _raft(status: dict, leader_changes: Any) -> Iterator[Any]:
         if isinstance(p, dict) and p.get("id"):
             reachable.add_metric([p["id"]], 1 if p.get("reachable") else 0)
     yield reachable
+    yield from _clocks(status)
     if isinstance(leader_changes, int):
         yield CounterMetricFamily("raftcron_raft_leader_changes",
                                   "Times this peer saw a new Raft leader (the first included).",
                                   value=leader_changes)
+
+
+def _clocks(status: dict) -> Iterator[GaugeMetricFamily]:
+    skew = GaugeMetricFamily("raftcron_clock_skew_seconds",
+                             "The peer's wall clock minus this one's (peers measured lately).",
+                             labels=["peer"])
+    for p in status.get("peers") or ():
+        if (isinstance(p, dict) and p.get("id") and not p.get("self")
+                and isinstance(p.get("clock_skew"), int | float)):
+            skew.add_metric([p["id"]], float(p["clock_skew"]))
+    yield skew
+    offset = status.get("clock_offset")
+    if isinstance(offset, int | float):
+        yield GaugeMetricFamily("raftcron_clock_offset_seconds",
+                                "This peer's wall clock minus the median of the members'.",
+                                value=float(offset))
+    yield GaugeMetricFamily("raftcron_firing", "1 while this peer fires slots (the leader, "
+                            "its clock with the majority's).",
+                            value=1 if status.get("firing") else 0)

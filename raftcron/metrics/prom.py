@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -25,6 +25,10 @@ from prometheus_client.exposition import choose_encoder
 
 from raftcron.metrics.collector import PeerStateCollector
 from raftcron.metrics.recorder import accepted_not_run, reason_labels
+
+if TYPE_CHECKING:
+    from raftcron.db.reader import ReadDb
+    from raftcron.model.ports import MetricsNode
 
 #: Fire skew and fire lag: from well under a tick to a minute late.
 LATENESS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
@@ -39,7 +43,7 @@ class PeerMetrics:
     """The metrics of one peer: a `Recorder` for the worker and the scheduler, and `scrape()`
     for `GET /metrics`. `node` and `read` are read only at scrape time."""
 
-    def __init__(self, *, self_id: str, node: Any, read: Any) -> None:
+    def __init__(self, *, self_id: str, node: MetricsNode, read: ReadDb) -> None:
         self.registry = reg = CollectorRegistry()
         ProcessCollector(registry=reg)
         PlatformCollector(registry=reg)

@@ -11,8 +11,8 @@ from typing import Any, Protocol
 #: (label, substring) in order: the first substring found in a `missed`/`skipped` record's
 #: reason names its class (a summary record naming several causes counts under the first).
 #: Reasons are free text with times in them; a label must take few values, so they are
-#: classed. The substrings are the fixed parts of the reasons `planner`, `schedpolicy` and
-#: `firing` write.
+#: classed. The substrings are the fixed parts of the reasons `planning.slots`,
+#: `planning.concurrency` and `planning.proposals` write.
 REASON_CLASSES: tuple[tuple[str, str], ...] = (
     ("paused", "while the job was paused"),
     ("no_target", "no eligible peer/node"),

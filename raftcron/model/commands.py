@@ -36,9 +36,9 @@ from raftcron.model.types import (
 )
 
 #: The newest envelope version this build writes and reads.
-VERSION = 2
+VERSION = 3
 
-#: Hard cap, in UTF-8 bytes, on each replicated output tail (design §5).
+#: Hard cap, in UTF-8 bytes, on each replicated output tail (docs/jobs.md).
 MAX_TAIL_BYTES = MAX_OUTPUT_TAIL
 
 
@@ -79,12 +79,17 @@ ARGS: dict[str, dict[str, _Arg]] = {
         "create_only": _Arg("bool", required=False, default=False),
         # "file:<path>" when the seeder writes a job from `--jobs-dir`; absent from the API.
         "managed_by": _Arg("name", required=False, nullable=True),
+        # v3: the next slot and fire time, by the proposer (null or absent: not known).
+        "next": _Arg("next", required=False, nullable=True),
     },
     "delete_job": {"name": _NAME, "at": _T},
     # The seeder hands a job whose file is gone over to the API (managed_by cleared).
     "release_job": {"name": _NAME, "managed_by": _NAME, "at": _T},
-    "set_paused": {"name": _NAME, "paused": _Arg("bool"), "at": _T},
-    "fire": {"runs": _Arg("records"), "at": _T},
+    "set_paused": {"name": _NAME, "paused": _Arg("bool"), "at": _T,
+                   "next": _Arg("next", required=False, nullable=True)},
+    # next (v3): job -> its next slot and fire time after these records, by the leader.
+    "fire": {"runs": _Arg("records"), "at": _T, "next": _Arg("next_map", required=False,
+                                                           default=None)},
     "run_started": {"run_id": _NAME, "peer": _NAME, "at": _T},
     "run_finished": {
         "run_id": _NAME,
@@ -114,7 +119,8 @@ ARGS: dict[str, dict[str, _Arg]] = {
     # A peer announces its own API address (proxying a run's output to the peer that ran it).
     "put_peer": {"peer": _NAME, "api": _NAME, "at": _T},
     "noop": {},
-    "batch": {"commands": _Arg("commands")},
+    # atomic (v3): one refused entry refuses the whole batch, nothing applied (jobs:batch).
+    "batch": {"commands": _Arg("commands"), "atomic": _Arg("bool", required=False)},
 }
 
 OPS = frozenset(ARGS)
@@ -124,6 +130,10 @@ INTRODUCED: dict[tuple[str, str | None], int] = {
     ("put_peer", None): 2,
     ("release_job", None): 2,
     ("put_job", "managed_by"): 2,
+    ("put_job", "next"): 3,
+    ("set_paused", "next"): 3,
+    ("fire", "next"): 3,
+    ("batch", "atomic"): 3,
 }
 
 
@@ -309,6 +319,14 @@ def _check_value(kind: str, value: Any, where: str) -> Any:
             raise _fail(where, "one of " + "|".join(sorted(FINISH_STATUSES)), value)
     elif kind in ("job", "node"):
         _check_resource(kind, value, where)
+    elif kind == "next":
+        _check_next(value, where)
+    elif kind == "next_map":
+        if not isinstance(value, dict):
+            raise _fail(where, "an object of job -> {slot, fire_at}", value)
+        for name, item in value.items():
+            _check_value("name", name, f"{where}.{name}")
+            _check_next(item, f"{where}.{name}")
     elif kind == "names":
         if not isinstance(value, list):
             raise _fail(where, "a list of strings", value)
@@ -339,6 +357,15 @@ def _check_resource(kind: str, value: Any, where: str) -> None:
         for name in ("keep_runs", "max_runs"):
             if value.get(name) is not None:
                 _check_value("count", value[name], f"{where}.{name}")
+
+
+_NEXT: dict[str, _Arg] = {"slot": _T, "fire_at": _T}
+
+
+def _check_next(value: Any, where: str) -> None:
+    if not isinstance(value, dict):
+        raise _fail(where, "an object {slot, fire_at}", value)
+    _check_fields(value, _NEXT, prefix=f"{where}.")
 
 
 def _check_record(value: Any, where: str) -> dict[str, Any]:

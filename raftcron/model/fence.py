@@ -1,6 +1,6 @@
 """The fence: which scheduled slots a job's cursor admits, and what accepting one changes.
 
-A committed slot is never fired again (design §4): a scheduled record (not manual, not a
+A committed slot is never fired again (docs/guarantees.md): a scheduled record (not manual, not a
 retry) is admitted only if its slot is strictly later than the job's cursor *as it was before
 the command*; accepting it moves the cursor to the newest accepted slot, and a `pending` record
 counts toward `max_runs` once per slot (a `hosts = "all"` fan-out of one slot counts once).

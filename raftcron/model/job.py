@@ -53,7 +53,7 @@ NOTIFY_FIELDS = ("on", "webhook", "email", "absent_after")
 OWNER_FIELDS = ("name", "email_address")
 
 ENV_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-#: The runner sets these itself (design §9); a job may not shadow them.
+#: The runner sets these itself (docs/api.md); a job may not shadow them.
 RESERVED_ENV_PREFIX = "RAFTCRON_"
 LABEL_KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,62}")
 USER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?|[0-9]{1,10}")

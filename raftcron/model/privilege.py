@@ -1,4 +1,4 @@
-"""Who a job runs as, and who may create it: the one rule, as pure functions (design §5).
+"""Who a job runs as, and who may create it: the one rule, as pure functions (docs/jobs.md).
 
 A job is *privileged* when it will run as root or as another user than the daemon's:
 

@@ -11,7 +11,7 @@ Collections inside these values (`command`, `roles`, `env`, ...) are plain lists
 they pass unchanged to executors and JSON; treat them as read-only. Because of them the values
 are comparable but not hashable.
 
-The validators live in `jobspec.py` and `nodespec.py`, which import this module; the four
+The validators live in `model/job.py` and `model/node.py`, which import this module; the four
 public functions below reach them lazily so this module stays the one public surface without
 an import cycle.
 """
@@ -26,7 +26,7 @@ from enum import StrEnum
 
 #: Decoded size cap of an uploaded script or binary (it lives in the replicated state).
 MAX_SCRIPT_BYTES = 1024 * 1024
-#: Bytes of each output stream kept with a run: default and hard cap (design §5).
+#: Bytes of each output stream kept with a run: default and hard cap (docs/jobs.md).
 DEFAULT_OUTPUT_TAIL = 4096
 MAX_OUTPUT_TAIL = 65536
 MAX_RETRIES = 100
@@ -149,7 +149,7 @@ class Owner:
 
 @dataclass(frozen=True, kw_only=True)
 class Job:
-    """One job: design §9's resource plus the execution fields of §5.
+    """One job: the job resource of docs/jobs.md.
 
     Exactly one of `command` (type command) and `script` (type script or binary) is set.
     `schedule` is what the user wrote: a string, or distcrond's `{"interval", "reference"}`.

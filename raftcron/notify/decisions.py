@@ -1,7 +1,7 @@
 """Notification decisions, pure: which events a finished run or a quiet job fires, and what the
-messages say. No clock, no I/O; `notifier.py` sends.
+messages say. No clock, no I/O; `notify/sender.py` sends.
 
-Events (design §7, `model.NotifyEvent`), each told only when the job's `notify.on` lists it:
+Events (docs/jobs.md, `model.NotifyEvent`), each told only when the job's `notify.on` lists it:
 
 - `failure`: a run ended `failed`, `timed_out` or `lost` and no retry follows it (its attempt
   is past the job's `retries`; attempts count from 1, so with `retries = 2` attempt 3 is the
@@ -30,7 +30,7 @@ from raftcron.model import FAILURE_STATUSES, NotifyEvent, RunStatus
 #: Statuses that count as a job's outcome when judging `recovery`.
 OUTCOME_STATUSES = FAILURE_STATUSES | {RunStatus.SUCCEEDED}
 MISSED_STATUSES = frozenset({RunStatus.SKIPPED, RunStatus.MISSED})
-#: The run fields a notification carries (design §9's run resource).
+#: The run fields a notification carries (the run resource of docs/api.md).
 RUN_FIELDS = ("id", "job", "slot", "attempt", "peer", "target", "status", "fired_at",
               "started_at", "finished_at", "exit_code", "stdout_tail", "stderr_tail", "reason")
 #: Characters of each output tail an email shows.
@@ -156,7 +156,7 @@ def redact_url(url: str) -> str:
 
 
 def run_view(run: Mapping[str, Any]) -> dict[str, Any]:
-    """The run as a notification shows it: design §9's fields only."""
+    """The run as a notification shows it: the run fields of docs/api.md only."""
     return {k: run.get(k) for k in RUN_FIELDS}
 
 

@@ -5,7 +5,7 @@ one plan would run, against the job's active runs. `in_line` is `catchup = "all"
 `forbid` or `queue`: the missed slots (the *backlog*) run one after another, oldest first,
 each when the previous run has ended, instead of all but the first being `skipped`
 (go-etcd-cron: "it will catch up and trigger all jobs that were missed in immediate
-succession ... one after the other"). `planner.due_slots` decides which slots are the
+succession ... one after the other"). `planning.slots.due_slots` decides which slots are the
 backlog; both functions only turn slots into decisions.
 """
 

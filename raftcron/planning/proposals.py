@@ -102,25 +102,32 @@ def retry_record(job: JobPlan, retry: RetryPlan, where: Placement, *, now: datet
 
 
 def tick_proposal(records: Sequence[Mapping[str, Any]], cancels: Sequence[str],
-                  finishes: Sequence[str], *, now: datetime) -> Proposal | None:
+                  finishes: Sequence[str], *, now: datetime,
+                  nexts: Mapping[str, Mapping[str, str]] | None = None) -> Proposal | None:
     """One proposal for a wake: `fire`, or a `batch` of cancels, the fire, then finishes.
 
     Cancels come first so a replaced run is told to stop before its successor is assigned;
-    `finish_job` comes last so the job's final slot is recorded before it finishes.
+    `finish_job` comes last so the job's final slot is recorded before it finishes. `nexts`
+    (job -> its next `{slot, fire_at}` after these records) rides in the fire's `next`; a
+    fire with no record but some `nexts` only writes them (a migrated job's first value).
     """
     at = format_time(now)
-    if not records and not cancels and not finishes:
+    if not records and not cancels and not finishes and not nexts:
         return None
-    fire_args = {"runs": [dict(r) for r in records], "at": at}
+    fire_args: dict[str, Any] = {"runs": [dict(r) for r in records], "at": at}
+    if nexts:
+        fire_args["next"] = {k: dict(v) for k, v in sorted(nexts.items())}
     key = "fire:" + _digest(
         [f"{r['job']}|{r['slot']}|{r['attempt']}|{r['status']}" for r in records]
         # A cancel or finish may rightly happen again later (a job re-put after finishing):
         # their part of the key carries the time, so only a retry of this very proposal repeats.
-        + [f"cancel|{c}|{at}" for c in cancels] + [f"finish|{f}|{at}" for f in finishes])
+        + [f"cancel|{c}|{at}" for c in cancels] + [f"finish|{f}|{at}" for f in finishes]
+        + ([f"next|{j}|{v['slot']}" for j, v in sorted((nexts or {}).items())]
+           if not records else []))
     if not cancels and not finishes:
         return Proposal("fire", fire_args, key)
     entries = [batch_entry("cancel_run", {"run_id": c, "at": at}) for c in cancels]
-    if records:
+    if records or nexts:
         entries.append(batch_entry("fire", fire_args))
     entries += [batch_entry("finish_job", {"name": f, "at": at}) for f in finishes]
     return Proposal("batch", {"commands": entries}, key)

@@ -18,7 +18,8 @@ The order of the rules, each applied to the slots strictly after the job's curso
    newest, `all` runs up to `catchup_cap`, `none` runs none; the rest are `missed`.
 5. Concurrency against the job's active runs (and the runs this plan fires before it). Under
    `forbid` and `queue`, `catchup = "all"` forms a line instead: the slots due when the job
-   fell behind run one after another, each when the previous run ends (`schedpolicy.in_line`;
+   fell behind run one after another, each when the previous run ends
+   (`planning.concurrency.in_line`;
    the plan holds the next one and returns `catchup_until` for the next plan).
 6. `max_runs`: the last repeat finishes the job; slots after it get no record.
 
@@ -197,14 +198,24 @@ def first_fire(job: JobPlan, schedule: ScheduleLike, cursor: datetime | None,
     None when the schedule has no slot left within `end_at`. Used to build the scheduler's
     heap without planning every job.
     """
+    found = next_slot(job, schedule, cursor, created_at, now, jitter_fn)
+    return found[1] if found is not None else None
+
+
+def next_slot(job: JobPlan, schedule: ScheduleLike, cursor: datetime | None,
+              created_at: datetime | None, now: datetime, jitter_fn: JitterFn | None = None
+              ) -> tuple[datetime, datetime] | None:
+    """`(slot, fire time)` of the job's first slot after the cursor (what `first_fire` waits
+    for), or None when no slot is left within `end_at`. What a proposer puts in a command's
+    `next` (the state stores it, never computes it)."""
     lower = _lower_bound(job, cursor, created_at, now)
     slot = _utc(schedule.next_after(lower))
     if slot is None or (job.end_at is not None and slot > job.end_at):
         return None
     if job.jitter <= timedelta(0):
-        return slot
+        return slot, slot
     nxt = _utc(schedule.next_after(slot))
-    return slot + _jitter(job, slot, nxt, jitter_fn)
+    return slot, slot + _jitter(job, slot, nxt, jitter_fn)
 
 
 def _lower_bound(job: JobPlan, cursor: datetime | None, created_at: datetime | None,

@@ -37,6 +37,8 @@ from typing import Any
 from raftcron.config.tuning import RaftTuning
 from raftcron.errors import CommandDecodeError, ConfigError, UnavailableError
 from raftcron.model import commands
+from raftcron.raft.clock_guard import ClockGuard
+from raftcron.raft.clocks import ClockVerdict
 from raftcron.raft.listeners import (
     ApplyListener,
     LeadershipListener,
@@ -141,6 +143,10 @@ class Node:
         self._log_size = 0
         self._compact_bytes = stagger(int(self.tuning.log_compaction_bytes), self_id,
                                       self.peers)
+        t = self.tuning
+        self._clock = ClockGuard(self._raft, members=len(self.peers), max_skew=t.max_clock_skew,
+                                 election_timeout_min=t.election_timeout_min,
+                                 election_timeout_max=t.election_timeout_max)
         self._proposer = Proposer(self._raft, self._loop, self._waiters, self._post)
         self._raft.addOnTickCallback(self._on_tick)
         try:
@@ -161,6 +167,17 @@ class Node:
         raft = self._raft
         return (raft._isLeader() and self._ready_term == raft.raftCurrentTerm
                 and self.has_lease())
+
+    @property
+    def firing(self) -> bool:
+        """`is_leader` AND this peer's wall clock agrees with the majority's within
+        `max_clock_skew` (`raftcron.raft.clock_guard`): only then may it fire slots."""
+        return self.is_leader and self._clock.verdict.ok
+
+    @property
+    def clock(self) -> ClockVerdict:
+        """The latest judgement of this peer's clock against the others'."""
+        return self._clock.verdict
 
     def has_lease(self) -> bool:
         """A majority of the members (this one included) sent this peer something within
@@ -267,11 +284,12 @@ class Node:
         self._listeners.apply.append(fn)
 
     def add_leadership_listener(self, fn: LeadershipListener) -> None:
-        """`fn(True)` once this peer leads and has caught up; `fn(False)` when that ends.
+        """`fn(True)` once this peer leads, has caught up and its clock agrees with the
+        majority's (`firing`); `fn(False)` when any of that ends.
 
         A listener added while this peer already leads gets `fn(True)` soon after (on the
         loop), so registering late never misses a leadership."""
-        self._listeners.add_leadership(fn, lambda: self.is_leader)
+        self._listeners.add_leadership(fn, lambda: self.firing)
 
     def add_snapshot_listener(self, fn: SnapshotListener) -> None:
         """`fn(applied_index)` after a snapshot replaced this peer's copy (no per-command
@@ -374,13 +392,14 @@ class Node:
             noop = raft.noop_index()
             if self._ready_term != term and noop is not None and applied >= noop:
                 self._ready_term = term
+        clock_ok = self._clock.tick().ok
         # Decided here, after this tick read the sockets, so a stall of this thread alone
         # does not look like a lost lease: the listeners hear of a lease lost or regained.
         leading = (raft._isLeader() and self._ready_term == raft.raftCurrentTerm
-                   and self.has_lease())
+                   and self.has_lease() and clock_ok)
         if leading != self._tick_leading:
             self._tick_leading = leading
-            if not leading and raft._isLeader():
+            if not leading and raft._isLeader() and clock_ok:
                 log.warning("leader lease lost: no majority heard within %gs; not leading "
                             "until it is back", self.tuning.election_timeout_min)
             self._post(self._deliver_leadership, leading)
@@ -400,5 +419,5 @@ class Node:
         self._mailbox.post(fn, *args)
 
     def _deliver_leadership(self, value: bool) -> None:
-        self._listeners.deliver_leadership(value, lambda: self.is_leader,
+        self._listeners.deliver_leadership(value, lambda: self.firing,
                                            lambda: self._raft.raftCurrentTerm)

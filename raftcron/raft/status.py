@@ -10,7 +10,9 @@ from raftcron.raft.syncobj import RaftObj
 
 if TYPE_CHECKING:
     from raftcron.config.tuning import RaftTuning
+    from raftcron.raft.clocks import ClockVerdict
     from raftcron.raft.snapshots import SnapshotHooks
+
 
 __all__ = ["StatusPeer", "node_status"]
 
@@ -31,6 +33,12 @@ class StatusPeer(Protocol):
     @property
     def caught_up(self) -> bool: ...
 
+    @property
+    def firing(self) -> bool: ...
+
+    @property
+    def clock(self) -> ClockVerdict: ...
+
     def has_lease(self) -> bool: ...
 
 
@@ -46,7 +54,13 @@ def node_status(peer: StatusPeer, raft: RaftObj, *, role: str, hooks: SnapshotHo
     connection is up and the peer said something within `election_timeout_max`;
     `last_contact`: seconds since it last did (null if never). On the leader that is the time
     since the follower last answered, and `match_index` is how far its log matches. Each entry
-    also carries what that peer announced about itself (`roles`, `capacity`).
+    also carries what that peer announced about itself (`roles`, `capacity`), and
+    `clock_skew`: that peer's wall clock minus this one's in seconds (null: not measured).
+
+    Clocks: `clock_offset` is this peer's clock minus the median of the members' it measured
+    (null before any), `max_clock_skew` the threshold, `firing` whether this peer fires slots
+    now (the leader, caught up, with its lease and its clock with the majority's), and
+    `firing_reason` why not when it leads or its clock is the reason (else null).
     """
     leader = peer.leader
     is_leader = leader == peer.self_id
@@ -56,17 +70,26 @@ def node_status(peer: StatusPeer, raft: RaftObj, *, role: str, hooks: SnapshotHo
     transport = raft.transport()
     now = time.monotonic()
     peers: list[dict[str, Any]] = [{**peer.announce, "id": peer.self_id, "self": True,
-                                    "reachable": True, "last_contact": 0.0}]
+                                    "reachable": True, "last_contact": 0.0,
+                                    "clock_skew": 0.0}]
     for other in sorted(raft.otherNodes, key=lambda n: n.id):
         contact = transport.last_contact(other.id)
         age = None if contact is None else round(max(now - contact, 0.0), 3)
         reachable = (raft.isNodeConnected(other)
                      and heard_within(contact, now, peer.tuning.election_timeout_max))
         entry: dict[str, Any] = {**transport.peer_meta(other.id), "id": other.id,
-                                 "self": False, "reachable": reachable, "last_contact": age}
+                                 "self": False, "reachable": reachable, "last_contact": age,
+                                 "clock_skew": _round(transport.clock_offset(other.id))}
         if is_leader:
             entry["match_index"] = raft.match_index(other)
         peers.append(entry)
+    clock = peer.clock
+    firing = peer.firing
+    reason = None
+    if not firing and not clock.ok:
+        reason = clock.reason
+    elif not firing and raft._isLeader():
+        reason = "not yet caught up in this term, or no majority heard lately (lease)"
     return {
         "id": peer.self_id,
         "role": "follower" if leaseless else ("leader" if raft._isLeader() else role),
@@ -79,4 +102,12 @@ def node_status(peer: StatusPeer, raft: RaftObj, *, role: str, hooks: SnapshotHo
         "snapshots_written": hooks.snapshots_written,
         "snapshots_loaded": hooks.snapshots_loaded,
         "peers": peers,
+        "clock_offset": _round(clock.offset),
+        "max_clock_skew": peer.tuning.max_clock_skew,
+        "firing": firing,
+        "firing_reason": reason,
     }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)

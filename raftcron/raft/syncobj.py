@@ -8,6 +8,7 @@ nowhere else (pysyncobj is pinned to 0.3.17).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -40,6 +41,9 @@ class RaftObj(SyncObj):
                  transport_class: type[KeepaliveTransport]) -> None:
         # Set before SyncObj.__init__: the tick thread starts applying inside it.
         self._owner = owner
+        #: While True (its clock is outvoted), this peer never starts an election: its
+        #: election timer is pushed past every tick, a leader's `timeout_now` included.
+        self.refuse_candidacy = False
         super().__init__(self_id, others, conf, transportClass=transport_class)
 
     @replicated
@@ -52,7 +56,18 @@ class RaftObj(SyncObj):
         # polls the sockets only at the end of a tick): a tick delayed by a busy process must
         # not start an election while the leader's heartbeats wait unread in the socket.
         self._poller.poll(0)
+        if self.refuse_candidacy:
+            hold = time.monotonic() + self._SyncObj__conf.raftMaxTimeout  # type: ignore[attr-defined]
+            self._SyncObj__raftElectionDeadline = hold  # type: ignore[attr-defined]
         super()._onTick(timeToWait)
+
+    def hand_over(self, node: Any) -> None:
+        """Ask `node` (one of `otherNodes`) to start an election at once (pysyncobj's Raft
+        TimeoutNow; denied quietly unless this peer leads and `node` has its whole log)."""
+        self.transferLeadership(node)
+
+    def last_log_index(self) -> int:
+        return self._SyncObj__getCurrentLogIndex()  # type: ignore[attr-defined]
 
     def transport(self) -> KeepaliveTransport:
         return self._SyncObj__transport  # type: ignore[attr-defined]

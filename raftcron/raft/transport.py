@@ -18,6 +18,10 @@ Two things the stock transport lacks:
   wasteful). A successful acknowledgement here never moves `nextIndex` backwards; a gap (a
   dropped connection) is still repaired by the follower's reset answer, which passes through
   untouched.
+- Clocks. Every keepalive carries the sender's wall time and echoes, for the addressee, the
+  wall time of the last keepalive it received from it and when it arrived: NTP's exchange on
+  messages already sent (`raftcron.raft.clocks`). `clock_offset(peer_id)` is the estimate of
+  that peer's clock minus this one's.
 - Liveness. `last_contact(peer_id)` is the monotonic time the peer last sent us anything (an
   append_entries answer, a vote, a keepalive). On the leader that is "when the follower last
   answered"; the node's leader lease and `reachable` are built on it.
@@ -43,6 +47,8 @@ from typing import Any
 from pysyncobj.tcp_connection import CONNECTION_STATE
 from pysyncobj.transport import TCPTransport
 
+from raftcron.raft.clocks import SAMPLE_TTL, OffsetEstimator
+
 log = logging.getLogger(__name__)
 
 KEEPALIVE_TYPE = "raftcron_keepalive"
@@ -67,6 +73,13 @@ class KeepaliveTransport(TCPTransport):
     def __init__(self, syncObj: Any, selfNode: Any, otherNodes: Any) -> None:
         self._last_contact: dict[str, float] = {}
         self._peer_meta: dict[str, dict[str, Any]] = {}
+        self._clocks: dict[str, OffsetEstimator] = {}
+        # peer id -> (its wall time in the last keepalive from it, our wall time on receipt).
+        self._echo: dict[str, tuple[float, float]] = {}
+        self._clockless: set[str] = set()
+        #: While True (a leader handing over leadership), append_entries are not sent, so
+        #: the followers' election timers run out. Set from the raft thread only.
+        self.mute_append_entries = False
         self._last_keepalive = 0.0
         # Peers whose handshake is complete: a keepalive sent before the key exchange would
         # break the encrypted framing, so only these get one.
@@ -85,8 +98,39 @@ class KeepaliveTransport(TCPTransport):
         attrs = {"keepalive_interval": keepalive_interval, "announce": dict(announce or {})}
         return type("KeepaliveTransportBound", (cls,), attrs)
 
-    def _keepalive(self) -> dict[str, Any]:
-        return {"type": KEEPALIVE_TYPE, "meta": self.announce or {}}
+    def _keepalive(self, node: Any) -> dict[str, Any]:
+        message: dict[str, Any] = {"type": KEEPALIVE_TYPE, "meta": self.announce or {}}
+        echo = self._echo.get(node.id)
+        if echo is not None:
+            message["echo"] = list(echo)
+        message["wall"] = time.time()  # last: as close to the send as can be
+        return message
+
+    def _on_clock(self, peer_id: str, message: dict[str, Any]) -> None:
+        received, mono = time.time(), time.monotonic()
+        sent = message.get("wall")
+        if not isinstance(sent, int | float) or isinstance(sent, bool):
+            self._clockless.add(peer_id)  # an older release: no clock in its keepalive
+            return
+        self._clockless.discard(peer_id)
+        self._echo[peer_id] = (float(sent), received)
+        est = self._clocks.get(peer_id)
+        if est is None:
+            # Samples outlive a few keepalive periods, however long those are configured.
+            ttl = max(SAMPLE_TTL, 4 * self.keepalive_interval)
+            est = self._clocks[peer_id] = OffsetEstimator(ttl=ttl)
+        echo = message.get("echo")
+        if (isinstance(echo, list) and len(echo) == 2
+                and all(isinstance(v, int | float) for v in echo)):
+            est.add_ntp(float(echo[0]), float(echo[1]), float(sent), received, mono)
+        else:
+            est.add_one_way(float(sent), received, mono)
+
+    def send(self, node: Any, message: Any) -> bool:
+        if (self.mute_append_entries and isinstance(message, dict)
+                and message.get("type") == "append_entries"):
+            return True  # withheld on purpose: the connection is fine
+        return bool(super().send(node, message))
 
     # --- pysyncobj hooks (raft thread) -------------------------------------------------------
 
@@ -96,6 +140,7 @@ class KeepaliveTransport(TCPTransport):
             meta = message.get("meta")
             if isinstance(meta, dict):
                 self._peer_meta[node.id] = meta
+            self._on_clock(node.id, message)
             return
         if (isinstance(message, dict) and message.get("type") == "next_node_idx"
                 and message.get("success") and not message.get("reset")):
@@ -114,7 +159,7 @@ class KeepaliveTransport(TCPTransport):
         self._handshaken.add(node)
         super()._onNodeConnected(node)
         # Announce at once, so a new leader knows its peers' roles before it places a run.
-        self.send(node, self._keepalive())
+        self.send(node, self._keepalive(node))
 
     def _onNodeDisconnected(self, node: Any) -> None:
         self._handshaken.discard(node)
@@ -162,13 +207,22 @@ class KeepaliveTransport(TCPTransport):
         for node in list(self._handshaken):
             conn = self._connections.get(node)
             if conn is not None and conn.state == CONNECTION_STATE.CONNECTED:
-                self.send(node, self._keepalive())
+                self.send(node, self._keepalive(node))
 
     # --- read from any thread ----------------------------------------------------------------
 
     def last_contact(self, peer_id: str) -> float | None:
         """Monotonic time of the last message from `peer_id`, or None if never."""
         return self._last_contact.get(peer_id)
+
+    def clock_offset(self, peer_id: str) -> float | None:
+        """`peer_id`'s wall clock minus this one's in seconds (None: not measured lately)."""
+        est = self._clocks.get(peer_id)
+        return None if est is None else est.estimate(time.monotonic())
+
+    def sends_no_clock(self, peer_id: str) -> bool:
+        """`peer_id` runs an older release whose keepalives carry no wall time."""
+        return peer_id in self._clockless
 
     def peer_meta(self, peer_id: str) -> dict[str, Any]:
         """What `peer_id` last announced about itself ({} if nothing yet)."""

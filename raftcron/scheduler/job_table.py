@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +28,9 @@ from raftcron.planning.job_plan import JobPlan
 from raftcron.planning.slots import JitterFn, ScheduleLike, first_fire
 
 log = logging.getLogger(__name__)
+
+#: Parsed schedules kept (least recently used go first): thousands of jobs share a few.
+PARSED_CACHE = 4096
 
 #: (what the user wrote, the expanded text, tz, job name, start_at, created_at) -> a schedule.
 ParseFn = Callable[[Any, "str | None", str, str, "datetime | None", "datetime | None"],
@@ -74,7 +78,7 @@ class JobTable:
         self.entries: dict[str, JobEntry] = {}
         self._heap: list[tuple[datetime, str]] = []
         self._due: dict[str, datetime] = {}
-        self._parsed: dict[tuple, ScheduleLike] = {}
+        self._parsed: OrderedDict[tuple, ScheduleLike] = OrderedDict()
         self._held: set[str] = set()  # jobs with a queue slot waiting (few; checked each pass)
 
     # --- building -----------------------------------------------------------------------------
@@ -126,8 +130,11 @@ class JobTable:
         cached = self._parsed.get(key)
         if cached is None:
             cached = self._parse(schedule, expanded, tz, name, start_at, created_at)
-            if len(self._parsed) < 100_000:
-                self._parsed[key] = cached
+            self._parsed[key] = cached
+            if len(self._parsed) > PARSED_CACHE:
+                self._parsed.popitem(last=False)  # least recently used
+        else:
+            self._parsed.move_to_end(key)
         return cached
 
     # --- the heap -----------------------------------------------------------------------------
@@ -157,6 +164,16 @@ class JobTable:
 
     def drop(self, name: str) -> None:
         self._due.pop(name, None)
+
+    def evict(self, name: str) -> None:
+        """Forget the job entirely (the window reads it back when it is due again)."""
+        self._due.pop(name, None)
+        self.entries.pop(name, None)
+        self._held.discard(name)
+        if len(self._heap) > 2 * len(self._due) + 1000:
+            # Stale entries of evicted jobs would wait for their time to reach the head.
+            self._heap = [(due, n) for n, due in self._due.items()]
+            heapq.heapify(self._heap)
 
     def next_due(self) -> datetime | None:
         while self._heap and self._due.get(self._heap[0][1]) != self._heap[0][0]:

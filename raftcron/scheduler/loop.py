@@ -1,10 +1,10 @@
-"""The leader-only scheduling loop around the pure decisions (`planner`, `placement`,
-`recovery`, `firing`).
+"""The leader-only scheduling loop around the pure decisions (`planning.slots`,
+`planning.placement`, `planning.recovery`, `planning.proposals`).
 
 Life cycle: the daemon calls `start()` when this peer becomes leader (or registers
 `on_leadership`) and `stop()` the moment it is not; every proposal also checks
-`node.is_leader` first. The state's fence makes a deposed leader's late `fire` harmless, but
-the loop does not lean on it.
+`node.firing` (leader, and its clock with the majority's) first. The state's fence makes a
+deposed leader's late `fire` harmless, but the loop does not lean on it.
 
 One `tick()` is one wake: at `now` from the clock, it runs the recovery pass when due (leases,
 retries, held queue slots; every `recovery_interval`), the retention pass when due (every
@@ -13,7 +13,8 @@ together (a `fire`, or a `batch` with `cancel_run`s and `finish_job`s). Tests dr
 step by step with a `FakeClock`; `start()` runs it in a loop that sleeps until the head of the
 job heap, the next pass, or an applied command that moves a job earlier.
 
-The job table (`schedtable.JobTable`) is loaded from the state on start and kept current from
+The job table (`scheduler.job_table.JobTable`) is loaded from the state on start and kept
+current from
 the node's apply listener, so an idle leader with 100,000 jobs only wakes for its once-a-second
 recovery pass. Pacing uses the monotonic clock; if wall time moves against it by more than
 `clock_jump`, the tick fires nothing, re-reads the state and plans again on the next tick.
@@ -28,26 +29,32 @@ import secrets
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from raftcron.durations import format_time
 from raftcron.errors import RaftcronError
 from raftcron.metrics import NULL_RECORDER, Recorder
-from raftcron.planning.proposals import Proposal, slot_records, tick_proposal
+from raftcron.planning.proposals import Proposal, tick_proposal
 from raftcron.planning.slots import JitterFn, due_slots
+from raftcron.raft.version_gate import VersionGate
+from raftcron.scheduler import firing
 from raftcron.scheduler.cluster_view import SchedulerSettings
 from raftcron.scheduler.job_table import JobTable, ParseFn, default_parse
 from raftcron.scheduler.passes import Passes
+from raftcron.scheduler.window import Window
+
+if TYPE_CHECKING:
+    from raftcron.clock import Clock
+    from raftcron.db.reader import ReadDb
+    from raftcron.model.ports import LeaderNode
 
 __all__ = ["Scheduler", "SchedulerSettings"]
 
 log = logging.getLogger(__name__)
 
-#: A chunk whose proposal failed is planned again this much later.
-RETRY_AFTER = timedelta(seconds=1)
-#: Jobs parsed per thread hop when the table is loaded. Between chunks the load returns to
-#: the event loop (which may stop it) and lets go of the GIL, so the raft thread keeps
-#: sending and answering heartbeats while a new leader loads 100,000 jobs.
+#: Jobs read and parsed per page when the window is loaded. Between pages the load returns
+#: to the event loop (which may stop it) and lets go of the GIL, so the raft thread keeps
+#: sending and answering heartbeats while a new leader loads a large window.
 LOAD_CHUNK = 500
 
 
@@ -56,15 +63,18 @@ class _StaleLoad(Exception):
 
 
 class Scheduler:
-    def __init__(self, *, node: Any, read: Any, clock: Any, self_id: str, peers: Sequence[str],
-                 settings: SchedulerSettings | Any = None, parse: ParseFn = default_parse,
-                 jitter_fn: JitterFn | None = None, recorder: Recorder = NULL_RECORDER) -> None:
+    def __init__(self, *, node: LeaderNode, read: ReadDb, clock: Clock, self_id: str,
+                 peers: Sequence[str], settings: SchedulerSettings | Any = None,
+                 parse: ParseFn = default_parse, jitter_fn: JitterFn | None = None,
+                 recorder: Recorder = NULL_RECORDER) -> None:
         self.node, self.read, self.clock = node, read, clock
         self.self_id = self_id
         self.peers = list(peers)
         self.settings = SchedulerSettings.of(settings)
         self._parse, self._jitter_fn = parse, jitter_fn
         self._table = JobTable(parse=parse, jitter_fn=jitter_fn)
+        self.window = Window()
+        self.gate = VersionGate(node)
         self._passes = Passes(self)
         self._task: asyncio.Task | None = None
         self._wake: asyncio.Event | None = None
@@ -109,6 +119,9 @@ class Scheduler:
                 await task
         self._loaded = False
         self._passes.forget()
+        # A follower holds no job table: what the old leadership parsed is let go.
+        self._table = JobTable(parse=self._parse, jitter_fn=self._jitter_fn)
+        self.window.reset()
 
     def on_leadership(self, is_leader: bool) -> None:
         """A `node.add_leadership_listener` callback: start or stop on the running loop."""
@@ -161,12 +174,10 @@ class Scheduler:
         self._loading = []
         try:
             now = self.clock.now()
-            rows = list(await self.db(self.read.all_jobs_for_scheduler))
             table = JobTable(parse=self._parse, jitter_fn=self._jitter_fn)
-            bad: list[str] = []
-            for i in range(0, len(rows), LOAD_CHUNK):
-                check()
-                bad += await asyncio.to_thread(table.load_more, rows[i:i + LOAD_CHUNK], now)
+            self.window.reset()
+            self.window.page = LOAD_CHUNK
+            bad = await self.window.fill(self.read, self.db, table, now, check)
             check()
             backlog, self._loading = self._loading, None
             self._table = table
@@ -182,8 +193,8 @@ class Scheduler:
     async def tick(self) -> list[Proposal]:
         """One wake at the clock's `now`; returns what it proposed (applied or not).
 
-        Nothing at all while this peer is not the leader."""
-        if not self.node.is_leader:
+        Nothing at all while this peer is not the firing leader (`_firing`)."""
+        if not self._firing():
             return []
         if not self._loaded:
             await self.reload()
@@ -194,6 +205,7 @@ class Scheduler:
             await self.reload()
             return []
         out: list[Proposal] = []
+        out += await self._keep_window(now)
         out += await self._passes.maybe_run(now, mono)
         names = self._table.pop_due(now)
         if names:
@@ -202,66 +214,34 @@ class Scheduler:
         return out
 
     async def _fire(self, names: list[str], now: datetime) -> list[Proposal]:
-        active = await self.db(self.read.active_runs)
-        by_job: dict[str, list[Mapping[str, Any]]] = {}
-        for run in active:
-            by_job.setdefault(str(run.get("job")), []).append(run)
-        where = await self._passes.placement(now, active)
-        chunks: list[tuple[list[str], list[dict], list[str], list[str], list[float]]] = []
-        size = 0
-        for name in names:
-            entry = self._table.entries.get(name)
-            if entry is None or not entry.schedulable:
-                continue
-            runs = by_job.get(name, [])
-            try:
-                released = await self._passes.released_at(entry, runs, now)
-                plan = due_slots(
-                    entry.plan, entry.schedule, entry.cursor, entry.fired_count, now,
-                    self.settings.catchup_cap, active=[str(r.get("id")) for r in runs],
-                    created_at=entry.created_at, paused_until=entry.changed_at,
-                    released_at=released, grace=self.settings.grace, jitter_fn=self._jitter_fn,
-                    catchup_until=entry.catchup_until)
-                records = slot_records(entry.plan, plan, where, now=now,
-                                       new_run_id=self.new_run_id)
-            except Exception:  # one job's bad data must not stop the others
-                log.exception("job %s: planning failed; trying again in a minute", name)
-                self._table.push(name, now + timedelta(minutes=1))
-                continue
-            self._table.set_held(name, plan.held)
-            entry.catchup_until = plan.catchup_until
-            if plan.next_fire is not None:
-                self._table.push(name, plan.next_fire)
-            if not chunks or size + len(records) > self.settings.max_records_per_fire:
-                chunks.append(([], [], [], [], []))
-                size = 0
-            chunk = chunks[-1]
-            chunk[0].append(name)
-            chunk[1].extend(records)
-            chunk[2].extend(r for r in plan.cancel if not _cancel_requested(runs, r))
-            if plan.finish:
-                chunk[3].append(name)
-            chunk[4].extend((now - d.fire_at).total_seconds() * 1000 for d in plan.pending)
-            size += len(records)
-        out = []
-        for jobs, records, cancels, finishes, lags in chunks:
-            proposal = tick_proposal(records, cancels, finishes, now=now)
-            if proposal is None:
-                continue
-            out.append(proposal)
-            if await self.propose(proposal) is None:
-                for name in jobs:  # the outcome is unknown: plan them again shortly
-                    if name in self._table.entries:
-                        self._table.set_held(name, None)
-                        self._table.push(name, now + RETRY_AFTER)
-            else:
-                self._lags.extend(lags)
-                self.recorder.fire_lags(ms / 1000 for ms in lags)
-        return out
+        # The planner is looked up here, on each call, so a test can watch it (`due_slots`).
+        return await firing.fire(self, names, now, due_slots)
+
+    def record_lags(self, lags: list[float]) -> None:
+        """Fire lags (ms) of records just applied: for /status and the metrics."""
+        self._lags.extend(lags)
+        self.recorder.fire_lags(ms / 1000 for ms in lags)
+
+    async def _keep_window(self, now: datetime) -> list[Proposal]:
+        """Read what entered the window (`window.Window`); propose unknown next times."""
+        table = self._table
+        if self.window.missing:
+            await self.window.read_missing(self.read, self.db, table, now)
+        if self.window.due_for_refill(now):
+            await self.window.fill(self.read, self.db, table, now, lambda: None)
+        if not self.window.unknown or not self.gate.reads(firing.NEXT_VERSION):
+            return []
+        proposal = tick_proposal((), (), (), now=now,
+                                 nexts=self.window.fill_proposal_nexts(table, now,
+                                                                       self._jitter_fn))
+        if proposal is None:
+            return []
+        await self.propose(proposal)
+        return [proposal]
 
     async def propose(self, proposal: Proposal) -> dict | None:
         """Propose if still leader; the result, or None when not leader or it failed."""
-        if not self._live or not self.node.is_leader:
+        if not self._live or not self._firing():
             log.info("not leader: %s not proposed", proposal.op)
             return None
         try:
@@ -274,6 +254,10 @@ class Scheduler:
         self._apply_command(proposal.op, proposal.args, result)
         self.recorder.proposed(proposal.op, proposal.args, result)
         return result
+
+    def _firing(self) -> bool:
+        """The node leads and its clock agrees with the majority's (`Node.firing`)."""
+        return self.node.firing
 
     def new_run_id(self) -> str:
         """Time-sortable: 48-bit milliseconds, a 16-bit sequence within the millisecond, and
@@ -325,6 +309,12 @@ class Scheduler:
         for name in self._table.on_command(op, args, result, now):
             if op == "fire":
                 self._table.reschedule(name, now)
+        self.window.after_command(self._table, op, args, result)
+
+    async def ensure_jobs(self, names: set[str]) -> None:
+        """Load these jobs (any status) into the table if it lacks them: a retry or a queue
+        release needs its job even when the job is not due soon."""
+        await self.window.load_names(self.read, self.db, self._table, names, self.clock.now())
 
     def release(self, name: str, now: datetime) -> None:
         """A queued slot may go: the job's active run ended."""
@@ -341,6 +331,14 @@ class Scheduler:
     @property
     def table(self) -> JobTable:
         return self._table
+
+    @property
+    def passes(self) -> Passes:
+        return self._passes
+
+    @property
+    def jitter_fn(self) -> JitterFn | None:
+        return self._jitter_fn
 
     # --- the loop -----------------------------------------------------------------------------
 
@@ -370,8 +368,8 @@ class Scheduler:
         self._sleep_until = None
 
     async def db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """A read from the SQLite copy, off the event loop."""
-        return await asyncio.to_thread(fn, *args, **kwargs)
+        """A read from the SQLite copy, off the event loop (`ReadDb.call`)."""
+        return await self.read.call(fn, *args, **kwargs)
 
 
 class _Entry:
@@ -380,10 +378,6 @@ class _Entry:
     def __init__(self, data: Mapping[str, Any]) -> None:
         self.op = data.get("op")
         self.args = data.get("args") or {}
-
-
-def _cancel_requested(runs: list[Mapping[str, Any]], run_id: str) -> bool:
-    return any(str(r.get("id")) == run_id and r.get("cancel_requested") for r in runs)
 
 
 def _pct(values: list[float], q: float) -> float | None:

@@ -30,13 +30,17 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from raftcron.clock import Clock
 from raftcron.durations import format_time
 from raftcron.errors import RaftcronError, ValidationError
 from raftcron.model import Node, node_from_dict
 from raftcron.model.node import FIELDS as NODE_FIELDS
+
+if TYPE_CHECKING:
+    from raftcron.db.reader import ReadDb
+    from raftcron.model.ports import Proposer
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +79,7 @@ class HealthReporter:
     `observe` is the executor's health listener; `close()` cancels what is in flight.
     """
 
-    def __init__(self, *, node: Any, read: Any, self_id: str, attempts: int = 3,
+    def __init__(self, *, node: Proposer, read: ReadDb, self_id: str, attempts: int = 3,
                  retry_pause: float = 1.0, timeout: float = 5.0) -> None:
         self.node = node
         self.read = read
@@ -119,7 +123,7 @@ class HealthReporter:
 
     async def _settle(self, name: str, healthy: bool, reason: str | None, at: datetime) -> None:
         for attempt in range(1, self.attempts + 1):
-            current = await asyncio.to_thread(self.read.get_node, name)
+            current = await self.read.call(self.read.get_node, name)
             if current is None or current.get("connection_type") != "ssh":
                 return  # deleted meanwhile, or not an SSH node of the table
             if healthy == (current.get("healthy") is not False):
@@ -174,7 +178,7 @@ class NodeProber:
     probed.
     """
 
-    def __init__(self, *, read: Any, probe: Probe, clock: Clock,
+    def __init__(self, *, read: ReadDb, probe: Probe, clock: Clock,
                  interval: float = PROBE_INTERVAL, max_interval: float = PROBE_MAX_INTERVAL,
                  tick: float = PROBE_TICK) -> None:
         self.read = read
@@ -226,7 +230,7 @@ class NodeProber:
             await asyncio.sleep(self.tick)  # pacing between looks at the table
 
     async def pass_once(self) -> list[str]:
-        nodes, _ = await asyncio.to_thread(self.read.list_nodes, limit=1000)
+        nodes, _ = await self.read.call(self.read.list_nodes, limit=1000)
         down = unhealthy_ssh_nodes(nodes)
         now = self.clock.monotonic()
         for name in [n for n in self._plans if n not in down]:

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from raftcron.scheduler.cluster_view import SchedulerSettings
     from raftcron.scheduler.job_table import JobTable
 
+
 T = TypeVar("T")
 
 
@@ -58,6 +59,10 @@ class PassOwner(Protocol):
         """`fn(*args, **kwargs)` on a reader thread, off the event loop."""
         ...
 
+    async def ensure_jobs(self, names: set[str]) -> None:
+        """Load these jobs into the table if it lacks them (outside the window)."""
+        ...
+
     def release(self, name: str, now: datetime) -> None:
         """A `queue` job's run ended at `now`: its held slot may fire."""
         ...
@@ -66,6 +71,8 @@ log = logging.getLogger(__name__)
 
 #: Pages of 1000 failed runs a new leader reads looking for owed retries.
 RETRY_SCAN_PAGES = 20
+#: Jobs whose runs one retention pass looks at (the passes go round every job).
+RETENTION_JOBS = 2000
 _UNKNOWN = object()
 
 
@@ -85,6 +92,7 @@ class Passes:
         self._released: dict[str, Any] = {}  # job -> when its last run ended (queue)
         self._nodes: list[Mapping[str, Any]] = []
         self._recent: dict[str, int] = {}
+        self._retention_after = ""  # the last job name the previous retention pass covered
 
     def pending_retries(self) -> int:
         return len(self._retries)
@@ -100,6 +108,7 @@ class Passes:
         for _ in range(RETRY_SCAN_PAGES):
             items, cursor = await self._s.db(self._s.read.list_runs, status=sorted(RETRYABLE),
                                               since=since, limit=1000, cursor=cursor)
+            await self._s.ensure_jobs({str(r.get("job")) for r in items})
             for run in items:
                 self._want_retry(run)
             if cursor is None:
@@ -150,6 +159,7 @@ class Passes:
             self._candidates.discard(run_id)
             run = await s.db(s.read.get_run, run_id)
             if run is not None:
+                await s.ensure_jobs({str(run.get("job"))})
                 self._want_retry(run)
         due = [r for r in self._retries.values() if r.due <= now]
         if not due:
@@ -187,7 +197,16 @@ class Passes:
     async def retention(self, now: datetime) -> list[Proposal]:
         s = self._s
         before = format_time(now - s.settings.max_run_age)
-        ids = await s.db(s.read.runs_to_prune, s.settings.keep_runs_default, before)
+        # Bounded: each pass looks at the runs of the next RETENTION_JOBS jobs by name, and
+        # the passes go round the jobs (100,000 jobs: every job once in 50 passes).
+        names = await s.db(s.read.job_names, self._retention_after, RETENTION_JOBS)
+        if not names:
+            self._retention_after = ""
+            return []
+        job_range = (self._retention_after, names[-1])
+        self._retention_after = names[-1] if len(names) == RETENTION_JOBS else ""
+        ids = await s.db(s.read.runs_to_prune, s.settings.keep_runs_default, before,
+                         job_range=job_range)
         out = []
         for chunk in prune_chunks(list(ids)):
             proposal = prune_proposal(chunk)

@@ -35,6 +35,8 @@ def put_job(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:
     `paused` flag: a finished job that is replaced is scheduled again (the scheduler finishes
     it again if its new schedule has no slot left). The row's `managed_by` becomes the
     command's; a file-managed job is not replaced by a command without one (`managed`).
+    `next_slot`/`next_fire_at` become the command's `next` (NULL without one: not known), as
+    the proposer computed them for the new schedule.
     """
     job = args["job"]
     name = job["name"]
@@ -42,14 +44,16 @@ def put_job(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:
     managed_by = args["managed_by"]
     paused = bool(job.get("paused", False))
     status = "paused" if paused else "scheduled"
+    next_slot, next_fire_at = next_times(args.get("next"))
     row = conn.execute("SELECT version, managed_by FROM jobs WHERE name = ?",
                        (name,)).fetchone()
     if row is None:
         conn.execute(
             "INSERT INTO jobs (name, spec, expanded, paused, status, version, created_at,"
-            " updated_at, cursor, fired_count, managed_by)"
-            " VALUES (?, ?, ?, ?, ?, 1, ?, ?, NULL, 0, ?)",
-            (name, _json(job), args["expanded"], int(paused), status, at, at, managed_by),
+            " updated_at, cursor, fired_count, managed_by, next_slot, next_fire_at)"
+            " VALUES (?, ?, ?, ?, ?, 1, ?, ?, NULL, 0, ?, ?, ?)",
+            (name, _json(job), args["expanded"], int(paused), status, at, at, managed_by,
+             next_slot, next_fire_at),
         )
         return ok(created=True, version=1, status=status)
     if args["create_only"]:
@@ -59,8 +63,9 @@ def put_job(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:
     version = row[0] + 1
     conn.execute(
         "UPDATE jobs SET spec = ?, expanded = ?, paused = ?, status = ?, version = ?,"
-        " updated_at = ?, managed_by = ? WHERE name = ?",
-        (_json(job), args["expanded"], int(paused), status, version, at, managed_by, name),
+        " updated_at = ?, managed_by = ?, next_slot = ?, next_fire_at = ? WHERE name = ?",
+        (_json(job), args["expanded"], int(paused), status, version, at, managed_by,
+         next_slot, next_fire_at, name),
     )
     return ok(created=False, version=version, status=status)
 
@@ -84,7 +89,9 @@ def delete_job(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]
 
 def set_paused(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:
     """Pause or resume: sets the spec's `paused` and the status (a finished job stays
-    finished). A change bumps `version`; setting the current value changes nothing."""
+    finished). A change bumps `version` and stores the command's `next` (the resumed job's
+    next slot as the proposer computed it; NULL: not known); setting the current value
+    changes nothing."""
     name, paused = args["name"], args["paused"]
     row = conn.execute("SELECT spec, paused, status, version FROM jobs WHERE name = ?",
                        (name,)).fetchone()
@@ -98,12 +105,22 @@ def set_paused(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]
     if status != "finished":
         status = "paused" if paused else "scheduled"
     version += 1
+    next_slot, next_fire_at = next_times(args.get("next"))
     conn.execute(
-        "UPDATE jobs SET spec = ?, paused = ?, status = ?, version = ?, updated_at = ?"
-        " WHERE name = ?",
-        (_json(spec), int(paused), status, version, db_time(args["at"], field="at"), name),
+        "UPDATE jobs SET spec = ?, paused = ?, status = ?, version = ?, updated_at = ?,"
+        " next_slot = ?, next_fire_at = ? WHERE name = ?",
+        (_json(spec), int(paused), status, version, db_time(args["at"], field="at"),
+         next_slot, next_fire_at, name),
     )
     return ok(status=status, paused=paused, version=version)
+
+
+def next_times(value: Any, where: str = "next") -> tuple[str | None, str | None]:
+    """A command's `{slot, fire_at}` as stored (db times), or (None, None) when absent."""
+    if not value:
+        return None, None
+    return (db_time(value["slot"], field=f"{where}.slot"),
+            db_time(value["fire_at"], field=f"{where}.fire_at"))
 
 
 def finish_job(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:

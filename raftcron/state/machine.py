@@ -112,6 +112,8 @@ class StateMachine:
                 return json.loads(row[0])
         if command.op == "batch" and command.problem is not None:
             result = error("invalid_args", command.problem, field="commands")
+        elif command.op == "batch" and command.args.get("atomic") is True:
+            result = self._run_atomic(command, index)
         elif command.op == "batch":
             result = ok(results=[self._run_entry(child, index) for child in command.children])
         else:
@@ -122,6 +124,25 @@ class StateMachine:
                 (command.key, index, json.dumps(result, ensure_ascii=False, allow_nan=False)),
             )
         return result
+
+    def _run_atomic(self, command: Command, index: int) -> dict[str, Any]:
+        """An atomic batch: every entry applies, or none does. The first refused entry's
+        error is the result, its `field` prefixed with the entry (`commands[3].name`) and its
+        position in `index`."""
+        conn = self._conn
+        conn.execute("SAVEPOINT atomic_batch")
+        results = []
+        for i, child in enumerate(command.children):
+            result = self._run_entry(child, index)
+            if not result.get("ok", True):
+                conn.execute("ROLLBACK TO atomic_batch")
+                conn.execute("RELEASE atomic_batch")
+                field = result.get("field")
+                return {**result, "index": i,
+                        "field": f"commands[{i}]" + (f".{field}" if field else "")}
+            results.append(result)
+        conn.execute("RELEASE atomic_batch")
+        return ok(results=results)
 
     def _run_entry(self, child: Command, index: int) -> dict[str, Any]:
         if child.op == "batch":

@@ -1,7 +1,7 @@
 """Apply handlers for runs: fire (with the fence), run_started, run_finished, run_lost,
 cancel_run, prune_runs.
 
-The fence (design §4: a committed slot is never fired again): a *scheduled* record
+The fence (docs/guarantees.md: a committed slot is never fired again): a *scheduled* record
 (`manual=false`, `retry_of=null`) is accepted only if its job exists and is `scheduled`, its
 slot is strictly later than the job's cursor as it was before this command, it repeats no
 (job, slot, attempt, target) of this command, and, when pending, the job's `max_runs` is not
@@ -12,6 +12,12 @@ refused when the same (retry_of, attempt) exists already, and every record needs
 run id never seen.
 A refused record is not an error: it is listed in `fenced`, with its reason in
 `fence_reasons`.
+
+The next fire time moves only forward with the fence: the command's `next[job]` (the leader's
+plan) is stored when the job is scheduled, its slot is strictly after the cursor as this
+command left it (the fence would admit it) and not before the stored `next_slot`. A deposed
+leader's stale plan is thereby dropped, and a job whose `next_slot` is NULL (a migrated copy)
+gets one from any `fire` naming it, even one with no records.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from raftcron.db.times import db_time
 from raftcron.model import ACTIVE_STATUSES
 from raftcron.model.fence import CursorFence
 from raftcron.model.tails import cap_tail
+from raftcron.state.jobs import next_times
 from raftcron.state.results import error, not_found, ok
 
 
@@ -33,20 +40,21 @@ class _JobFence:
     status: str
     fence: CursorFence[str]
     max_runs: int | None
+    next_slot: str | None = None
     changed: bool = False
 
 
 def _load_job(conn: sqlite3.Connection, name: str) -> _JobFence | None:
     row = conn.execute(
-        "SELECT status, cursor, fired_count, json_extract(spec, '$.max_runs') FROM jobs"
-        " WHERE name = ?",
+        "SELECT status, cursor, fired_count, json_extract(spec, '$.max_runs'), next_slot"
+        " FROM jobs WHERE name = ?",
         (name,),
     ).fetchone()
     if row is None:
         return None
-    status, cursor, fired, max_runs = row
+    status, cursor, fired, max_runs, next_slot = row
     return _JobFence(status, CursorFence(cursor, fired),
-                     max_runs if type(max_runs) is int else None)
+                     max_runs if type(max_runs) is int else None, next_slot)
 
 
 def fire(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:
@@ -96,7 +104,31 @@ def fire(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:
         [(j.fence.cursor, j.fence.fired_count, n) for n, j in jobs.items()
          if j is not None and j.changed],
     )
+    stored = _store_next(conn, jobs, args.get("next") or {})
+    if stored:  # only with `next`: a version-2 fire's result stays as it was
+        return ok(accepted=accepted, fenced=fenced, fence_reasons=reasons, next_stored=stored)
     return ok(accepted=accepted, fenced=fenced, fence_reasons=reasons)
+
+
+def _store_next(conn: sqlite3.Connection, jobs: dict[str, _JobFence | None],
+                nexts: dict[str, Any]) -> list[str]:
+    """Store each `next[job]` that moves forward with the fence (see the module docstring);
+    the names stored."""
+    rows = []
+    for name, value in sorted(nexts.items()):
+        slot, fire_at = next_times(value, where=f"next.{name}")
+        if name not in jobs:
+            jobs[name] = _load_job(conn, name)
+        job = jobs[name]
+        if job is None or job.status != "scheduled" or slot is None:
+            continue
+        if job.fence.cursor is not None and slot <= job.fence.cursor:
+            continue  # behind the fence: a stale plan
+        if job.next_slot is not None and slot < job.next_slot:
+            continue  # never backward
+        rows.append((slot, fire_at, name))
+    conn.executemany("UPDATE jobs SET next_slot = ?, next_fire_at = ? WHERE name = ?", rows)
+    return [r[2] for r in rows]
 
 
 def _refusal(conn: sqlite3.Connection, job: _JobFence | None, rec: dict[str, Any], slot: str,

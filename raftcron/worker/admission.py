@@ -30,12 +30,15 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from raftcron.clock import Clock
 from raftcron.durations import format_time, parse_time
 from raftcron.errors import ValidationError
 from raftcron.model import commands
+
+if TYPE_CHECKING:
+    from raftcron.model.ports import WorkerNode
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +61,7 @@ def started_key(run_id: str) -> str:
 class Admission:
     """Late-run checks for one worker: catch up, then confirm through the log. One loop."""
 
-    def __init__(self, *, node: Any, clock: Clock, self_id: str, late_after: float,
+    def __init__(self, *, node: WorkerNode, clock: Clock, self_id: str, late_after: float,
                  backoff: float = 0.05, backoff_max: float = 2.0,
                  propose_timeout: float = 5.0) -> None:
         self.node = node

@@ -1,4 +1,4 @@
-"""The full output files of runs follow the runs' retention (design §5).
+"""The full output files of runs follow the runs' retention (docs/jobs.md).
 
 Each peer keeps the whole output of the runs it executed in `<data_dir>/output/<run_id>.stdout`
 and `.stderr`; only the tails are replicated. When the leader prunes runs through Raft
@@ -20,10 +20,13 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from raftcron.executor.output import STREAMS
 from raftcron.model.commands import Command
+
+if TYPE_CHECKING:
+    from raftcron.db.reader import ReadDb
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +75,7 @@ def sweep(output_dir: Path, run_exists: Callable[[str], bool], *, min_age: float
 class OutputJanitor:
     """Keeps `output_dir` in step with the runs in the copy (see the module docstring)."""
 
-    def __init__(self, *, read: Any, output_dir: Path,
+    def __init__(self, *, read: ReadDb, output_dir: Path,
                  sweep_interval: float = DEFAULT_SWEEP_INTERVAL,
                  min_age: float = DEFAULT_MIN_AGE) -> None:
         self.read = read

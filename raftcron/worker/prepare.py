@@ -13,12 +13,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from raftcron.errors import ValidationError
 from raftcron.executor.base import Executor, RunSpec
 from raftcron.model import Node, node_from_dict
 from raftcron.worker.run_spec import build_run_spec, run_id_of
+
+if TYPE_CHECKING:
+    from raftcron.db.reader import ReadDb
 
 _NODE_FIELDS = frozenset(f.name for f in dataclasses.fields(Node))
 
@@ -26,7 +29,7 @@ _NODE_FIELDS = frozenset(f.name for f in dataclasses.fields(Node))
 class Preparer:
     """Prepares runs for the worker. Use from one event loop."""
 
-    def __init__(self, *, read: Any, executors: Mapping[str, Executor], self_id: str) -> None:
+    def __init__(self, *, read: ReadDb, executors: Mapping[str, Executor], self_id: str) -> None:
         self.read = read
         self.executors = executors
         self.self_id = self_id
@@ -56,7 +59,7 @@ class Preparer:
     async def _prepare_batch(self, batch: list[tuple[Mapping[str, Any], asyncio.Future[Any]]],
                              ) -> None:
         try:
-            results = await asyncio.to_thread(self._prepare_all, [run for run, _ in batch])
+            results = await self.read.call(self._prepare_all, [run for run, _ in batch])
         except asyncio.CancelledError:
             for _, fut in batch:
                 fut.cancel()

@@ -1,7 +1,8 @@
 """Reporting run events to the cluster: coalesced into `batch` commands, retried until settled.
 
 At a thousand runs a second, one log entry per `run_started`/`run_finished` would be more than
-pysyncobj commits (design §3). The `Reporter` therefore collects the events of a few
+pysyncobj commits (docs/design/replication.md). The `Reporter` therefore collects the events
+of a few
 milliseconds (`window`) and proposes them as one `batch`; while a proposal is in flight, new
 events wait for the next one, so the busier the peer, the bigger the batches.
 
@@ -77,7 +78,7 @@ class Reporter:
         self,
         *,
         propose: Propose,
-        is_active: Callable[[str], bool],
+        is_active: Callable[[str], Awaitable[bool]],
         on_settled: Callable[[str, str], None] | None = None,
         window: float = 0.005,
         backoff: float = 0.05,
@@ -166,7 +167,7 @@ class Reporter:
                 self.retries += 1
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.backoff_max)
-                self._requeue(batch)
+                await self._requeue(batch)
                 self._wake.set()
                 continue
             delay = self.backoff
@@ -194,7 +195,7 @@ class Reporter:
             return [result for _ in batch]
         return results
 
-    def _requeue(self, batch: list[Event]) -> None:
+    async def _requeue(self, batch: list[Event]) -> None:
         """Put a failed batch back in front of newer events, minus what no longer matters."""
         newer = self._pending
         superseded = {e.run_id for e in newer if e.op != "run_started"}
@@ -202,15 +203,15 @@ class Reporter:
         for event in batch:
             if event.op == "run_started" and event.run_id in superseded:
                 continue
-            if not self._still_active(event.run_id):
+            if not await self._still_active(event.run_id):
                 self._notify(event)
                 continue
             kept.append(event)
         self._pending = kept + newer
 
-    def _still_active(self, run_id: str) -> bool:
+    async def _still_active(self, run_id: str) -> bool:
         try:
-            return self._is_active(run_id)
+            return await self._is_active(run_id)
         except Exception:  # a read failing must not lose the report: assume it still matters
             log.exception("cannot read run %s; keeping its report", run_id)
             return True

@@ -17,13 +17,13 @@ and starts only once its `run_started` is committed and accepted: the state refu
 run already `lost`, so the late process never runs. On-time runs skip that round trip.
 
 How it runs one. The job spec is read from this peer's copy when the run starts (the run
-record names only the job; see `worker_spec.py`); the runs of one `fire` are prepared together,
+record names only the job; see `worker/run_spec.py`); the runs of one `fire` are prepared together,
 in one thread hop, each job read once. The target picks the executor:
 `executors["local"]` for this peer itself or a node with `connection_type = "local"`,
 `executors["ssh"]` for an SSH node. Before the process is spawned, the run's id is appended
-to `<data_dir>/started.log` and fsynced (`worker_log.py`; the runs of one fire share an
+to `<data_dir>/started.log` and fsynced (`worker/started_log.py`; the runs of one fire share an
 fsync). Then `run_started` and `run_finished` are reported through the `Reporter`
-(`worker_reports.py`): coalesced into `batch` commands, keyed by run id, retried until
+(`worker/reports.py`): coalesced into `batch` commands, keyed by run id, retried until
 settled.
 
 Crash safety. `start()` (called once the node has a leader and has caught up) reads
@@ -48,7 +48,7 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from raftcron.clock import Clock
 from raftcron.durations import format_time
@@ -64,6 +64,10 @@ from raftcron.worker.reports import Reporter, finished_args
 from raftcron.worker.run_spec import run_id_of
 from raftcron.worker.started_log import StartedLog
 
+if TYPE_CHECKING:
+    from raftcron.db.reader import ReadDb
+    from raftcron.model.ports import WorkerNode
+
 log = logging.getLogger(__name__)
 
 RESTART_REASON = "peer restarted while the run was in flight"
@@ -77,8 +81,8 @@ class Worker:
     def __init__(
         self,
         *,
-        node: Any,
-        read: Any,
+        node: WorkerNode,
+        read: ReadDb,
         clock: Clock,
         self_id: str,
         data_dir: Path,
@@ -131,6 +135,8 @@ class Worker:
         self.gate = StartGate(deadline=start_deadline, max_waiting=max_waiting)
         #: Runs given up before their task existed (overloaded), until their report settles.
         self._refused: set[str] = set()
+        #: Rescans after a snapshot, in flight (kept so they are not garbage-collected).
+        self._rescans: set[asyncio.Task] = set()
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -139,16 +145,16 @@ class Worker:
         if self._started:
             return
         logged = self.log.load()
-        mine = self.read.runs_for_peer(self.self_id, _ACTIVE)
+        mine = await self.read.call(self.read.runs_for_peer, self.self_id, _ACTIVE)
         keep = logged & {run_id_of(r) for r in mine}
         # Before any append: drops ids no longer active and any torn last line.
         await self.log.rewrite(keep)
         self._logged = set(keep)
         self.reporter.start()
-        # From here on on_applied takes fires; the scan below runs without an await in between,
-        # so every fire is seen by one or both, and `_take` ignores the second sighting.
+        # From here on on_applied takes fires, and the scan below reads the copy after this
+        # point: every fire is seen by one or both, and `_take` ignores the second sighting.
         self._started = True
-        self._scan(initial=True)
+        await self._scan(initial=True)
 
     def on_snapshot(self, applied_index: int) -> None:
         """Called by the node after a snapshot replaced this peer's copy.
@@ -158,15 +164,23 @@ class Worker:
         """
         if not self._started:
             return
-        try:
-            self._scan(initial=False)
-        except Exception:
-            log.exception("worker failed to rescan after snapshot at %d", applied_index)
+        task = asyncio.get_running_loop().create_task(self._scan(initial=False))
+        self._rescans.add(task)
+        task.add_done_callback(lambda t: self._rescan_done(t, applied_index))
 
-    def _scan(self, *, initial: bool) -> None:
-        """Reconcile the runs in flight here with this peer's active runs in the copy."""
+    def _rescan_done(self, task: asyncio.Task, applied_index: int) -> None:
+        self._rescans.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("worker failed to rescan after snapshot at %d", applied_index,
+                      exc_info=task.exception())
+
+    async def _scan(self, *, initial: bool) -> None:
+        """Reconcile the runs in flight here with this peer's active runs in the copy (read
+        off the loop). A run taken while the read was in flight is not in what it returns:
+        only runs in flight before the read are stopped for being absent from it."""
+        in_flight = set(self._tasks)
+        active = await self.read.call(self.read.runs_for_peer, self.self_id, _ACTIVE)
         now = format_time(self.clock.now())
-        active = self.read.runs_for_peer(self.self_id, _ACTIVE)
         active_ids = set()
         for run in active:
             run_id = run_id_of(run)
@@ -188,7 +202,7 @@ class Worker:
             else:
                 self._take(run)
         for run_id in list(self._tasks):
-            if run_id not in active_ids:
+            if run_id in in_flight and run_id not in active_ids:
                 self._request_stop(run_id, "lost")  # ended by the cluster meanwhile
 
     def _request_stop(self, run_id: str, why: str) -> None:
@@ -383,8 +397,8 @@ class Worker:
 
     # --- bookkeeping --------------------------------------------------------------------------
 
-    def _run_is_active(self, run_id: str) -> bool:
-        run = self.read.get_run(run_id)
+    async def _run_is_active(self, run_id: str) -> bool:
+        run = await self.read.call(self.read.get_run, run_id)
         return run is not None and run.get("status") in _ACTIVE
 
     def _on_settled(self, op: str, run_id: str) -> None:

@@ -7,7 +7,6 @@ the commands themselves as well as the API.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,21 +32,9 @@ CAPACITY = 4  # the default each peer advertises
 QUIET = "0 1 1 1 *"
 
 
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    cluster = Cluster(tmp_path_factory.mktemp("firing"), 3)
-    try:
-        cluster.start()
-        cluster.wait_for_leader()
-        yield cluster
-    finally:
-        cluster.close()
-
-
 @pytest.fixture
-def firing(shared: Cluster, request: pytest.FixtureRequest) -> Cluster:
-    request.node._raftcron_clusters = [shared]  # peer logs on failure (conftest)
-    return shared
+def firing(shared_cluster: Cluster) -> Cluster:
+    return shared_cluster
 
 
 def span(path: Path) -> int:

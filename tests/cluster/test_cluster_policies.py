@@ -8,7 +8,7 @@ API.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 
@@ -19,21 +19,9 @@ from tests.support.cluster_jobs import epoch, pause, put_job, scheduled, wait_se
 from tests.support.wait import wait_until
 
 
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    cluster = Cluster(tmp_path_factory.mktemp("policies"), 3)
-    try:
-        cluster.start()
-        cluster.wait_for_leader()
-        yield cluster
-    finally:
-        cluster.close()
-
-
 @pytest.fixture
-def policies(shared: Cluster, request: pytest.FixtureRequest) -> Cluster:
-    request.node._raftcron_clusters = [shared]  # peer logs on failure (conftest)
-    return shared
+def policies(shared_cluster: Cluster) -> Cluster:
+    return shared_cluster
 
 
 def bracketed(path: Path, seconds: float) -> str:

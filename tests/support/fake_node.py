@@ -79,6 +79,11 @@ class FakeNode:
     def is_leader(self, value: bool) -> None:
         self.leader = self.self_id if value else None
 
+    @property
+    def firing(self) -> bool:
+        """A fake's clock always agrees with the majority: it fires while it leads."""
+        return self.is_leader
+
     def add_apply_listener(self, fn: Listener) -> None:
         self.apply_listeners.append(fn)
 

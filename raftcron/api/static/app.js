@@ -5,7 +5,7 @@
 const POLL_MS = 5000;
 const STRIP_RUNS = 20;
 const STRIP_JOBS = 50;          // history strips are fetched for at most this many jobs
-const SKEW_WARN_SECONDS = 1.0;  // the dashboard warns past this clock skew
+const SKEW_WARN_SECONDS = 1.0;  // the default of /status's max_clock_skew
 let selectedJob = null;
 let selectedRun = null;
 
@@ -80,15 +80,21 @@ function renderStatus(st) {
   document.getElementById("peer-summary").textContent = parts.join(" · ");
   const warnings = [];
   if (!st.leader) warnings.push("No leader: schedules are not firing.");
-  const skew = st.clock_skew ?? st.clock_offset;
-  if (typeof skew === "number" && Math.abs(skew) > SKEW_WARN_SECONDS) {
-    warnings.push("Clock skew of " + skew.toFixed(2) + " s on this peer.");
+  // clock_offset: this peer's clock minus the majority's; peers[].clock_skew: that peer's
+  // clock minus this one's (their offset from the majority: skew + own offset).
+  const limit = typeof st.max_clock_skew === "number" ? st.max_clock_skew : SKEW_WARN_SECONDS;
+  const own = st.clock_offset;
+  if (typeof own === "number" && Math.abs(own) > limit) {
+    warnings.push("Clock skew of " + own.toFixed(2) + " s on this peer (off the majority's).");
   }
-  const skews = st.clock_skews || {};
-  for (const [peer, value] of Object.entries(skews)) {
-    if (typeof value === "number" && Math.abs(value) > SKEW_WARN_SECONDS) {
-      warnings.push("Clock skew of " + value.toFixed(2) + " s on " + peer + ".");
+  for (const p of st.peers || []) {
+    const value = p.clock_skew;
+    if (!p.self && typeof value === "number" && Math.abs(value + (own || 0)) > limit) {
+      warnings.push("Clock skew of " + value.toFixed(2) + " s on " + p.id + ".");
     }
+  }
+  if (st.role === "leader" && st.firing === false && st.firing_reason) {
+    warnings.push("Not firing: " + st.firing_reason + ".");
   }
   const box = document.getElementById("warnings");
   box.hidden = warnings.length === 0;

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.api import SELF, LiveApi, fire_record, job_body
+from tests.support.fake_node import OTHER
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -93,3 +94,15 @@ def test_dashboard_assets_are_local_and_locked_down(api: LiveApi) -> None:
         assert "https://" not in body
     assert api.request("GET", "/static/../api/app.py")[0] == 404
     assert api.request("GET", "/static/secret.txt")[0] == 404
+
+
+def test_dashboard_warns_of_clock_skew_as_status_reports_it(api: LiveApi,
+                                                            tmp_path: Path) -> None:
+    # The names /status uses (raft/status.py): peers[].clock_skew, clock_offset, firing.
+    api.node.set_peer(OTHER, clock_skew=30.0)
+    dom = render(api.url + "/", tmp_path / "profile")
+    warning = re.search(r'id="warnings"[^>]*>(.*?)<', dom, re.S)
+    assert warning and f"Clock skew of 30.00 s on {OTHER}." in html.unescape(warning.group(1))
+    api.node.set_peer(OTHER, clock_skew=0.2)
+    dom = render(api.url + "/", tmp_path / "profile2")
+    assert "Clock skew" not in dom

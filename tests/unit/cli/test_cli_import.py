@@ -99,19 +99,20 @@ def test_cli_import_partial_failure_names_what_was_created(
         capsys: pytest.CaptureFixture[str]) -> None:
     from raftcron.client import Client
 
-    # Another writer takes the second name between the check and the creation.
-    real_create = Client.create_job
+    # Another writer takes the second name between the check and the creation: the jobs
+    # go as one create-only batch, so none of them is created.
+    real_apply = Client.apply_jobs
 
-    def racing_create(self: Client, job: dict) -> dict:
-        if job["name"] == "web-2":
-            real_create(self, {"name": "web-2", "schedule": "@daily", "command": "true"})
-        return real_create(self, job)
+    def racing_apply(self: Client, jobs: list, **kwargs) -> list:
+        self.create_job({"name": "web-2", "schedule": "@daily", "command": "true"})
+        return real_apply(self, jobs, **kwargs)
 
-    monkeypatch.setattr(Client, "create_job", racing_create)
+    monkeypatch.setattr(Client, "apply_jobs", racing_apply)
     code, _, err = run(capsys, "import-crontab", crontab(tmp_path))
     assert code == 2
     assert "job 'web-2'" in err and "already exists" in err
-    assert "created before the failure: nightly-backup" in err
+    assert "created before the failure: none" in err
+    assert names(api) == ["web-2"]
 
 
 def test_cli_import_user_field_for_system_crontab(api: LiveApi, tmp_path: Path,

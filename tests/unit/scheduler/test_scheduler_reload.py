@@ -25,19 +25,19 @@ def h(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 class GatedRead:
-    """Wraps `all_jobs_for_scheduler` so that each call waits for `release()`."""
+    """Wraps `due_jobs` (the window's page read) so that each call waits for `release()`."""
 
     def __init__(self, read: Any) -> None:
-        self._read = read.all_jobs_for_scheduler
+        self._read = read.due_jobs
         self.gate = threading.Event()
         self.calls = 0
-        read.all_jobs_for_scheduler = self
+        read.due_jobs = self
 
-    def __call__(self) -> list[dict]:
+    def __call__(self, *args: Any) -> list[dict]:
         self.calls += 1
         if not self.gate.wait(timeout=10):
             raise TimeoutError("gate never opened")
-        return self._read()
+        return self._read(*args)
 
 
 async def test_scheduler_reload_loads_every_job_in_chunks(h: Harness):

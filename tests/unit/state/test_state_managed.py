@@ -162,6 +162,7 @@ def test_state_a_schema_1_snapshot_restores_into_a_new_copy(tmp_path: Path) -> N
         assert sm.applied_index == 3
         log = Log(sm)
         assert log("put_job", put(managed_by=FILE))["ok"]
-        assert sm.dump()["jobs"][0][-1] == FILE
+        # managed_by is the 11th column (schema 3 appended next_slot and next_fire_at).
+        assert sm.dump()["jobs"][0][10] == FILE
     finally:
         sm.close()

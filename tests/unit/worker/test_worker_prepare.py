@@ -30,6 +30,9 @@ class CountingRead:
     def runs_for_peer(self, peer: str, statuses: Any) -> Any:
         return self._read.runs_for_peer(peer, statuses)
 
+    async def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return await self._read.call(fn, *args, **kwargs)
+
 
 @pytest.fixture
 async def env(tmp_path: Path):

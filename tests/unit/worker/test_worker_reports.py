@@ -44,7 +44,15 @@ class Recorder:
         return self.answer.get(op, {"ok": True})
 
 
-def make(recorder: Recorder, active=lambda run_id: True, **kw) -> tuple[Reporter, list]:
+async def _always(run_id: str) -> bool:
+    return True
+
+
+async def _never(run_id: str) -> bool:
+    return False
+
+
+def make(recorder: Recorder, active=_always, **kw) -> tuple[Reporter, list]:
     settled: list[tuple[str, str]] = []
     reporter = Reporter(
         propose=recorder.propose,
@@ -123,7 +131,7 @@ async def test_reporter_failed_start_superseded_by_finish_is_not_resent():
 async def test_reporter_gives_up_on_runs_no_longer_active():
     rec = Recorder()
     rec.fail = 1
-    reporter, settled = make(rec, active=lambda run_id: False)
+    reporter, settled = make(rec, active=_never)
     reporter.report("run_finished", "r1", finished("r1"))
     assert await reporter.wait_idle(10)
     assert rec.calls == []

@@ -1,0 +1,111 @@
+"""One wake's firing: plan every due job of the table and propose their records.
+
+Moved out of `loop.Scheduler` (it keeps `_fire` as a thin call): for each due job, the pure
+planner (`planning.slots.due_slots`) decides its slots, `slot_records` turns them into run
+records, and the records go in chunks of at most `max_records_per_fire` (one job's records
+always in one chunk) as `fire` (or a `batch` with cancels and finishes). When the cluster
+reads command version 3, each planned job's next slot after its records rides in the fire's
+`next` (`window.planned_next`), so the state holds the next fire time the window reads.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from raftcron.model.commands import INTRODUCED
+from raftcron.planning.proposals import Proposal, slot_records, tick_proposal
+from raftcron.planning.slots import SlotPlan, due_slots
+from raftcron.scheduler.window import planned_next
+
+log = logging.getLogger(__name__)
+
+#: A chunk whose proposal failed is planned again this much later.
+RETRY_AFTER = timedelta(seconds=1)
+#: The command version that added fire's `next`.
+NEXT_VERSION = INTRODUCED[("fire", "next")]
+
+
+class _Chunk:
+    def __init__(self) -> None:
+        self.jobs: list[str] = []
+        self.records: list[dict] = []
+        self.cancels: list[str] = []
+        self.finishes: list[str] = []
+        self.lags: list[float] = []
+        self.nexts: dict[str, dict[str, str]] = {}
+
+
+async def fire(sched: Any, names: list[str], now: datetime,
+               plan_slots: Callable[..., SlotPlan] = due_slots) -> list[Proposal]:
+    """Plan and propose `names` (popped from `sched.table`) at `now` with `plan_slots`
+    (`due_slots`); what was proposed."""
+    table = sched.table
+    active = await sched.db(sched.read.active_runs)
+    by_job: dict[str, list[Mapping[str, Any]]] = {}
+    for run in active:
+        by_job.setdefault(str(run.get("job")), []).append(run)
+    passes = sched.passes
+    where = await passes.placement(now, active)
+    with_next = sched.gate.reads(NEXT_VERSION)
+    chunks: list[_Chunk] = []
+    size = 0
+    for name in names:
+        entry = table.entries.get(name)
+        if entry is None or not entry.schedulable:
+            continue
+        runs = by_job.get(name, [])
+        try:
+            released = await passes.released_at(entry, runs, now)
+            plan = plan_slots(
+                entry.plan, entry.schedule, entry.cursor, entry.fired_count, now,
+                sched.settings.catchup_cap, active=[str(r.get("id")) for r in runs],
+                created_at=entry.created_at, paused_until=entry.changed_at,
+                released_at=released, grace=sched.settings.grace, jitter_fn=sched.jitter_fn,
+                catchup_until=entry.catchup_until)
+            records = slot_records(entry.plan, plan, where, now=now,
+                                   new_run_id=sched.new_run_id)
+            nxt = (planned_next(entry, records, now, sched.jitter_fn)
+                   if with_next and records else None)
+        except Exception:  # one job's bad data must not stop the others
+            log.exception("job %s: planning failed; trying again in a minute", name)
+            table.push(name, now + timedelta(minutes=1))
+            continue
+        table.set_held(name, plan.held)
+        entry.catchup_until = plan.catchup_until
+        if plan.next_fire is not None:
+            table.push(name, plan.next_fire)
+        if not chunks or size + len(records) > sched.settings.max_records_per_fire:
+            chunks.append(_Chunk())
+            size = 0
+        chunk = chunks[-1]
+        chunk.jobs.append(name)
+        chunk.records.extend(records)
+        chunk.cancels.extend(r for r in plan.cancel if not _cancel_requested(runs, r))
+        if plan.finish:
+            chunk.finishes.append(name)
+        if nxt is not None:
+            chunk.nexts[name] = nxt
+        chunk.lags.extend((now - d.fire_at).total_seconds() * 1000 for d in plan.pending)
+        size += len(records)
+    out = []
+    for chunk in chunks:
+        proposal = tick_proposal(chunk.records, chunk.cancels, chunk.finishes, now=now,
+                                 nexts=chunk.nexts if chunk.records else None)
+        if proposal is None:
+            continue
+        out.append(proposal)
+        if await sched.propose(proposal) is None:
+            for name in chunk.jobs:  # the outcome is unknown: plan them again shortly
+                if name in table.entries:
+                    table.set_held(name, None)
+                    table.push(name, now + RETRY_AFTER)
+        else:
+            sched.record_lags(chunk.lags)
+    return out
+
+
+def _cancel_requested(runs: list[Mapping[str, Any]], run_id: str) -> bool:
+    return any(str(r.get("id")) == run_id and r.get("cancel_requested") for r in runs)

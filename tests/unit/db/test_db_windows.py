@@ -1,0 +1,91 @@
+"""The reads that never walk every job: the leader's window (`due_jobs`, through the
+(status, next_fire_at) index, in pages) and the dead man's switch (`absent_watched_jobs`,
+through a partial index of the jobs watched for `absent`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from raftcron.db.reader import ReadDb
+from raftcron.state.machine import StateMachine
+from tests.support.state import Log
+
+T0 = "2024-05-01T10:00:00Z"
+
+
+def put(name: str, minute: int | None = None, **spec: Any) -> dict[str, Any]:
+    args: dict[str, Any] = {"job": {"name": name, "schedule": "0 * * * *", **spec},
+                            "expanded": "0 * * * *", "at": T0}
+    if minute is not None:
+        at = f"2024-05-01T11:{minute:02d}:00Z"
+        args["next"] = {"slot": at, "fire_at": at}
+    return args
+
+
+def db(t: str) -> str:
+    return t.replace("Z", ".000000Z")
+
+
+@pytest.fixture
+def env(tmp_path: Path):
+    sm = StateMachine(tmp_path / "state.db")
+    read = ReadDb(tmp_path / "state.db")
+    yield Log(sm), read
+    read.close()
+    sm.close()
+
+
+def test_db_due_jobs_pages_unknown_first_then_by_time_up_to_until(env) -> None:
+    log, read = env
+    for i, minute in enumerate([30, 5, None, 50, 5, None]):
+        assert log("put_job", put(f"j{i}", minute))["ok"]
+    log("put_job", put("paused", 1, paused=True))
+    until = db("2024-05-01T11:40:00Z")
+    seen, after = [], None
+    while True:
+        page = read.due_jobs(until, after, 2)
+        seen += [r["name"] for r in page]
+        if len(page) < 2:
+            break
+        last = page[-1]
+        after = (db(last["next_fire_at"]) if last["next_fire_at"] else "", last["name"])
+    assert seen == ["j2", "j5", "j1", "j4", "j0"]  # NULLs, 11:05 x2, 11:30; not 11:50, paused
+
+
+def test_db_window_reads_use_their_indexes(env) -> None:
+    _, read = env
+    conn = read._db().conn
+    plan = conn.execute(
+        "EXPLAIN QUERY PLAN SELECT name FROM jobs INDEXED BY jobs_status_next_fire_at "
+        "WHERE status = 'scheduled' AND next_fire_at <= '9'").fetchall()
+    assert "jobs_status_next_fire_at" in str(plan)
+    read.absent_watched_jobs(limit=5)  # INDEXED BY: SQLite refuses it if unusable
+
+
+def test_db_absent_watched_jobs_are_only_those_that_ask(env) -> None:
+    log, read = env
+    for i in range(20):
+        log("put_job", put(f"plain{i:02d}"))
+    for name in ("w1", "w2", "w3"):
+        log("put_job", put(name, notify={"on": ["absent", "failure"]}))
+    log("put_job", put("other", notify={"on": ["failure"]}))
+    log("put_job", put("w0", notify={"on": ["absent"]}, paused=True))
+    page, after = read.absent_watched_jobs(limit=2)
+    assert [j["name"] for j in page] == ["w1", "w2"] and after == "w2"
+    page, after = read.absent_watched_jobs(limit=2, after=after)
+    assert [j["name"] for j in page] == ["w3"] and after is None
+
+
+def test_db_runs_to_prune_in_a_job_range_sees_only_those_jobs(env) -> None:
+    log, read = env
+    for name in ("a", "b", "c"):
+        log("put_job", put(name))
+        runs = [{"run_id": f"{name}{h}", "job": name, "slot": f"2024-05-01T1{h}:00:00Z",
+                 "status": "skipped", "fired_at": f"2024-05-01T1{h}:00:00Z"} for h in range(3)]
+        assert log("fire", {"runs": runs, "at": T0})["ok"]
+    assert read.job_names("", 2) == ["a", "b"] and read.job_names("b", 2) == ["c"]
+    assert sorted(read.runs_to_prune(1, None, job_range=("a", "b"))) == ["b0", "b1"]
+    assert len(read.runs_to_prune(1, None)) == 6
