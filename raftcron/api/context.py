@@ -103,7 +103,10 @@ class Runtime:
         """Peer id -> API base URL: what each peer announced into the replicated state
         (put_peer, from its `--api`), else the configured fallback; this peer's own is
         always its configured address."""
-        announced = await self.db(self.ctx.read.peer_apis)
+        return self.merge_peer_apis(await self.db(self.ctx.read.peer_apis))
+
+    def merge_peer_apis(self, announced: dict[str, str]) -> dict[str, str]:
+        """`peer_apis` from what the state holds (`ReadDb.peer_apis`), already read."""
         merged = {**self.ctx.peer_apis, **announced}
         if self.ctx.self_id in self.ctx.peer_apis:
             merged[self.ctx.self_id] = self.ctx.peer_apis[self.ctx.self_id]

@@ -4,6 +4,10 @@
 `raftcron.schedule` from the stored expansion (H fields already replaced, so every peer shows
 the same times), honouring `start_at`, `end_at`, `max_runs`, the job's cursor (the last slot
 fired) and its status: a paused or finished job has none.
+
+They are remembered per job version (`_NextRunsCache`): the times after `now` stay the same
+until the first of them passes, so a read asks the schedule again only once per slot (or
+after a change to the job), not on every request.
 """
 
 from __future__ import annotations
@@ -43,7 +47,53 @@ def _fired_count(job: dict) -> int | None:
     return None
 
 
+#: What `next_runs` reads from a job: an answer is reused only while all of these are equal.
+_KEY_FIELDS = ("name", "paused", "status", "schedule", "expanded_schedule", "tz", "created_at",
+               "updated_at", "cursor", "start_at", "end_at", "max_runs", "fired_count")
+
+
+class _NextRunsCache:
+    """(job fields, count) -> (computed at, valid until, times), at most `size` entries.
+    Safe to share between the loop and the read threads (plain dict operations)."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._entries: dict[tuple, tuple[datetime, datetime | None, list[str]]] = {}
+
+    def get(self, key: tuple, now: datetime) -> list[str] | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        computed, until, times = entry
+        if now < computed or (until is not None and now >= until):
+            return None
+        return list(times)
+
+    def put(self, key: tuple, now: datetime, times: list[str]) -> None:
+        if len(self._entries) >= self.size:
+            self._entries.clear()  # crude but bounded: the next reads refill it
+        until = parse_time(times[0]) if times else None
+        self._entries[key] = (now, until, list(times))
+
+
+_CACHE = _NextRunsCache()
+
+
 def next_runs(job: dict, now: datetime, *, count: int = NEXT_RUNS) -> list[str]:
+    """`compute_next_runs`, remembered until its first time passes (or the job changes)."""
+    try:
+        key = (count, *(repr(job.get(f)) for f in _KEY_FIELDS))
+    except Exception:  # an unprintable value: compute it every time
+        return compute_next_runs(job, now, count=count)
+    cached = _CACHE.get(key, now)
+    if cached is not None:
+        return cached
+    out = compute_next_runs(job, now, count=count)
+    _CACHE.put(key, now, out)
+    return out
+
+
+def compute_next_runs(job: dict, now: datetime, *, count: int = NEXT_RUNS) -> list[str]:
     """The next `count` slot times of `job` strictly after `now` and after its cursor.
 
     The same rules as the leader's planner (`planning.slots.first_fire`): slots after the

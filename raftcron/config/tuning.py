@@ -22,6 +22,7 @@ CONFIG_KEYS = {
     "leader_fallback": "leader_fallback",
     "log_compaction_entries": "log_compaction_entries",
     "log_compaction_time": "log_compaction_time",
+    "log_compaction_bytes": "log_compaction_bytes",
     "max_clock_skew": "max_clock_skew",
 }
 
@@ -40,6 +41,10 @@ class RaftTuning:
     - `leader_fallback`: a leader that hears from no majority this long steps down.
     - `log_compaction_entries` / `log_compaction_time`: snapshot (the SQLite copy) when the log
       holds more entries than this, or this many seconds after the last snapshot.
+    - `log_compaction_bytes`: also snapshot once the entries applied since the last snapshot
+      hold this many bytes. pysyncobj keeps the log in memory: at a thousand runs a second
+      (a `fire` of a thousand records, and their reports, every second) the time trigger
+      alone let it grow by a few hundred MB between snapshots.
     - `max_clock_skew`: a peer whose wall clock is further than this from the majority's
       fires nothing, hands over leadership and stands in no election (`raftcron.raft.clocks`).
     """
@@ -52,6 +57,7 @@ class RaftTuning:
     leader_fallback: float = 6.0
     log_compaction_entries: int = 10_000
     log_compaction_time: float = 300.0
+    log_compaction_bytes: int = 32 * 1024 * 1024
     max_clock_skew: float = 1.0
 
     @property
@@ -103,8 +109,9 @@ class RaftTuning:
                 raise ConfigError(f"raft.{key}: expected a number, got {value!r}",
                                   field=f"raft.{key}")
             changes[CONFIG_KEYS[key]] = value
-        if "log_compaction_entries" in changes:
-            changes["log_compaction_entries"] = int(changes["log_compaction_entries"])
+        for key in ("log_compaction_entries", "log_compaction_bytes"):
+            if key in changes:
+                changes[key] = int(changes[key])
         emax = changes.get("election_timeout_max", base.election_timeout_max)
         changes.setdefault("connection_timeout", max(base.connection_timeout, 2 * emax))
         changes.setdefault("leader_fallback", max(base.leader_fallback, 3 * emax))

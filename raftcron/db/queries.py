@@ -297,6 +297,13 @@ def runs_for_peer(db: Database, peer: str, statuses: Iterable[str]) -> list[dict
     return [run_dict(r) for r in db.query(sql, params)]
 
 
+def active_run_count(db: Database, peer: str) -> int:
+    """How many pending or running runs are assigned to `peer` (counted, not read)."""
+    row = db.execute(f"SELECT count(*) FROM runs WHERE peer = ? AND status IN {ACTIVE_SQL}",
+                     [peer]).fetchone()
+    return int(row[0]) if row else 0
+
+
 def recent_assignments(db: Database, since: str) -> dict[str, int]:
     """peer -> runs fired to it (skipped and missed records excluded) at or after `since`."""
     sql = ("SELECT peer, count(*) AS n FROM runs WHERE fired_at >= ? "

@@ -126,6 +126,9 @@ class ReadDb:
     def runs_for_peer(self, peer: str, statuses: Iterable[str]) -> list[dict]:
         return queries.runs_for_peer(self._db(), peer, statuses)
 
+    def active_run_count(self, peer: str) -> int:
+        return queries.active_run_count(self._db(), peer)
+
     def job_cursors(self) -> dict[str, str | None]:
         return queries.job_cursors(self._db())
 

@@ -68,13 +68,15 @@ def local_env(
     base: Mapping[str, str] | None = None,
     *,
     identity: Mapping[str, str] | None = None,
+    inherited: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The full environment of a local run, each layer overriding the one before.
 
-    Inherited (`inherited_env(base)`), then `identity` (HOME/USER/LOGNAME of the user the run
-    is switched to), then the job's env, then the `RAFTCRON_*` variables.
+    Inherited (`inherited_env(base)`, or `inherited` when the caller built it once already),
+    then `identity` (HOME/USER/LOGNAME of the user the run is switched to), then the job's
+    env, then the `RAFTCRON_*` variables.
     """
-    env = inherited_env(base)
+    env = dict(inherited) if inherited is not None else inherited_env(base)
     env.update(identity or {})
     env.update(job_env(spec))
     return env

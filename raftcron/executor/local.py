@@ -53,7 +53,7 @@ from pathlib import Path
 from raftcron.clock import Clock, SystemClock
 from raftcron.durations import format_duration
 from raftcron.executor.base import RunOutcome, RunSpec
-from raftcron.executor.environment import local_env
+from raftcron.executor.environment import inherited_env, local_env
 from raftcron.executor.output import OutputSink
 from raftcron.executor.process_group import (
     GroupLeader,
@@ -112,6 +112,9 @@ class LocalExecutor:
         self.clock: Clock = clock or SystemClock()
         self.scratch_dir = scratch_dir
         self.base_env = base_env
+        #: The inherited layer of every run's environment, filtered once: the daemon's
+        #: environment does not change while it runs, and rebuilding it was per-run work.
+        self._inherited = inherited_env(base_env)
         self._active: dict[str, _Active] = {}
 
     @property
@@ -167,7 +170,7 @@ class LocalExecutor:
                 if active.cancel.is_set():
                     status, reason = RunStatus.CANCELLED, "cancelled before it started"
                 else:
-                    env = local_env(spec, self.base_env, identity=identity)
+                    env = local_env(spec, identity=identity, inherited=self._inherited)
                     status, exit_code, reason, started_at = await self._spawn_and_wait(
                         spec, active, sink, argv, env, ids, on_started
                     )

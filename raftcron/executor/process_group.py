@@ -134,8 +134,9 @@ class GroupLeader:
 
     - Its stdout and stderr are read by the event loop as the data comes (non-blocking reads,
       so no amount of output on either stream can block the other) into the two callbacks.
-    - Its exit is watched by a daemon thread blocked in `waitpid`, so it is reaped even when
-      nobody awaits it any more, even after the event loop is gone.
+    - Its exit is watched on the event loop through a pidfd (Linux), or else by a daemon
+      thread blocked in `waitpid`; either way it is reaped even when nobody awaits it any
+      more (the thread even after the event loop is gone).
     - `exited` resolves once it has been reaped; `returncode` is then its status as
       `Popen` reports it (negative: the signal that killed it), or None when something else
       reaped it first (the status is lost).
@@ -165,9 +166,43 @@ class GroupLeader:
             os.set_blocking(fd, False)
             self._open[fd] = (pipe, write)
             loop.add_reader(fd, self._readable, fd)
+        try:
+            # Linux: the exit is a readable pidfd on the loop. No thread and no cross-thread
+            # wake-up per run (at hundreds of runs a second both showed in profiles). The
+            # loop's handle holds `proc`, so Popen's own reaping of dropped children
+            # (`subprocess._cleanup`) never takes the status first.
+            pidfd = os.pidfd_open(proc.pid)
+        except (AttributeError, OSError):  # no pidfd here, or the child is already reaped
+            self._watch_with_thread(proc)
+        else:
+            try:
+                loop.add_reader(pidfd, self._pidfd_readable, proc, pidfd)
+            except BaseException:
+                os.close(pidfd)
+                raise
+
+    def _watch_with_thread(self, proc: subprocess.Popen[bytes]) -> None:
         # A bare thread (daemon-like: never joined): `threading.Thread.start` blocks until the
         # new thread has run, a context switch per spawn on the event loop.
         _thread.start_new_thread(self._reap, (proc,))
+
+    def _pidfd_readable(self, proc: subprocess.Popen[bytes], pidfd: int) -> None:
+        """Loop: the process exited (its pidfd is readable); reap it and resolve `exited`."""
+        try:
+            pid, status = os.waitpid(proc.pid, os.WNOHANG)
+            if pid == 0:
+                return  # not yet (a spurious wake-up): the pidfd stays watched
+            code: int | None = os.waitstatus_to_exitcode(status)
+        except ChildProcessError:  # reaped elsewhere (SIGCHLD ignored, a waitpid(-1) reaper)
+            code = None
+        except OSError:
+            # Never seen; a level-triggered reader that raises would be called for ever. The
+            # status is unknown: the executor stops whatever is left of the group.
+            code = None
+        self._loop.remove_reader(pidfd)
+        os.close(pidfd)
+        proc.returncode = code if code is not None else 255
+        self._on_exit(code)
 
     def _reap(self, proc: subprocess.Popen[bytes]) -> None:
         """Reaper thread: wait for the process, then hand its status to the event loop.

@@ -5,6 +5,12 @@
   leads: started and stopped with leadership like the scheduler) acts. It looks at applied
   `run_finished` and `run_lost` (a run reached a terminal status) and `fire` (skipped or
   missed records), reads the run and the job from this peer's copy, and decides the events.
+- Nothing is read for a run whose job has nobody to tell (no webhook or email of its own nor
+  the cluster's, or no event wanted: most jobs): the notifier keeps, in memory, the jobs that
+  have someone to tell (from the applied `put_job`s) and the job of
+  every run fired and not yet ended (both loaded from the copy when leadership starts, then
+  kept from the applied commands), so deciding that such a run needs nothing costs two dict
+  lookups on the loop instead of three reads.
 - While started it also checks every `tick` seconds for jobs whose `notify.on` lists `absent`
   and that have not succeeded within `absent_after` (the dead man's switch), reading only
   those jobs (`ReadDb.absent_watched_jobs`, a partial index), never every job.
@@ -65,6 +71,8 @@ SEND_THREADS = 4
 ATTEMPT_DEADLINE = 3
 #: Runs of a job read to find its previous outcome.
 HISTORY = 50
+#: Active runs whose job the notifier remembers (beyond that, the oldest is read on its end).
+TRACKED_RUNS = 200_000
 OUTCOMES = sorted(notify.OUTCOME_STATUSES)
 
 PostJson = Callable[[str, dict, float], None]
@@ -132,6 +140,10 @@ class Notifier:
         #: job -> the absence reference already told about (in memory, this leadership on).
         self._told_absent: dict[str, datetime] = {}
         self._warned_no_smtp = False
+        #: Jobs whose spec has a `notify` policy (a superset: the read decides the events).
+        self._notify_jobs: set[str] = set()
+        #: run id -> job, for the runs fired and not yet ended (while started).
+        self._run_jobs: dict[str, str] = {}
         self.sent = 0
         self.failed = 0
 
@@ -144,13 +156,29 @@ class Notifier:
     async def start(self) -> None:
         """Begin acting on applied commands and checking absences (this peer leads)."""
         if not self.running:
+            # On the loop, with no await in between: every command applied from here on
+            # updates what this load found.
+            self._load_tracking()
             self._task = asyncio.get_running_loop().create_task(
                 self._absent_loop(), name="raftcron-notifier-absent")
+
+    def _load_tracking(self) -> None:
+        """The jobs with a notify policy and the job of every active run, from the copy."""
+        self._notify_jobs.clear()
+        cursor: str | None = None
+        while True:
+            jobs, cursor = self.read.list_jobs(limit=500, cursor=cursor)
+            self._notify_jobs.update(str(j["name"]) for j in jobs if self._has_targets(j))
+            if cursor is None:
+                break
+        self._run_jobs = {str(r["id"]): str(r["job"]) for r in self.read.active_runs()}
 
     async def stop(self) -> None:
         """Stop deciding (leadership ended). Sends already under way finish on their own."""
         task, self._task = self._task, None
         self._told_absent.clear()  # the next leadership starts from scratch (at least once)
+        self._notify_jobs.clear()
+        self._run_jobs.clear()
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -199,13 +227,48 @@ class Notifier:
                                            strict=False):
                 self._dispatch(child, child_result)
         elif command.op in ("run_finished", "run_lost") and result.get("ok"):
-            self._run_ended(str(command.args.get("run_id")))
+            run_id = str(command.args.get("run_id"))
+            job = self._run_jobs.pop(run_id, None)
+            # An unknown run (evicted past the cap) is read, as every run once was.
+            if job is None or job in self._notify_jobs:
+                self._run_ended(run_id)
         elif command.op == "fire":
             accepted = set(result.get("accepted") or ())
             for record in command.args.get("runs") or ():
-                if (record.get("status") in notify.MISSED_STATUSES
-                        and record.get("run_id") in accepted):
-                    self._run_ended(str(record["run_id"]))
+                run_id, job = record.get("run_id"), str(record.get("job"))
+                if run_id not in accepted:
+                    continue
+                if record.get("status", "pending") not in notify.MISSED_STATUSES:
+                    self._track(str(run_id), job)
+                elif job in self._notify_jobs:
+                    self._run_ended(str(run_id))
+        elif command.op == "put_job" and result.get("ok"):
+            spec = command.args.get("job") or {}
+            if self._has_targets(spec):
+                self._notify_jobs.add(str(spec.get("name")))
+            else:
+                self._notify_jobs.discard(str(spec.get("name")))
+        elif command.op == "delete_job" and result.get("ok"):
+            self._notify_jobs.discard(str(command.args.get("name")))
+
+    def _has_targets(self, job: Mapping[str, Any]) -> bool:
+        """Whether a job (a `put_job` spec or a job read from the copy) may have anyone to
+        tell: events to notify and a target, its own or the cluster's. A superset is fine
+        (the read decides); a job left out is never notified."""
+        policy = job.get("notify") or {}
+        if not isinstance(policy, Mapping):
+            return True
+        if not policy.get("on"):
+            return False  # no event wanted (as `_run_ended` reads it)
+        where = notify.targets(policy, global_webhook=self.config.webhook,
+                               global_email=self.config.email)
+        return bool(where.webhooks or where.emails)
+
+    def _track(self, run_id: str, job: str) -> None:
+        if len(self._run_jobs) >= TRACKED_RUNS:
+            # Bounded memory: the oldest run is forgotten; its end costs the reads again.
+            self._run_jobs.pop(next(iter(self._run_jobs)))
+        self._run_jobs[run_id] = job
 
     def _run_ended(self, run_id: str) -> None:
         run = self.read.get_run(run_id)

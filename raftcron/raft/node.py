@@ -57,6 +57,7 @@ from raftcron.raft.syncobj import (
     SyncObjException,
     build_conf,
     compaction_threshold,
+    stagger,
 )
 from raftcron.raft.transport import KeepaliveTransport
 from raftcron.raft.waiters import IndexWaiters, KeyWaiters, Mailbox
@@ -135,6 +136,12 @@ class Node:
         transport = KeepaliveTransport.configure(self.tuning.keepalive_interval, self.announce)
         self._raft = RaftObj(self, self_id, others, conf, transport)
         self._compact_at = compaction_threshold(self.tuning, self_id, self.peers)
+        #: Bytes of the entries applied since the log last shrank (raft thread only), and the
+        #: staggered threshold past which they force a snapshot.
+        self._log_bytes = 0
+        self._log_size = 0
+        self._compact_bytes = stagger(int(self.tuning.log_compaction_bytes), self_id,
+                                      self.peers)
         t = self.tuning
         self._clock = ClockGuard(self._raft, members=len(self.peers), max_skew=t.max_clock_skew,
                                  election_timeout_min=t.election_timeout_min,
@@ -302,6 +309,7 @@ class Node:
             self._fatal(f"applying log entry {index} failed: {exc!r}")
             return None
         self._applied_hint = index
+        self._log_bytes += len(payload)
         if self._index_waiters:
             self._post(self._index_waiters.wake, index)
         if not isinstance(result, dict) or result.get("duplicate_index"):
@@ -342,7 +350,12 @@ class Node:
     def _on_tick(self) -> None:
         self._last_tick = time.monotonic()
         raft = self._raft
-        if raft._getRaftLogSize() > self._compact_at and self._hooks.can_start:
+        size = raft._getRaftLogSize()
+        if size < self._log_size:
+            self._log_bytes = 0  # compacted (by whichever trigger)
+        self._log_size = size
+        if ((size > self._compact_at or self._log_bytes > self._compact_bytes)
+                and self._hooks.can_start):
             raft.forceLogCompaction()
         applied = raft.raftLastApplied
         if applied != self._tick_applied:

@@ -91,7 +91,11 @@ def compaction_threshold(tuning: RaftTuning, self_id: str, peers: list[str]) -> 
     in address order, up to twice that for the last. Peers apply the same entries at the same
     pace, so with one threshold all of them copied their database at the same moment; the
     burst of writes (a 100 MB copy, three times over) stalled every raft thread at once."""
-    base = int(tuning.log_compaction_entries)
+    return stagger(int(tuning.log_compaction_entries), self_id, peers)
+
+
+def stagger(base: int, self_id: str, peers: list[str]) -> int:
+    """`base` for the first peer in address order, up to twice that for the last."""
     ordered = sorted(peers)
     rank = ordered.index(self_id) if self_id in ordered else 0
     return base + base * rank // max(len(ordered), 1)

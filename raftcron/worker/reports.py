@@ -32,7 +32,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from raftcron.durations import format_time
 from raftcron.errors import ValidationError
+from raftcron.executor.base import RunOutcome
 from raftcron.model import commands
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,21 @@ Propose = Callable[..., Awaitable[dict]]
 
 #: Results that settle an event without it having been applied: the run is past changing.
 _GONE = frozenset({"not_found", "not_active"})
+
+
+def finished_args(run_id: str, outcome: RunOutcome) -> dict[str, Any]:
+    """The `run_finished` arguments for a run that ran, from its executor's outcome."""
+    return {
+        "run_id": run_id,
+        "status": str(outcome.status),
+        "exit_code": outcome.exit_code,
+        "stdout_tail": outcome.stdout_tail,
+        "stderr_tail": outcome.stderr_tail,
+        "reason": outcome.reason,
+        "at": format_time(outcome.finished_at),
+        "output_bytes": outcome.output_bytes,
+        "started_at": format_time(outcome.started_at) if outcome.started_at else None,
+    }
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,9 @@ grown well past the number of runs in flight.
 
 Capacity. The worker runs whatever it is assigned: the leader places runs by load (running
 runs divided by capacity), so `capacity` is what this peer advertises, not a local queue.
+Under overload the starts are paced (`pacing.py`): a few per loop iteration, so the API keeps
+answering; a run that waited past `start_deadline` after its slot, or that finds
+`max_waiting` runs already waiting, is reported `failed` with an `overloaded: ...` reason.
 """
 
 from __future__ import annotations
@@ -55,8 +58,9 @@ from raftcron.metrics import NULL_RECORDER, Recorder
 from raftcron.model.commands import Command
 from raftcron.model.types import ACTIVE_STATUSES
 from raftcron.worker.admission import Admission
+from raftcron.worker.pacing import MAX_WAITING, START_DEADLINE, StartGate, full_reason
 from raftcron.worker.prepare import Preparer
-from raftcron.worker.reports import Reporter
+from raftcron.worker.reports import Reporter, finished_args
 from raftcron.worker.run_spec import run_id_of
 from raftcron.worker.started_log import StartedLog
 
@@ -87,6 +91,8 @@ class Worker:
         coalesce_window: float = 0.005,
         stop_timeout: float = 10.0,
         late_after: float = 5.0,
+        start_deadline: float = START_DEADLINE,
+        max_waiting: int = MAX_WAITING,
         recorder: Recorder = NULL_RECORDER,
     ) -> None:
         self.node = node
@@ -125,6 +131,10 @@ class Worker:
                                    late_after=late_after)
         #: Runs whose `run_started` is committed already (confirmed late runs).
         self._confirmed: set[str] = set()
+        #: Paces the starts under overload (`pacing.py`).
+        self.gate = StartGate(deadline=start_deadline, max_waiting=max_waiting)
+        #: Runs given up before their task existed (overloaded), until their report settles.
+        self._refused: set[str] = set()
         #: Rescans after a snapshot, in flight (kept so they are not garbage-collected).
         self._rescans: set[asyncio.Task] = set()
 
@@ -272,8 +282,14 @@ class Worker:
 
     def _take(self, run: Mapping[str, Any]) -> None:
         run_id = run_id_of(run)
-        if self._stopping or run_id in self._tasks or run_id in self._logged:
+        if (self._stopping or run_id in self._tasks or run_id in self._logged
+                or run_id in self._refused):
             return  # already ours, or possibly started before: never twice
+        waiting = len(self._tasks) - len(self._executing)
+        if waiting >= self.gate.max_waiting:
+            self._refused.add(run_id)  # bounded memory: no task for it
+            self._report_unstarted(run_id, "failed", full_reason(waiting))
+            return
         task = asyncio.get_running_loop().create_task(self._execute(run_id, dict(run)))
         self._tasks[run_id] = task
         task.add_done_callback(lambda _t, rid=run_id: self._tasks.pop(rid, None))
@@ -298,7 +314,12 @@ class Worker:
                 self._logged.discard(run_id)
                 self._report_unstarted(run_id, "failed", f"cannot write started.log: {exc}")
                 return
+            waited = await self.gate.turn()  # a few starts per loop iteration
             if self._skip_before_start(run_id):
+                return
+            late = self.gate.too_late(run, self.clock.now(), waited=waited)
+            if late is not None and run_id not in self._confirmed:
+                self._report_unstarted(run_id, "failed", late)
                 return
             # No await from here to the executor's registration of the run, so a cancel is
             # either seen above or reaches the executor.
@@ -366,34 +387,13 @@ class Worker:
             return
         self.recorder.run_finished(status=str(outcome.status), started_at=outcome.started_at,
                                    finished_at=outcome.finished_at)
-        self.reporter.report(
-            "run_finished",
-            run_id,
-            {
-                "run_id": run_id,
-                "status": str(outcome.status),
-                "exit_code": outcome.exit_code,
-                "stdout_tail": outcome.stdout_tail,
-                "stderr_tail": outcome.stderr_tail,
-                "reason": outcome.reason,
-                "at": format_time(outcome.finished_at),
-                "output_bytes": outcome.output_bytes,
-                "started_at": format_time(outcome.started_at) if outcome.started_at else None,
-            },
-        )
+        self.reporter.report("run_finished", run_id, finished_args(run_id, outcome))
 
     def _report_unstarted(self, run_id: str, status: str, reason: str) -> None:
         self.recorder.run_finished(status=status, started_at=None, finished_at=None)
-        self.reporter.report(
-            "run_finished",
-            run_id,
-            {
-                "run_id": run_id,
-                "status": status,
-                "reason": reason,
-                "at": format_time(self.clock.now()),
-            },
-        )
+        self.reporter.report("run_finished", run_id, {
+            "run_id": run_id, "status": status, "reason": reason,
+            "at": format_time(self.clock.now())})
 
     # --- bookkeeping --------------------------------------------------------------------------
 
@@ -406,6 +406,7 @@ class Worker:
             return
         # The run is final in the state: its started.log line no longer matters.
         self._logged.discard(run_id)
+        self._refused.discard(run_id)
         if self.log.lines > 2 * len(self._logged) + 1000 and (
             self._rewrite is None or self._rewrite.done()
         ):

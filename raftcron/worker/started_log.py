@@ -32,6 +32,7 @@ class StartedLog:
         self.path = Path(data_dir) / FILE_NAME
         self._lock = asyncio.Lock()
         self._pending: list[tuple[str, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
         #: Lines in the file (recorded since the last rewrite, plus the ones it kept).
         self.lines = 0
 
@@ -50,18 +51,30 @@ class StartedLog:
         """Append `run_id`; returns once it is on disk (fsync), and not before."""
         if "\n" in run_id or not run_id:
             raise ValueError(f"run id {run_id!r} cannot be logged")
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
         self._pending.append((run_id, fut))
-        async with self._lock:
-            # One turn of the loop first: the other runs of the same fire, prepared together,
-            # queue their ids meanwhile. Whoever holds the lock then writes everything queued
-            # so far: one fsync for all.
-            await asyncio.sleep(0)
-            batch, self._pending = self._pending, []
-            if batch:
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush())
+        await fut
+
+    async def _flush(self) -> None:
+        """Write what is queued, one fsync per round, until nothing is. Every run of a round
+        is released in the same loop iteration (waiters taking the lock in turn would be
+        released one iteration each: a thousand iterations for a fire of a thousand)."""
+        while self._pending:
+            # The lock is taken per round, so a rewrite waiting for it is not starved by a
+            # steady stream of runs.
+            async with self._lock:
+                # One turn of the loop first: the other runs of the same fire, prepared
+                # together, queue their ids meanwhile.
+                await asyncio.sleep(0)
+                batch, self._pending = self._pending, []
+                if not batch:
+                    continue
                 try:
                     await asyncio.to_thread(self._append, [rid for rid, _ in batch])
-                except OSError as exc:
+                except Exception as exc:  # every waiter hears of it (OSError: disk trouble)
                     for _, f in batch:
                         if not f.done():
                             f.set_exception(exc)
@@ -70,7 +83,6 @@ class StartedLog:
                     for _, f in batch:
                         if not f.done():
                             f.set_result(None)
-        await fut
 
     async def rewrite(self, keep: Iterable[str] | Callable[[], Iterable[str]]) -> None:
         """Replace the file's content by `keep`, atomically.

@@ -241,6 +241,22 @@ async def test_node_rebuilds_a_wiped_peer_from_a_snapshot(make_group) -> None:
     assert result["ok"]
 
 
+async def test_node_snapshots_once_the_log_holds_enough_bytes(make_group) -> None:
+    """Few entries, but big ones: the byte trigger snapshots long before the entry count or
+    the time trigger would (pysyncobj holds the log in memory until then)."""
+    tuning = RaftTuning(heartbeat=0.05, election_timeout_min=0.3, election_timeout_max=0.9,
+                        connection_timeout=1.0, connection_retry=0.1, leader_fallback=2.0,
+                        log_compaction_entries=100_000, log_compaction_bytes=50_000)
+    group = make_group(tuning=tuning).start_all()
+    leader = await group.leader()
+    for i in range(40):
+        args = put_job(f"big{i:02d}")
+        args["job"]["description"] = "x" * 3000
+        assert (await leader.propose("put_job", args))["ok"]
+    await wait_until_async(lambda: leader.status()["snapshots_written"] >= 1,
+                           message="a snapshot from the byte trigger")
+
+
 async def test_node_corrupt_entry_stops_every_peer(make_group) -> None:
     group = make_group().start_all()
     leader = await group.leader()

@@ -89,3 +89,49 @@ async def test_started_log_ids_recorded_together_share_one_fsync(tmp_path: Path,
     await asyncio.gather(*(log.record(f"r{i}") for i in range(5)))
     assert writes == [["r0", "r1", "r2", "r3", "r4"]]
     assert log.load() == {f"r{i}" for i in range(5)}
+
+
+async def test_started_log_releases_a_whole_round_together(tmp_path: Path) -> None:
+    """Every run of one round resumes in the same loop iteration (not one per iteration)."""
+    log = StartedLog(tmp_path)
+    done_at: list[int] = []
+    iteration = 0
+
+    async def ticker() -> None:
+        nonlocal iteration
+        while True:
+            await asyncio.sleep(0)
+            iteration += 1
+
+    async def record(i: int) -> None:
+        await log.record(f"r{i}")
+        done_at.append(iteration)
+
+    tick = asyncio.get_running_loop().create_task(ticker())
+    try:
+        await asyncio.gather(*(record(i) for i in range(300)))
+    finally:
+        tick.cancel()
+    assert len(set(done_at)) == 1, sorted(set(done_at))
+    assert log.load() == {f"r{i}" for i in range(300)}
+
+
+async def test_started_log_rewrite_is_not_starved_by_a_stream_of_records(
+        tmp_path: Path) -> None:
+    log = StartedLog(tmp_path)
+    stop = asyncio.Event()
+
+    async def stream() -> None:
+        i = 0
+        while not stop.is_set():
+            await asyncio.gather(*(log.record(f"s{i}-{k}") for k in range(5)))
+            i += 1
+
+    feeder = asyncio.get_running_loop().create_task(stream())
+    try:
+        await asyncio.sleep(0.05)
+        await asyncio.wait_for(log.rewrite(["kept"]), 30)
+    finally:
+        stop.set()
+        await feeder
+    assert "kept" in log.load()
