@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import sqlite_utils
 
-from raftcron.db import metric_queries, queries
+from raftcron.db import metric_queries, queries, scheduler_queries
 from raftcron.db.sqlite import open_reader, read_meta, wrap
 
 __all__ = ["ReadDb"]
@@ -137,17 +137,17 @@ class ReadDb:
         return queries.managed_jobs(self._db())
 
     def all_jobs_for_scheduler(self) -> list[dict]:
-        return queries.all_jobs_for_scheduler(self._db())
+        return scheduler_queries.all_jobs_for_scheduler(self._db())
 
     def absent_watched_jobs(self, *, limit: int, after: str | None = None
                             ) -> tuple[list[dict], str | None]:
         return queries.absent_watched_jobs(self._db(), limit=limit, after=after)
 
     def jobs_for_scheduler(self, names: list[str]) -> list[dict]:
-        return queries.jobs_for_scheduler(self._db(), names)
+        return scheduler_queries.jobs_for_scheduler(self._db(), names)
 
     def due_jobs(self, until: str, after: tuple[str, str] | None, limit: int) -> list[dict]:
-        return queries.due_jobs(self._db(), until, after, limit)
+        return scheduler_queries.due_jobs(self._db(), until, after, limit)
 
     def recent_assignments(self, since: str) -> dict[str, int]:
         return queries.recent_assignments(self._db(), since)

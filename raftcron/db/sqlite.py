@@ -162,7 +162,7 @@ _INDEXES = [
     ("applied_keys", ["idx"]),
 ]
 
-#: The leader's window: scheduled jobs due before a time, in order (`queries.due_jobs`).
+#: The leader's window: scheduled jobs due before a time, in order (`scheduler_queries.due_jobs`).
 _NEXT_INDEX_SQL = "CREATE INDEX jobs_status_next_fire_at ON jobs (status, next_fire_at)"
 #: The jobs whose `notify.on` lists `absent` (the dead man's switch reads only these:
 #: `queries.absent_watched_jobs` repeats this exact condition so SQLite uses the index).

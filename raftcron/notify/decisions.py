@@ -71,11 +71,15 @@ def previous_outcome(run: Mapping[str, Any], newest_first: Sequence[Mapping[str,
                      ) -> str | None:
     """The status of the job's outcome before `run`, from its runs newest first.
 
-    Skips `run` itself and every run of its slot (earlier attempts of the same slot are its
-    retry chain, not a previous outcome) and anything that is not an outcome.
+    Skips `run` itself, every run of its slot (earlier attempts of the same slot are its
+    retry chain, not a previous outcome), runs of later slots (the history may be read after
+    newer runs ended) and anything that is not an outcome.
     """
+    slot = run.get("slot")
     for other in newest_first:
-        if other.get("id") == run.get("id") or other.get("slot") == run.get("slot"):
+        if other.get("id") == run.get("id") or other.get("slot") == slot:
+            continue
+        if slot is not None and other.get("slot") is not None and other["slot"] > slot:
             continue
         status = other.get("status")
         if status in OUTCOME_STATUSES:

@@ -36,26 +36,20 @@ repeat or drop a notification in flight (docs/design/notify.md).
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import functools
-import json
 import logging
-import smtplib
-import urllib.error
-import urllib.request
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 from raftcron.clock import Clock
 from raftcron.config.cluster import NotifyConfig
 from raftcron.durations import format_time, parse_duration, parse_time
 from raftcron.model import NotifyEvent
 from raftcron.notify import decisions as notify
+from raftcron.notify.transports import describe, permanent, post_json, send_mail
 from raftcron.schedule import parse
 
 if TYPE_CHECKING:
@@ -77,44 +71,6 @@ OUTCOMES = sorted(notify.OUTCOME_STATUSES)
 
 PostJson = Callable[[str, dict, float], None]
 SendMail = Callable[..., None]
-
-
-def post_json(url: str, payload: dict, timeout: float) -> None:
-    """POST `payload` as JSON to `url` (blocking). Raises on a transport error or a non-2xx."""
-    parts = urlsplit(url)
-    headers = {"Content-Type": "application/json", "User-Agent": "raftcron-notifier"}
-    if parts.username is not None:
-        user_pass = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-        headers["Authorization"] = "Basic " + base64.b64encode(user_pass.encode()).decode()
-        netloc = parts.hostname or ""
-        if parts.port is not None:
-            netloc = f"{netloc}:{parts.port}"
-        url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-    req = urllib.request.Request(url, data=data, headers=headers, method="POST")
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        resp.read()
-
-
-def send_mail(*, host: str, port: int, sender: str, to: list[str], subject: str, body: str,
-              timeout: float) -> None:
-    """Send one plain-text email through the SMTP relay (blocking). Raises on failure."""
-    msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = sender, ", ".join(to), subject
-    msg.set_content(body)
-    with smtplib.SMTP(host, port, timeout=timeout) as smtp:
-        smtp.send_message(msg)
-
-
-def _describe(exc: BaseException) -> str:
-    # HTTPError's text is "HTTP Error 500: ..."; URLError carries a reason, never the URL.
-    if isinstance(exc, urllib.error.HTTPError):
-        return f"HTTP {exc.code}"
-    if isinstance(exc, urllib.error.URLError):
-        return f"{type(exc.reason).__name__}: {exc.reason}"
-    if isinstance(exc, TimeoutError) and not str(exc):
-        return "no answer within the attempt's deadline"
-    return f"{type(exc).__name__}: {exc}"
 
 
 class Notifier:
@@ -271,54 +227,71 @@ class Notifier:
         self._run_jobs[run_id] = job
 
     def _run_ended(self, run_id: str) -> None:
+        self._spawn(self._tell_run_ended(run_id))
+
+    async def _tell_run_ended(self, run_id: str) -> None:
+        view = await self.read.call(self._ended_view, run_id)
+        if view is None:
+            return
+        run, job, on, previous = view
+        for event in notify.run_events(on, run, previous, int(job.get("retries") or 0)):
+            self._send(job, event, run)
+
+    def _ended_view(self, run_id: str) -> tuple[dict, dict, list, Any] | None:
+        """(run, job, notify.on, previous outcome) for a run that ended; on a reader thread."""
         run = self.read.get_run(run_id)
         if run is None:
-            return
+            return None
         job = self.read.get_job(str(run["job"]))
         if job is None:
-            return
-        policy = job.get("notify") or {}
-        on = policy.get("on") or []
+            return None
+        on = (job.get("notify") or {}).get("on") or []
         if not on:
-            return
+            return None
         previous = None
         if run.get("status") == "succeeded" and str(NotifyEvent.RECOVERY) in on:
             history, _ = self.read.list_runs(job=job["name"], status=OUTCOMES, limit=HISTORY)
             previous = notify.previous_outcome(run, history)
-        for event in notify.run_events(on, run, previous, int(job.get("retries") or 0)):
-            self._send(job, event, run)
+        return run, job, on, previous
 
     # --- the dead man's switch --------------------------------------------------------------
 
     async def _absent_loop(self) -> None:
         while True:
             try:
-                self.check_absent()
+                await self.check_absent()
             except Exception:
                 log.exception("notifier: the absent check failed")
             await asyncio.sleep(self.tick)
 
-    def check_absent(self, now: datetime | None = None) -> list[str]:
+    async def check_absent(self, now: datetime | None = None) -> list[str]:
         """One pass of the dead man's switch; returns the jobs told about now."""
         now = now or self.clock.now()
         told: list[str] = []
+        for job, last in await self.read.call(self._watched):
+            if self._check_one(job, last, now):
+                told.append(str(job["name"]))
+        return told
+
+    def _watched(self) -> list[tuple[dict, list[dict]]]:
+        """Each job watched for `absent` with its last success; on a reader thread. Only those
+        jobs, through their partial index: an idle cluster of 100,000 jobs none of which asks
+        for it costs one empty index probe."""
+        out: list[tuple[dict, list[dict]]] = []
         cursor: str | None = None
         while True:
-            # Only the jobs watched for `absent`, through their partial index: an idle cluster
-            # of 100,000 jobs none of which asks for it costs one empty index probe.
             jobs, cursor = self.read.absent_watched_jobs(limit=500, after=cursor)
             for job in jobs:
-                if self._check_one(job, now):
-                    told.append(str(job["name"]))
+                last, _ = self.read.list_runs(job=str(job["name"]), status="succeeded", limit=1)
+                out.append((job, last))
             if cursor is None:
-                return told
+                return out
 
-    def _check_one(self, job: Mapping[str, Any], now: datetime) -> bool:
+    def _check_one(self, job: Mapping[str, Any], last: list[dict], now: datetime) -> bool:
         policy = job.get("notify") or {}
         if str(NotifyEvent.ABSENT) not in (policy.get("on") or []):
             return False
         name = str(job["name"])
-        last, _ = self.read.list_runs(job=name, status="succeeded", limit=1)
         stamp = (last[0].get("finished_at") if last else None) or job.get("created_at")
         if not stamp:
             return False
@@ -393,9 +366,9 @@ class Notifier:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                last = attempt == self.attempts or _permanent(exc)
+                last = attempt == self.attempts or permanent(exc)
                 log.warning("job %s: notifying %s of %s failed (attempt %d of %d): %s%s",
-                            job, what, event, attempt, self.attempts, _describe(exc),
+                            job, what, event, attempt, self.attempts, describe(exc),
                             "; giving up" if last else "")
                 if last:
                     self.failed += 1
@@ -405,9 +378,3 @@ class Notifier:
                 self.sent += 1
                 log.info("job %s: told %s of %s", job, what, event)
                 return
-
-
-def _permanent(exc: BaseException) -> bool:
-    """A 4xx other than 408/429 will not get better by asking again."""
-    return (isinstance(exc, urllib.error.HTTPError) and 400 <= exc.code < 500
-            and exc.code not in (408, 429))

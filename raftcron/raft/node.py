@@ -18,9 +18,7 @@ leader) and resolves when the command has been applied on THIS peer, so a client
 write from the peer that answered. The waiting future is keyed by the idempotency key and
 resolved from the apply path, not from pysyncobj's callback, which is lost when a follower
 installs a snapshot; after a snapshot, waiters whose key the state now knows are resolved from
-`StateMachine.result_for_key`. pysyncobj's failures (LEADER_CHANGED, NOT_LEADER, DISCARDED,
-MISSING_LEADER, ...) leave the outcome unknown: the same payload, with the same key, is
-submitted again until the deadline; `apply` honours the key, so it is applied at most once.
+`StateMachine.result_for_key`. Retries after an unknown outcome: `propose.py`.
 """
 
 from __future__ import annotations

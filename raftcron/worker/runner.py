@@ -1,43 +1,20 @@
 """The worker: every peer runs the runs the leader assigned to it and reports how they went.
 
-How it learns of work. The node calls `on_applied(index, command, result)` on the event loop
-after each applied command. A `fire` whose record names this peer (`peer == self_id`), is
-`pending` and was `accepted` is a run to start; a `cancel_run` for one of its runs stops it; a
-`run_lost` for one of its runs (the leader gave up on this peer) stops it without a report.
-Nothing is taken from `on_applied` before `start()`: what was applied during the initial
-catch-up is found by `start()`'s scan of the state instead, so replaying a journal never runs
-anything again. A snapshot installed later brings no `on_applied` calls, so the daemon also
-registers `on_snapshot` (node.add_snapshot_listener), which scans the copy again.
+Contract (docs/design/worker.md tells the whole path):
 
-What it never starts (`admission.py`). Just before spawning, the run must still be `pending`
-and assigned here in this peer's copy (read with the jobs, one read per batch). A run fired
-more than `late_after` seconds ago (a backlog replayed after a partition or a pause, a restart)
-also waits until this peer has caught up with the leader's commit index, is checked again,
-and starts only once its `run_started` is committed and accepted: the state refuses it for a
-run already `lost`, so the late process never runs. On-time runs skip that round trip.
-
-How it runs one. The job spec is read from this peer's copy when the run starts (the run
-record names only the job; see `worker/run_spec.py`); the runs of one `fire` are prepared together,
-in one thread hop, each job read once. The target picks the executor:
-`executors["local"]` for this peer itself or a node with `connection_type = "local"`,
-`executors["ssh"]` for an SSH node. Before the process is spawned, the run's id is appended
-to `<data_dir>/started.log` and fsynced (`worker/started_log.py`; the runs of one fire share an
-fsync). Then `run_started` and `run_finished` are reported through the `Reporter`
-(`worker/reports.py`): coalesced into `batch` commands, keyed by run id, retried until
-settled.
-
-Crash safety. `start()` (called once the node has a leader and has caught up) reads
-started.log: every active run assigned to this peer whose id is in it may have been started
-by the previous incarnation, so it is reported `run_lost` ("peer restarted while the run was
-in flight") and never run again; one whose id is not in it was never started and starts now if
-still pending. started.log is rewritten to the ids still active, and again whenever it has
-grown well past the number of runs in flight.
-
-Capacity. The worker runs whatever it is assigned: the leader places runs by load (running
-runs divided by capacity), so `capacity` is what this peer advertises, not a local queue.
-Under overload the starts are paced (`pacing.py`): a few per loop iteration, so the API keeps
-answering; a run that waited past `start_deadline` after its slot, or that finds
-`max_waiting` runs already waiting, is reported `failed` with an `overloaded: ...` reason.
+- Work arrives through `on_applied` (an accepted `pending` fire record naming this peer; a
+  `cancel_run` or `run_lost` for one of its runs) and, at `start()` and after a snapshot
+  (`on_snapshot`), through a scan of this peer's copy. Nothing is taken before `start()`, so
+  replaying a journal never runs anything again.
+- Never started (`admission.py`): a run no longer `pending` here in the copy; a run fired more
+  than `late_after` ago until this peer has caught up and its `run_started` is committed (the
+  state refuses it for a run already `lost`).
+- Before a process is spawned its id is fsynced to `started.log`; at `start()` every active
+  run found there is reported `run_lost` and never run again. Reports go through the batching
+  `Reporter`, keyed by run id, retried until settled.
+- Under overload starts are paced (`pacing.py`); a run that cannot start in time is reported
+  `failed` with an `overloaded: ...` reason. `capacity` is what this peer advertises to the
+  leader's placement, not a local queue.
 """
 
 from __future__ import annotations

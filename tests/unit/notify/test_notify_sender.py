@@ -207,14 +207,14 @@ async def test_notifier_email_through_smtp(env: Env) -> None:
 async def test_notifier_absent_once_per_absence(env: Env) -> None:
     n = await started(env)
     env.job(on=["absent"], absent_after="30m")  # created at T[0] = 10:00
-    assert n.check_absent(START + timedelta(minutes=20)) == []
-    assert n.check_absent(START + timedelta(minutes=31)) == ["j"]
-    assert n.check_absent(START + timedelta(minutes=50)) == []  # told already
+    assert await n.check_absent(START + timedelta(minutes=20)) == []
+    assert await n.check_absent(START + timedelta(minutes=31)) == ["j"]
+    assert await n.check_absent(START + timedelta(minutes=50)) == []  # told already
     await n.drain()
     assert [(b["event"], b["run"]) for b in env.hook.bodies] == [("absent", None)]
     env.run("r1", "succeeded", 1)                                # 11:00: a success
-    assert n.check_absent(START + timedelta(minutes=80)) == []
-    assert n.check_absent(START + timedelta(minutes=95)) == ["j"]
+    assert await n.check_absent(START + timedelta(minutes=80)) == []
+    assert await n.check_absent(START + timedelta(minutes=95)) == ["j"]
     await n.drain()
     assert [b["event"] for b in env.hook.bodies] == ["absent", "absent"]
     assert env.hook.bodies[1]["run"]["id"] == "r1"  # the last success
@@ -223,8 +223,8 @@ async def test_notifier_absent_once_per_absence(env: Env) -> None:
 async def test_notifier_absent_default_is_twice_the_period(env: Env) -> None:
     n = await started(env)
     env.job(on=["absent"])  # hourly: absent after 2h without a success
-    assert n.check_absent(START + timedelta(minutes=110)) == []
-    assert n.check_absent(START + timedelta(minutes=121)) == ["j"]
+    assert await n.check_absent(START + timedelta(minutes=110)) == []
+    assert await n.check_absent(START + timedelta(minutes=121)) == ["j"]
 
 
 async def test_notifier_silent_unless_leading(env: Env) -> None:
