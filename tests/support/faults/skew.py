@@ -61,6 +61,11 @@ def run_skew(cluster: Cluster, out: Path, *, seconds: float, put_jobs: Callable[
         first_leader = cluster.wait_for_leader(timeout=60)
     log(f"[skew] first leader {first_leader.id} (skewed: {skewed.id}; a skewed peer that "
         "refuses to lead at all also keeps the contract)")
+    # A peer proposes times by the majority's clock once it has measured the others (a few
+    # keepalives after start); until then by its own (docs/design/replication.md, Clocks).
+    wait_until(lambda: all(p.get("clock_skew") is not None
+                           for p in first_leader.status().get("peers", ()) if not p.get("self")),
+               30, "the first leader to have measured every peer's clock")
     names = [f"skew-{i}" for i in range(jobs)]
     put_jobs(first_leader, {n: stamp_job(out, n, catchup="all", roles=[WORKER])
                             for n in names})
