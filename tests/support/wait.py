@@ -22,41 +22,45 @@ def _timed_out(timeout: float, message: str, last_error: BaseException | None) -
     return AssertionError(f"timed out after {timeout:g}s waiting for {message}{extra}")
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, message: str = "condition",
-               interval: float = 0.05) -> Any:
-    """Poll `predicate` until it returns something truthy and return that value;
-    AssertionError naming `message` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last_error: BaseException | None = None
-    while True:
+class _Poll:
+    """One polling of `predicate`: `check()` is the value once truthy (None before); past the
+    deadline it raises the AssertionError naming `message` and the last error seen.
+    Exceptions from the predicate count as "not yet", except `GaveUp`."""
+
+    def __init__(self, predicate: Callable[[], Any], timeout: float, message: str) -> None:
+        self.predicate, self.timeout, self.message = predicate, timeout, message
+        self.deadline = time.monotonic() + timeout
+        self.last_error: BaseException | None = None
+
+    def check(self) -> Any:
         try:
-            value = predicate()
+            value = self.predicate()
             if value:
                 return value
         except GaveUp:
             raise
         except Exception as exc:
-            last_error = exc
-        if time.monotonic() >= deadline:
-            raise _timed_out(timeout, message, last_error)
+            self.last_error = exc
+        if time.monotonic() >= self.deadline:
+            raise _timed_out(self.timeout, self.message, self.last_error)
+        return None
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, message: str = "condition",
+               interval: float = 0.05) -> Any:
+    """Poll `predicate` until it returns something truthy and return that value;
+    AssertionError naming `message` after `timeout` seconds."""
+    poll = _Poll(predicate, timeout, message)
+    while (value := poll.check()) is None:
         time.sleep(interval)
+    return value
 
 
 async def wait_until_async(predicate: Callable[[], Any], timeout: float = 20.0,
                            message: str = "condition", interval: float = 0.02) -> Any:
     """`wait_until` for coroutines: sleeps with `asyncio.sleep`, so the loop keeps running
     (the code under test usually runs on it)."""
-    deadline = time.monotonic() + timeout
-    last_error: BaseException | None = None
-    while True:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except GaveUp:
-            raise
-        except Exception as exc:
-            last_error = exc
-        if time.monotonic() >= deadline:
-            raise _timed_out(timeout, message, last_error)
+    poll = _Poll(predicate, timeout, message)
+    while (value := poll.check()) is None:
         await asyncio.sleep(interval)
+    return value

@@ -4,28 +4,12 @@ job files created or replaced through `POST /jobs:batch`, all or nothing."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from raftcron.cli import main
-from tests.support.api import TOKEN, LiveApi
-
-
-@pytest.fixture
-def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveApi]:
-    live = LiveApi(tmp_path / "api", token=TOKEN)
-    monkeypatch.setenv("RAFTCRON_API", live.url)
-    monkeypatch.setenv("RAFTCRON_TOKEN", TOKEN)
-    yield live
-    live.close()
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from tests.support.api import LiveApi
+from tests.unit.cli.conftest import run_cli as run
 
 
 def jobs_dir(tmp_path: Path, **files: str) -> Path:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,21 +11,7 @@ import pytest
 from raftcron.cli import main
 from tests.support.api import OTHER, SELF, TOKEN, LiveApi, fire_record
 from tests.support.wait import wait_until
-
-
-@pytest.fixture
-def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveApi]:
-    live = LiveApi(tmp_path, token=TOKEN)
-    monkeypatch.setenv("RAFTCRON_API", live.url)
-    monkeypatch.setenv("RAFTCRON_TOKEN", TOKEN)
-    yield live
-    live.close()
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from tests.unit.cli.conftest import run_cli as run
 
 
 def test_cli_jobs_add_list_show(api: LiveApi, capsys: pytest.CaptureFixture[str]) -> None:

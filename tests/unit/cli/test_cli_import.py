@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from raftcron.cli import main
 from tests.support.api import TOKEN, LiveApi
+from tests.unit.cli.conftest import run_cli as run
 
 CRONTAB = """\
 # the nightly jobs
@@ -21,21 +20,6 @@ CRON_TZ=Europe/Berlin
 30 2 * * * /usr/local/bin/backup --full > /dev/null 2>&1
 @hourly date +\\%H >> /tmp/hours
 """
-
-
-@pytest.fixture
-def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveApi]:
-    live = LiveApi(tmp_path / "api", token=TOKEN)
-    monkeypatch.setenv("RAFTCRON_API", live.url)
-    monkeypatch.setenv("RAFTCRON_TOKEN", TOKEN)
-    yield live
-    live.close()
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def crontab(tmp_path: Path, text: str = CRONTAB, name: str = "web.cron") -> str:
