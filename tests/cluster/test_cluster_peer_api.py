@@ -40,6 +40,9 @@ def test_cluster_peer_api_output_is_proxied_to_the_announced_api(
 
     job = {"schedule": "@every 1h", "roles": [PINNED], "command": f"seq 1 {LINES}; echo e >&2"}
     _ok(leader.put("/jobs/pinned", job), 201)
+    # A write is read back from the peer that answered it; peer 0 may apply it a moment later.
+    wait_until(lambda: cluster.peers[0].get("/jobs/pinned").status == 200, 30,
+               "peer 0 to have applied the job")
     run = _ok(cluster.peers[0].post("/jobs/pinned/run"), 202)
     done = wait_until(lambda: (r := _ok(cluster.peers[0].get(f"/runs/{run['id']}")))
                       ["status"] not in ("pending", "running") and r, 30, "the run to finish")
