@@ -134,7 +134,10 @@ class OutputSink:
 
 def _open_private(path: Path) -> BinaryIO:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    return os.fdopen(fd, "wb")
+    # Unbuffered: every chunk read from the pipe reaches the file at once, so
+    # `GET /runs/{id}/output` (and a follower of it) sees a running job's output as it comes.
+    # Chunks are whole pipe reads (up to 64 KiB), so this is one write(2) per read.
+    return os.fdopen(fd, "wb", buffering=0)
 
 
 class ByteReader(Protocol):

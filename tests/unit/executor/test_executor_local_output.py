@@ -26,6 +26,16 @@ def test_output_sink_writes_files_and_keeps_tails(tmp_path: Path):
     assert (tmp_path / "out" / "run-1.stdout").stat().st_mode & 0o777 == 0o600
 
 
+def test_output_sink_file_holds_each_chunk_before_close(tmp_path: Path):
+    # A follower of a running job's output reads the file while the sink is open.
+    sink = OutputSink(tmp_path, "run-live", 100)
+    sink.write_stdout(b"line 1\n")
+    assert (tmp_path / "run-live.stdout").read_bytes() == b"line 1\n"
+    sink.write_stderr(b"oops\n")
+    assert (tmp_path / "run-live.stderr").read_bytes() == b"oops\n"
+    sink.close()
+
+
 def test_output_sink_close_is_idempotent_and_ignores_late_writes(tmp_path: Path):
     sink = OutputSink(tmp_path, "run-2", 100)
     sink.write_stdout(b"a")
