@@ -91,9 +91,11 @@ async def get_job(rt: Runtime, req: Request) -> Response:
 
 
 async def keep_redacted(rt: Runtime, job: model.Job) -> model.Job:
-    """`job` with each `"***"` env value replaced by the value stored under that key."""
+    """`job` with each `"***"` (an `env` value, `notify.webhook_secret`) replaced by the value
+    stored for it: a client may send back what it read."""
     hidden = [k for k, v in job.env.items() if v == REDACTED]
-    if not hidden:
+    secret_hidden = job.notify.webhook_secret == REDACTED
+    if not hidden and not secret_hidden:
         return job
     stored = await rt.db(rt.ctx.read.get_job, job.name)
     stored_env = (stored or {}).get("env") or {}
@@ -104,7 +106,16 @@ async def keep_redacted(rt: Runtime, job: model.Job) -> model.Job:
                 f"env.{key}: {REDACTED!r} stands for a hidden value, and job {job.name!r} has "
                 "none stored under this key: send the value itself", field=f"env.{key}")
         env[key] = stored_env[key]
-    return dataclasses.replace(job, env=env)
+    notify = job.notify
+    if secret_hidden:
+        kept = ((stored or {}).get("notify") or {}).get("webhook_secret")
+        if not kept:
+            raise ValidationError(
+                f"notify.webhook_secret: {REDACTED!r} stands for a hidden value, and job "
+                f"{job.name!r} has none stored: send the secret itself",
+                field="notify.webhook_secret")
+        notify = dataclasses.replace(notify, webhook_secret=kept)
+    return dataclasses.replace(job, env=env, notify=notify)
 
 
 def _from_body(body: dict, name: str | None) -> model.Job:

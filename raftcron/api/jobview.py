@@ -171,14 +171,20 @@ REDACTED = "***"
 
 
 def redact(job: dict, *, reveal: bool) -> dict:
-    """`job` with every `env` value replaced by `REDACTED`, unless `reveal`.
+    """`job` with every `env` value and its `notify.webhook_secret` replaced by `REDACTED`,
+    unless `reveal`.
 
     The keys stay visible (an operator sees which variables a job sets); only the values are
     secret. Used by every answer that carries a job."""
-    env = job.get("env")
-    if reveal or not isinstance(env, dict) or not env:
+    if reveal:
         return job
-    return {**job, "env": dict.fromkeys(env, REDACTED)}
+    env = job.get("env")
+    if isinstance(env, dict) and env:
+        job = {**job, "env": dict.fromkeys(env, REDACTED)}
+    policy = job.get("notify")
+    if isinstance(policy, dict) and policy.get("webhook_secret"):
+        job = {**job, "notify": {**policy, "webhook_secret": REDACTED}}
+    return job
 
 
 def with_next_runs(job: dict, now: datetime, *, count: int = NEXT_RUNS) -> dict:

@@ -120,6 +120,12 @@ SCHEMAS: dict[str, Any] = {
                                          "delete"]},
         "at": _TIME, "by": _OPT_STR, "changes": {"type": ["object", "null"]}}},
     "HistoryPage": _page("HistoryEntry"),
+    "Notification": {"type": "object", "properties": {
+        "id": _STR, "job": _STR, "event": _STR, "run_id": _OPT_STR,
+        "kind": {"enum": ["webhook", "email"]}, "target": _STR,
+        "status": {"enum": ["pending", "delivered", "failed"]}, "attempts": _INT,
+        "error": _OPT_STR, "created_at": _TIME, "updated_at": _TIME}},
+    "NotificationPage": _page("Notification"),
     "Status": {"type": "object", "properties": {
         "id": _STR, "role": {"enum": ["leader", "follower", "candidate"]},
         "leader": {"type": ["string", "null"]}, "term": _INT, "commit_index": _INT,
@@ -163,6 +169,7 @@ _QUERY_SCHEMA: dict[str, dict] = {
 _STATUS_QUERY = {
     "jobs": {"type": "string", "enum": [str(status) for status in JobStatus]},
     "runs": {"type": "string", "enum": _RUN["properties"]["status"]["enum"]},
+    "notifications": {"type": "string", "enum": ["pending", "delivered", "failed"]},
 }
 #: The examples of the path parameters and the bodies: the explicit-examples phase of a
 #: generator starts from these (a job named `backup`, a local node).

@@ -19,6 +19,7 @@ from raftcron.api import (
     manual,
     metrics,
     nodes,
+    notifications,
     readindex,
     runs,
     status,
@@ -119,6 +120,9 @@ ROUTES: tuple[Route, ...] = (
           body="Node", ok=(200, "Node"), errors=(409,), tag="nodes"),
     Route("DELETE", "/nodes/{name}", nodes.delete_node, "Delete an SSH node",
           errors=(404, 409), tag="nodes"),
+    Route("GET", "/notifications", notifications.list_notifications,
+          "The notification outbox, newest first: each event's target, status and attempts",
+          query=("status", "job", *_PAGE), ok=(200, "NotificationPage"), tag="notifications"),
     # The dashboard's shell holds no data (the page reads the API with the caller's token),
     # so a browser can load it without one.
     Route("GET", "/", dashboard.index, "The dashboard (HTML)", ok=(200, "text/html"),

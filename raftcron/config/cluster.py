@@ -68,7 +68,9 @@ TOP_KEYS = (
 RAFT_KEYS = tuple(CONFIG_KEYS)
 RAFT_COUNTS = ("log_compaction_entries",)
 SCHEDULER_KEYS = ("lease", "max_run_age", "catchup_cap")
-NOTIFY_KEYS = ("webhook", "email", "smtp_host", "smtp_port", "smtp_from")
+NOTIFY_KEYS = ("webhook", "email", "smtp_host", "smtp_port", "smtp_from", "webhook_secret")
+#: The environment variable that overrides `[notify] webhook_secret`.
+WEBHOOK_SECRET_ENV = "RAFTCRON_WEBHOOK_SECRET"
 
 
 class LogFormat(StrEnum):
@@ -94,6 +96,8 @@ class NotifyConfig:
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_from: str | None = None
+    #: Signs the cluster webhook's bodies (HMAC-SHA256, `X-Raftcron-Signature`).
+    webhook_secret: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -152,7 +156,9 @@ def parse_peer_address(text: object, *, field: str = "peers") -> tuple[str, int]
 def apply_env(config: ClusterConfig, environ: Mapping[str, str] | None = None) -> ClusterConfig:
     """The secret and tokens from the environment, where set and non-empty, win over the file."""
     env = os.environ if environ is None else environ
-    changes = {k: env[v] for k, v in _ENV_SECRETS if env.get(v)}
+    changes: dict[str, Any] = {k: env[v] for k, v in _ENV_SECRETS if env.get(v)}
+    if env.get(WEBHOOK_SECRET_ENV):
+        changes["notify"] = replace(config.notify, webhook_secret=env[WEBHOOK_SECRET_ENV])
     return replace(config, **changes) if changes else config
 
 
@@ -314,4 +320,5 @@ def _notify(value: Any) -> NotifyConfig:
                             maximum=65535),
         smtp_from=None if data.get("smtp_from") is None else email(data["smtp_from"],
                                                                    "notify.smtp_from"),
+        webhook_secret=c.opt_string(data.get("webhook_secret"), "notify.webhook_secret"),
     )

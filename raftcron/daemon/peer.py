@@ -182,7 +182,7 @@ class Daemon:
         # Job notifications (webhook, email, dead man's switch): decided and sent by the
         # leader only, started and stopped with leadership like the scheduler (notify/sender.py).
         self.notifier = Notifier(read=self.read, clock=self.clock, self_id=s.self_id,
-                                 config=s.notify)
+                                 config=s.notify, propose=self.node.propose)
 
         # 6. The API before the worker and the scheduler: it answers /status and /healthz while
         #    the group forms, and nothing it does depends on them running.

@@ -19,7 +19,13 @@ from typing import Any, TypeVar
 
 import sqlite_utils
 
-from raftcron.db import history_queries, metric_queries, queries, scheduler_queries
+from raftcron.db import (
+    history_queries,
+    metric_queries,
+    outbox_queries,
+    queries,
+    scheduler_queries,
+)
 from raftcron.db.sqlite import open_reader, read_meta, wrap
 
 __all__ = ["ReadDb"]
@@ -111,6 +117,21 @@ class ReadDb:
 
     def get_node(self, name: str) -> dict | None:
         return queries.get_node(self._db(), name)
+
+    def pending_notifications(self, *, after: int = 0, limit: int = 500) -> list[dict]:
+        """Notifications still to deliver, oldest first (`outbox_queries`)."""
+        return outbox_queries.pending_notifications(self._db(), after=after, limit=limit)
+
+    def known_notifications(self, ids: list[str]) -> set[str]:
+        """Which of `ids` the outbox holds."""
+        return outbox_queries.known_notifications(self._db(), ids)
+
+    def list_notifications(self, *, status: str | None = None, job: str | None = None,
+                           limit: int | None = None,
+                           cursor: str | None = None) -> tuple[list[dict], str | None]:
+        """The outbox, newest first (`GET /notifications`)."""
+        return outbox_queries.list_notifications(self._db(), status=status, job=job,
+                                                 limit=limit, cursor=cursor)
 
     def history(self, kind: str, name: str, *, limit: int | None = None,
                 cursor: str | None = None) -> tuple[list[dict], str | None]:

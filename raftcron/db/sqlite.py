@@ -46,7 +46,8 @@ __all__ = [
 #: 3: `jobs.next_slot` and `jobs.next_fire_at` (the job's next slot and fire time, as its
 #: proposer computed them), indexed with `status` so the leader reads only what is due soon;
 #: a partial index of the jobs watched for `absent` (the dead man's switch).
-#: 4: the `history` table (the audit history of jobs and nodes: `model.audit`).
+#: 4: the `history` table (the audit history of jobs and nodes: `model.audit`) and the
+#: `notifications` table (the notification outbox: `model.outbox`).
 SCHEMA_VERSION = 4
 
 
@@ -75,6 +76,9 @@ def _migrate_3_to_4(conn: sqlite3.Connection) -> None:
     # Empty: the changes made before the upgrade were never recorded.
     _create_table(wrap(conn), "history")
     conn.execute(_HISTORY_INDEX_SQL)
+    _create_table(wrap(conn), "notifications")
+    for sql in _OUTBOX_INDEX_SQL:
+        conn.execute(sql)
 
 
 #: version n -> function that migrates a copy from n to n+1 inside the open transaction.
@@ -161,6 +165,17 @@ _TABLES: dict[str, tuple[dict[str, type], str, list[str], dict[str, Any]]] = {
         ["kind", "name", "version", "op", "at"],
         {},
     ),
+    # The notification outbox (`state/outbox.py`): committed intents and their results.
+    # `seq` orders them (apply order); `payload` is the JSON the target is told.
+    "notifications": (
+        {"seq": int, "id": str, "job": str, "event": str, "run_id": str, "kind": str,
+         "target": str, "payload": str, "status": str, "attempts": int, "error": str,
+         "created_at": str, "updated_at": str},
+        "seq",
+        ["id", "job", "event", "kind", "target", "payload", "status", "attempts",
+         "created_at", "updated_at"],
+        {"attempts": 0},
+    ),
     # What each peer announced about itself (put_peer): its API's base URL, for proxying.
     "peers": (
         {"id": str, "api": str, "version": int, "updated_at": str},
@@ -187,6 +202,9 @@ ABSENT_CONDITION = "instr(json_extract(spec, '$.notify.on'), '\"absent\"') > 0"
 _ABSENT_INDEX_SQL = f"CREATE INDEX jobs_watch_absent ON jobs (name) WHERE {ABSENT_CONDITION}"
 #: One job's or node's history, newest first (`queries.history`).
 _HISTORY_INDEX_SQL = "CREATE INDEX history_kind_name_id ON history (kind, name, id)"
+#: The outbox: one row per notification id; the pending ones in order (`outbox_queries`).
+_OUTBOX_INDEX_SQL = ("CREATE UNIQUE INDEX notifications_id ON notifications (id)",
+                     "CREATE INDEX notifications_status_seq ON notifications (status, seq)")
 #: The file-managed jobs (`queries.managed_jobs`, read before every batch write).
 _MANAGED_INDEX_SQL = "CREATE INDEX jobs_managed ON jobs (name) WHERE managed_by IS NOT NULL"
 
@@ -319,7 +337,7 @@ def create_schema(conn: sqlite3.Connection) -> None:
     for table, cols in _INDEXES:
         db[table].create_index(cols, index_name=f"{table}_{'_'.join(cols)}")
     for sql in (*_UNIQUE_SQL, _NEXT_INDEX_SQL, _ABSENT_INDEX_SQL, _MANAGED_INDEX_SQL,
-                _HISTORY_INDEX_SQL):
+                _HISTORY_INDEX_SQL, *_OUTBOX_INDEX_SQL):
         conn.execute(sql)
     conn.executemany(
         "INSERT INTO meta (key, value) VALUES (?, ?)",

@@ -36,6 +36,8 @@ def redact(field: str, value: Any) -> Any:
         return None
     if field == "env" and isinstance(value, Mapping):
         return {k: SECRET_MARK for k in value}
+    if isinstance(value, Mapping):  # e.g. notify.webhook_secret
+        return {k: redact(str(k), v) for k, v in value.items()}
     if any(word in field.lower() for word in _SECRET_WORDS):
         return SECRET_MARK
     return value

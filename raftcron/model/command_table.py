@@ -101,6 +101,12 @@ ARGS: dict[str, dict[str, Arg]] = {
     # A peer announces its own API address (proxying a run's output to the peer that ran it).
     "put_peer": {"peer": _NAME, "api": _NAME, "at": _T},
     "noop": {},
+    # v4, the notification outbox (`model/outbox.py`): the leader commits what it will tell,
+    # then what became of it; a new leader delivers what is still pending.
+    "notify_intent": {"items": Arg("notifications"), "at": _T},
+    "notify_result": {"id": _NAME, "status": Arg("notify_final"), "at": _T,
+                      "attempts": Arg("count", required=False, default=0),
+                      "error": Arg("str", required=False, nullable=True)},
     # atomic (v3): one refused entry refuses the whole batch, nothing applied (jobs:batch).
     "batch": {"commands": Arg("commands"), "atomic": Arg("bool", required=False)},
 }
@@ -120,6 +126,8 @@ INTRODUCED: dict[tuple[str, str | None], int] = {
     ("fire", "next"): 3,
     ("batch", "atomic"): 3,
     ("delete_node", "at"): 4,
+    ("notify_intent", None): 4,
+    ("notify_result", None): 4,
     **{(op, "by"): 4 for op in AUDITED_OPS},
 }
 

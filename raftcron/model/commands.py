@@ -38,6 +38,7 @@ from raftcron.model.command_table import (
     VERSION,
     Arg,
 )
+from raftcron.model.outbox import FINAL_STATUSES, check_items
 from raftcron.model.types import FINISH_STATUSES, FIRE_STATUSES
 
 __all__ = ["ARGS", "INTRODUCED", "MAX_TAIL_BYTES", "OPS", "VERSION", "Command", "batch_entry",
@@ -226,6 +227,11 @@ def _check_value(kind: str, value: Any, where: str) -> Any:
     elif kind == "finish_status":
         if not isinstance(value, str) or value not in FINISH_STATUSES:
             raise _fail(where, "one of " + "|".join(sorted(FINISH_STATUSES)), value)
+    elif kind == "notifications":
+        check_items(value, where)
+    elif kind == "notify_final":
+        if value not in FINAL_STATUSES:
+            raise _fail(where, "one of " + "|".join(FINAL_STATUSES), value)
     elif kind in ("job", "node"):
         _check_resource(kind, value, where)
     elif kind == "next":

@@ -49,7 +49,7 @@ READ_ONLY_FIELDS = frozenset({
     "status", "next_runs", "next_run", "last_run", "version", "created_at", "updated_at", "counts",
     "managed_by",
 })
-NOTIFY_FIELDS = ("on", "webhook", "email", "absent_after")
+NOTIFY_FIELDS = ("on", "webhook", "email", "absent_after", "webhook_secret")
 OWNER_FIELDS = ("name", "email_address")
 
 ENV_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -184,6 +184,8 @@ def job_to_dict(job: Job) -> dict[str, Any]:
             "webhook": notify.webhook,
             "email": list(notify.email),
             "absent_after": _dur(notify.absent_after),
+            # Present only when set: the canonical form of every other job stays as it was.
+            **({"webhook_secret": notify.webhook_secret} if notify.webhook_secret else {}),
         },
         "labels": dict(job.labels),
         "owners": [{"name": o.name, "email_address": o.email_address} for o in job.owners],
@@ -344,11 +346,15 @@ def _notify(value: Any) -> Notify:
                                     maximum=DURATION_LIMITS["notify.absent_after"])
     if absent_after is not None and not absent_after:
         raise c.fail("notify.absent_after", "must be longer than 0s")
+    secret = c.opt_string(data.get("webhook_secret"), "notify.webhook_secret", max_len=1024)
+    if secret is not None and data.get("webhook") is None:
+        raise c.fail("notify.webhook_secret", "signs notify.webhook's bodies: set the webhook")
     return Notify(
         on=on,
         webhook=None if data.get("webhook") is None else url(data["webhook"], "notify.webhook"),
         email=c.string_list(_or(emails, []), "notify.email", item=email),
         absent_after=absent_after,
+        webhook_secret=secret,
     )
 
 

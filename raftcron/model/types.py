@@ -137,6 +137,9 @@ class Notify:
     #: For `absent`: how long without a success before telling. None: derived from the
     #: schedule by the notifier (e.g. twice the period).
     absent_after: timedelta | None = None
+    #: Signs the `webhook`'s bodies (HMAC-SHA256, `X-Raftcron-Signature`). A secret: shown
+    #: only to a caller with a token, like `env` values.
+    webhook_secret: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,33 +14,22 @@
 - While started it also checks every `tick` seconds for jobs whose `notify.on` lists `absent`
   and that have not succeeded within `absent_after` (the dead man's switch), reading only
   those jobs (`ReadDb.absent_watched_jobs`, a partial index), never every job.
-- Webhook: a JSON POST (`notify.webhook_payload`) with a timeout and bounded retries with
-  doubling pauses; `urllib.request` in a thread, so the event loop never blocks. Userinfo in
-  the URL becomes a Basic Authorization header. Email: `smtplib` through the `[notify]` SMTP
-  relay, in a thread too.
-- Never blocking the event loop: each send (webhook or email) runs on the notifier's own
-  small thread pool (`SEND_THREADS`), not the loop's default executor that the scheduler and
-  the worker use, so a slow relay or endpoint can delay notifications but nothing else. The
-  loop waits for an attempt at most `timeout * ATTEMPT_DEADLINE` seconds (the socket timeout
-  bounds each network operation, not a relay that trickles bytes): past that the attempt
-  counts as failed and is retried; its thread ends at the next socket timeout. smtplib rather
-  than aiosmtplib: no new dependency, and one short blocking session per email in a thread
-  costs nothing the loop notices.
+- A decided event is not sent at once: it is committed to the replicated outbox
+  (`notify/outbox.py`: `notify_intent`, one item per target, with a stable id), delivered
+  once applied, and its result committed (`notify_result`). A leader that starts delivers
+  what its copy holds as pending, and re-decides the events of runs fired within
+  `RECOVER_WINDOW` whose notifications were never committed (the previous leader died between
+  the run's end and its intent); the stable ids make a re-decided event the same row.
 - Secrets: logs name a webhook by `notify.redact_url` (no userinfo, no query); nothing logs
   a job's env. A failure to notify is logged, never raised.
-
-Delivery is at least once per leader and nothing is replicated about it: a leader change may
-repeat or drop a notification in flight (docs/design/notify.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +38,7 @@ from raftcron.config.cluster import NotifyConfig
 from raftcron.durations import format_time, parse_duration, parse_time
 from raftcron.model import NotifyEvent
 from raftcron.notify import decisions as notify
-from raftcron.notify.transports import describe, permanent, post_json, send_mail
+from raftcron.notify.outbox import Outbox, PostJson, Propose, SendMail, intent_items
 from raftcron.schedule import parse
 
 if TYPE_CHECKING:
@@ -59,49 +48,49 @@ log = logging.getLogger(__name__)
 
 #: Seconds between two absent checks.
 ABSENT_TICK = 30.0
-#: Threads sending notifications (webhook POSTs and SMTP sessions) at once.
-SEND_THREADS = 4
-#: The loop gives up on one attempt after this many times the socket timeout.
-ATTEMPT_DEADLINE = 3
+#: How far back a starting leader looks for ended runs whose notifications were never
+#: committed (by when they fired), and at most how many runs it looks at.
+RECOVER_WINDOW = timedelta(hours=1)
+RECOVER_RUNS = 5_000
 #: Runs of a job read to find its previous outcome.
 HISTORY = 50
 #: Active runs whose job the notifier remembers (beyond that, the oldest is read on its end).
 TRACKED_RUNS = 200_000
 OUTCOMES = sorted(notify.OUTCOME_STATUSES)
-
-PostJson = Callable[[str, dict, float], None]
-SendMail = Callable[..., None]
+ENDED = sorted(notify.OUTCOME_STATUSES | notify.MISSED_STATUSES)
 
 
 class Notifier:
     """Sends job notifications while this peer leads. See the module docstring."""
 
     def __init__(self, *, read: ReadDb, clock: Clock, self_id: str, config: NotifyConfig,
-                 tick: float = ABSENT_TICK, attempts: int = 3, timeout: float = 10.0,
-                 backoff: float = 1.0, post: PostJson | None = None,
+                 propose: Propose, tick: float = ABSENT_TICK, attempts: int = 3,
+                 timeout: float = 10.0, backoff: float = 1.0, post: PostJson | None = None,
                  mail: SendMail | None = None) -> None:
         self.read = read
         self.clock = clock
         self.self_id = self_id
         self.config = config
         self.tick = tick
-        self.attempts = max(1, attempts)
-        self.timeout = timeout
-        self.backoff = backoff
-        self._post = post or post_json
-        self._mail = mail or send_mail
+        self.outbox = Outbox(propose=propose, now=lambda: format_time(self.clock.now()),
+                             config=config, secret_for=self._secret_for, attempts=attempts,
+                             timeout=timeout, backoff=backoff, post=post, mail=mail)
         self._task: asyncio.Task[None] | None = None
         self._sends: set[asyncio.Task[None]] = set()
-        self._pool: ThreadPoolExecutor | None = None
         #: job -> the absence reference already told about (in memory, this leadership on).
         self._told_absent: dict[str, datetime] = {}
-        self._warned_no_smtp = False
         #: Jobs whose spec has a `notify` policy (a superset: the read decides the events).
         self._notify_jobs: set[str] = set()
         #: run id -> job, for the runs fired and not yet ended (while started).
         self._run_jobs: dict[str, str] = {}
-        self.sent = 0
-        self.failed = 0
+
+    @property
+    def sent(self) -> int:
+        return self.outbox.sent
+
+    @property
+    def failed(self) -> int:
+        return self.outbox.failed
 
     # --- leadership -------------------------------------------------------------------------
 
@@ -115,8 +104,9 @@ class Notifier:
             # On the loop, with no await in between: every command applied from here on
             # updates what this load found.
             self._load_tracking()
+            self.outbox.start()
             self._task = asyncio.get_running_loop().create_task(
-                self._absent_loop(), name="raftcron-notifier-absent")
+                self._leading(), name="raftcron-notifier")
 
     def _load_tracking(self) -> None:
         """The jobs with a notify policy and the job of every active run, from the copy."""
@@ -132,7 +122,8 @@ class Notifier:
     async def stop(self) -> None:
         """Stop deciding (leadership ended). Sends already under way finish on their own."""
         task, self._task = self._task, None
-        self._told_absent.clear()  # the next leadership starts from scratch (at least once)
+        self.outbox.stop()
+        self._told_absent.clear()  # the next leadership starts from scratch
         self._notify_jobs.clear()
         self._run_jobs.clear()
         if task is not None:
@@ -141,7 +132,8 @@ class Notifier:
                 await task
 
     async def close(self) -> None:
-        """Stop, and abandon sends in flight (the daemon is going down)."""
+        """Stop, and abandon sends in flight (the daemon is going down; what stays pending is
+        delivered by the next leader)."""
         await self.stop()
         sends = list(self._sends)
         for send in sends:
@@ -149,19 +141,41 @@ class Notifier:
         for send in sends:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await send
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            # Threads still in a send end at their socket timeout; nobody waits for them.
-            pool.shutdown(wait=False, cancel_futures=True)
+        await self.outbox.close()
 
     async def drain(self) -> None:
-        """Wait for the sends in flight (tests)."""
-        while self._sends:
+        """Wait for the decisions and deliveries in flight (tests)."""
+        while self._sends or self.outbox._tasks:
             await asyncio.gather(*list(self._sends), return_exceptions=True)
+            await self.outbox.drain()
 
     def status(self) -> dict[str, Any]:
-        return {"running": self.running, "in_flight": len(self._sends), "sent": self.sent,
-                "failed": self.failed, "absent_told": sorted(self._told_absent)}
+        return {"running": self.running, "in_flight": self.outbox.in_flight,
+                "sent": self.sent, "failed": self.failed,
+                "absent_told": sorted(self._told_absent)}
+
+    async def _leading(self) -> None:
+        """While leading: resume the pending notifications, recover the events of recently
+        ended runs never committed, then run the dead man's switch."""
+        try:
+            await self.outbox.resume(
+                lambda after: self.read.call(self.read.pending_notifications, after=after))
+            await self._recover_recent()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("notifier: resuming pending notifications failed")
+        await self._absent_loop()
+
+    async def _recover_recent(self) -> None:
+        if not self._notify_jobs:
+            return
+        since = format_time(self.clock.now() - RECOVER_WINDOW)
+        runs, _ = await self.read.call(self.read.list_runs, status=ENDED, since=since,
+                                       limit=min(RECOVER_RUNS, 1000))
+        for run in runs:
+            if str(run.get("job")) in self._notify_jobs:
+                await self._tell_run_ended(str(run["id"]), recovering=True)
 
     # --- applied commands -------------------------------------------------------------------
 
@@ -206,6 +220,8 @@ class Notifier:
                 self._notify_jobs.discard(str(spec.get("name")))
         elif command.op == "delete_job" and result.get("ok"):
             self._notify_jobs.discard(str(command.args.get("name")))
+        elif command.op == "notify_intent" and result.get("ok"):
+            self.outbox.on_intent(command.args, result)
 
     def _has_targets(self, job: Mapping[str, Any]) -> bool:
         """Whether a job (a `put_job` spec or a job read from the copy) may have anyone to
@@ -229,13 +245,19 @@ class Notifier:
     def _run_ended(self, run_id: str) -> None:
         self._spawn(self._tell_run_ended(run_id))
 
-    async def _tell_run_ended(self, run_id: str) -> None:
+    async def _tell_run_ended(self, run_id: str, *, recovering: bool = False) -> None:
         view = await self.read.call(self._ended_view, run_id)
         if view is None:
             return
         run, job, on, previous = view
+        items: list[dict[str, Any]] = []
         for event in notify.run_events(on, run, previous, int(job.get("retries") or 0)):
-            self._send(job, event, run)
+            items += self._items(job, event, run)
+        if recovering and items:
+            known = await self.read.call(self.read.known_notifications,
+                                         [i["id"] for i in items])
+            items = [i for i in items if i["id"] not in known]
+        self.outbox.commit(items)
 
     def _ended_view(self, run_id: str) -> tuple[dict, dict, list, Any] | None:
         """(run, job, notify.on, previous outcome) for a run that ended; on a reader thread."""
@@ -302,7 +324,8 @@ class Notifier:
         if found is None:
             return False
         self._told_absent[name] = reference
-        self._send(job, NotifyEvent.ABSENT, last[0] if last else None, absent=found)
+        self.outbox.commit(self._items(job, NotifyEvent.ABSENT, last[0] if last else None,
+                                       absent=found, about=f"{name}@{format_time(reference)}"))
         return True
 
     def _absent_after(self, job: Mapping[str, Any], policy: Mapping[str, Any],
@@ -320,61 +343,31 @@ class Notifier:
                         job.get("name"))
             return None
 
-    # --- sending ----------------------------------------------------------------------------
+    # --- what to tell --------------------------------------------------------------------
 
-    def _send(self, job: Mapping[str, Any], event: NotifyEvent, run: Mapping[str, Any] | None,
-              absent: notify.Absence | None = None) -> None:
-        cfg = self.config
-        where = notify.targets(job.get("notify") or {}, global_webhook=cfg.webhook,
-                               global_email=cfg.email)
+    def _items(self, job: Mapping[str, Any], event: NotifyEvent, run: Mapping[str, Any] | None,
+               absent: notify.Absence | None = None, about: str | None = None) -> list[dict]:
+        """The outbox items of one event (`notify.outbox.intent_items`)."""
         name, at = str(job["name"]), format_time(self.clock.now())
         log.info("job %s: %s%s", name, event, f" (run {run['id']})" if run else "")
-        for url in where.webhooks:
-            payload = notify.webhook_payload(event, name, run, peer=self.self_id, at=at)
-            post = functools.partial(self._post, url, payload, self.timeout)
-            self._spawn(self._deliver(f"webhook {notify.redact_url(url)}", name, event, post))
-        if where.emails:
-            if not cfg.smtp_host:
-                if not self._warned_no_smtp:
-                    log.warning("notify: email targets are set but [notify] smtp_host is not; "
-                                "no email is sent")
-                    self._warned_no_smtp = True
-                return
-            subject, body = notify.email_text(event, name, run, peer=self.self_id, at=at,
-                                              absent=absent)
-            sender = cfg.smtp_from or "raftcron@localhost"
-            send = functools.partial(self._mail, host=cfg.smtp_host, port=cfg.smtp_port,
-                                     sender=sender, to=list(where.emails), subject=subject,
-                                     body=body, timeout=self.timeout)
-            self._spawn(self._deliver(f"email via {cfg.smtp_host}:{cfg.smtp_port}", name,
-                                      event, send))
+        payload = notify.webhook_payload(event, name, run, peer=self.self_id, at=at)
+        email = notify.email_text(event, name, run, peer=self.self_id, at=at, absent=absent)
+        run_id = str(run["id"]) if run else None
+        return intent_items(job, str(event), about or run_id or name, run_id,
+                            config=self.config, webhook_payload=payload, email=email)
 
-    def _spawn(self, coro: Awaitable[None]) -> None:
-        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+    async def _secret_for(self, item: Mapping[str, Any]) -> str | None:
+        """The HMAC secret of a webhook: the job's own hook's `webhook_secret`, or the
+        cluster's `[notify] webhook_secret` for the cluster's hook."""
+        if item["target"] == self.config.webhook:
+            return self.config.webhook_secret
+        job = await self.read.call(self.read.get_job, str(item["job"]))
+        policy = (job or {}).get("notify") or {}
+        if policy.get("webhook") == item["target"]:
+            return policy.get("webhook_secret")
+        return None
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         self._sends.add(task)
         task.add_done_callback(self._sends.discard)
-
-    async def _deliver(self, what: str, job: str, event: NotifyEvent,
-                       send: Callable[[], None]) -> None:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(SEND_THREADS, thread_name_prefix="raftcron-notify")
-        loop = asyncio.get_running_loop()
-        for attempt in range(1, self.attempts + 1):
-            try:
-                await asyncio.wait_for(loop.run_in_executor(self._pool, send),
-                                       self.timeout * ATTEMPT_DEADLINE)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                last = attempt == self.attempts or permanent(exc)
-                log.warning("job %s: notifying %s of %s failed (attempt %d of %d): %s%s",
-                            job, what, event, attempt, self.attempts, describe(exc),
-                            "; giving up" if last else "")
-                if last:
-                    self.failed += 1
-                    return
-                await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
-            else:
-                self.sent += 1
-                log.info("job %s: told %s of %s", job, what, event)
-                return

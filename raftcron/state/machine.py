@@ -36,6 +36,7 @@ from raftcron.errors import ValidationError
 from raftcron.model.audit import AUDITED_OPS
 from raftcron.model.commands import Command, decode, validate_args
 from raftcron.state import jobs as state_jobs
+from raftcron.state import outbox
 from raftcron.state import peers as state_peers
 from raftcron.state import runs as state_runs
 from raftcron.state.history import audited
@@ -61,6 +62,8 @@ HANDLERS: dict[str, Handler] = {
     "cancel_run": state_runs.cancel_run,
     "prune_runs": state_runs.prune_runs,
     "put_peer": state_peers.put_peer,
+    "notify_intent": outbox.notify_intent,
+    "notify_result": outbox.notify_result,
     "noop": lambda conn, args: ok(),
 }
 

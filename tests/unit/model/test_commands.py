@@ -48,6 +48,12 @@ SAMPLES: dict[str, tuple[dict, str | None]] = {
     "node_health": ({"name": "db1", "healthy": False, "reason": "connection refused",
                      "at": AT}, None),
     "noop": ({}, "k-noop"),
+    "notify_intent": ({"items": [{
+        "id": "failure:r-1:0123456789abcdef", "job": "backup", "event": "failure",
+        "run_id": "r-1", "kind": "webhook", "target": "https://hooks.example/x",
+        "payload": {"event": "failure", "job": "backup"}}], "at": AT}, None),
+    "notify_result": ({"id": "failure:r-1:0123456789abcdef", "status": "delivered",
+                       "attempts": 1, "error": None, "at": AT}, None),
     "put_peer": ({"peer": "127.0.0.1:7101", "api": "http://127.0.0.1:9101", "at": AT},
                  "put-peer:127.0.0.1:7101:0:http://127.0.0.1:9101"),
     "release_job": ({"name": "backup", "managed_by": "file:backup.toml", "at": AT}, "k-release"),

@@ -46,8 +46,8 @@ class Env:
         self.posts: list[dict] = []
         self.notifier = Notifier(
             read=self.spy, clock=FakeClock(START), self_id="p1", config=NotifyConfig(**config),
-            tick=3600, attempts=1, timeout=5, backoff=0.01,
-            post=lambda url, payload, timeout: self.posts.append(payload))
+            propose=self.node.propose, tick=3600, attempts=1, timeout=5, backoff=0.01,
+            post=lambda url, payload, timeout, **_: self.posts.append(payload))
         self.node.apply_listeners[:] = [self.notifier.on_applied]
 
     def job(self, name: str, **notify: Any) -> None:

@@ -68,7 +68,8 @@ class Env:
     def make(self, **config: Any) -> Notifier:
         cfg = NotifyConfig(smtp_host="127.0.0.1", smtp_port=self.smtp_port, **config)
         self.notifier = Notifier(read=self.read, clock=self.clock, self_id="p1", config=cfg,
-                                 tick=3600, attempts=3, timeout=5, backoff=0.01)
+                                 propose=self.node.propose, tick=3600, attempts=3, timeout=5,
+                                 backoff=0.01)
         self.node.apply_listeners[:] = [self.notifier.on_applied]
         return self.notifier
 
@@ -266,7 +267,8 @@ async def test_notifier_gives_up_on_a_relay_that_trickles_and_keeps_the_loop_fre
     tarpit = await asyncio.start_server(trickle, "127.0.0.1", 0)
     cfg = NotifyConfig(smtp_host="127.0.0.1", smtp_port=tarpit.sockets[0].getsockname()[1])
     n = env.notifier = Notifier(read=env.read, clock=env.clock, self_id="p1", config=cfg,
-                                tick=3600, attempts=2, timeout=0.1, backoff=0.01)
+                                propose=env.node.propose, tick=3600, attempts=2, timeout=0.1,
+                                backoff=0.01)
     env.node.apply_listeners[:] = [n.on_applied]
     await n.start()
     env.job(on=["failure"], email=["dev@example.org"])
