@@ -295,7 +295,7 @@ class Node:
         try:
             result = apply_with_retries(self._state.apply, index, payload)
         except CommandDecodeError as exc:
-            self._fatal(f"corrupt log entry at index {index}: {exc.message}")
+            self._fatal(f"cannot read log entry {index} (corrupt, or newer): {exc.message}")
             return None
         except Exception as exc:
             log.exception("applying log entry %d failed", index)

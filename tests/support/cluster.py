@@ -92,6 +92,8 @@ class Peer:
         self.log_path = self.dir / "peer.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        #: The module run as `python -m MODULE` (a test may run another build's entry point).
+        self.module = "raftcron"
         #: `Cluster.add_peer`: the raft address of a member this peer joins through (it then
         #: starts with `--join` instead of `--peers`, and restarts from its data dir).
         self.join: str | None = None
@@ -111,7 +113,7 @@ class Peer:
         c = self.cluster
         seed = (["--join", self.join] if self.join is not None
                 else ["--peers", ",".join(p.id for p in c.peers if p.join is None)])
-        args = [sys.executable, "-m", "raftcron", *seed, "--self", self.id,
+        args = [sys.executable, "-m", self.module, *seed, "--self", self.id,
                 "--api", f"127.0.0.1:{self.api_port}",
                 "--data-dir", str(self.data_dir), "--config", str(c.config_path)]
         return args + list(c.extra_args) + list(c.peer_args.get(self.index, ()))
