@@ -143,3 +143,44 @@ def test_cluster_membership_grow_shrink_with_leader_kill(
     for peer in stayed:
         peer.stop()
     assert copies_differ(read_copies(stayed)) == []
+
+
+def test_cluster_membership_join_by_snapshot_and_remove_the_leader(
+        make_cluster: Callable[..., Cluster]) -> None:
+    """A peer not yet added cannot join (exit 2); added, it joins by snapshot (the log is
+    compacted). The leader is removed through a follower (it hands over first), and the
+    joined peer restarts from its saved members although its --join peer is gone."""
+    cluster = make_cluster(raft={"log_compaction_entries": 20}).start()
+    leader = cluster.wait_for_leader()
+    for i in range(50):
+        put_job(leader, f"job-{i}", {"schedule": "0 3 * * *", "command": ["/bin/true"]})
+    wait_until(lambda: leader.status()["snapshots_written"] >= 1, 60, "a snapshot")
+
+    new = cluster.add_peer(join=leader)
+    new.start(wait=False)
+    assert new.proc is not None
+    assert wait_until(lambda: new.proc.poll(), 60, "the unadded peer to exit") == 2
+    assert "add it first" in new.log_path.read_text(errors="replace")
+
+    change(cluster.peers[1], "POST", "/peers", {"id": new.id})
+    new.start()
+    wait_until(lambda: caught_up(new), 60, f"{new} to catch up")
+    assert new.status()["snapshots_loaded"] >= 1
+    assert new.get("/jobs/job-49").status == 200
+    wait_members(cluster.running(), cluster.peers)
+
+    leader = cluster.wait_for_leader()
+    via = next(p for p in cluster.running() if p is not leader)
+    answer = change(via, "DELETE", f"/peers/{leader.id}")
+    assert leader.id not in answer["members"], answer
+    leader.stop()
+    stayed = cluster.running()
+    assert len(stayed) == 3
+    assert cluster.wait_for_leader() is not leader
+    wait_members(stayed, stayed)
+
+    new.join = leader.id  # gone: the restart must not need it
+    new.stop()
+    new.start()
+    wait_until(lambda: caught_up(new), 60, f"{new} to catch up after its restart")
+    wait_members([new], stayed)
