@@ -5,7 +5,8 @@ through Raft) and the answer comes once this peer has applied it. One change at 
 second one while the first is uncommitted is 409, and so are adding a member, removing a
 non-member, removing the last member or the answering peer itself, or any change that would
 leave fewer reachable members than a majority of the new set
-(`raftcron.raft.membership.refuse_change`). A malformed id is 400. A removed peer is not stopped by the change: stop it (docs/operations.md).
+(`raftcron.raft.membership.refuse_change`). A malformed id is 400. A removed peer is not
+stopped by the change: stop it (docs/operations.md).
 """
 
 from __future__ import annotations
