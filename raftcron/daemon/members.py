@@ -3,7 +3,8 @@
 Members change at runtime (`raftcron peers add/remove`, raft/membership.py), and every peer
 saves the latest set in `<data_dir>/members.json`. A restart starts from that file, whatever
 `--peers` says, so `--peers` only seeds a brand-new data dir. A new peer, added first and
-then started with `--join HOST:PORT`, asks that member for the set; it must be in it already.
+then started with `--join HOST:PORT`, asks that member for the set, and waits (a while) until
+it is in it.
 """
 
 from __future__ import annotations
@@ -40,25 +41,36 @@ async def starting_members(settings: DaemonSettings) -> list[str]:
         return saved
     if not s.join:
         return list(s.peers)
-    members = await _ask(s.join, s.secret)
-    if s.self_id not in members:
-        raise ConfigError(f"--join: {s.self_id} is not a member of the cluster "
-                          f"({', '.join(members)}); add it first: raftcron peers add "
-                          f"{s.self_id}", field="--join")
+    members = await _ask(s.join, s.secret, s.self_id)
     log.info("joining: members %s (learned from %s)", ", ".join(members), s.join)
     return members
 
 
-async def _ask(join: str, secret: str | None) -> list[str]:
+async def _ask(join: str, secret: str | None, self_id: str) -> list[str]:
+    """The members, once they include `self_id`; asked again every half second for
+    `JOIN_PATIENCE` seconds (the member may be restarting, or this peer not added yet)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + JOIN_PATIENCE
+    warned = False
     while True:
         try:
-            return await loop.run_in_executor(None, lambda: fetch_members(join, secret=secret))
+            members = await loop.run_in_executor(
+                None, lambda: fetch_members(join, secret=secret))
         except UnavailableError as exc:
             if loop.time() >= deadline:
                 raise ConfigError(exc.message, field="--join") from None
-            await asyncio.sleep(0.5)
+        else:
+            if self_id in members:
+                return members
+            if loop.time() >= deadline:
+                raise ConfigError(f"--join: {self_id} is not a member of the cluster "
+                                  f"({', '.join(members)}); add it first: raftcron peers "
+                                  f"add {self_id}", field="--join")
+            if not warned:
+                log.warning("--join: %s is not a member yet (add it: raftcron peers add %s); "
+                            "waiting up to %gs", self_id, self_id, JOIN_PATIENCE)
+                warned = True
+        await asyncio.sleep(0.5)
 
 
 def default_api(peer: str) -> str:
