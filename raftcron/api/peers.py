@@ -3,7 +3,7 @@
 Any peer answers; the change itself is made by the leader (the peer that answers forwards it
 through Raft) and the answer comes once this peer has applied it. One change at a time: a
 second one while the first is uncommitted is 409, and so are adding a member, removing a
-non-member, removing the last member or the answering peer itself, or any change that would
+non-member, removing the last member, or any change that would
 leave fewer reachable members than a majority of the new set
 (`raftcron.raft.membership.refuse_change`). A malformed id is 400. A removed peer is not
 stopped by the change: stop it (docs/operations.md).
@@ -61,11 +61,6 @@ async def remove_peer(rt: Runtime, req: Request) -> Response:
     """`DELETE /peers/{id}` -> 200 once the member is removed; 400 for a malformed id, 409 for
     a non-member, the last member or a change that is refused."""
     peer = check_peer_id(req.params["id"])
-    if peer == rt.ctx.self_id:
-        # The others drop a removed peer's connections at once, so it would never hear that
-        # its removal committed: another member answers for it.
-        raise ConflictError(f"{peer} is the peer answering: ask another member's API to "
-                            "remove it", field="id")
     return json_response(await _change(rt, "remove", peer))
 
 

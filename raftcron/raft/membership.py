@@ -214,7 +214,7 @@ class Membership:
             if error != FAIL_REASON.SUCCESS:
                 raise UnavailableError(f"the membership change failed ({_fail_name(error)}); "
                                        "GET /peers shows whether it happened")
-            return self.members
+            return [m for m in self.members if not (op == "remove" and m == peer)]
 
     async def _submit(self, op: str, peer: str, deadline: float) -> int:
         loop = asyncio.get_running_loop()
@@ -225,12 +225,57 @@ class Membership:
 
         submit = (self._raft.addNodeToCluster if op == "add"
                   else self._raft.removeNodeFromCluster)
+        others = [m for m in self.members if m != self.self_id]
         submit(peer, callback=done)
         try:
+            if op == "remove" and peer == self.self_id:
+                # The others drop this peer's connections as soon as they store the entry, so
+                # its callback may never come: a majority of them no longer listing it says
+                # the entry is stored by a majority of the new member set, i.e. committed.
+                # Its own election timer may then fail the callback (leader changed): only a
+                # refusal or a success counts from there.
+                confirm = asyncio.ensure_future(self._left(others, deadline))
+                pending: set[asyncio.Future[Any]] = {future, confirm}
+                try:
+                    while pending:
+                        finished, pending = await asyncio.wait(
+                            pending, timeout=max(deadline - loop.time(), 0.1),
+                            return_when=asyncio.FIRST_COMPLETED)
+                        if not finished:
+                            break
+                        if future in finished and future.result() in (
+                                FAIL_REASON.SUCCESS, FAIL_REASON.REQUEST_DENIED):
+                            return future.result()
+                        if confirm in finished:
+                            if confirm.result():
+                                return FAIL_REASON.SUCCESS
+                            break
+                finally:
+                    confirm.cancel()
+                raise TimeoutError
             return await asyncio.wait_for(future, max(deadline - loop.time(), 0.1))
         except TimeoutError:
             raise UnavailableError("the membership change was not confirmed in time; "
                                    "GET /peers shows whether it happened") from None
+
+    async def _left(self, others: list[str], deadline: float) -> bool:
+        """True once a majority of `others` no longer list this peer as a member."""
+        loop = asyncio.get_running_loop()
+        while loop.time() < deadline:
+            answers = await asyncio.gather(
+                *(loop.run_in_executor(None, self._partners_of, m) for m in others))
+            gone = sum(1 for partners in answers
+                       if partners is not None and self.self_id not in partners)
+            if gone * 2 > len(others):
+                return True
+            await asyncio.sleep(0.1)
+        return False
+
+    def _partners_of(self, member: str) -> list[str] | None:
+        try:
+            return fetch_members(member, secret=self._secret, timeout=1.0)
+        except UnavailableError:
+            return None
 
     async def _move_leader(self, leader: str, deadline: float) -> None:
         # The leader never removes itself: it hands leadership to its most caught-up
