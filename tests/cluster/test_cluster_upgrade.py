@@ -3,8 +3,8 @@
 - A peer that meets a log entry of a newer command version (written through a peer of the
   next release, `tests/support/future_build.py`) stops: a CRITICAL line saying so, exit
   status 70, its copy untouched. Restarted as the next release it applies the entry.
-- A peer whose snapshot comes from a newer schema stops the same way at start-up, and its
-  copy is untouched.
+- A peer handed a snapshot of a newer schema, by a leader of the next release or left in
+  its data dir, stops the same way, its copy untouched.
 - A rolling upgrade from the previous release's data directories: a cluster of the last
   commit before schema 3 (built from this repository's git history into a temporary
   directory) runs per-second jobs; one peer at a time is stopped and started with the current
@@ -119,6 +119,32 @@ def test_cluster_newer_command_stops_older_peers_until_upgraded(
 
 def read_copy_live(peer: Peer) -> dict:
     return read_copy(peer.data_dir / "state.sqlite3")
+
+
+def test_cluster_snapshot_from_a_newer_leader_stops_an_older_peer(
+        make_cluster: Callable[..., Cluster]) -> None:
+    """Peers 0 and 1 run the next release and write while peer 2 (this release) is down;
+    their log is compacted, so peer 2 gets their snapshot when it comes back: a newer schema,
+    which it refuses (status 70, CRITICAL) without touching its copy."""
+    cluster = make_cluster(raft={"log_compaction_entries": 20},
+                           peer_env={i: {"PYTHONPATH": str(REPO)} for i in range(2)})
+    for peer in cluster.peers[:2]:
+        peer.module = FUTURE
+    cluster.start()
+    cluster.wait_for_leader()
+    old = cluster.peers[2]
+    old.stop()
+    copy_before = read_copy_live(old)
+    leader = cluster.wait_for_leader(exclude=[old])
+    for i in range(60):
+        put_job(leader, f"job-{i}", {"schedule": "0 3 * * *", "command": ["/bin/true"]})
+    wait_until(lambda: leader.status()["snapshots_written"] >= 1, 60, "a snapshot")
+    old.start(wait=False)
+    assert exited(old) == EXIT_STATUS
+    log = old.log_path.read_text(errors="replace")
+    assert "CRITICAL" in log and "cannot load snapshot" in log, old.log_tail()
+    assert f"schema version {SCHEMA_VERSION + 1}" in log, old.log_tail()
+    assert read_copy_live(old) == copy_before
 
 
 def test_cluster_snapshot_of_a_newer_schema_stops_the_peer(
