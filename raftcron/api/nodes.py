@@ -4,7 +4,7 @@ Each entry has `name`, `kind` (`peer` or `node`), `roles`, `capacity`, `healthy`
 `active_runs` and `load` = active runs / capacity. A peer's roles and capacity are the ones
 placement uses (`api/cluster.py`): a `local` node named by a peer's raft id is that peer's
 announcement and is shown as the peer, not as a node. Peers are members of the Raft group and
-change by configuration, not through this API: PUT and DELETE on a peer's id are 409.
+change through `/peers` (api/peers.py), not through this API: PUT and DELETE on a peer's id are 409.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def _refuse_peer(rt: Runtime, name: str) -> None:
     status = rt.status()
     ids = {p.get("id") for p in status.get("peers") or () if isinstance(p, dict)}
     if name == rt.ctx.self_id or name in ids:
-        raise ConflictError(f"{name!r} is a peer; peers change by configuration", field="name")
+        raise ConflictError(f"{name!r} is a peer; members change through /peers", field="name")
 
 
 async def put_node(rt: Runtime, req: Request) -> Response:

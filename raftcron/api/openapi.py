@@ -138,6 +138,16 @@ SCHEMAS: dict[str, Any] = {
     "JobBatchResult": {"type": "object", "properties": {"items": {"type": "array", "items": {
         "type": "object", "properties": {"name": _STR, "created": {"type": "boolean"},
                                          "version": _INT}}}}},
+    "PeerAdd": {"type": "object", "required": ["id"], "additionalProperties": False,
+                "properties": {"id": {"type": "string", "description": "raft address HOST:PORT"}}},
+    "PeerList": {"type": "object", "properties": {
+        "items": {"type": "array", "items": {"type": "object", "properties": {
+            "id": _STR, "self": {"type": "boolean"}, "leader": {"type": "boolean"},
+            "api": {"type": ["string", "null"]}, "reachable": {"type": "boolean"}}}},
+        "leader": {"type": ["string", "null"]}}},
+    "PeerChange": {"type": "object", "properties": {
+        "id": _STR, "added": {"type": "boolean"}, "removed": {"type": "boolean"},
+        "members": {"type": "array", "items": _STR}}},
     "Object": {"type": "object"},
     "Error": {"type": "object", "required": ["error"], "properties": {
         "error": _STR, "field": {"type": ["string", "null"]}}},
@@ -176,6 +186,7 @@ _STATUS_QUERY = {
 _EXAMPLES = {
     "Job": {"name": "backup", "schedule": "0 3 * * *", "command": ["/bin/true"]},
     "Node": {"name": "worker-1", "connection_type": "local", "capacity": 2},
+    "PeerAdd": {"id": "127.0.0.1:7199"},
     "JobBatch": {"jobs": [{"name": "backup", "schedule": "0 3 * * *",
                            "command": ["/bin/true"]}]},
 }

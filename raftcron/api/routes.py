@@ -20,6 +20,7 @@ from raftcron.api import (
     metrics,
     nodes,
     notifications,
+    peers,
     readindex,
     runs,
     status,
@@ -123,6 +124,14 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/notifications", notifications.list_notifications,
           "The notification outbox, newest first: each event's target, status and attempts",
           query=("status", "job", *_PAGE), ok=(200, "NotificationPage"), tag="notifications"),
+    Route("GET", "/peers", peers.list_peers, "The Raft members: id, api, leader, reachable",
+          ok=(200, "PeerList"), tag="peers"),
+    Route("POST", "/peers", peers.add_peer,
+          "Add a member (then start it with --join); carried out by the leader, one change "
+          "at a time", body="PeerAdd", ok=(201, "PeerChange"), errors=(409,), tag="peers"),
+    Route("DELETE", "/peers/{id}", peers.remove_peer,
+          "Remove a member (then stop it); carried out by the leader, one change at a time",
+          ok=(200, "PeerChange"), errors=(409,), tag="peers"),
     # The dashboard's shell holds no data (the page reads the API with the caller's token),
     # so a browser can load it without one.
     Route("GET", "/", dashboard.index, "The dashboard (HTML)", ok=(200, "text/html"),

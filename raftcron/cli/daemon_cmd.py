@@ -22,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser, name: str | None) -> None:
                         help="raft addresses of every peer, this one included")
     parser.add_argument("--self", dest="self_id", metavar="H:P",
                         help="this peer's entry in --peers (found from local addresses if omitted)")
+    parser.add_argument("--join", metavar="H:P",
+                        help="raft address of any member: learn the members from it (a peer "
+                             "added with `raftcron peers add`, started on a new data dir)")
     parser.add_argument("--api", metavar="H:P", help="API address (default: raft port + 1000)")
     parser.add_argument("--data-dir", metavar="DIR",
                         help="where the state, journal and outputs live "
@@ -46,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         peers=args.peers, self_id=args.self_id, api=args.api, data_dir=args.data_dir,
         config=args.config, roles=args.roles, capacity=args.capacity, jobs_dir=args.jobs_dir,
         nodes_dir=args.nodes_dir, log_format=args.log_format, insecure=args.insecure,
-        allow_privileged_jobs=args.allow_privileged_jobs,
+        allow_privileged_jobs=args.allow_privileged_jobs, join=args.join,
     )
     setup_logging(settings.log_format, peer=settings.self_id,
                   level=getattr(logging, args.log_level.upper()),

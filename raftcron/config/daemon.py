@@ -68,6 +68,8 @@ class DaemonSettings:
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     #: raft id -> base URL of that peer's API (others: raft port + 1000 on the same host).
     peer_apis: dict[str, str] = field(default_factory=dict)
+    #: `--join`: the raft address of a member to learn the member set from (a new peer).
+    join: str | None = None
 
     @property
     def api_url(self) -> str:
@@ -96,11 +98,18 @@ def resolve_settings(*, peers: str | None = None, self_id: str | None = None,
                      nodes_dir: str | None = None, log_format: str | None = None,
                      insecure: bool = False, allow_privileged_jobs: bool = False,
                      environ: Mapping[str, str] | None = None,
-                     check_ports: bool = True) -> DaemonSettings:
+                     check_ports: bool = True, join: str | None = None) -> DaemonSettings:
     """Merge the sources into `DaemonSettings`; `ConfigError` naming the culprit otherwise."""
     env = os.environ if environ is None else environ
     cfg = load_cluster_config(config, environ=env) if config else apply_env(ClusterConfig(), env)
 
+    if join is not None:
+        # A joining peer learns the members from `join` at start-up (daemon/members.py);
+        # until then it knows itself and that one.
+        _address(join, "--join")
+        if self_id is None:
+            raise _fail("--join", "--join needs --self (this peer's raft address, as added)")
+        peers = ",".join([self_id, join] if peers is None else [peers, self_id, join])
     if peers is not None:
         peer_list = [p.strip() for p in peers.split(",") if p.strip()]
         for p in peer_list:
@@ -194,7 +203,7 @@ def resolve_settings(*, peers: str | None = None, self_id: str | None = None,
         allow_privileged_jobs=bool(allow_privileged_jobs or cfg.allow_privileged_jobs),
         unprivileged_users=frozenset(cfg.unprivileged_users),
         tuning=RaftTuning.from_config(cfg.raft), scheduler=cfg.scheduler, notify=cfg.notify,
-        peer_apis=peer_apis,
+        peer_apis=peer_apis, join=join,
     )
 
 

@@ -24,6 +24,7 @@ from raftcron.clock import Clock, MajorityClock, SystemClock
 from raftcron.config.cluster import load_jobs_dir_files, load_nodes_dir
 from raftcron.config.daemon import DaemonSettings
 from raftcron.daemon.announce import announce_api
+from raftcron.daemon.members import default_api, starting_members
 from raftcron.daemon.seed_files import seed
 from raftcron.daemon.versions import GOSSIP_KEY
 from raftcron.db.fsmodes import private_umask, secure_data_dir
@@ -36,6 +37,8 @@ from raftcron.executor.ssh import SshExecutor
 from raftcron.metrics.prom import PeerMetrics
 from raftcron.model.commands import VERSION as COMMAND_VERSION
 from raftcron.notify.sender import Notifier
+from raftcron.raft.membership import GOSSIP_KEY as MEMBERSHIP_KEY
+from raftcron.raft.membership import MEMBERSHIP_VERSION
 from raftcron.raft.node import Node
 from raftcron.scheduler.loop import Scheduler, SchedulerSettings
 from raftcron.scheduler.node_health import HealthReporter, NodeProber
@@ -129,13 +132,16 @@ class Daemon:
         self._teardown.append(("reader", self.read.close))
 
         # 4. The raft node: binds the raft port, loads the snapshot, replays the journal, then
-        #    joins the group. Applying starts here.
-        self.node = Node(self_id=s.self_id, peers=s.peers, data_dir=s.data_dir,
+        #    joins the group. Applying starts here. It starts from the members the data dir
+        #    last saw (membership changes at runtime), else those --join learns, else --peers.
+        members = await starting_members(s)
+        self.node = Node(self_id=s.self_id, peers=members, data_dir=s.data_dir,
                          secret=s.secret, state=self.state, tuning=s.tuning,
                          announce={"roles": list(s.roles), "capacity": s.capacity,
                                    # Gossiped so peers write new commands only when every
                                    # reachable peer reads them (daemon/versions.py).
-                                   GOSSIP_KEY: COMMAND_VERSION},
+                                   GOSSIP_KEY: COMMAND_VERSION,
+                                   MEMBERSHIP_KEY: MEMBERSHIP_VERSION},
                          faults=_test_faults())
         self._teardown.append(("node", self.node.close))
         # The watchdog from here on: a raft thread that dies (or a loop that hangs) ends the
@@ -148,7 +154,7 @@ class Daemon:
         watchdog.watch("event loop", heartbeat.problem)
         watchdog.start()
         self._teardown.append(("watchdog", lambda: (watchdog.stop(), heartbeat.stop())))
-        log.info("raft node %s up (peers %s; data in %s)", s.self_id, ", ".join(s.peers),
+        log.info("raft node %s up (peers %s; data in %s)", s.self_id, ", ".join(members),
                  s.data_dir)
 
         # 5. Worker and scheduler are built now (the API hands requests to them) but started
@@ -187,7 +193,8 @@ class Daemon:
         # 6. The API before the worker and the scheduler: it answers /status and /healthz while
         #    the group forms, and nothing it does depends on them running.
         ctx = ApiContext(self_id=s.self_id, read=self.read, node=self.node, clock=majority_time,
-                         data_dir=s.data_dir, token=s.token, peer_apis=dict(s.peer_apis),
+                         data_dir=s.data_dir, token=s.token,
+                         peer_apis={**{m: default_api(m) for m in members}, **s.peer_apis},
                          cancel_local_run=self.worker.cancel, extra_status=self._extra_status,
                          admin_token=s.admin_token, read_token=s.read_token,
                          named_tokens=s.named_tokens, reads_need_token=s.reads_need_token,

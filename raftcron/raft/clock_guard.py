@@ -47,6 +47,10 @@ class ClockGuard:
         #: The latest judgement; single-member clusters are always fine.
         self.verdict = judge({}, members, max_skew)
 
+    def set_members(self, members: int) -> None:
+        """The member count changed (a membership change): judge by the new majority."""
+        self._members = members
+
     @property
     def max_skew(self) -> float:
         return self._max_skew

@@ -45,6 +45,7 @@ from raftcron.raft.listeners import (
     SnapshotListener,
 )
 from raftcron.raft.liveness import majority_heard
+from raftcron.raft.membership import Membership
 from raftcron.raft.propose import Proposer
 from raftcron.raft.snapshots import SnapshotHooks
 from raftcron.raft.status import node_status
@@ -59,12 +60,9 @@ from raftcron.raft.syncobj import (
 )
 from raftcron.raft.transport import KeepaliveTransport
 from raftcron.raft.waiters import IndexWaiters, KeyWaiters, Mailbox
-from raftcron.watchdog import EXIT_STATUS, RAFT_STALL_LIMIT, exit_now
+from raftcron.watchdog import RAFT_STALL_LIMIT, exit_now
 
 log = logging.getLogger(__name__)
-#: Exit status when the log cannot be applied (EX_SOFTWARE).
-FATAL_EXIT_STATUS = EXIT_STATUS
-
 
 
 def _exit_process(message: str) -> None:
@@ -75,8 +73,9 @@ def _exit_process(message: str) -> None:
 class Node:
     """A raftcron peer's membership in the Raft group. Create it on the running loop.
 
-    `self_id` and `peers` are raft addresses `host:port` (`peers` includes `self_id`); every
-    peer must be given the same strings. Files: `<data_dir>/raft.journal` (+ `.meta`) and
+    `self_id` and `peers` (the members to start from, `self_id` included) are raft addresses
+    `host:port`, the same strings on every peer; `peers` follows membership changes
+    (`membership`, raft/membership.py). Files: `<data_dir>/raft.journal` (+ `.meta`) and
     `<data_dir>/raft.dump` (the last snapshot). `secret` encrypts and authenticates peer
     traffic (pysyncobj `password`); None means plain pickle on the wire: loopback only.
     `on_fatal(message)` is called (in the raft thread) when the log cannot be applied; the
@@ -145,6 +144,8 @@ class Node:
                                  election_timeout_min=t.election_timeout_min,
                                  election_timeout_max=t.election_timeout_max)
         self._proposer = Proposer(self._raft, self._loop, self._waiters, self._post)
+        self.membership = Membership(self._raft, self_id=self_id, data_dir=data_dir,
+                                     secret=secret, on_change=self._on_members)
         self._raft.addOnTickCallback(self._on_tick)
         try:
             self._raft.waitBinded()
@@ -197,15 +198,13 @@ class Node:
 
     @property
     def leader(self) -> str | None:
-        node = self._raft._getLeader()
-        return None if node is None else node.id
+        return getattr(self._raft._getLeader(), "id", None)
 
     @property
     def applied_index(self) -> int:
-        """The raft index applied on this peer (no-op entries included).
-
-        pysyncobj counts an entry applied only after the replicated method returns, but a
-        `propose` resolves from inside it; the index recorded there keeps the two in step."""
+        """The raft index applied on this peer (no-op entries included). pysyncobj counts an
+        entry applied only after the replicated method returns, but a `propose` resolves from
+        inside it; the index recorded there keeps the two in step."""
         return max(self._raft.raftLastApplied, self._applied_hint)
 
     @property
@@ -215,11 +214,9 @@ class Node:
     @property
     def leader_commit_index(self) -> int:
         """The commit index the leader last told this peer (this peer's own when it leads).
-
         Ahead of `commit_index` while a backlog is being shipped: a follower caps its commit
         index at the end of the log it has received so far."""
-        raft = self._raft
-        return max(raft.raftCommitIndex, raft.leader_commit_index() or 0)
+        return max(self._raft.raftCommitIndex, self._raft.leader_commit_index() or 0)
 
     @property
     def caught_up(self) -> bool:
@@ -232,10 +229,8 @@ class Node:
     async def propose(self, op: str, args: dict, *, key: str | None = None,
                       timeout: float = 5.0) -> dict:
         """Replicate one command; return `StateMachine.apply`'s result once applied here.
-
         Retries with the same key until `timeout`; raises `UnavailableError` then (the write
-        may or may not have been applied: retrying with the same key is safe).
-        """
+        may or may not have been applied: retrying with the same key is safe)."""
         key = key or uuid.uuid4().hex
         return await self.propose_encoded(commands.encode(op, args, key), key, timeout=timeout)
 
@@ -300,7 +295,7 @@ class Node:
         try:
             result = apply_with_retries(self._state.apply, index, payload)
         except CommandDecodeError as exc:
-            self._fatal(f"corrupt log entry at index {index}: {exc.message}")
+            self._fatal(f"cannot read log entry {index} (corrupt, or newer): {exc.message}")
             return None
         except Exception as exc:
             log.exception("applying log entry %d failed", index)
@@ -345,9 +340,14 @@ class Node:
             self._tick_leading = False
             self._post(self._deliver_leadership, False)
 
+    def _on_members(self, members: list[str]) -> None:
+        self.peers = members  # the lease and the clock judge by the current member count
+        self._clock.set_members(len(members))
+
     def _on_tick(self) -> None:
         self._last_tick = time.monotonic()
         raft = self._raft
+        self.membership.tick()
         size = raft._getRaftLogSize()
         if size < self._log_size:
             self._log_bytes = 0  # compacted (by whichever trigger)

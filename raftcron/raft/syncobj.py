@@ -113,7 +113,8 @@ def build_conf(*, self_id: str, data_dir: Path, secret: str | None, tuning: Raft
         journalFile=str(data_dir / "raft.journal"),
         # A journal without a dump loses everything after the first compaction.
         fullDumpFile=str(data_dir / "raft.dump"),
-        dynamicMembershipChange=False,
+        # Members are added and removed at runtime (raft/membership.py).
+        dynamicMembershipChange=True,
         # Batching waits up to a heartbeat per commit (100 ms); off, a commit is ~1 ms.
         appendEntriesUseBatch=False,
         appendEntriesPeriod=t.heartbeat,

@@ -222,7 +222,11 @@ class Passes:
     async def placement(self, now: datetime, active: Sequence[Mapping[str, Any]]) -> Placement:
         s = self._s
         status = s.node.status() or {}
-        view = cluster_view(self_id=s.self_id, configured=s.peers,
+        # The current members only: the status follows membership changes, the peers this
+        # peer was started with do not (a removed peer must get no runs).
+        members = [str(p["id"]) for p in status.get("peers") or ()
+                   if isinstance(p, Mapping) and p.get("id")]
+        view = cluster_view(self_id=s.self_id, configured=members or s.peers,
                             status_peers=status.get("peers") or (), nodes=self._nodes,
                             silent=self._down_since, settings=s.settings)
         return Placement(self_id=s.self_id, peers=view.peers, nodes=view.nodes,

@@ -92,6 +92,11 @@ class Peer:
         self.log_path = self.dir / "peer.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        #: The module run as `python -m MODULE` (a test may run another build's entry point).
+        self.module = "raftcron"
+        #: `Cluster.add_peer`: the raft address of a member this peer joins through (it then
+        #: starts with `--join` instead of `--peers`, and restarts from its data dir).
+        self.join: str | None = None
 
     def __repr__(self) -> str:
         return f"<Peer {self.index} {self.id} pid={self.pid}>"
@@ -106,8 +111,10 @@ class Peer:
 
     def command(self) -> list[str]:
         c = self.cluster
-        args = [sys.executable, "-m", "raftcron", "--peers", ",".join(p.id for p in c.peers),
-                "--self", self.id, "--api", f"127.0.0.1:{self.api_port}",
+        seed = (["--join", self.join] if self.join is not None
+                else ["--peers", ",".join(p.id for p in c.peers if p.join is None)])
+        args = [sys.executable, "-m", self.module, *seed, "--self", self.id,
+                "--api", f"127.0.0.1:{self.api_port}",
                 "--data-dir", str(self.data_dir), "--config", str(c.config_path)]
         return args + list(c.extra_args) + list(c.peer_args.get(self.index, ()))
 
@@ -240,6 +247,7 @@ class Cluster:
         self.peer_args = dict(peer_args or {})
         self.peer_env = dict(peer_env or {})
         taken: set[int] = set()
+        self._taken = taken
         ports = []
         for _ in range(size):
             port = free_port_pair(taken)
@@ -265,6 +273,16 @@ class Cluster:
         for peer in self.peers:
             peer.wait_up()
         return self
+
+    def add_peer(self, join: Peer) -> Peer:
+        """A new peer (fresh ports and dir, not started) that starts with `--join join.id`:
+        add it to the membership first (`POST /peers`), then `start()` it."""
+        port = free_port_pair(self._taken)
+        self._taken.update({port, port + API_OFFSET})
+        peer = Peer(self, len(self.peers), port)
+        peer.join = join.id
+        self.peers.append(peer)
+        return peer
 
     def close(self) -> None:
         """Kill every process still running (used on teardown, pass or fail)."""

@@ -262,7 +262,7 @@ async def test_node_corrupt_entry_stops_every_peer(make_group) -> None:
     leader = await group.leader()
     leader._raft.apply(b"this is not a command")
     await wait_until_async(lambda: len(group.fatal) == 3, message="every peer to stop")
-    assert all("corrupt log entry" in message for _, message in group.fatal)
+    assert all("cannot read log entry" in message for _, message in group.fatal)
     with pytest.raises(UnavailableError):
         await leader.propose("noop", {}, timeout=0.2)
     group.fatal.clear()
