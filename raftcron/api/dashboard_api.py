@@ -8,13 +8,17 @@
   with jitter (`fire_times`: `{"slot", "fire_at"}`), its newest runs (`runs`) and its newest
   skipped or missed slots with their reasons (`missed`).
 - `GET /dashboard/runs/{id}`: the run and its retry chain (`chain`, first attempt first).
-- `GET /dashboard/cluster`: `/status` and `/nodes` in one answer (`status`, `nodes`).
+- `GET /dashboard/cluster`: `/status` and `/nodes` in one answer (`status`, `nodes`), and
+  each other peer's own `/status` as this peer fetches it (`peers`: its term, applied index,
+  load as it sees them; `{"error"}` when it cannot be reached, which is the reachability).
 
 Env values are redacted as everywhere else (`jobview.redact`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import TYPE_CHECKING, Any
 
 from raftcron.api import nodes, status
@@ -42,6 +46,8 @@ MISSED = 20
 _STATUSES = tuple(JobStatus)
 #: Page size of the jobs list when `limit` is not given.
 PAGE = 50
+#: How long the cluster view waits for another peer's `/status`, in seconds.
+PEER_TIMEOUT = 2.0
 
 
 async def jobs_page(rt: Runtime, req: Request) -> Response:
@@ -107,9 +113,28 @@ async def run_page(rt: Runtime, req: Request) -> Response:
     return json_response(run)
 
 
+async def _peer_status(rt: Runtime, peer: str, base: str | None) -> dict[str, Any]:
+    """Another peer's own `/status` (its role, term, indices, load), or why not."""
+    if not base:
+        return {"error": "its API address is not known"}
+    try:
+        code, _, body = await rt.fetch(f"{base.rstrip('/')}/status", PEER_TIMEOUT)
+        if code != 200:
+            return {"error": f"answered {code}"}
+        found = json.loads(body)
+        return found if isinstance(found, dict) else {"error": "answered something else"}
+    except (OSError, TimeoutError, ValueError) as exc:
+        return {"error": f"unreachable: {exc or type(exc).__name__}"}
+
+
 async def cluster(rt: Runtime, req: Request) -> Response:
-    """`GET /dashboard/cluster` -> `{"status": GET /status, "nodes": GET /nodes items}`."""
-    st = await status.get_status(rt, req)
-    listed = await nodes.list_nodes(rt, req)
-    body: Any = listed.body
-    return json_response({"status": st.body, "nodes": body["items"]})
+    """`GET /dashboard/cluster` -> `{"status": GET /status, "nodes": GET /nodes items,
+    "peers": {id: that peer's own GET /status, or {"error"}}}`."""
+    st: Any = (await status.get_status(rt, req)).body
+    listed: Any = (await nodes.list_nodes(rt, req)).body
+    apis = await rt.peer_apis()
+    others = [str(p.get("id")) for p in st.get("peers") or ()
+              if isinstance(p, dict) and p.get("id") != rt.ctx.self_id]
+    found = await asyncio.gather(*(_peer_status(rt, p, apis.get(p)) for p in others))
+    peers = {rt.ctx.self_id: st, **dict(zip(others, found, strict=True))}
+    return json_response({"status": st, "nodes": listed["items"], "peers": peers})

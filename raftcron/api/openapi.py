@@ -147,7 +147,8 @@ SCHEMAS: dict[str, Any] = {
             "chain": {"type": "array", "items": {"$ref": "#/components/schemas/Run"}}}}]},
     "DashboardCluster": {"type": "object", "properties": {
         "status": {"$ref": "#/components/schemas/Status"},
-        "nodes": {"type": "array", "items": {"$ref": "#/components/schemas/Node"}}}},
+        "nodes": {"type": "array", "items": {"$ref": "#/components/schemas/Node"}},
+        "peers": {"type": "object", "additionalProperties": {"type": "object"}}}},
     "Object": {"type": "object"},
     "Error": {"type": "object", "required": ["error"], "properties": {
         "error": _STR, "field": {"type": ["string", "null"]}}},

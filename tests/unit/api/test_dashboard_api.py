@@ -13,6 +13,7 @@ import pytest
 
 from tests.support import records
 from tests.support.api import SELF, LiveApi, fire_record, job_body
+from tests.support.fake_node import OTHER
 from tests.support.wait import wait_until
 
 
@@ -94,6 +95,8 @@ def test_cluster_view_is_status_and_nodes_in_one_answer(api: LiveApi) -> None:
     assert status == 200
     assert body["status"]["id"] == SELF and body["status"]["role"]
     assert SELF in {n["name"] for n in body["nodes"]}
+    assert body["peers"][SELF]["id"] == SELF
+    assert "error" in body["peers"][OTHER]  # no API address known for it here
 
 
 def _lines(url: str, into: list[dict], done: threading.Event) -> None:
