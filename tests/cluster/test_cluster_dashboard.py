@@ -17,8 +17,8 @@ from tests.support.browser import CHROMIUM, Browser
 from tests.support.cluster import Cluster
 
 TOKEN = "dash-token"
-#: Prints a line a second for eight seconds.
-LINES = '["/bin/sh", "-c", "for i in 1 2 3 4 5 6 7 8; do echo line $i; sleep 1; done"]'
+#: Prints a line a second for ten seconds.
+LINES = ('["/bin/sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do echo line $i; sleep 1; done"]')
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs chromium")
 
@@ -80,19 +80,24 @@ def test_dashboard_create_run_follow_pause_filter(cluster: Cluster, browser: Bro
     assert "every day" not in browser.text("#job-fields")
     assert "at 00:00, on day 1, in January" in browser.text("#job-fields")
 
-    # Run it: the run's page follows the output while the run is still going.
+    # Run it: the run's page follows the output while the run is still going, on a peer
+    # that does not run it (the stream is passed through from the one that does).
     browser.click("#run-now")
     run_id = browser.wait("location.hash.startsWith('#/run/') && location.hash.slice(6)")
+    runner = peer.get(f"/runs/{run_id}").json()["peer"]
+    viewer = next(p for p in cluster.peers if p.id != runner)
+    if viewer is not peer:
+        browser.goto(viewer.api + f"/#/run/{run_id}")
     browser.wait("document.getElementById('stdout').innerText.includes('line 2')", timeout=60)
-    assert "line 8" not in browser.text("#stdout")
+    assert "line 10" not in browser.text("#stdout")
     assert peer.get(f"/runs/{run_id}").json()["status"] == "running"
     assert "Following live" in browser.text("#follow-state")
     _shot(browser, tmp_path, "run.png")
     browser.wait("document.getElementById('follow-state').innerText.includes('Ended: "
                  "succeeded')", timeout=60)
-    assert browser.text("#stdout").split() == [w for i in range(1, 9)
+    assert browser.text("#stdout").split() == [w for i in range(1, 11)
                                                for w in ("line", str(i))]
-    assert browser.text("#stdout-size") == "56 B"
+    assert browser.text("#stdout-size") == "71 B"
 
     # Pause it from its page.
     browser.goto(peer.api + "/#/job/hello-lines")
