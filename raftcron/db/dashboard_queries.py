@@ -4,8 +4,9 @@ One call answers one refresh of the jobs list (`GET /dashboard/jobs`), inside on
 transaction: the page (by name, through the primary key, so a page stops scanning once it
 is full), the newest `STRIP` runs of each job on it (the `(job, fired_at, id)` index, one
 short query per job), and the number of jobs in each status (the `(status, next_fire_at)`
-index). The text search (`q`) matches the name or description case-insensitively; it scans
-in name order, so a query matching few of 100,000 jobs reads them all, once per page.
+index). The text search (`q`) matches the name or description (case-insensitive for ASCII
+letters); it scans in name order, so a query matching few of 100,000 jobs reads them all once
+per page (about 60 ms: a plain LIKE on the stored row rejects most without parsing JSON).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 STRIP = 20
 #: Longest search text accepted.
 MAX_QUERY = 200
+#: A status held by at least 1/COMMON_SHARE of the jobs is filtered in name order.
+COMMON_SHARE = 50
 _STRIP_COLUMNS = "id, status, slot, fired_at, started_at, finished_at, exit_code, reason"
 
 
@@ -39,20 +42,32 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _search(q: str, params: dict[str, Any]) -> str:
+    """The condition for text `q` in the name or description. LIKE is case-insensitive for
+    ASCII letters. A raw `spec LIKE` first rejects most rows without parsing their JSON; it
+    cannot miss a match (the spec holds the description verbatim: `ensure_ascii=False`)
+    unless `q` holds a character JSON escapes, and then it is left out."""
+    if len(q) > MAX_QUERY:
+        raise ValidationError(f"q: at most {MAX_QUERY} characters", field="q")
+    params["q"] = f"%{_escape_like(q)}%"
+    description = "json_extract(spec, '$.description') LIKE :q ESCAPE '\\'"
+    if '"' in q or "\\" in q or not q.isprintable():
+        return f"(name LIKE :q ESCAPE '\\' OR {description})"
+    return f"(name LIKE :q ESCAPE '\\' OR (spec LIKE :q ESCAPE '\\' AND {description}))"
+
+
 def _filters(q: str | None, status: str | None, role: str | None, label: str | None,
-             params: dict[str, Any]) -> list[str]:
+             params: dict[str, Any], counts: dict[str, int]) -> list[str]:
     where: list[str] = []
     if q:
-        if len(q) > MAX_QUERY:
-            raise ValidationError(f"q: at most {MAX_QUERY} characters", field="q")
-        params["q"] = f"%{_escape_like(q.lower())}%"
-        where.append("(lower(name) LIKE :q ESCAPE '\\' OR "
-                     "lower(coalesce(json_extract(spec, '$.description'), '')) "
-                     "LIKE :q ESCAPE '\\')")
+        where.append(_search(q, params))
     statuses = _statuses(status, JOB_STATUSES)
     if statuses:
         params["status"] = statuses[0]
-        where.append("status = :status")
+        # A common status: walk the names in order and stop when the page is full (`+`
+        # keeps SQLite off the status index); a rare one: its few rows through the index.
+        common = counts.get(statuses[0], 0) * COMMON_SHARE >= sum(counts.values())
+        where.append("+status = :status" if common else "status = :status")
     if role:
         where.append("EXISTS (SELECT 1 FROM json_each(jobs.spec, '$.roles') WHERE value = :role)")
         params["role"] = role
@@ -74,13 +89,15 @@ def job_page(db: Database, *, q: str | None = None, status: str | None = None,
     over the whole cluster (not filtered) and `total` their sum."""
     n = _limit(limit)
     params: dict[str, Any] = {"n": n + 1}
-    where = _filters(q, status, role, label, params)
-    if cursor:
-        where.append("name > :after")
-        params["after"] = decode_cursor(cursor, 1)[0]
-    sql = "SELECT * FROM jobs" + (" WHERE " + " AND ".join(where) if where else "")
     db.conn.execute("BEGIN")  # one read transaction: the page, strips and counts agree
     try:
+        counts = {r["status"]: r["n"] for r in db.query(
+            "SELECT status, count(*) AS n FROM jobs GROUP BY status")}
+        where = _filters(q, status, role, label, params, counts)
+        if cursor:
+            where.append("name > :after")
+            params["after"] = decode_cursor(cursor, 1)[0]
+        sql = "SELECT * FROM jobs" + (" WHERE " + " AND ".join(where) if where else "")
         rows = list(db.query(sql + " ORDER BY name LIMIT :n", params))
         more = len(rows) > n
         rows = rows[:n]
@@ -92,8 +109,6 @@ def job_page(db: Database, *, q: str | None = None, status: str | None = None,
                     f"SELECT {_STRIP_COLUMNS} FROM runs WHERE job = ? {_NEWEST_FIRST} LIMIT ?",
                     [row["name"], strip])]
             items.append(job)
-        counts = {r["status"]: r["n"] for r in db.query(
-            "SELECT status, count(*) AS n FROM jobs GROUP BY status")}
     finally:
         db.conn.execute("COMMIT")
     next_cursor = encode_cursor([rows[-1]["name"]]) if more and rows else None
