@@ -140,6 +140,8 @@ async def _stream(request: web.Request, rt: Runtime, resp: Response) -> web.Stre
         pass
     except RaftcronError as exc:
         log.warning("stream of %s ended: %s", request.path, exc)
+    except Exception:  # the status is sent: end the stream rather than write a 500 into it
+        log.exception("stream of %s failed", request.path)
     finally:
         await chunks.aclose()
     return out

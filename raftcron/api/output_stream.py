@@ -8,7 +8,9 @@ written unbuffered), proxied chunk by chunk by any other peer (the same addresse
   byte `offset` on (decoded as UTF-8, a character split across reads kept for the next);
 - `{"heartbeat": true}` every `HEARTBEAT` seconds without output (keeps proxies open);
 - `{"done": true, "status", "exit_code", "reason"}` last, once the run has ended and both
-  files are read to their end.
+  files are read to their end;
+- or `{"more": true, "stdout_offset": N, "stderr_offset": N}` last, when the stream has
+  lasted `MAX_FOLLOW` seconds with the run still active: ask again from those offsets.
 
 `?stdout_offset=` and `?stderr_offset=` resume a broken stream where it stopped. A fetch()
 can read it with a token in its headers (an EventSource could not send one). 404 when the
@@ -21,6 +23,8 @@ import asyncio
 import codecs
 import json
 import logging
+import os
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +48,9 @@ POLL = 0.25
 HEARTBEAT = 10.0
 #: Largest `data` of one line, in bytes read.
 CHUNK = 64 * 1024
+#: Longest one stream lasts, in seconds: then it ends with `{"more": true}` and the client
+#: asks again from its offsets (a forgotten tab does not hold a connection for ever).
+MAX_FOLLOW = 600.0
 #: The key under which `app.py` puts the streaming GET to another peer.
 OPENER = "open_stream"
 
@@ -56,6 +63,8 @@ def _read_from(path: Path, offset: int) -> bytes:
     """Blocking: up to CHUNK bytes of `path` from `offset` (b"" when none or no file)."""
     try:
         with path.open("rb") as f:
+            if offset >= os.fstat(f.fileno()).st_size:
+                return b""  # nothing new (an offset past the end, however large, included)
             f.seek(offset)
             return f.read(CHUNK)
     except FileNotFoundError:
@@ -115,6 +124,7 @@ async def stream_output(rt: Runtime, req: Request) -> Response:
 
 async def _follow(rt: Runtime, run_id: str, follower: _Follower) -> AsyncIterator[bytes]:
     quiet = 0.0
+    until = time.monotonic() + MAX_FOLLOW
     while True:
         run = await load_run(rt, run_id)
         ended = run.get("status") not in ACTIVE_STATUSES
@@ -125,6 +135,10 @@ async def _follow(rt: Runtime, run_id: str, follower: _Follower) -> AsyncIterato
         if ended:  # read after the status said so: the files were complete by then
             yield _line({"done": True, "status": run.get("status"),
                          "exit_code": run.get("exit_code"), "reason": run.get("reason")})
+            return
+        if time.monotonic() >= until:
+            yield _line({"more": True, **{f"{s}_offset": n
+                                          for s, n in follower.offsets.items()}})
             return
         quiet = 0.0 if sent else quiet + POLL
         if quiet >= HEARTBEAT:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from raftcron.api import output_stream
 from tests.support import records
 from tests.support.api import SELF, LiveApi, fire_record, job_body
 from tests.support.fake_node import OTHER
@@ -147,3 +148,20 @@ def test_output_stream_of_a_run_not_started_or_gone_is_404(api: LiveApi) -> None
                                "at": "2030-01-01T01:00:05Z", "output_bytes": 0})
     status, _, body = api.request("GET", "/runs/r1/output/stream")
     assert status == 404 and body["field"] == "output"
+
+
+def test_output_stream_ends_with_more_after_its_longest_follow(
+        api: LiveApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(output_stream, "MAX_FOLLOW", 0.3)
+    api.apply("run_started", {"run_id": "r0", "peer": SELF, "at": "2030-01-01T00:00:01Z"})
+    (api.root / "output").mkdir(exist_ok=True)
+    (api.root / "output" / "r0.stdout").write_text("abc\n")
+    with urllib.request.urlopen(api.url + "/runs/r0/output/stream", timeout=30) as resp:
+        lines = [json.loads(x) for x in resp.read().splitlines()]
+    assert lines[0] == {"stream": "stdout", "offset": 0, "data": "abc\n"}
+    assert lines[-1] == {"more": True, "stdout_offset": 4, "stderr_offset": 0}
+    # an offset past the end, however large, is nothing new rather than an error
+    url = api.url + f"/runs/r0/output/stream?stdout_offset={2**63 - 1}"
+    with urllib.request.urlopen(url, timeout=30) as resp:
+        lines = [json.loads(x) for x in resp.read().splitlines()]
+    assert lines == [{"more": True, "stdout_offset": 2**63 - 1, "stderr_offset": 0}]
