@@ -118,3 +118,16 @@ def test_dashboard_warns_of_clock_skew_as_status_reports_it(api: LiveApi,
     api.node.set_peer(OTHER, clock_skew=0.2)
     dom = render(api.url + "/", tmp_path / "profile2")
     assert "Clock skew" not in dom
+
+
+def test_dashboard_asks_for_the_read_token_when_the_cluster_needs_one(tmp_path: Path) -> None:
+    live = LiveApi(tmp_path / "api", read_token="reader-secret")
+    try:
+        live.request("POST", "/jobs", job_body("backup"), token="reader-secret")
+        dom = render(live.url + "/", tmp_path / "profile")
+    finally:
+        live.close()
+    box = re.search(r'<div id="token-box"[^>]*>.*?</div>', dom, re.S)
+    assert box and "hidden" not in box.group(0).split(">", 1)[0]
+    assert "needs a token to read" in box.group(0)
+    assert 'data-job="backup"' not in dom and "reader-secret" not in dom
