@@ -165,3 +165,10 @@ def test_output_stream_ends_with_more_after_its_longest_follow(
     with urllib.request.urlopen(url, timeout=30) as resp:
         lines = [json.loads(x) for x in resp.read().splitlines()]
     assert lines == [{"more": True, "stdout_offset": 2**63 - 1, "stderr_offset": 0}]
+
+
+def test_jobs_page_refuses_a_label_without_a_key(api: LiveApi) -> None:
+    status, _, body = api.request("GET", "/dashboard/jobs?label=:data")
+    assert status == 400 and body["field"] == "label"
+    assert [j["name"] for j in api.request("GET", "/dashboard/jobs?label=team")[2]["items"]] \
+        == ["backup-db"]
