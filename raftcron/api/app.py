@@ -234,7 +234,7 @@ class _Fetcher:
             except aiohttp.ClientError as exc:
                 log.warning("proxied stream %s ended: %s", url, exc)
             finally:
-                resp.release()
+                resp.close()  # not back to the pool: the other peer then stops following
 
         return resp.status, chunks()
 
