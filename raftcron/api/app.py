@@ -14,14 +14,14 @@ import asyncio
 import io
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
-from raftcron.api import openapi
+from raftcron.api import openapi, output_stream
 from raftcron.api.auth import admit, bearer
 from raftcron.api.context import ApiContext, Fetched, Runtime
 from raftcron.api.errors import error_response, internal_error
@@ -120,10 +120,36 @@ def _adapt(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse
             # Who changed what: the token's name (never its value), for the operator's log.
             log.info("api %s %s -> %d by %s", request.method, request.path, resp.status,
                      f"token {actor!r}" if actor else "no token")
+        if hasattr(resp.body, "__aiter__"):
+            return await _stream(request, rt, resp)
         return _to_aiohttp(resp)
 
     handle.__name__ = route.handler.__name__
     return handle
+
+
+async def _stream(request: web.Request, rt: Runtime, resp: Response) -> web.StreamResponse:
+    """Send a body that is an async iterator of bytes as it comes (chunked): a followed
+    output (`api/output_stream.py`). Once the headers are out an error cannot become an
+    answer any more, so it ends the stream (logged); a client going away just ends it."""
+    out = web.StreamResponse(status=resp.status,
+                             headers={**resp.headers, "Content-Type": resp.content_type,
+                                      INDEX_HEADER: str(rt.applied_index())})
+    await out.prepare(request)
+    chunks = resp.body
+    try:
+        async for chunk in chunks:
+            await out.write(chunk)
+        await out.write_eof()
+    except (TimeoutError, ConnectionError, aiohttp.ClientError):
+        pass
+    except RaftcronError as exc:
+        log.warning("stream of %s ended: %s", request.path, exc)
+    except Exception:  # the status is sent: end the stream rather than write a 500 into it
+        log.exception("stream of %s failed", request.path)
+    finally:
+        await chunks.aclose()
+    return out
 
 
 def _to_aiohttp(resp: Response) -> web.Response:
@@ -190,6 +216,33 @@ class _Fetcher:
         except aiohttp.ClientError as exc:
             raise OSError(str(exc) or type(exc).__name__) from None
 
+    async def open_stream(self, url: str, timeout: float
+                          ) -> tuple[int, AsyncGenerator[bytes, None]]:
+        """A streaming GET: its status and its body's chunks as they arrive (`timeout`
+        bounds the connect and each read; the peer sends heartbeats well within it)."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        try:
+            resp = await self._session.get(
+                url, headers=self._headers,
+                timeout=aiohttp.ClientTimeout(total=None, connect=timeout,
+                                              sock_read=max(timeout, 60.0)))
+        except aiohttp.ClientError as exc:
+            raise OSError(str(exc) or type(exc).__name__) from None
+        if resp.status != 200:
+            resp.release()  # only the status is wanted (the caller answers it)
+
+        async def chunks() -> AsyncGenerator[bytes, None]:
+            try:
+                async for chunk in resp.content.iter_any():
+                    yield chunk
+            except aiohttp.ClientError as exc:
+                log.warning("proxied stream %s ended: %s", url, exc)
+            finally:
+                resp.close()  # not back to the pool: the other peer then stops following
+
+        return resp.status, chunks()
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
@@ -202,6 +255,7 @@ def create_app(ctx: ApiContext) -> web.Application:
     fetcher = _Fetcher(ctx.peer_credential())
     rt = Runtime(ctx=ctx, pool=pool, fetch=fetcher)
     rt.extras["openapi"] = openapi.build_document(ROUTES)
+    rt.extras[output_stream.OPENER] = fetcher.open_stream
     app = web.Application(middlewares=[_middleware], client_max_size=MAX_BODY)
     app[RUNTIME] = rt
     for route in ROUTES:

@@ -1,7 +1,9 @@
 """The dashboard: `GET /` and its assets under `/static/` (files in `raftcron/api/static/`).
 
-Plain HTML, CSS and vanilla JS that poll the JSON API; no external assets, and a Content
-Security Policy that forbids loading any.
+Plain HTML, CSS and vanilla JS (no build step) that read the JSON API, one summary request
+per view refresh (`api/dashboard_api.py`) and the followed output of a run
+(`api/output_stream.py`); no external assets, and a Content Security Policy that forbids
+loading any. Views: the jobs list, a job's page and its edit form, a run's page, the cluster.
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ if TYPE_CHECKING:
 ASSETS = {
     "index.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
+    "jobs.js": "text/javascript; charset=utf-8",
+    "job.js": "text/javascript; charset=utf-8",
+    "run.js": "text/javascript; charset=utf-8",
+    "cluster.js": "text/javascript; charset=utf-8",
+    "forms.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }
 _HEADERS = {

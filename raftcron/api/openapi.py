@@ -148,6 +148,28 @@ SCHEMAS: dict[str, Any] = {
     "PeerChange": {"type": "object", "properties": {
         "id": _STR, "added": {"type": "boolean"}, "removed": {"type": "boolean"},
         "members": {"type": "array", "items": _STR}}},
+    "DashboardJobs": {"type": "object", "properties": {
+        "items": {"type": "array", "items": {"allOf": [
+            {"$ref": "#/components/schemas/Job"},
+            {"type": "object", "properties": {
+                "next_run": _TIME,
+                "outcomes": {"type": "array", "items": {"$ref": "#/components/schemas/Run"}},
+            }}]}},
+        "next_cursor": {"type": ["string", "null"]},
+        "counts": {"type": "object", "additionalProperties": _INT}, "total": _INT}},
+    "DashboardJob": {"allOf": [{"$ref": "#/components/schemas/Job"}, {
+        "type": "object", "properties": {
+            "fire_times": {"type": "array", "items": {"type": "object", "properties": {
+                "slot": _TIME, "fire_at": _TIME}}},
+            "runs": {"type": "array", "items": {"$ref": "#/components/schemas/Run"}},
+            "missed": {"type": "array", "items": {"$ref": "#/components/schemas/Run"}}}}]},
+    "DashboardRun": {"allOf": [{"$ref": "#/components/schemas/Run"}, {
+        "type": "object", "properties": {
+            "chain": {"type": "array", "items": {"$ref": "#/components/schemas/Run"}}}}]},
+    "DashboardCluster": {"type": "object", "properties": {
+        "status": {"$ref": "#/components/schemas/Status"},
+        "nodes": {"type": "array", "items": {"$ref": "#/components/schemas/Node"}},
+        "peers": {"type": "object", "additionalProperties": {"type": "object"}}}},
     "Object": {"type": "object"},
     "Error": {"type": "object", "required": ["error"], "properties": {
         "error": _STR, "field": {"type": ["string", "null"]}}},
@@ -159,6 +181,9 @@ _QUERY_DOC = {
     "job": "filter by job name", "peer": "filter by executing peer",
     "since": "runs slotted at or after (ISO 8601)", "until": "runs slotted at or before",
     "stream": "stdout or stderr: answer that stream as text/plain",
+    "q": "search: text in the job's name or description (case-insensitive)",
+    "stdout_offset": "resume: stdout from this byte on", "stderr_offset": "resume: stderr "
+    "from this byte on",
     "min_index": "wait (bounded) until this peer has applied this index; 503 otherwise",
     "consistency": "strong: wait until this peer has applied the leader's commit index (a "
                    "read index: nothing is written to the log), then read",
@@ -174,12 +199,14 @@ _QUERY_SCHEMA: dict[str, dict] = {
     "since": {"type": "string", "format": "date-time"},
     "until": {"type": "string", "format": "date-time"},
     "label": {"type": "string", "pattern": "^[^:=]+([:=].*)?$"},
-    "role": _NAME, "job": _NAME,
+    "role": _NAME, "job": _NAME, "q": {"type": "string", "maxLength": 200},
+    "stdout_offset": _int(0, MAX_INDEX), "stderr_offset": _int(0, MAX_INDEX),
 }
 _STATUS_QUERY = {
     "jobs": {"type": "string", "enum": [str(status) for status in JobStatus]},
     "runs": {"type": "string", "enum": _RUN["properties"]["status"]["enum"]},
     "notifications": {"type": "string", "enum": ["pending", "delivered", "failed"]},
+    "dashboard": {"type": "string", "enum": [str(status) for status in JobStatus]},
 }
 #: The examples of the path parameters and the bodies: the explicit-examples phase of a
 #: generator starts from these (a job named `backup`, a local node).

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import sqlite_utils
 
 from raftcron.db import (
+    dashboard_queries,
     history_queries,
     metric_queries,
     outbox_queries,
@@ -195,6 +196,17 @@ class ReadDb:
 
     def status_counts(self) -> dict[str, int]:
         return queries.status_counts(self._db())
+
+    def dashboard_jobs(self, **filters: Any) -> dict[str, Any]:
+        """A page of jobs with their last outcomes and the status counts
+        (`dashboard_queries.job_page`)."""
+        return dashboard_queries.job_page(self._db(), **filters)
+
+    def job_runs(self, job: str, limit: int) -> list[dict]:
+        return dashboard_queries.job_runs(self._db(), job, limit)
+
+    def retry_chain(self, run_id: str) -> list[dict]:
+        return dashboard_queries.retry_chain(self._db(), run_id)
 
     def metric_counts(self, reason_classes: Sequence[tuple[str, str]],
                       other: str) -> dict[str, Any]:

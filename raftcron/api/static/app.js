@@ -1,49 +1,117 @@
-// raftcron dashboard: plain JS polling the JSON API of the peer that served it.
-// Everything from the API is inserted with textContent, never as HTML.
+// raftcron dashboard, core: the API client (with the token), the router, shared helpers.
+// Plain JS, no build step. Everything from the API is inserted with textContent, never as
+// HTML. views.js and forms.js register the views; start() runs once every script is loaded.
 "use strict";
 
 const POLL_MS = 5000;
-const STRIP_RUNS = 20;
-const STRIP_JOBS = 50;          // history strips are fetched for at most this many jobs
 const SKEW_WARN_SECONDS = 1.0;  // the default of /status's max_clock_skew
-let selectedJob = null;
-let selectedRun = null;
+const LAG_WARN_ENTRIES = 5;     // /readyz's bound: a peer further behind is not ready
+const TOKEN_KEY = "raftcron-token";
+const VIEWS = {};               // name -> {render(params, root), refresh?(params, root)}
+let current = null;             // {name, params, root, timer}
 
 function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
+  const svg = tag.startsWith("svg:");
+  const node = svg ? document.createElementNS("http://www.w3.org/2000/svg", tag.slice(4))
+    : document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
-    if (k === "class") node.className = v;
-    else if (k === "onclick") node.addEventListener("click", v);
-    else node.setAttribute(k, v);
+    if (v == null || v === false) continue;
+    if (k === "class") node.setAttribute("class", v);
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v === true ? "" : v);
   }
-  for (const c of children) {
-    node.append(c instanceof Node ? c : document.createTextNode(c == null ? "" : String(c)));
+  for (const c of children.flat()) {
+    if (c == null) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
   return node;
 }
 
-// A peer with a read token answers 401 to reads without one: ask once, and keep the token
-// for this tab only (sessionStorage). Any valid token reads; env values stay redacted here.
-const TOKEN_KEY = "raftcron-token";
-let tokenRefused = false;
+// --- the token: asked once in the page, kept for this browser session -------------------
 
-async function getJSON(path) {
-  const headers = { Accept: "application/json" };
-  const token = sessionStorage.getItem(TOKEN_KEY);
-  if (token) headers.Authorization = "Bearer " + token;
-  const resp = await fetch(path, { headers });
-  if (resp.status === 401 && !tokenRefused) {
-    const given = window.prompt("This peer needs a token to read (its read, write or admin token):");
-    if (given && given.trim()) {
-      sessionStorage.setItem(TOKEN_KEY, given.trim());
-      return getJSON(path);
-    }
-    tokenRefused = true;  // cancelled: show the error instead of asking on every poll
-  }
-  const body = await resp.json();
-  if (!resp.ok) throw new Error(body.error || resp.statusText);
-  return body;
+function token() { return sessionStorage.getItem(TOKEN_KEY); }
+
+// Shows the token box with `why` and resolves with the token given, or null when dismissed.
+function askToken(why) {
+  const box = document.getElementById("token-box");
+  const input = document.getElementById("token-input");
+  document.getElementById("token-why").textContent = why;
+  box.hidden = false;
+  input.value = "";
+  input.focus();
+  return new Promise((resolve) => {
+    const done = (value) => {
+      box.hidden = true;
+      form.removeEventListener("submit", onSubmit);
+      cancel.removeEventListener("click", onCancel);
+      resolve(value);
+    };
+    const form = document.getElementById("token-form");
+    const cancel = document.getElementById("token-cancel");
+    const onSubmit = (ev) => {
+      ev.preventDefault();
+      const given = input.value.trim();
+      if (given) sessionStorage.setItem(TOKEN_KEY, given);
+      done(given || null);
+    };
+    const onCancel = () => done(null);
+    form.addEventListener("submit", onSubmit);
+    cancel.addEventListener("click", onCancel);
+  });
 }
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.error) || ("HTTP " + status));
+    this.status = status;
+    this.field = body ? body.field : null;
+  }
+}
+
+// One API call. A 401 asks for the token once (reads: the read token if the cluster needs
+// one; writes: the write token) and retries; any other error is thrown as an ApiError.
+async function request(method, path, body, asked) {
+  const headers = { Accept: "application/json" };
+  if (token()) headers.Authorization = "Bearer " + token();
+  const init = { method, headers };
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const resp = await fetch(path, init);
+  if (resp.status === 401 && !asked) {
+    const why = method === "GET" ? "This cluster needs a token to read (read, write or admin)."
+      : "This change needs the write token.";
+    if (await askToken(why)) return request(method, path, body, true);
+  }
+  const type = resp.headers.get("Content-Type") || "";
+  const data = type.includes("json") ? await resp.json() : await resp.text();
+  if (!resp.ok) throw new ApiError(resp.status, typeof data === "object" ? data : null);
+  return data;
+}
+
+const api = {
+  get: (path) => request("GET", path),
+  post: (path, body) => request("POST", path, body === undefined ? {} : body),
+  put: (path, body) => request("PUT", path, body),
+  del: (path) => request("DELETE", path),
+};
+
+// A fetch() with the token, for streams and downloads (the body is the caller's).
+async function rawFetch(path, signal) {
+  const headers = {};
+  if (token()) headers.Authorization = "Bearer " + token();
+  let resp = await fetch(path, { headers, signal });
+  if (resp.status === 401 && await askToken("This cluster needs a token to read.")) {
+    headers.Authorization = "Bearer " + token();
+    resp = await fetch(path, { headers, signal });
+  }
+  return resp;
+}
+
+// --- formatting -------------------------------------------------------------------------
+
+function enc(s) { return encodeURIComponent(s); }
 
 function relative(iso) {
   if (!iso) return "";
@@ -54,30 +122,45 @@ function relative(iso) {
   return secs >= 0 ? "in " + text : text + " ago";
 }
 
-function timeCell(iso, cls) {
-  if (!iso) return el("td", { class: cls }, "—");
-  return el("td", { class: cls, title: relative(iso) }, iso,
-    el("span", { class: "note" }, " (" + relative(iso) + ")"));
+function timeText(iso) {
+  return iso ? iso + " (" + relative(iso) + ")" : "—";
 }
 
-function replaceRows(table, rows) {
-  const body = document.querySelector(table + " tbody");
-  body.replaceChildren(...rows);
+function seconds(a, b) {
+  if (!a || !b) return null;
+  return Math.max(0, (Date.parse(b) - Date.parse(a)) / 1000);
 }
 
-function showError(message) {
-  const box = document.getElementById("fetch-error");
-  box.hidden = !message;
-  box.textContent = message || "";
+function durationText(secs) {
+  if (secs == null) return "—";
+  if (secs < 60) return secs.toFixed(secs < 10 ? 2 : 1) + " s";
+  if (secs < 3600) return Math.floor(secs / 60) + "m " + Math.round(secs % 60) + "s";
+  return Math.floor(secs / 3600) + "h " + Math.round((secs % 3600) / 60) + "m";
 }
 
-function renderStatus(st) {
-  const parts = [
-    "peer " + st.id, "role " + st.role, "leader " + (st.leader || "none"),
-    "term " + st.term, "commit " + st.commit_index, "applied " + st.applied_index,
-    "lag " + (st.apply_lag ?? 0),
-  ];
-  document.getElementById("peer-summary").textContent = parts.join(" · ");
+function bytesText(n) {
+  if (n == null) return "—";
+  if (n < 1024) return n + " B";
+  if (n < 1048576) return (n / 1024).toFixed(1) + " KiB";
+  return (n / 1048576).toFixed(1) + " MiB";
+}
+
+function badge(status) {
+  return el("span", { class: "badge status-" + status }, status);
+}
+
+function link(href, text) { return el("a", { href }, text); }
+
+// A message line in a view: kind "ok" or "error"; an empty text hides it.
+function say(box, text, kind) {
+  box.hidden = !text;
+  box.className = "message " + (kind || "ok");
+  box.textContent = text || "";
+}
+
+// --- header: this peer, warnings --------------------------------------------------------
+
+function clusterWarnings(st, peers) {
   const warnings = [];
   if (!st.leader) warnings.push("No leader: schedules are not firing.");
   // clock_offset: this peer's clock minus the majority's; peers[].clock_skew: that peer's
@@ -92,171 +175,110 @@ function renderStatus(st) {
     if (!p.self && typeof value === "number" && Math.abs(value + (own || 0)) > limit) {
       warnings.push("Clock skew of " + value.toFixed(2) + " s on " + p.id + ".");
     }
+    if (!p.self && p.reachable === false) warnings.push(p.id + " is unreachable.");
+    if (p.match_index != null && st.commit_index - p.match_index > LAG_WARN_ENTRIES) {
+      warnings.push(p.id + " is " + (st.commit_index - p.match_index) + " entries behind.");
+    }
+  }
+  for (const [id, other] of Object.entries(peers || {})) {
+    if (other && other.apply_lag > LAG_WARN_ENTRIES) {
+      warnings.push(id + " has " + other.apply_lag + " entries left to apply.");
+    }
   }
   if (st.role === "leader" && st.firing === false && st.firing_reason) {
     warnings.push("Not firing: " + st.firing_reason + ".");
   }
+  return warnings;
+}
+
+function renderHeader(st, peers) {
+  const parts = ["peer " + st.id, "role " + st.role, "leader " + (st.leader || "none"),
+    "term " + st.term, "applied " + st.applied_index, "lag " + (st.apply_lag ?? 0)];
+  document.getElementById("peer-summary").textContent = parts.join(" · ");
+  const warnings = clusterWarnings(st, peers);
   const box = document.getElementById("warnings");
   box.hidden = warnings.length === 0;
   box.textContent = warnings.join(" ");
 }
 
-function peerLag(n, st) {
-  // The leader knows how far each follower's log matches; every peer knows its own apply lag.
-  if (n.match_index != null) return Math.max(0, st.commit_index - n.match_index);
-  if (n.self) return st.apply_lag ?? 0;
-  return "—";
-}
-
-function renderCluster(nodes, st) {
-  replaceRows("#cluster", nodes.map((n) => el("tr", { "data-node": n.name },
-    el("td", {}, n.name + (n.leader ? " ★ leader" : "") + (n.self ? " (this peer)" : "")),
-    el("td", {}, n.kind),
-    el("td", {}, (n.roles || []).join(", ")),
-    el("td", { class: n.healthy ? "healthy" : "unhealthy" }, n.healthy ? "up" : "down"),
-    el("td", {}, n.load == null ? "—" : Math.round(n.load * 100) + "%"),
-    el("td", {}, n.active_runs ?? 0),
-    el("td", { class: "lag" }, n.kind === "peer" ? peerLag(n, st) : ""),
-    el("td", {}, n.api || ""))));
-}
-
-function strip(runs) {
-  const box = el("div", { class: "strip" });
-  for (const r of runs.slice().reverse()) {
-    box.append(el("span", {
-      class: "cell status-" + r.status,
-      title: r.slot + " " + r.status + (r.exit_code != null ? " (exit " + r.exit_code + ")" : ""),
-      onclick: (ev) => { ev.stopPropagation(); showRun(r); },
-    }));
-  }
-  return box;
-}
-
-function scheduleText(s) {
-  return typeof s === "string" ? s : JSON.stringify(s);
-}
-
-async function renderJobs(jobs) {
-  const histories = await Promise.all(jobs.slice(0, STRIP_JOBS).map((j) =>
-    getJSON("/runs?job=" + encodeURIComponent(j.name) + "&limit=" + STRIP_RUNS)
-      .then((p) => p.items).catch(() => [])));
-  document.getElementById("jobs-empty").hidden = jobs.length > 0;
-  replaceRows("#jobs", jobs.map((j, i) => {
-    const last = j.last_run || (histories[i] || [])[0];
-    const row = el("tr", { class: "clickable" + (j.name === selectedJob ? " selected" : ""),
-                           "data-job": j.name, onclick: () => selectJob(j.name) },
-      el("td", { class: "job-name" }, j.name),
-      el("td", { class: "job-status" }, j.status),
-      el("td", {}, scheduleText(j.schedule) + (j.tz && j.tz !== "UTC" ? " (" + j.tz + ")" : "")),
-      timeCell(j.next_run, "next-run"),
-      el("td", { class: "last-outcome" },
-        last ? last.status + (last.finished_at ? " " + relative(last.finished_at) : "") : "—"),
-      el("td", {}, strip(histories[i] || [])));
-    return row;
-  }));
-}
-
-function field(dl, name, value, cls) {
-  dl.append(el("dt", {}, name), el("dd", cls ? { class: cls } : {}, value));
-}
-
-async function renderJobDetail() {
-  const section = document.getElementById("job-detail");
-  if (!selectedJob) { section.hidden = true; return; }
-  const [job, runs] = await Promise.all([
-    getJSON("/jobs/" + encodeURIComponent(selectedJob)),
-    getJSON("/runs?job=" + encodeURIComponent(selectedJob) + "&limit=50"),
-  ]);
-  section.hidden = false;
-  document.getElementById("job-detail-name").textContent = job.name;
-  const dl = document.getElementById("job-fields");
-  dl.replaceChildren();
-  for (const key of ["description", "status", "schedule", "tz", "type", "command", "cwd",
-                     "user", "timeout", "retries", "concurrency", "catchup", "jitter",
-                     "hosts", "roles", "labels", "version", "created_at", "updated_at"]) {
-    const v = job[key];
-    if (v == null || v === "" || (Array.isArray(v) && v.length === 0)) continue;
-    field(dl, key, typeof v === "object" ? JSON.stringify(v) : v);
-  }
-  field(dl, "next runs", (job.next_runs || []).join("\n") || "—", "next-runs");
-  // Environment values may hold secrets: show the names only.
-  for (const name of Object.keys(job.env || {})) {
-    field(dl, "env " + name, "••• (redacted)", "redacted");
-  }
-  if (job.script) field(dl, "script", "(" + job.script.length + " base64 chars, not shown)");
-  replaceRows("#runs", runs.items.map((r) => el("tr", {
-    class: "clickable" + (r.id === selectedRun ? " selected" : ""), "data-run": r.id,
-    onclick: () => showRun(r) },
-    el("td", {}, r.id), el("td", {}, r.slot), el("td", {}, r.attempt),
-    el("td", {}, r.peer || ""), el("td", {}, r.target || ""),
-    el("td", {}, el("span", { class: "badge status-" + r.status }, r.status)),
-    el("td", {}, r.exit_code ?? ""), el("td", {}, r.reason || ""))));
-}
-
-function selectJob(name) {
-  selectedJob = name;
-  saveHash();
-  refresh();
-}
-
-// The selection lives in the URL (#job=NAME&run=ID), so a view can be linked and reloaded.
-function saveHash() {
-  const parts = [];
-  if (selectedJob) parts.push("job=" + encodeURIComponent(selectedJob));
-  if (selectedRun) parts.push("run=" + encodeURIComponent(selectedRun));
-  history.replaceState(null, "", parts.length ? "#" + parts.join("&") : location.pathname);
-}
-
-function loadHash() {
-  const params = new URLSearchParams(location.hash.slice(1));
-  selectedJob = params.get("job");
-  return params.get("run");
-}
-
-async function showRun(run) {
-  selectedRun = run.id;
-  saveHash();
-  document.getElementById("run-output").hidden = false;
-  document.getElementById("run-output-id").textContent = run.id + " (" + run.status + ")";
-  const note = document.getElementById("run-output-note");
+async function refreshHeader() {
   try {
-    const out = await getJSON("/runs/" + encodeURIComponent(run.id) + "/output");
-    document.getElementById("run-stdout").textContent = out.stdout;
-    document.getElementById("run-stderr").textContent = out.stderr;
-    note.textContent = "Whole output, from " + (run.peer || "the executing peer") + ".";
-  } catch (err) {
-    document.getElementById("run-stdout").textContent = run.stdout_tail || "";
-    document.getElementById("run-stderr").textContent = run.stderr_tail || "";
-    note.textContent = "Replicated tail only (" + err.message + ").";
-  }
-}
-
-async function refresh() {
-  try {
-    const [st, nodes, jobs] = await Promise.all([
-      getJSON("/status"), getJSON("/nodes"), getJSON("/jobs?limit=200"),
-    ]);
-    renderStatus(st);
-    renderCluster(nodes.items, st);
-    await renderJobs(jobs.items);
-    await renderJobDetail();
-    showError(null);
+    renderHeader(await api.get("/status"));
   } catch (err) {
     showError("Cannot reach the API: " + err.message);
   }
 }
 
-async function start() {
-  const runId = loadHash();
-  await refresh();
-  if (runId) {
-    try {
-      await showRun(await getJSON("/runs/" + encodeURIComponent(runId)));
-    } catch (err) {
-      showError("Run " + runId + ": " + err.message);
-    }
-  }
-  setInterval(refresh, POLL_MS);
+function showError(message) {
+  const box = document.getElementById("fetch-error");
+  box.hidden = !message;
+  box.textContent = message || "";
 }
 
-start();
+// --- router: #/jobs?..., #/job/NAME, #/job/NAME/edit, #/new, #/run/ID, #/cluster ---------
+
+function parseHash() {
+  const hash = location.hash.replace(/^#\/?/, "");
+  const [path, query] = hash.split("?");
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  const params = Object.fromEntries(new URLSearchParams(query || ""));
+  if (parts[0] === "job" && parts[1]) {
+    return { name: parts[2] === "edit" ? "edit" : "job", params: { ...params, job: parts[1] } };
+  }
+  if (parts[0] === "run" && parts[1]) return { name: "run", params: { ...params, id: parts[1] } };
+  if (parts[0] === "new") return { name: "edit", params };
+  if (parts[0] === "cluster") return { name: "cluster", params };
+  return { name: "jobs", params };
+}
+
+function go(hash) {
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
+async function refreshView() {
+  const mine = current;
+  if (!mine || !mine.view.refresh) return;
+  try {
+    await mine.view.refresh(mine.params, mine.root);
+    if (current === mine) showError(null);
+  } catch (err) {
+    // A refresh that finishes after the page moved on wrote into a detached view: ignore it.
+    if (current !== mine) return;
+    showError(err.status === 404 ? err.message : "Cannot reach the API: " + err.message);
+  }
+}
+
+async function route() {
+  if (current) {
+    clearInterval(current.timer);
+    if (current.view.leave) current.view.leave();
+  }
+  const { name, params } = parseHash();
+  const view = VIEWS[name];
+  // A fresh root per visit: a late answer for the view left behind renders into a node no
+  // longer in the page, never into this one.
+  const root = el("div", { class: "view", "data-view": name });
+  document.getElementById("view").replaceChildren(root);
+  for (const a of document.querySelectorAll("nav a")) {
+    a.classList.toggle("active", a.dataset.nav === name);
+  }
+  current = { name, params, root, view, timer: null };
+  const mine = current;
+  view.render(params, root);
+  await refreshView();
+  if (current === mine && view.refresh) current.timer = setInterval(refreshView, POLL_MS);
+}
+
+function start() {
+  window.addEventListener("hashchange", route);
+  document.getElementById("token-clear").addEventListener("click", () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    say(document.getElementById("token-state"), "Token forgotten.", "ok");
+  });
+  refreshHeader();
+  setInterval(refreshHeader, 6 * POLL_MS);
+  route();
+}
+
+window.addEventListener("load", start);

@@ -28,6 +28,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from raftcron.api import output_stream
 from raftcron.api.openapi import build_document
 from raftcron.api.routes import ROUTES
 from tests.support.api import SELF, LiveApi, fire_record
@@ -46,10 +47,13 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
     api = LiveApi(tmp_path_factory.mktemp("schemathesis"))
     api.node.peers = [{"id": SELF, "self": True, "reachable": True}]  # a single peer
     api.ctx.wait_timeout = WAIT
+    # run-1 stays pending (nothing runs it here): its followed output would never end.
+    follow, output_stream.MAX_FOLLOW = output_stream.MAX_FOLLOW, 0.2
     # What the document's examples name (job `backup`, run `run-1`), so the generated
     # requests reach the routes behind them, not only their 404s.
     _restore(api)
     yield api
+    output_stream.MAX_FOLLOW = follow
     api.close()
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.api import SELF, LiveApi, fire_record, job_body
-from tests.support.fake_node import OTHER
+from tests.support.fake_node import OTHER, THIRD
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -55,32 +55,43 @@ def row(dom: str, attr: str, value: str) -> str:
     return match.group(0)
 
 
-def test_dashboard_shows_jobs_with_next_run_and_the_cluster(api: LiveApi, tmp_path: Path) -> None:
+def test_dashboard_lists_jobs_with_next_run_outcomes_and_counts(api: LiveApi,
+                                                                 tmp_path: Path) -> None:
     dom = render(api.url + "/", tmp_path / "profile")
     backup = row(dom, "data-job", "backup")
     assert "2030-01-01T01:00:00Z" in backup  # next run, from the API's next_run
-    assert "failed" in backup  # last outcome
-    assert 'class="cell status-failed"' in backup  # the run-history strip
+    assert 'class="cell status-failed"' in backup  # the last-20-outcomes strip
+    assert "every hour at :00" in backup  # the schedule's human reading
     report = row(dom, "data-job", "report")
-    assert "2030-01-01T06:30:00Z" in report
-    leader = row(dom, "data-node", SELF)
-    assert "leader" in leader and "up" in leader
-    assert "leader 127.0.0.1:7101" in dom and "applied 5" in dom
+    assert "2030-01-01T06:30:00Z" in report and "every day at 06:30" in report
+    counts = re.search(r'id="job-counts".*?</div>', dom, re.S)
+    assert counts and "scheduled <b>2</b>" in counts.group(0)
+    assert "leader 127.0.0.1:7101" in dom and "applied" in dom
     assert "Cannot reach the API" not in dom
 
 
-def test_dashboard_job_detail_redacts_env_and_shows_run_output(
-    api: LiveApi, tmp_path: Path
-) -> None:
-    dom = render(api.url + "/#job=backup&run=r1", tmp_path / "profile")
-    detail = dom[dom.index('id="job-detail"'):]
-    assert "DB_PASSWORD" in detail and "(redacted)" in detail
+def test_dashboard_cluster_view_marks_the_leader(api: LiveApi, tmp_path: Path) -> None:
+    dom = render(api.url + "/#/cluster", tmp_path / "profile")
+    me = row(dom, "data-peer", SELF)
+    assert "leader" in me and "this peer" in me
+    assert "unreachable" in row(dom, "data-peer", THIRD) or "no" in row(dom, "data-peer", THIRD)
+
+
+def test_dashboard_job_page_redacts_env_and_escapes_text(api: LiveApi, tmp_path: Path) -> None:
+    dom = render(api.url + "/#/job/backup", tmp_path / "profile")
+    assert "DB_PASSWORD" in dom and "(redacted)" in dom
     assert "hunter2" not in dom
     # user text is shown as text, never as markup
-    assert html.escape('<img src=x onerror="document.title=1">', quote=False) in detail
-    assert "<img" not in detail
-    assert "whole output of r1" in dom and "boom on stderr" in dom
+    assert html.escape('<img src=x onerror="document.title=1">', quote=False) in dom
+    assert "<img" not in dom
     assert row(dom, "data-run", "r1")
+    assert 'id="fire-times-table"' in dom and 'id="duration-chart"' in dom
+
+
+def test_dashboard_run_page_shows_the_whole_output(api: LiveApi, tmp_path: Path) -> None:
+    dom = render(api.url + "/#/run/r1", tmp_path / "profile")
+    assert "whole output of r1" in dom and "boom on stderr" in dom
+    assert "Ended: failed, exit 3" in dom
 
 
 def test_dashboard_assets_are_local_and_locked_down(api: LiveApi) -> None:
@@ -88,7 +99,8 @@ def test_dashboard_assets_are_local_and_locked_down(api: LiveApi) -> None:
     assert status == 200 and headers["Content-Type"].startswith("text/html")
     assert "default-src 'self'" in headers["Content-Security-Policy"]
     assert "http://" not in page and "https://" not in page
-    for name, kind in (("app.js", "javascript"), ("style.css", "text/css")):
+    scripts = ("app.js", "jobs.js", "job.js", "run.js", "cluster.js", "forms.js")
+    for name, kind in (*((n, "javascript") for n in scripts), ("style.css", "text/css")):
         status, headers, body = api.request("GET", f"/static/{name}")
         assert status == 200 and kind in headers["Content-Type"]
         assert "https://" not in body
@@ -106,3 +118,16 @@ def test_dashboard_warns_of_clock_skew_as_status_reports_it(api: LiveApi,
     api.node.set_peer(OTHER, clock_skew=0.2)
     dom = render(api.url + "/", tmp_path / "profile2")
     assert "Clock skew" not in dom
+
+
+def test_dashboard_asks_for_the_read_token_when_the_cluster_needs_one(tmp_path: Path) -> None:
+    live = LiveApi(tmp_path / "api", read_token="reader-secret")
+    try:
+        live.request("POST", "/jobs", job_body("backup"), token="reader-secret")
+        dom = render(live.url + "/", tmp_path / "profile")
+    finally:
+        live.close()
+    box = re.search(r'<div id="token-box"[^>]*>.*?</div>', dom, re.S)
+    assert box and "hidden" not in box.group(0).split(">", 1)[0]
+    assert "needs a token to read" in box.group(0)
+    assert 'data-job="backup"' not in dom and "reader-secret" not in dom
