@@ -70,8 +70,9 @@ def test_cli_jobs_pause_resume_run_rm(api: LiveApi, capsys: pytest.CaptureFixtur
     assert code == 3 and out == "" and "no job named 'a'" in err  # not found
 
 
-def test_cli_errors_exit_with_their_kind_without_traceback(api: LiveApi, capsys: pytest.CaptureFixture[str],
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_errors_exit_with_their_kind_without_traceback(
+        api: LiveApi, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     code, _, err = run(capsys, "jobs", "add", "x", "--schedule", "99 * * * *", "--", "true")
     assert code == 2 and "minute" in err and "Traceback" not in err
     code, _, err = run(capsys, "jobs", "add", "x", "--schedule", "@hourly")

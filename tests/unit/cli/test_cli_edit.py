@@ -19,7 +19,7 @@ def test_cli_jobs_add_sets_every_job_field(api: LiveApi, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     script = tmp_path / "job.py"
     script.write_text("print('hi')\n")
-    code, out, err = run(
+    code, _, err = run(
         capsys, "jobs", "add", "every", "--schedule", "@every 5m", "--tz", "Europe/Paris",
         "--description", "all of it", "--script", str(script), "--interpreter",
         "/usr/bin/env python3", "--env", "A=1", "--cwd", "/tmp", "--user", "nobody",
