@@ -3,12 +3,15 @@ person reads (issue 13, items 2, 5 and 6)."""
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import json
 import threading
 
 import pytest
 
-from raftcron.cli import main
+from raftcron.cli import SUBCOMMANDS, _Parser, main
+from raftcron.cli.completion_cmd import _actions
 from raftcron.cli.output import run_outcome, utc_time, zone_time
 from tests.support.api import SELF, LiveApi, fire_record
 from tests.support.wait import wait_until
@@ -131,3 +134,25 @@ def test_cli_runs_list_slot_has_no_microseconds(
                                             run_id="r1")], "at": "2030-01-01T00:01:00Z"})
     code, out, _ = run(capsys, "runs", "list")
     assert code == 0 and "2030-01-01T00:01:00Z" in out and ".123456" not in out
+
+
+def test_cli_next_json_prints_a_json_array(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "next", "30 2 * * *", "--after", "2030-01-01T00:00:00Z",
+                       "--count", "2", "--json")
+    assert code == 0
+    assert json.loads(out) == ["2030-01-01T02:30:00+00:00", "2030-01-02T02:30:00+00:00"]
+
+
+def test_cli_every_client_option_has_help_text() -> None:
+    missing = []
+    for name in ("jobs", "runs", "nodes", "status", "import-crontab", "backup", "restore",
+                 "next"):
+        parser = _Parser(prog=f"raftcron {name}")
+        importlib.import_module(SUBCOMMANDS[name]).add_arguments(parser, name)
+        parsers = {"": parser, **_actions(parser)}
+        for action_name, sub in parsers.items():
+            for action in sub._actions:
+                if action.option_strings and not isinstance(action, argparse._HelpAction) \
+                        and not action.help:
+                    missing.append(f"{name} {action_name} {action.option_strings[0]}")
+    assert not missing, missing
