@@ -42,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.description = BACKUP_HELP if name == "backup" else RESTORE_HELP
     if name == "backup":
         parser.add_argument("file", metavar="FILE", help="where to write the backup")
-        parser.add_argument("--api", help=f"any peer's API URL (default ${API_ENV} or "
+        parser.add_argument("--api", help=f"any peer's API URL, or several, comma-separated "
+                                          f"(default ${API_ENV} or "
                                           f"{DEFAULT_API})")
         parser.add_argument("--strong", action="store_true",
                             help="first make the peer apply everything committed")

@@ -347,21 +347,34 @@ class Client:
 
     def download_backup(self, dest: Path, *, consistency: str | None = None) -> int:
         """GET /backup into the file `dest` (created or truncated), in chunks; returns the
-        bytes written. Sends the token even though this is a read: the route needs it."""
-        url = self._url("/backup", {"consistency": consistency})
+        bytes written. Sends the token even though this is a read: the route needs it. A
+        peer that cannot be reached or answers 503 is skipped for the next one."""
         headers = {"Accept": "application/vnd.sqlite3, application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        req = urllib.request.Request(url, method="GET", headers=headers)
         # Opened first: a file we cannot write is the caller's OSError, not "cannot reach".
         with open(dest, "wb") as out:
-            try:
-                resp = urllib.request.urlopen(req, timeout=self.timeout)
-            except urllib.error.HTTPError as exc:
-                raise self._http_error(exc, url, None) from None
-            except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-                reason = getattr(exc, "reason", exc)
-                raise UnavailableError(f"cannot reach {self.base_url}: {reason}") from None
+            resp = None
+            for attempt in range(len(self.peers)):
+                index = (self._current + attempt) % len(self.peers)
+                url = self._url("/backup", {"consistency": consistency}, self.peers[index])
+                req = urllib.request.Request(url, method="GET", headers=headers)
+                try:
+                    resp = urllib.request.urlopen(req, timeout=self.timeout)
+                except urllib.error.HTTPError as exc:
+                    error = self._http_error(exc, url, None)
+                    if exc.code != 503 or attempt == len(self.peers) - 1:
+                        raise error from None
+                    continue
+                except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+                    if attempt == len(self.peers) - 1:
+                        reason = getattr(exc, "reason", exc)
+                        raise UnavailableError(
+                            f"cannot reach {self.peers[index]}: {reason}") from None
+                    continue
+                self._current = index
+                break
+            assert resp is not None
             with resp:
                 self._finish(resp.status, resp.headers, b"")
                 size = 0

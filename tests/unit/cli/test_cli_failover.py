@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -153,3 +154,13 @@ def test_cli_exit_statuses_are_distinct_and_documented(tmp_path: Path) -> None:
     for code, meaning in exits.TABLE:
         assert f"  {code:<5}{meaning}" in text
         assert f"| {code} |" in docs
+
+
+def test_cli_backup_skips_a_dead_peer(api: LiveApi, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    dest = tmp_path / "state.backup"
+    code, out, err = run(capsys, "backup", str(dest), "--api", f"{_dead_url()},{api.url}",
+                         "--json")
+    assert code == 0, err
+    answer = json.loads(out)
+    assert answer["api"] == api.url and answer["bytes"] == dest.stat().st_size > 0
