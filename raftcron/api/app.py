@@ -22,7 +22,7 @@ import aiohttp
 from aiohttp import web
 
 from raftcron.api import openapi
-from raftcron.api.auth import authorize, bearer
+from raftcron.api.auth import admit, bearer
 from raftcron.api.context import ApiContext, Fetched, Runtime
 from raftcron.api.errors import error_response, internal_error
 from raftcron.api.http import MAX_INDEX, MAX_WAIT, HttpError, Request, Response
@@ -101,7 +101,7 @@ async def _read_barrier(rt: Runtime, req: Request) -> None:
 def _adapt(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         rt = request.app[RUNTIME]
-        role = authorize(route.required, bearer(request.headers), rt.ctx.tokens)
+        role, actor = admit(route.required, bearer(request.headers), rt.ctx.tokens)
         body = await _body(request) if request.method in WRITE_METHODS else None
         req = Request(
             method=request.method,
@@ -111,10 +111,16 @@ def _adapt(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse
             headers=request.headers,
             body=body,
             role=role,
+            actor=actor,
         )
         if request.method == "GET":
             await _read_barrier(rt, req)
-        return _to_aiohttp(await route.handler(rt, req))
+        resp = await route.handler(rt, req)
+        if request.method in WRITE_METHODS:
+            # Who changed what: the token's name (never its value), for the operator's log.
+            log.info("api %s %s -> %d by %s", request.method, request.path, resp.status,
+                     f"token {actor!r}" if actor else "no token")
+        return _to_aiohttp(resp)
 
     handle.__name__ = route.handler.__name__
     return handle

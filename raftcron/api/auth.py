@@ -1,11 +1,14 @@
 """Who is asking, and may they: the one place that authorises an API request.
 
-Three optional tokens, compared in constant time (`hmac.compare_digest`), each presented as
-`Authorization: Bearer <token>`:
+Named tokens (`[tokens.NAME]`, each a reader, writer or admin: `raftcron.config.tokens`) and
+three optional single ones, all compared in constant time (`hmac.compare_digest`), each
+presented as `Authorization: Bearer <token>`. The caller's token *name* (never its value) goes
+with the request (`Request.actor`) into the log and the audit history. The single tokens:
 
-- the write token (`RAFTCRON_TOKEN` / `token`): every write. Unset: writes are open.
-- the read token (`RAFTCRON_READ_TOKEN` / `read_token`): when set, every read needs it (or
-  the write or admin token). Unset (the default): reads are open.
+- the write token (`RAFTCRON_TOKEN` / `token`): every write. Without any writer token
+  configured, writes are open.
+- the read token (`RAFTCRON_READ_TOKEN` / `read_token`): when set, every read needs a token
+  (as with `reads_need_token = true`). Otherwise (the default) reads are open.
 - the admin token (`RAFTCRON_ADMIN_TOKEN` / `admin_token`): good for everything, and the
   only token that may create or change a privileged job (`raftcron.model.privilege`).
 
@@ -27,8 +30,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from raftcron.api.http import HttpError, Role
+from raftcron.config.tokens import NamedToken, TokenRole, all_tokens
 
-__all__ = ["Need", "Role", "Tokens", "authorize", "bearer", "role_of"]
+__all__ = ["Need", "Role", "Tokens", "admit", "authorize", "bearer", "identify", "role_of"]
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
@@ -43,11 +47,41 @@ class Need(StrEnum):
 
 @dataclass(frozen=True)
 class Tokens:
-    """The configured tokens (None: not configured). Never shown by repr()."""
+    """The configured tokens (None: not configured). Never shown by repr().
+
+    `write`, `read` and `admin` are the single tokens of the config; `named` the
+    `[tokens.NAME]` ones (`raftcron.config.tokens` states the rules)."""
 
     write: str | None = field(default=None, repr=False)
     read: str | None = field(default=None, repr=False)
     admin: str | None = field(default=None, repr=False)
+    named: tuple[NamedToken, ...] = ()
+    reads_need_token: bool = False
+    entries: tuple[NamedToken, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "entries", all_tokens(
+            self.named, token=self.write, read_token=self.read, admin_token=self.admin))
+
+    @property
+    def writes_closed(self) -> bool:
+        """Writes need a token: at least one writer token is configured."""
+        return any(t.role is TokenRole.WRITER for t in self.entries)
+
+    @property
+    def reads_closed(self) -> bool:
+        """Reads need a token: `reads_need_token`, or the single read token is set."""
+        return self.reads_need_token or self.read is not None
+
+    @property
+    def admin_configured(self) -> bool:
+        """An admin token exists: privileged jobs need it (`model.privilege`)."""
+        return any(t.role is TokenRole.ADMIN for t in self.entries)
+
+
+#: A token's role in the config -> what it proves to the API.
+_ROLES = {TokenRole.READER: Role.READER, TokenRole.WRITER: Role.WRITER,
+          TokenRole.ADMIN: Role.ADMIN}
 
 
 def bearer(headers: Mapping[str, str]) -> str | None:
@@ -58,47 +92,55 @@ def bearer(headers: Mapping[str, str]) -> str | None:
     return value.strip()
 
 
-def _same(presented: str, configured: str | None) -> bool:
-    if configured is None:
-        return False
-    return hmac.compare_digest(presented.encode("utf-8"), configured.encode("utf-8"))
+def identify(presented: str | None, tokens: Tokens) -> tuple[Role, str | None] | None:
+    """The role `presented` earns and the matching token's name (`(ANONYMOUS, None)` without a
+    token); None when a token was presented that matches none.
+
+    Every configured token is compared in constant time (`hmac.compare_digest`), with no early
+    exit, so the time taken does not say which one matched."""
+    if presented is None:
+        return Role.ANONYMOUS, None
+    given = presented.encode("utf-8")
+    found: tuple[Role, str | None] | None = None
+    for token in tokens.entries:
+        if hmac.compare_digest(given, token.value.encode("utf-8")):
+            role = _ROLES[token.role]
+            if found is None or role > found[0]:  # the highest role the value earns
+                found = role, token.name
+    return found
 
 
 def role_of(presented: str | None, tokens: Tokens) -> Role | None:
-    """The role `presented` earns; None when a token was presented that matches none.
-
-    Every configured token is compared (no early exit), so the time taken does not say
-    which one matched."""
-    if presented is None:
-        return Role.ANONYMOUS
-    matches = [(Role.ADMIN, _same(presented, tokens.admin)),
-               (Role.WRITER, _same(presented, tokens.write)),
-               (Role.READER, _same(presented, tokens.read))]
-    for role, matched in matches:
-        if matched:
-            return role
-    return None
+    """The role `presented` earns; None when a token was presented that matches none."""
+    caller = identify(presented, tokens)
+    return None if caller is None else caller[0]
 
 
 def authorize(need: Need, presented: str | None, tokens: Tokens) -> Role:
     """The caller's role if it may use a route needing `need`; HttpError 401/403 otherwise."""
-    role = role_of(presented, tokens)
+    return admit(need, presented, tokens)[0]
+
+
+def admit(need: Need, presented: str | None,
+          tokens: Tokens) -> tuple[Role, str | None]:
+    """`authorize`, also giving the name of the caller's token (None: no token)."""
+    caller = identify(presented, tokens)
     if need is Need.NONE:
-        return role if role is not None else Role.ANONYMOUS
-    if role is None:
+        return caller if caller is not None else (Role.ANONYMOUS, None)
+    if caller is None:
         raise HttpError(401, "authorization: wrong token", field="authorization",
                         headers=_CHALLENGE)
+    role = caller[0]
     if need is Need.READ:
-        if role >= Role.READER or tokens.read is None:
-            return role
+        if role >= Role.READER or not tokens.reads_closed:
+            return caller
         raise HttpError(401, "authorization: reads need 'Authorization: Bearer <token>' "
-                             "(the read, write or admin token)", field="authorization",
+                             "(a reader, writer or admin token)", field="authorization",
                         headers=_CHALLENGE)
-    if role >= Role.WRITER or tokens.write is None:
-        return role
+    if role >= Role.WRITER or not tokens.writes_closed:
+        return caller
     if role is Role.READER:
-        raise HttpError(403, "authorization: the read token cannot write",
+        raise HttpError(403, "authorization: a reader token cannot write",
                         field="authorization")
     raise HttpError(401, "authorization: this write needs 'Authorization: Bearer <token>'",
                     field="authorization", headers=_CHALLENGE)
-

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from raftcron.api.auth import Tokens
+from raftcron.config.tokens import NamedToken, TokenRole
 from raftcron.durations import format_time
 from raftcron.model.privilege import Identity
 
@@ -34,6 +35,10 @@ T = TypeVar("T")
 #: (status, content type, body) of a GET to another peer's API.
 Fetched = tuple[int, str, bytes]
 Fetcher = Callable[[str, float], Awaitable[Fetched]]
+
+
+#: Which configured token a peer shows first when it proxies a read: the least powerful.
+_CREDENTIAL_ORDER = {TokenRole.READER: 0, TokenRole.WRITER: 1, TokenRole.ADMIN: 2}
 
 
 @dataclass
@@ -55,6 +60,10 @@ class ApiContext:
     admin_token: str | None = None
     #: When set, every read but liveness/readiness needs a token (`api/auth.py`).
     read_token: str | None = None
+    #: The `[tokens.NAME]` tokens with their roles (`config/tokens.py`).
+    named_tokens: tuple[NamedToken, ...] = ()
+    #: Every read but liveness/readiness needs a token of any role.
+    reads_need_token: bool = False
     #: Without an admin token: accept privileged jobs from any writer (else refuse them).
     allow_privileged_jobs: bool = False
     #: Users any writer's job may run as (never root): `privilege.py`.
@@ -71,12 +80,22 @@ class ApiContext:
 
     @property
     def tokens(self) -> Tokens:
-        return Tokens(write=self.token, read=self.read_token, admin=self.admin_token)
+        """The tokens as `api/auth.py` checks them (built once per configuration)."""
+        key = (self.token, self.read_token, self.admin_token, self.named_tokens,
+               self.reads_need_token)
+        cached = self.__dict__.get("_tokens")
+        if cached is None or cached[0] != key:
+            cached = (key, Tokens(write=self.token, read=self.read_token, admin=self.admin_token,
+                                  named=self.named_tokens,
+                                  reads_need_token=self.reads_need_token))
+            self.__dict__["_tokens"] = cached
+        return cached[1]
 
     def peer_credential(self) -> str | None:
         """The token this peer shows another peer's API when it proxies a read: the least
-        powerful one configured that may read (peers share their tokens)."""
-        return self.read_token or self.token or self.admin_token
+        powerful one configured that may read (peers share their configuration)."""
+        entries = sorted(self.tokens.entries, key=lambda t: _CREDENTIAL_ORDER[t.role])
+        return entries[0].value if entries else None
 
 
 @dataclass

@@ -67,6 +67,8 @@ class Request:
     body: Any = None
     #: What the caller's token proves (`api/auth.py`).
     role: Role = Role.ANONYMOUS
+    #: The name of the caller's token (None: no token): what logs and the audit history show.
+    actor: str | None = None
 
     @property
     def admin(self) -> bool:

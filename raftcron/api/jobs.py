@@ -22,7 +22,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from raftcron import model, schedule
-from raftcron.api import group_commit, nextfire
+from raftcron.api import actor, group_commit, nextfire
 from raftcron.api.http import HttpError, Request, Response, json_response, page
 from raftcron.api.jobview import REDACTED, load_job, next_run, public, redact, with_next_runs
 from raftcron.api.results import check_result
@@ -123,7 +123,7 @@ def put_args(rt: Runtime, req: Request, job: model.Job, *, create_only: bool) ->
     job_dict = model.job_to_dict(job)
     ctx = rt.ctx
     decision = privilege.decide(job_dict.get("user"), ctx.identity, is_admin=req.admin,
-                                admin_configured=ctx.admin_token is not None,
+                                admin_configured=ctx.tokens.admin_configured,
                                 allow_privileged=ctx.allow_privileged_jobs,
                                 unprivileged_users=ctx.unprivileged_users)
     if not decision.allowed:
@@ -134,7 +134,8 @@ def put_args(rt: Runtime, req: Request, job: model.Job, *, create_only: bool) ->
     expanded = schedule.parse(
         job_dict["schedule"], tz=job_dict.get("tz") or "UTC", name=job_dict["name"], anchor=anchor
     ).expanded
-    return {"job": job_dict, "expanded": expanded, "at": rt.now_iso(), "create_only": create_only}
+    return actor.stamp(rt, req, {"job": job_dict, "expanded": expanded, "at": rt.now_iso(),
+                                 "create_only": create_only})
 
 
 async def _precheck(rt: Runtime, req: Request, name: str, *, want: bool) -> None:
@@ -201,7 +202,7 @@ async def delete_job(rt: Runtime, req: Request) -> Response:
     name = req.params["name"]
     await _precheck(rt, req, name, want=True)
     await _refuse_managed(rt, req, name)
-    args = {"name": name, "at": rt.now_iso()}
+    args = actor.stamp(rt, req, {"name": name, "at": rt.now_iso()})
     result = await rt.propose("delete_job", args, req.idempotency_key())
     check_result(result, job=name)
     return json_response({"name": name, "deleted": True})
@@ -210,8 +211,8 @@ async def delete_job(rt: Runtime, req: Request) -> Response:
 async def _set_paused(rt: Runtime, req: Request, paused: bool) -> Response:
     name = req.params["name"]
     await _precheck(rt, req, name, want=True)
-    args = await nextfire.add_to_resume(rt, {"name": name, "paused": paused,
-                                             "at": rt.now_iso()})
+    args = await nextfire.add_to_resume(rt, actor.stamp(rt, req, {
+        "name": name, "paused": paused, "at": rt.now_iso()}))
     result = await rt.propose("set_paused", args, req.idempotency_key())
     check_result(result, job=name)
     return json_response(await job_view(rt, name, req))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from raftcron import model
+from raftcron.api import actor
 from raftcron.api.cluster import view
 from raftcron.api.http import Request, Response, json_response, page
 from raftcron.api.results import check_result
@@ -103,7 +104,7 @@ async def put_node(rt: Runtime, req: Request) -> Response:
     name = req.params["name"]
     _refuse_peer(rt, name)
     node = model.node_from_dict(req.object_body(), name=name)
-    args = {"node": model.node_to_dict(node), "at": rt.now_iso()}
+    args = actor.stamp(rt, req, {"node": model.node_to_dict(node), "at": rt.now_iso()})
     result = await rt.propose("put_node", args, req.idempotency_key())
     check_result(result, node=name)
     return json_response(await _find(rt, name), status=201 if result.get("created") else 200)
@@ -115,6 +116,7 @@ async def delete_node(rt: Runtime, req: Request) -> Response:
     _refuse_peer(rt, name)
     if req.idempotency_key() is None and await rt.db(rt.ctx.read.get_node, name) is None:
         raise NodeNotFoundError(name)  # no log entry for a plain miss
-    result = await rt.propose("delete_node", {"name": name}, req.idempotency_key())
+    args = {"name": name, "at": rt.now_iso()} if actor.carries_by(rt) else {"name": name}
+    result = await rt.propose("delete_node", actor.stamp(rt, req, args), req.idempotency_key())
     check_result(result, node=name)
     return json_response({"name": name, "deleted": True})

@@ -115,6 +115,11 @@ def _page(item: str) -> dict:
 SCHEMAS: dict[str, Any] = {
     "Job": _JOB, "Run": _RUN, "Node": _NODE,
     "JobPage": _page("Job"), "RunPage": _page("Run"), "NodePage": _page("Node"),
+    "HistoryEntry": {"type": "object", "properties": {
+        "version": _INT, "op": {"enum": ["create", "update", "pause", "resume", "release",
+                                         "delete"]},
+        "at": _TIME, "by": _OPT_STR, "changes": {"type": ["object", "null"]}}},
+    "HistoryPage": _page("HistoryEntry"),
     "Status": {"type": "object", "properties": {
         "id": _STR, "role": {"enum": ["leader", "follower", "candidate"]},
         "leader": {"type": ["string", "null"]}, "term": _INT, "commit_index": _INT,

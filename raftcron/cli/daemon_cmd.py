@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     setup_logging(settings.log_format, peer=settings.self_id,
                   level=getattr(logging, args.log_level.upper()),
                   secrets=(settings.secret, settings.token, settings.admin_token,
-                           settings.read_token))
+                           settings.read_token, *(t.value for t in settings.named_tokens)))
     # Imported here so `raftcron --help` and flag errors stay fast.
     from raftcron.daemon.peer import Daemon
 

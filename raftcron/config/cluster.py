@@ -33,6 +33,7 @@ from raftcron.config.files import (
     load_nodes_dir,
     read_document,
 )
+from raftcron.config.tokens import NamedToken, parse_tokens
 from raftcron.config.tuning import CONFIG_KEYS, RaftTuning
 from raftcron.errors import ConfigError, ValidationError
 from raftcron.model import Node, node_from_dict
@@ -60,7 +61,8 @@ API_PORT_OFFSET = 1000
 TOP_KEYS = (
     "peers", "self", "api", "data_dir", "roles", "capacity", "jobs_dir", "nodes_dir",
     "log_format", "insecure", "secret", "token", "nodes", "raft", "scheduler", "notify",
-    "read_token", "admin_token", "allow_privileged_jobs", "unprivileged_users",
+    "read_token", "admin_token", "allow_privileged_jobs", "unprivileged_users", "tokens",
+    "reads_need_token",
 )
 #: [raft] tuning (`raftcron.config.tuning` owns their meaning), in seconds except the entry count.
 RAFT_KEYS = tuple(CONFIG_KEYS)
@@ -112,6 +114,8 @@ class ClusterConfig:
     token: str | None = field(default=None, repr=False)
     read_token: str | None = field(default=None, repr=False)   # when set, reads need a token
     admin_token: str | None = field(default=None, repr=False)  # privileged jobs need it
+    tokens: tuple[NamedToken, ...] = ()  # [tokens.NAME]: named tokens with roles (tokens.py)
+    reads_need_token: bool = False       # reads need a token (any role)
     allow_privileged_jobs: bool = False  # without an admin token: accept privileged jobs
     unprivileged_users: list[str] = field(default_factory=list)  # any writer may run as these
     nodes: list[Node] = field(default_factory=list)
@@ -161,13 +165,14 @@ def load_cluster_config(
         raise ConfigError("a cluster config is a .toml file", file=str(path))
     data = read_document(path)
     try:
-        config = _build(data, base=path.parent)
+        config = _build(data, base=path.parent, environ=environ)
     except ValidationError as exc:
         raise as_config_error(exc, file=path) from None
     return apply_env(replace(config, source=path), environ)
 
 
-def _build(data: Mapping[str, Any], *, base: Path) -> ClusterConfig:
+def _build(data: Mapping[str, Any], *, base: Path,
+           environ: Mapping[str, str] | None = None) -> ClusterConfig:
     c.check_keys(data, TOP_KEYS)
     peers = c.string_list(_or(data.get("peers"), []), "peers", item=_peer)
     self_id = None if data.get("self") is None else _peer(data["self"], "self")
@@ -192,6 +197,8 @@ def _build(data: Mapping[str, Any], *, base: Path) -> ClusterConfig:
         token=c.opt_string(data.get("token"), "token"),
         read_token=c.opt_string(data.get("read_token"), "read_token"),
         admin_token=c.opt_string(data.get("admin_token"), "admin_token"),
+        tokens=parse_tokens(data.get("tokens"), environ),
+        reads_need_token=c.boolean(_or(data.get("reads_need_token"), False), "reads_need_token"),
         allow_privileged_jobs=c.boolean(_or(data.get("allow_privileged_jobs"), False),
                                         "allow_privileged_jobs"),
         unprivileged_users=c.string_list(_or(data.get("unprivileged_users"), []),

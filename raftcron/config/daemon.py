@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from raftcron.config.cluster import (
+    API_PORT_OFFSET,
     ClusterConfig,
     NotifyConfig,
     SchedulerConfig,
@@ -31,11 +32,11 @@ from raftcron.config.cluster import (
     load_cluster_config,
     parse_peer_address,
 )
+from raftcron.config.tokens import NamedToken, TokenRole, all_tokens
 from raftcron.config.tuning import RaftTuning
 from raftcron.errors import ConfigError, ValidationError
 from raftcron.model import Node
 
-API_PORT_OFFSET = 1000
 ROLE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
@@ -57,6 +58,9 @@ class DaemonSettings:
     token: str | None = field(default=None, repr=False)
     admin_token: str | None = field(default=None, repr=False)
     read_token: str | None = field(default=None, repr=False)
+    #: The `[tokens.NAME]` tokens (`config/tokens.py`); values never in repr().
+    named_tokens: tuple[NamedToken, ...] = ()
+    reads_need_token: bool = False
     allow_privileged_jobs: bool = False
     unprivileged_users: frozenset[str] = frozenset()
     tuning: RaftTuning = field(default_factory=RaftTuning)
@@ -153,9 +157,19 @@ def resolve_settings(*, peers: str | None = None, self_id: str | None = None,
     for i, user in enumerate(cfg.unprivileged_users):
         if uid_of(user) == 0:
             raise _fail(f"unprivileged_users.{i}", f"{user!r} is uid 0 on this machine")
-    if cfg.read_token and not cfg.token:
-        raise _fail("read_token", "a read token needs a write token too (RAFTCRON_TOKEN or "
-                                  "token): otherwise reads are closed while anyone may write")
+    has_writer = bool(cfg.token) or any(t.role is TokenRole.WRITER for t in cfg.tokens)
+    if cfg.read_token and not has_writer:
+        raise _fail("read_token", "a read token needs a write token too (RAFTCRON_TOKEN, "
+                                  "token or a writer in [tokens]): otherwise reads are closed "
+                                  "while anyone may write")
+    if cfg.reads_need_token and not has_writer:
+        raise _fail("reads_need_token", "closing reads needs a writer token too (token or a "
+                                        "writer in [tokens]): otherwise anyone may write")
+    try:
+        all_tokens(cfg.tokens, token=cfg.token, read_token=cfg.read_token,
+                   admin_token=cfg.admin_token)
+    except ValidationError as exc:
+        raise ConfigError(exc.message, field=exc.field) from None
 
     peer_apis = {}
     for p in peer_list:
@@ -175,7 +189,8 @@ def resolve_settings(*, peers: str | None = None, self_id: str | None = None,
         log_format=str(log_format or cfg.log_format),
         insecure=bool(insecure or cfg.insecure),
         secret=secret, token=cfg.token or None, admin_token=cfg.admin_token or None,
-        read_token=cfg.read_token or None,
+        read_token=cfg.read_token or None, named_tokens=cfg.tokens,
+        reads_need_token=cfg.reads_need_token,
         allow_privileged_jobs=bool(allow_privileged_jobs or cfg.allow_privileged_jobs),
         unprivileged_users=frozenset(cfg.unprivileged_users),
         tuning=RaftTuning.from_config(cfg.raft), scheduler=cfg.scheduler, notify=cfg.notify,

@@ -190,6 +190,7 @@ class Daemon:
                          data_dir=s.data_dir, token=s.token, peer_apis=dict(s.peer_apis),
                          cancel_local_run=self.worker.cancel, extra_status=self._extra_status,
                          admin_token=s.admin_token, read_token=s.read_token,
+                         named_tokens=s.named_tokens, reads_need_token=s.reads_need_token,
                          allow_privileged_jobs=s.allow_privileged_jobs,
                          unprivileged_users=s.unprivileged_users, metrics=metrics)
         try:

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import sqlite_utils
 
-from raftcron.db import metric_queries, queries, scheduler_queries
+from raftcron.db import history_queries, metric_queries, queries, scheduler_queries
 from raftcron.db.sqlite import open_reader, read_meta, wrap
 
 __all__ = ["ReadDb"]
@@ -111,6 +111,11 @@ class ReadDb:
 
     def get_node(self, name: str) -> dict | None:
         return queries.get_node(self._db(), name)
+
+    def history(self, kind: str, name: str, *, limit: int | None = None,
+                cursor: str | None = None) -> tuple[list[dict], str | None]:
+        """The audit history of a job or node (`kind` "job" / "node"), newest first."""
+        return history_queries.history(self._db(), kind, name, limit=limit, cursor=cursor)
 
     def peer_apis(self) -> dict[str, str]:
         """Peer id -> the API address it announced (peers that never announced: absent)."""

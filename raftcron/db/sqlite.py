@@ -46,7 +46,8 @@ __all__ = [
 #: 3: `jobs.next_slot` and `jobs.next_fire_at` (the job's next slot and fire time, as its
 #: proposer computed them), indexed with `status` so the leader reads only what is due soon;
 #: a partial index of the jobs watched for `absent` (the dead man's switch).
-SCHEMA_VERSION = 3
+#: 4: the `history` table (the audit history of jobs and nodes: `model.audit`).
+SCHEMA_VERSION = 4
 
 
 def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
@@ -70,9 +71,16 @@ def _migrate_2_to_3(conn: sqlite3.Connection) -> None:
     conn.execute(_MANAGED_INDEX_SQL)
 
 
+def _migrate_3_to_4(conn: sqlite3.Connection) -> None:
+    # Empty: the changes made before the upgrade were never recorded.
+    _create_table(wrap(conn), "history")
+    conn.execute(_HISTORY_INDEX_SQL)
+
+
 #: version n -> function that migrates a copy from n to n+1 inside the open transaction.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_1_to_2,
-                                                                2: _migrate_2_to_3}
+                                                                2: _migrate_2_to_3,
+                                                                3: _migrate_3_to_4}
 
 _TABLES: dict[str, tuple[dict[str, type], str, list[str], dict[str, Any]]] = {
     # table: (columns, primary key, NOT NULL columns, defaults)
@@ -144,6 +152,15 @@ _TABLES: dict[str, tuple[dict[str, type], str, list[str], dict[str, Any]]] = {
         {},
     ),
     "applied_keys": ({"key": str, "idx": int, "result": str}, "key", ["idx", "result"], {}),
+    # The audit history (`state/history.py`): one row per change to a job or node, `id`
+    # in apply order, `by` the API token's name, `changes` the redacted field diff (JSON).
+    "history": (
+        {"id": int, "kind": str, "name": str, "version": int, "op": str, "at": str,
+         "by": str, "changes": str},
+        "id",
+        ["kind", "name", "version", "op", "at"],
+        {},
+    ),
     # What each peer announced about itself (put_peer): its API's base URL, for proxying.
     "peers": (
         {"id": str, "api": str, "version": int, "updated_at": str},
@@ -168,6 +185,8 @@ _NEXT_INDEX_SQL = "CREATE INDEX jobs_status_next_fire_at ON jobs (status, next_f
 #: `queries.absent_watched_jobs` repeats this exact condition so SQLite uses the index).
 ABSENT_CONDITION = "instr(json_extract(spec, '$.notify.on'), '\"absent\"') > 0"
 _ABSENT_INDEX_SQL = f"CREATE INDEX jobs_watch_absent ON jobs (name) WHERE {ABSENT_CONDITION}"
+#: One job's or node's history, newest first (`queries.history`).
+_HISTORY_INDEX_SQL = "CREATE INDEX history_kind_name_id ON history (kind, name, id)"
 #: The file-managed jobs (`queries.managed_jobs`, read before every batch write).
 _MANAGED_INDEX_SQL = "CREATE INDEX jobs_managed ON jobs (name) WHERE managed_by IS NOT NULL"
 
@@ -295,11 +314,12 @@ def _ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
 def create_schema(conn: sqlite3.Connection) -> None:
     """Create every table and index in an empty database (inside the caller's transaction)."""
     db = wrap(conn)
-    for name, (columns, pk, not_null, defaults) in _TABLES.items():
-        db[name].create(columns, pk=pk, not_null=not_null, defaults=defaults, strict=True)
+    for name in _TABLES:
+        _create_table(db, name)
     for table, cols in _INDEXES:
         db[table].create_index(cols, index_name=f"{table}_{'_'.join(cols)}")
-    for sql in (*_UNIQUE_SQL, _NEXT_INDEX_SQL, _ABSENT_INDEX_SQL, _MANAGED_INDEX_SQL):
+    for sql in (*_UNIQUE_SQL, _NEXT_INDEX_SQL, _ABSENT_INDEX_SQL, _MANAGED_INDEX_SQL,
+                _HISTORY_INDEX_SQL):
         conn.execute(sql)
     conn.executemany(
         "INSERT INTO meta (key, value) VALUES (?, ?)",
@@ -307,3 +327,8 @@ def create_schema(conn: sqlite3.Connection) -> None:
     )
 
 
+
+
+def _create_table(db: sqlite_utils.Database, name: str) -> None:
+    columns, pk, not_null, defaults = _TABLES[name]
+    db[name].create(columns, pk=pk, not_null=not_null, defaults=defaults, strict=True)

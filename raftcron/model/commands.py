@@ -13,9 +13,8 @@ JSON, never pickle. Two layers of checking, on purpose:
   peer for good over what is only a bad request. A `batch` whose entries are not envelopes is
   such a bad request too (`Command.problem`); well-formed entries are in `Command.children`.
 
-Adding an op or an argument changes what older peers do with an entry: bump `VERSION` and
-record what the new version added in `INTRODUCED`, so an older peer stops at the first entry
-that uses it instead of applying it differently. `encode` writes the lowest version that holds
+The table of ops and arguments, with the version that introduced each, is
+`command_table.py`. `encode` writes the lowest version that holds
 everything a command uses: an entry an older peer applies alike keeps its old version (and its
 old bytes), so such an entry never stops a peer that is not yet upgraded.
 """
@@ -29,112 +28,22 @@ from typing import Any
 
 from raftcron.durations import parse_time
 from raftcron.errors import CommandDecodeError, ValidationError
-from raftcron.model.types import (
-    FINISH_STATUSES,
-    FIRE_STATUSES,
-    MAX_OUTPUT_TAIL,
+from raftcron.model.command_table import (
+    ARGS,
+    INTRODUCED,
+    MAX_TAIL_BYTES,
+    NEXT_ARGS,
+    OPS,
+    RECORD_ARGS,
+    VERSION,
+    Arg,
 )
+from raftcron.model.types import FINISH_STATUSES, FIRE_STATUSES
 
-#: The newest envelope version this build writes and reads.
-VERSION = 3
-
-#: Hard cap, in UTF-8 bytes, on each replicated output tail (docs/jobs.md).
-MAX_TAIL_BYTES = MAX_OUTPUT_TAIL
+__all__ = ["ARGS", "INTRODUCED", "MAX_TAIL_BYTES", "OPS", "VERSION", "Command", "batch_entry",
+           "decode", "encode", "validate_args", "version_of"]
 
 
-@dataclass(frozen=True)
-class _Arg:
-    """One argument: its kind, whether it must be present, and its default when absent."""
-
-    kind: str  # str | name | bool | int | count | time | dict | job | node | list | records | ...
-    required: bool = True
-    nullable: bool = False
-    default: Any = None
-
-
-_T = _Arg("time")
-_NAME = _Arg("name")
-
-_RECORD: dict[str, _Arg] = {
-    "run_id": _NAME,
-    "job": _NAME,
-    "slot": _T,
-    "attempt": _Arg("attempt", required=False, default=1),
-    # The executing peer; a skipped or missed record may have none.
-    "peer": _Arg("name", required=False, nullable=True),
-    "target": _Arg("str", required=False, nullable=True),
-    "status": _Arg("fire_status", required=False, default="pending"),
-    "reason": _Arg("str", required=False, nullable=True),
-    "manual": _Arg("bool", required=False, default=False),
-    "retry_of": _Arg("name", required=False, nullable=True),
-    "fired_at": _T,
-}
-
-#: op -> its arguments. The table is the wire format: see tests/golden/commands/.
-ARGS: dict[str, dict[str, _Arg]] = {
-    "put_job": {
-        "job": _Arg("job"),
-        "expanded": _Arg("str", required=False, nullable=True),
-        "at": _T,
-        "create_only": _Arg("bool", required=False, default=False),
-        # "file:<path>" when the seeder writes a job from `--jobs-dir`; absent from the API.
-        "managed_by": _Arg("name", required=False, nullable=True),
-        # v3: the next slot and fire time, by the proposer (null or absent: not known).
-        "next": _Arg("next", required=False, nullable=True),
-    },
-    "delete_job": {"name": _NAME, "at": _T},
-    # The seeder hands a job whose file is gone over to the API (managed_by cleared).
-    "release_job": {"name": _NAME, "managed_by": _NAME, "at": _T},
-    "set_paused": {"name": _NAME, "paused": _Arg("bool"), "at": _T,
-                   "next": _Arg("next", required=False, nullable=True)},
-    # next (v3): job -> its next slot and fire time after these records, by the leader.
-    "fire": {"runs": _Arg("records"), "at": _T, "next": _Arg("next_map", required=False,
-                                                           default=None)},
-    "run_started": {"run_id": _NAME, "peer": _NAME, "at": _T},
-    "run_finished": {
-        "run_id": _NAME,
-        "status": _Arg("finish_status"),
-        "exit_code": _Arg("int", required=False, nullable=True),
-        "stdout_tail": _Arg("str", required=False, default=""),
-        "stderr_tail": _Arg("str", required=False, default=""),
-        "reason": _Arg("str", required=False, nullable=True),
-        "at": _T,
-        "output_bytes": _Arg("count", required=False, default=0),
-        # When the run_started event was never committed (coalesced away or lost), the
-        # executing peer still knows when the process started.
-        "started_at": _Arg("time", required=False, nullable=True),
-    },
-    "run_lost": {"run_id": _NAME, "reason": _Arg("str", required=False, nullable=True), "at": _T},
-    "cancel_run": {"run_id": _NAME, "at": _T},
-    "finish_job": {"name": _NAME, "at": _T},
-    "prune_runs": {"run_ids": _Arg("names")},
-    "put_node": {"node": _Arg("node"), "at": _T},
-    "delete_node": {"name": _NAME},
-    "node_health": {
-        "name": _NAME,
-        "healthy": _Arg("bool"),
-        "reason": _Arg("str", required=False, nullable=True),
-        "at": _T,
-    },
-    # A peer announces its own API address (proxying a run's output to the peer that ran it).
-    "put_peer": {"peer": _NAME, "api": _NAME, "at": _T},
-    "noop": {},
-    # atomic (v3): one refused entry refuses the whole batch, nothing applied (jobs:batch).
-    "batch": {"commands": _Arg("commands"), "atomic": _Arg("bool", required=False)},
-}
-
-OPS = frozenset(ARGS)
-
-#: (op, None) or (op, argument) -> the envelope version that added it (absent: version 1).
-INTRODUCED: dict[tuple[str, str | None], int] = {
-    ("put_peer", None): 2,
-    ("release_job", None): 2,
-    ("put_job", "managed_by"): 2,
-    ("put_job", "next"): 3,
-    ("set_paused", "next"): 3,
-    ("fire", "next"): 3,
-    ("batch", "atomic"): 3,
-}
 
 
 def version_of(op: str, args: Mapping[str, Any]) -> int:
@@ -261,7 +170,7 @@ def validate_args(op: str, args: Mapping[str, Any]) -> dict[str, Any]:
     return _check_fields(args, spec, prefix="")
 
 
-def _check_fields(data: Mapping[str, Any], spec: dict[str, _Arg], *, prefix: str) -> dict:
+def _check_fields(data: Mapping[str, Any], spec: dict[str, Arg], *, prefix: str) -> dict:
     unknown = sorted(set(data) - set(spec))
     if unknown:
         raise ValidationError(f"{prefix}{unknown[0]}: unknown argument", field=prefix + unknown[0])
@@ -359,19 +268,16 @@ def _check_resource(kind: str, value: Any, where: str) -> None:
                 _check_value("count", value[name], f"{where}.{name}")
 
 
-_NEXT: dict[str, _Arg] = {"slot": _T, "fire_at": _T}
-
-
 def _check_next(value: Any, where: str) -> None:
     if not isinstance(value, dict):
         raise _fail(where, "an object {slot, fire_at}", value)
-    _check_fields(value, _NEXT, prefix=f"{where}.")
+    _check_fields(value, NEXT_ARGS, prefix=f"{where}.")
 
 
 def _check_record(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise _fail(where, "a run record object", value)
-    record = _check_fields(value, _RECORD, prefix=f"{where}.")
+    record = _check_fields(value, RECORD_ARGS, prefix=f"{where}.")
     if record["status"] == "pending" and record["peer"] is None:
         raise ValidationError(f"{where}.peer: a pending run needs a peer", field=f"{where}.peer")
     return record

@@ -33,10 +33,12 @@ from typing import Any
 from raftcron.db import snapshot
 from raftcron.db.sqlite import open_reader, open_writer, read_meta
 from raftcron.errors import ValidationError
+from raftcron.model.audit import AUDITED_OPS
 from raftcron.model.commands import Command, decode, validate_args
 from raftcron.state import jobs as state_jobs
 from raftcron.state import peers as state_peers
 from raftcron.state import runs as state_runs
+from raftcron.state.history import audited
 from raftcron.state.results import error, ok
 
 log = logging.getLogger(__name__)
@@ -48,13 +50,9 @@ KEY_RETENTION = 200_000
 Handler = Callable[[sqlite3.Connection, dict[str, Any]], dict[str, Any]]
 
 HANDLERS: dict[str, Handler] = {
-    "put_job": state_jobs.put_job,
-    "delete_job": state_jobs.delete_job,
-    "set_paused": state_jobs.set_paused,
+    # The changes to jobs and nodes are recorded in the audit history (`history.audited`).
+    **{op: audited(op, getattr(state_jobs, op)) for op in AUDITED_OPS},
     "finish_job": state_jobs.finish_job,
-    "release_job": state_jobs.release_job,
-    "put_node": state_jobs.put_node,
-    "delete_node": state_jobs.delete_node,
     "node_health": state_jobs.node_health,
     "fire": state_runs.fire,
     "run_started": state_runs.run_started,

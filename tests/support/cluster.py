@@ -185,7 +185,7 @@ class Peer:
     # --- HTTP ------------------------------------------------------------------------------
 
     def request(self, method: str, path: str, body: Any = None, **kwargs: Any) -> HttpResponse:
-        kwargs.setdefault("token", self.cluster.token)
+        kwargs.setdefault("token", self.cluster.client_token)
         return http(method, self.api + path, body, **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> HttpResponse:
@@ -216,7 +216,8 @@ class Cluster:
     environment. `privileged` (default True) writes `allow_privileged_jobs = true`: the tests
     run as root, where a job without `user` is privileged; tests of that rule pass False.
     `free_api_ports` gives each peer an API port of its own choosing (never raft port +
-    1000), so the peers know each other's API only from what they announce.
+    1000), so the peers know each other's API only from what they announce. `client_token`
+    is what the harness's requests present when it is not `token` (named tokens in the config).
     """
 
     def __init__(self, root: Path, size: int = 3, *, secret: str | None = DEFAULT_SECRET,
@@ -226,11 +227,13 @@ class Cluster:
                  peer_env: dict[int, dict[str, str]] | None = None,
                  test_timings: bool = True, read_token: str | None = None,
                  admin_token: str | None = None, privileged: bool = True,
-                 free_api_ports: bool = False) -> None:
+                 free_api_ports: bool = False, client_token: str | None = None) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.secret = secret
         self.token = token
+        #: What the harness's own requests present (default: `token`).
+        self.client_token = client_token or token
         self.read_token = read_token
         self.admin_token = admin_token
         self.extra_args = list(extra_args)

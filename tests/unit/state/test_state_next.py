@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from raftcron.db.sqlite import SCHEMA_VERSION
 from raftcron.model.commands import encode, version_of
 from raftcron.state.machine import StateMachine
 from tests.support.paths import DATA
@@ -124,7 +125,7 @@ def test_commands_next_needs_version_3_and_old_commands_keep_theirs() -> None:
                                      "next": nxt(1)}) == 3
 
 
-def test_state_schema_1_copy_migrates_to_3_with_next_unknown(tmp_path: Path) -> None:
+def test_state_schema_1_copy_migrates_to_current_with_next_unknown(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite3"
     shutil.copy(V1_COPY, path)
     machine = StateMachine(path)
@@ -135,8 +136,8 @@ def test_state_schema_1_copy_migrates_to_3_with_next_unknown(tmp_path: Path) -> 
     conn = sqlite3.connect(path)
     try:
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-        assert "jobs_status_next_fire_at" in indexes
+        assert {"jobs_status_next_fire_at", "history_kind_name_id"} <= indexes
         assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (
-            "3",)
+            str(SCHEMA_VERSION),)
     finally:
         conn.close()

@@ -1,0 +1,128 @@
+"""The command table: every op's arguments and the envelope version that introduced each.
+
+This table *is* the wire format (see tests/golden/commands/): `commands.py` checks entries
+against it and writes the lowest version that holds a command. Adding an op or an argument:
+add it here, bump `VERSION`, and record the version in `INTRODUCED`, so an older peer stops at
+the first entry that uses it instead of applying it differently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from raftcron.model.audit import AUDITED_OPS
+from raftcron.model.types import MAX_OUTPUT_TAIL
+
+__all__ = ["ARGS", "INTRODUCED", "MAX_TAIL_BYTES", "NEXT_ARGS", "OPS", "RECORD_ARGS", "VERSION",
+           "Arg"]
+
+#: The newest envelope version this build writes and reads.
+VERSION = 4
+
+#: Hard cap, in UTF-8 bytes, on each replicated output tail (docs/jobs.md).
+MAX_TAIL_BYTES = MAX_OUTPUT_TAIL
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument: its kind, whether it must be present, and its default when absent."""
+
+    kind: str  # str | name | bool | int | count | time | dict | job | node | list | records | ...
+    required: bool = True
+    nullable: bool = False
+    default: Any = None
+
+
+_T = Arg("time")
+_NAME = Arg("name")
+
+RECORD_ARGS: dict[str, Arg] = {
+    "run_id": _NAME,
+    "job": _NAME,
+    "slot": _T,
+    "attempt": Arg("attempt", required=False, default=1),
+    # The executing peer; a skipped or missed record may have none.
+    "peer": Arg("name", required=False, nullable=True),
+    "target": Arg("str", required=False, nullable=True),
+    "status": Arg("fire_status", required=False, default="pending"),
+    "reason": Arg("str", required=False, nullable=True),
+    "manual": Arg("bool", required=False, default=False),
+    "retry_of": Arg("name", required=False, nullable=True),
+    "fired_at": _T,
+}
+
+#: op -> its arguments. The table is the wire format: see tests/golden/commands/.
+ARGS: dict[str, dict[str, Arg]] = {
+    "put_job": {
+        "job": Arg("job"),
+        "expanded": Arg("str", required=False, nullable=True),
+        "at": _T,
+        "create_only": Arg("bool", required=False, default=False),
+        # "file:<path>" when the seeder writes a job from `--jobs-dir`; absent from the API.
+        "managed_by": Arg("name", required=False, nullable=True),
+        # v3: the next slot and fire time, by the proposer (null or absent: not known).
+        "next": Arg("next", required=False, nullable=True),
+    },
+    "delete_job": {"name": _NAME, "at": _T},
+    # The seeder hands a job whose file is gone over to the API (managed_by cleared).
+    "release_job": {"name": _NAME, "managed_by": _NAME, "at": _T},
+    "set_paused": {"name": _NAME, "paused": Arg("bool"), "at": _T,
+                   "next": Arg("next", required=False, nullable=True)},
+    # next (v3): job -> its next slot and fire time after these records, by the leader.
+    "fire": {"runs": Arg("records"), "at": _T, "next": Arg("next_map", required=False,
+                                                           default=None)},
+    "run_started": {"run_id": _NAME, "peer": _NAME, "at": _T},
+    "run_finished": {
+        "run_id": _NAME,
+        "status": Arg("finish_status"),
+        "exit_code": Arg("int", required=False, nullable=True),
+        "stdout_tail": Arg("str", required=False, default=""),
+        "stderr_tail": Arg("str", required=False, default=""),
+        "reason": Arg("str", required=False, nullable=True),
+        "at": _T,
+        "output_bytes": Arg("count", required=False, default=0),
+        # When the run_started event was never committed (coalesced away or lost), the
+        # executing peer still knows when the process started.
+        "started_at": Arg("time", required=False, nullable=True),
+    },
+    "run_lost": {"run_id": _NAME, "reason": Arg("str", required=False, nullable=True), "at": _T},
+    "cancel_run": {"run_id": _NAME, "at": _T},
+    "finish_job": {"name": _NAME, "at": _T},
+    "prune_runs": {"run_ids": Arg("names")},
+    "put_node": {"node": Arg("node"), "at": _T},
+    "delete_node": {"name": _NAME, "at": Arg("time", required=False, nullable=True)},
+    "node_health": {
+        "name": _NAME,
+        "healthy": Arg("bool"),
+        "reason": Arg("str", required=False, nullable=True),
+        "at": _T,
+    },
+    # A peer announces its own API address (proxying a run's output to the peer that ran it).
+    "put_peer": {"peer": _NAME, "api": _NAME, "at": _T},
+    "noop": {},
+    # atomic (v3): one refused entry refuses the whole batch, nothing applied (jobs:batch).
+    "batch": {"commands": Arg("commands"), "atomic": Arg("bool", required=False)},
+}
+
+# v4: the name of the API token that made a change (the audit history; null: no token).
+for _op in AUDITED_OPS:
+    ARGS[_op]["by"] = Arg("str", required=False, nullable=True)
+OPS = frozenset(ARGS)
+
+#: (op, None) or (op, argument) -> the envelope version that added it (absent: version 1).
+INTRODUCED: dict[tuple[str, str | None], int] = {
+    ("put_peer", None): 2,
+    ("release_job", None): 2,
+    ("put_job", "managed_by"): 2,
+    ("put_job", "next"): 3,
+    ("set_paused", "next"): 3,
+    ("fire", "next"): 3,
+    ("batch", "atomic"): 3,
+    ("delete_node", "at"): 4,
+    **{(op, "by"): 4 for op in AUDITED_OPS},
+}
+
+#: The arguments of a `next` value: the next slot and its fire time.
+NEXT_ARGS: dict[str, Arg] = {"slot": _T, "fire_at": _T}
+
