@@ -3,7 +3,7 @@
 Every `RaftcronError` a command raises maps to one status by its class (most specific first);
 the client (`raftcron.client`) already turned each HTTP status into one of these classes:
 400/413/415/422 -> validation, 401/403 -> unauthorized, 404 -> not found, 409 -> conflict,
-503 or no answer -> unavailable or outcome unknown. `raftcron --help` and docs/cli.md print
+503 or no answer -> unavailable or outcome unknown, another 5xx -> server error. `raftcron --help` and docs/cli.md print
 `TABLE` as it is here.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 from raftcron.errors import (
     AuthError,
     ConflictError,
+    HttpStatusError,
     JobNotFoundError,
     NodeNotFoundError,
     NotFoundError,
@@ -35,6 +36,8 @@ UNAUTHORIZED = 5
 UNAVAILABLE = 6
 #: A write was sent and no answer came: it may or may not have been applied.
 OUTCOME_UNKNOWN = 7
+#: The server answered an error of its own (HTTP 500 and the like): a bug, see its log.
+SERVER_ERROR = 8
 INTERRUPTED = 130
 
 #: (error class, status), most specific first: the first class the error is an instance of wins.
@@ -62,6 +65,7 @@ TABLE: tuple[tuple[int, str], ...] = (
                    "token"),
     (UNAVAILABLE, "unavailable: no peer reachable or no leader; nothing was applied"),
     (OUTCOME_UNKNOWN, "outcome unknown: a write was sent but not answered; check, then retry"),
+    (SERVER_ERROR, "the server failed (HTTP 500): a bug; the peer's log says more"),
     (INTERRUPTED, "interrupted (Ctrl-C)"),
 )
 
@@ -71,6 +75,8 @@ def code_for(exc: RaftcronError) -> int:
     for cls, code in _BY_CLASS:
         if isinstance(exc, cls):
             return code
+    if isinstance(exc, HttpStatusError) and exc.status >= 500:
+        return SERVER_ERROR
     return USAGE
 
 

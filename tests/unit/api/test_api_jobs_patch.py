@@ -44,6 +44,11 @@ def test_patch_changes_given_fields_keeps_the_others_and_bumps_version(api: Live
     assert job["notify"]["on"] == ["success"]
     assert job["schedule"] == before["schedule"] and job["command"] == before["command"]
     assert job["version"] == before["version"] + 1
+    # The audit history records it as an update of just those fields.
+    history = api.request("GET", "/jobs/backup/history", token=TOKEN)[2]["items"]
+    assert history[0]["op"] == "update" and history[0]["version"] == job["version"]
+    assert {"retries", "env", "notify"} <= set(history[0]["changes"])
+    assert "description" not in history[0]["changes"]
 
 
 def test_patch_null_resets_a_field_to_its_default(api: LiveApi) -> None:

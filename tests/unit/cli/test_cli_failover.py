@@ -13,7 +13,7 @@ import pytest
 
 from raftcron.cli import exits, overview
 from raftcron.client import Client
-from raftcron.errors import OutcomeUnknownError, UnavailableError
+from raftcron.errors import HttpStatusError, OutcomeUnknownError, UnavailableError
 from tests.support.api import TOKEN, LiveApi, job_body
 from tests.unit.cli.conftest import run_cli as run
 
@@ -148,7 +148,9 @@ def test_cli_exit_statuses_are_distinct_and_documented(tmp_path: Path) -> None:
     codes = [code for code, _ in exits.TABLE]
     assert len(codes) == len(set(codes))
     assert (exits.USAGE, exits.NOT_FOUND, exits.CONFLICT, exits.UNAUTHORIZED,
-            exits.UNAVAILABLE, exits.OUTCOME_UNKNOWN) == (2, 3, 4, 5, 6, 7)
+            exits.UNAVAILABLE, exits.OUTCOME_UNKNOWN, exits.SERVER_ERROR) == (2, 3, 4, 5, 6, 7, 8)
+    assert exits.code_for(HttpStatusError(500, "internal error")) == 8
+    assert exits.code_for(HttpStatusError(405, "method not allowed")) == 2
     text = overview()
     docs = (Path(__file__).parents[3] / "docs" / "cli.md").read_text()
     for code, meaning in exits.TABLE:
