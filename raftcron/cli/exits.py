@@ -3,8 +3,8 @@
 Every `RaftcronError` a command raises maps to one status by its class (most specific first);
 the client (`raftcron.client`) already turned each HTTP status into one of these classes:
 400/413/415/422 -> validation, 401/403 -> unauthorized, 404 -> not found, 409 -> conflict,
-503 or no answer -> unavailable or outcome unknown, another 5xx -> server error. `raftcron --help` and docs/cli.md print
-`TABLE` as it is here.
+503 or no answer -> unavailable or outcome unknown, another 5xx -> server error.
+`raftcron --help` and docs/cli.md print `TABLE` as it is here.
 """
 
 from __future__ import annotations
