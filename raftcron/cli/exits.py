@@ -63,7 +63,8 @@ TABLE: tuple[tuple[int, str], ...] = (
     (CONFLICT, "conflict: the job exists, is file-managed, the run is not active, ..."),
     (UNAUTHORIZED, "unauthorized: a missing or wrong token, or a field that needs the admin "
                    "token"),
-    (UNAVAILABLE, "unavailable: no peer reachable or no leader; nothing was applied"),
+    (UNAVAILABLE, "unavailable: no peer reachable or no leader (a write was not applied), "
+                  "or a --wait-timeout/--follow-timeout ran out"),
     (OUTCOME_UNKNOWN, "outcome unknown: a write was sent but not answered; check, then retry"),
     (SERVER_ERROR, "the server failed (HTTP 500): a bug; the peer's log says more"),
     (INTERRUPTED, "interrupted (Ctrl-C)"),
