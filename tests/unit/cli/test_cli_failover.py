@@ -22,8 +22,10 @@ class SilentPeer:
     """A peer that takes a request and answers nothing (closes the connection, or with
     `answer` sends that raw HTTP answer): records each request's Idempotency-Key."""
 
-    def __init__(self, answer: bytes | None = None) -> None:
+    def __init__(self, answer: bytes | None = None, *, hold: bool = False) -> None:
         self.answer = answer
+        self.hold = hold  # keep the connection open, silent, until closed
+        self.stop = threading.Event()
         self.keys: list[str | None] = []
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -54,8 +56,11 @@ class SilentPeer:
                 self.keys.append(key)
                 if self.answer is not None:
                     conn.sendall(self.answer)
+                if self.hold:
+                    self.stop.wait(30)
 
     def close(self) -> None:
+        self.stop.set()
         self.sock.close()
 
 
@@ -120,6 +125,18 @@ def test_cli_write_with_no_answer_is_outcome_unknown(
     assert len(silent.keys) >= 2 and len(set(silent.keys)) == 1 and silent.keys[0]
     code, _, err = run(capsys, "jobs", "run", "u")
     assert code == 7 and "raftcron runs list --job u" in err
+
+
+def test_client_write_timed_out_after_sending_is_outcome_unknown() -> None:
+    peer = SilentPeer(hold=True)
+    try:
+        client = Client(peer.url, token=TOKEN, timeout=0.5, write_attempts=1)
+        with pytest.raises(OutcomeUnknownError) as err:
+            client.pause_job("a")
+        assert "stopped answering" in err.value.message
+        assert peer.keys == [client.last_key]
+    finally:
+        peer.close()
 
 
 def test_client_nothing_reached_is_unavailable_not_unknown() -> None:
