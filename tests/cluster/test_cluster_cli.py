@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
 
 from tests.support.cluster import Cluster
 from tests.support.ports import free_port
+from tests.support.wait import wait_until
 
 TOKEN = "cli-test-token"
 
@@ -79,3 +81,39 @@ def test_cli_against_a_real_cluster_with_a_peer_down(
     # No peer reachable at all: unavailable, nothing applied.
     gone = cli("jobs", "list", api=dead)
     assert gone.returncode == 6 and "cannot reach" in gone.stderr
+
+
+def test_cli_write_to_a_frozen_peer_is_unknown_and_its_retry_applies_once(
+        make_cluster: Callable[..., Cluster]) -> None:
+    cluster = make_cluster(token=TOKEN).start()
+    leader = cluster.wait_for_leader()
+    frozen = cluster.followers(leader)[0]
+    live = leader.api
+    assert cli("jobs", "add", "frost", "--schedule", "0 0 1 1 *", "--", "true",
+               api=live).returncode == 0
+    version = json.loads(cli("jobs", "show", "frost", api=live).stdout)["version"]
+
+    assert frozen.pid is not None
+    os.kill(frozen.pid, signal.SIGSTOP)  # takes the request (the kernel does), answers nothing
+    try:
+        # Only the frozen peer: the write went out and no answer came: unknown, not failed.
+        alone = cli("jobs", "edit", "frost", "--set", "description=one", "--http-timeout",
+                    "1", api=frozen.api)
+        assert alone.returncode == 7, alone
+        assert "outcome unknown" in alone.stderr and "raftcron jobs show frost" in alone.stderr
+        # The frozen peer first, then a live one: the retry carries the same key and succeeds.
+        both = cli("jobs", "edit", "frost", "--set", "description=two", "--http-timeout", "1",
+                   "--json", api=f"{frozen.api},{live}")
+        assert both.returncode == 0, both
+        assert json.loads(both.stdout)["description"] == "two"
+    finally:
+        os.kill(frozen.pid, signal.SIGCONT)
+    # Thawed, the frozen peer handles the requests it held: the first edit applies now (its
+    # outcome really was unknown), the second one is the same key again and applies nothing.
+    wait_until(lambda: frozen.status()["applied_index"] >= leader.status()["commit_index"], 30,
+               "the thawed peer to catch up")
+    history = leader.get("/jobs/frost/history", token=TOKEN).json()["items"]
+    described = [h for h in history if "description" in (h["changes"] or {})]
+    assert [h["changes"]["description"]["to"] for h in described].count("two") == 1
+    job = json.loads(cli("jobs", "show", "frost", api=live).stdout)
+    assert version + 1 <= job["version"] <= version + 2  # "one" may apply after the thaw
