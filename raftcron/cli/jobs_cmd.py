@@ -11,7 +11,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from raftcron.cli import runs_cmd
+from raftcron.cli import runs_cmd, views
 from raftcron.cli.job_options import job_body, patch_body
 from raftcron.cli.output import emit, print_json, table, zone_time
 from raftcron.client import Client
@@ -108,7 +108,8 @@ def jobs(client: Client, args: argparse.Namespace, as_json: bool) -> int:
     if act == "list":
         return _list(client, args, as_json)
     if act == "show":
-        print_json(client.get_job(args.name))
+        job = client.get_job(args.name)
+        emit(as_json, job, views.job_text(job))
         return 0
     if act in ("pause", "resume"):
         write = client.pause_job if act == "pause" else client.resume_job

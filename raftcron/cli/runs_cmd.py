@@ -14,7 +14,7 @@ import sys
 import time
 from typing import Any
 
-from raftcron.cli import exits
+from raftcron.cli import exits, views
 from raftcron.cli.output import (
     emit,
     print_json,
@@ -101,7 +101,8 @@ def runs(client: Client, args: argparse.Namespace, as_json: bool) -> int:
         print(table(rows, ["ID", "JOB", "SLOT (UTC)", "ATTEMPT", "ON", "STATUS", "EXIT"]))
         return 0
     if act == "show":
-        print_json(client.get_run(args.run_id))
+        run = client.get_run(args.run_id)
+        emit(as_json, run, views.run_text(run))
         return 0
     if act == "logs":
         return _logs(client, args, as_json)

@@ -75,7 +75,7 @@ def test_cli_against_a_real_cluster_with_a_peer_down(
     cluster.wait_for_leader(exclude=[leader])
     again = cli("jobs", "edit", "hello", "--set", "retries=3", api=api)
     assert again.returncode == 0, again
-    shown = cli("jobs", "show", "hello", api=api)
+    shown = cli("jobs", "show", "hello", "--json", api=api)
     assert shown.returncode == 0 and json.loads(shown.stdout)["retries"] == 3
 
     # No peer reachable at all: unavailable, nothing applied.
@@ -91,7 +91,7 @@ def test_cli_write_to_a_frozen_peer_is_unknown_and_its_retry_applies_once(
     live = leader.api
     assert cli("jobs", "add", "frost", "--schedule", "0 0 1 1 *", "--", "true",
                api=live).returncode == 0
-    version = json.loads(cli("jobs", "show", "frost", api=live).stdout)["version"]
+    version = json.loads(cli("jobs", "show", "frost", "--json", api=live).stdout)["version"]
 
     assert frozen.pid is not None
     os.kill(frozen.pid, signal.SIGSTOP)  # takes the request (the kernel does), answers nothing
@@ -115,5 +115,5 @@ def test_cli_write_to_a_frozen_peer_is_unknown_and_its_retry_applies_once(
     history = leader.get("/jobs/frost/history", token=TOKEN).json()["items"]
     described = [h for h in history if "description" in (h["changes"] or {})]
     assert [h["changes"]["description"]["to"] for h in described].count("two") == 1
-    job = json.loads(cli("jobs", "show", "frost", api=live).stdout)
+    job = json.loads(cli("jobs", "show", "frost", "--json", api=live).stdout)
     assert version + 1 <= job["version"] <= version + 2  # "one" may apply after the thaw

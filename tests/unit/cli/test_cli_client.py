@@ -32,6 +32,11 @@ def test_cli_jobs_add_list_show(api: LiveApi, capsys: pytest.CaptureFixture[str]
     assert header.split()[:2] == ["NAME", "STATUS"]
     assert row.startswith("backup") and "2030-01-01 02:30:00 Europe/Berlin" in row
     code, out, _ = run(capsys, "jobs", "show", "backup")
+    fields = dict(line.split(None, 1) for line in out.splitlines() if " " in line.strip())
+    assert code == 0 and fields["tz"] == "Europe/Berlin" and fields["retries"] == "0"
+    assert fields["command"] == "/usr/local/bin/backup.sh --full"
+    assert "2030-01-01 02:30:00 Europe/Berlin" in out  # the next runs, in the job's zone
+    code, out, _ = run(capsys, "jobs", "show", "backup", "--json")
     assert code == 0 and json.loads(out)["tz"] == "Europe/Berlin"
     code, out, _ = run(capsys, "jobs", "list", "--json")
     assert [j["name"] for j in json.loads(out)] == ["backup"]
@@ -101,6 +106,8 @@ def test_cli_runs_list_show_logs_cancel(api: LiveApi, capsys: pytest.CaptureFixt
     assert code == 0 and lines[0].split()[:2] == ["ID", "JOB"]
     assert [line.split()[0] for line in lines[1:]] == ["r2", "r1"]
     code, out, _ = run(capsys, "runs", "show", "r1")
+    assert code == 0 and "status" in out and "pending" in out.split("status", 1)[1]
+    code, out, _ = run(capsys, "runs", "show", "r1", "--json")
     assert code == 0 and json.loads(out)["status"] == "pending"
     (api.root / "output").mkdir()
     (api.root / "output" / "r1.stdout").write_text("out text\n")
