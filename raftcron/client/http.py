@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from raftcron.client.peers import Retry, split_peers
 from raftcron.errors import (
     AuthError,
     ConflictError,
@@ -72,31 +73,6 @@ def _error(status: int, body: Any, fallback: str, not_found: NotFound) -> Raftcr
     return HttpStatusError(status, message, field=field)
 
 
-class _Retry(Exception):
-    """One attempt at one peer that another peer may answer instead: the error to report if
-    none does, and whether the request may have reached the peer (a write then has an
-    unknown outcome)."""
-
-    def __init__(self, error: RaftcronError, *, delivered: bool) -> None:
-        super().__init__(error.message)
-        self.error = error
-        self.delivered = delivered
-
-
-def split_peers(base: str | Sequence[str]) -> list[str]:
-    """`"http://a:8101,http://b:8101"` (or a list) -> the peers' base URLs, in order; a URL
-    without a scheme gets `http://`."""
-    items = base.split(",") if isinstance(base, str) else list(base)
-    urls = []
-    for item in items:
-        url = item.strip().rstrip("/")
-        if url:
-            urls.append(url if "://" in url else f"http://{url}")
-    if not urls:
-        raise ValidationError("api: no peer URL given", field="api")
-    return urls
-
-
 class Client:
     """`Client("http://a:8101,http://b:8101", token=...)`: one or more peers, tried in turn;
     `last_index` is the last X-Raftcron-Index; `base_url` the peer that answered last."""
@@ -127,7 +103,7 @@ class Client:
 
     def _once(self, method: str, url: str, body: bytes | None, headers: dict[str, str],
               not_found: NotFound, base: str) -> tuple[int, str, bytes]:
-        """One attempt at one peer. `_Retry` when another peer may do better: it could not
+        """One attempt at one peer. `Retry` when another peer may do better: it could not
         be reached (not delivered), it stopped answering after the request was sent, or it
         answered 503 (no leader, or a commit it could not confirm: delivered)."""
         req = urllib.request.Request(url, data=body, method=method, headers=headers)
@@ -137,16 +113,16 @@ class Client:
         except urllib.error.HTTPError as exc:
             error = self._http_error(exc, url, not_found)
             if exc.code == 503:
-                raise _Retry(error, delivered=True) from None
+                raise Retry(error, delivered=True) from None
             raise error from None
         except urllib.error.URLError as exc:
             # urllib wraps only what fails while connecting and sending: nothing was answered
             # and, the connection having failed, nothing was processed.
-            raise _Retry(UnavailableError(f"cannot reach {base}: {exc.reason}"),
+            raise Retry(UnavailableError(f"cannot reach {base}: {exc.reason}"),
                          delivered=False) from None
         except (OSError, http.client.HTTPException) as exc:
             # The request went out; the answer did not come (timeout, reset, closed).
-            raise _Retry(UnavailableError(f"{base} stopped answering: "
+            raise Retry(UnavailableError(f"{base} stopped answering: "
                                           f"{exc or type(exc).__name__}"),
                          delivered=True) from None
 
@@ -203,7 +179,7 @@ class Client:
             try:
                 _status, ctype, raw = self._once(method, self._url(path, query, base), data,
                                                  send, not_found, base)
-            except _Retry as retry:
+            except Retry as retry:
                 delivered = delivered or retry.delivered
                 last = retry.error
                 continue
