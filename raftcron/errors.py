@@ -112,3 +112,9 @@ class HttpStatusError(RaftcronError):
 
 class RestoreError(ValidationError):
     """A backup that cannot be restored, or a data directory that must not be overwritten."""
+
+
+class OutcomeUnknownError(UnavailableError):
+    """A write was sent but no answer came back (the peer stopped answering, or said it could
+    not confirm the commit in time): it may or may not have been applied. Check the resource,
+    or retry with the same idempotency key (it never applies twice)."""

@@ -170,6 +170,12 @@ SCHEMAS: dict[str, Any] = {
         "status": {"$ref": "#/components/schemas/Status"},
         "nodes": {"type": "array", "items": {"$ref": "#/components/schemas/Node"}},
         "peers": {"type": "object", "additionalProperties": {"type": "object"}}}},
+    # RFC 7396: any job field, each may be null (remove it: its default applies).
+    "JobPatch": {"type": "object", "description": "JSON merge patch of a job: a field left out "
+                 "stays, null resets it to its default, an object (env, labels, notify) is "
+                 "merged key by key", "properties": {
+                     key: {"anyOf": [schema, {"type": "null"}]}
+                     for key, schema in _JOB["properties"].items()}},
     "Object": {"type": "object"},
     "Error": {"type": "object", "required": ["error"], "properties": {
         "error": _STR, "field": {"type": ["string", "null"]}}},
@@ -216,6 +222,7 @@ _EXAMPLES = {
     "PeerAdd": {"id": "127.0.0.1:7199"},
     "JobBatch": {"jobs": [{"name": "backup", "schedule": "0 3 * * *",
                            "command": ["/bin/true"]}]},
+    "JobPatch": {"retries": 2, "env": {"LEVEL": "full"}, "description": None},
 }
 _PATH_EXAMPLES = {"name": "backup", "id": "run-1", "file": "app.js"}
 _ERROR_TEXT = {400: "bad input", 401: "missing or wrong token",
@@ -266,16 +273,19 @@ def _operation(route: Any) -> dict:
                        "schema": {"type": "string", "pattern": f"^[!-~]{{1,{MAX_KEY_LENGTH}}}$"},
                        "description": "a retry with the same key applies once"})
     if route.body:
-        errors |= {403, 413, 415} if route.body in ("Job", "JobBatch") else {413, 415}
+        errors |= ({403, 413, 415} if route.body in ("Job", "JobBatch", "JobPatch")
+                   else {413, 415})
     for code in sorted(errors):
         responses[str(code)] = _error(code)
     op: dict[str, Any] = {"summary": route.summary, "tags": [route.tag],
                           "operationId": route.handler.__name__, "parameters": params,
                           "responses": responses}
     if route.body:
-        op["requestBody"] = {"required": True, "content": {"application/json": {
-            "schema": {"$ref": f"#/components/schemas/{route.body}"},
-            "example": _EXAMPLES[route.body]}}}
+        body = {"schema": {"$ref": f"#/components/schemas/{route.body}"},
+                "example": _EXAMPLES[route.body]}
+        media = ("application/json", "application/merge-patch+json") if route.method == "PATCH" \
+            else ("application/json",)
+        op["requestBody"] = {"required": True, "content": {m: body for m in media}}
     if need != "none":
         # Writes need the write (or admin) token when one is configured; reads need a token
         # only when a read token is configured.

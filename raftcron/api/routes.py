@@ -17,6 +17,7 @@ from raftcron.api import (
     history,
     jobs,
     jobs_batch,
+    jobs_patch,
     manual,
     metrics,
     nodes,
@@ -91,6 +92,10 @@ ROUTES: tuple[Route, ...] = (
           tag="jobs"),
     Route("PUT", "/jobs/{name}", jobs.put_job, "Create (201) or replace (200) a job",
           body="Job", ok=(200, "Job"), tag="jobs"),
+    Route("PATCH", "/jobs/{name}", jobs_patch.patch_job,
+          "Change some fields of a job (JSON merge patch: a field left out stays, null "
+          "resets it to its default); validated as a whole like PUT", body="JobPatch",
+          ok=(200, "Job"), errors=(404, 409), tag="jobs"),
     Route("DELETE", "/jobs/{name}", jobs.delete_job, "Delete a job", errors=(404,), tag="jobs"),
     Route("POST", "/jobs/{name}/pause", jobs.pause_job, "Pause a job", ok=(200, "Job"),
           errors=(404,), tag="jobs"),

@@ -4,8 +4,9 @@
 tool. `raftcron --help` lists the subcommands (one line each, from `SUMMARIES`) and how to run
 a peer; `raftcron --help-daemon` (or `raftcron --peers ... --help`) lists the daemon's flags;
 `raftcron SUBCOMMAND --help` one subcommand's; `raftcron --version` prints `raftcron X.Y.Z`.
-Every user error exits with status 2 and a message on stderr, never a traceback: bad flags,
-an unknown subcommand, and any `RaftcronError` a subcommand raises.
+Every error prints one line on stderr, never a traceback, and exits with the status
+`raftcron.cli.exits` gives its kind (2 for bad flags, an unknown subcommand or a bad value; 3
+not found, 4 conflict, 5 unauthorized, 6 unavailable, 7 outcome unknown).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from raftcron import __version__
+from raftcron.cli import exits
 from raftcron.errors import RaftcronError
 
 #: subcommand name -> module under raftcron.cli that has `add_arguments(parser)` and `run(args)`.
@@ -89,8 +91,12 @@ Options:
   -V, --version  print the version and exit
   {DAEMON_HELP}  the daemon's flags
 
-Client commands talk to $RAFTCRON_API (default http://127.0.0.1:8101); the API token comes
-from $RAFTCRON_TOKEN, the cluster secret from $RAFTCRON_SECRET, never from flags.
+Client commands talk to $RAFTCRON_API or --api (default http://127.0.0.1:8101; a comma-separated
+list of peers is tried in turn); the API token comes from $RAFTCRON_TOKEN, the cluster secret
+from $RAFTCRON_SECRET, never from flags. --json prints JSON only.
+
+Exit status:
+{exits.help_text()}
 """
 
 
@@ -139,10 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         module = importlib.import_module("raftcron.cli.daemon_cmd")
         return int(module.run(parser.parse_args(args_in)) or 0)
     except RaftcronError as exc:
-        print(f"raftcron: {exc.message}", file=sys.stderr)
-        return 2
+        print(f"raftcron: {exits.message(exc)}", file=sys.stderr)
+        return exits.code_for(exc)
     except KeyboardInterrupt:
-        return 130
+        return exits.INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 from pathlib import Path
 
@@ -41,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.description = BACKUP_HELP if name == "backup" else RESTORE_HELP
     if name == "backup":
         parser.add_argument("file", metavar="FILE", help="where to write the backup")
-        parser.add_argument("--api", help=f"any peer's API URL (default ${API_ENV} or "
+        parser.add_argument("--api", help=f"any peer's API URL, or several, comma-separated "
+                                          f"(default ${API_ENV} or "
                                           f"{DEFAULT_API})")
         parser.add_argument("--strong", action="store_true",
                             help="first make the peer apply everything committed")
@@ -54,6 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
                             help="the new peer's data directory (created if missing)")
         parser.add_argument("--force", action="store_true",
                             help="replace the raftcron state and raft log of a used data dir")
+    parser.add_argument("--json", action="store_true",
+                        help="print what was done as JSON (nothing else on stdout)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,7 +88,11 @@ def _backup(args: argparse.Namespace) -> int:
     finally:
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()
-    print(f"backup of {base} at applied index {index}: {dest} ({size} bytes)")
+    if args.json:
+        print(json.dumps({"api": client.base_url, "applied_index": index, "file": str(dest),
+                          "bytes": size}))
+    else:
+        print(f"backup of {client.base_url} at applied index {index}: {dest} ({size} bytes)")
     return 0
 
 
@@ -94,6 +102,11 @@ def _restore(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise RaftcronError(f"{args.data_dir}: cannot write ({exc.strerror})",
                             field="data_dir") from None
+    if args.json:
+        print(json.dumps({"jobs": done.jobs, "nodes": done.nodes, "runs": done.runs,
+                          "backup_index": done.backup_index,
+                          "data_dir": str(done.state_file.parent)}))
+        return 0
     print(f"restored {done.jobs} jobs, {done.nodes} nodes and {done.runs} runs (backup taken "
           f"at index {done.backup_index}) into {done.state_file.parent}")
     print("restore every peer of the new cluster from the same file, then start them")

@@ -15,6 +15,7 @@ exit status 2. Fewer lines than `--count` mean the schedule has no more fires (a
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -41,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser, name: str | None) -> None:
     parser.add_argument("--name", default="", metavar="JOB", help="job name (seeds H fields)")
     parser.add_argument("--anchor", metavar="ISO8601",
                         help="the job's start_at or creation time (anchors @every)")
+    parser.add_argument("--json", action="store_true",
+                        help="print a JSON array of the times (nothing else on stdout)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,7 +58,9 @@ def run(args: argparse.Namespace) -> int:
         lines.append(fire.isoformat(timespec="microseconds" if fire.microsecond else "seconds"))
         if len(lines) == count:
             break
-    if lines:
+    if args.json:
+        print(json.dumps(lines))
+    elif lines:
         sys.stdout.write("\n".join(lines) + "\n")
     return 0
 

@@ -7,7 +7,7 @@
 Any peer's API answers (`--api URL`, default `$RAFTCRON_API`); the leader makes the change,
 one at a time. A malformed address is refused here (exit 2); a change the cluster refuses
 (a member added twice, a non-member removed, a change that would leave no reachable
-majority) prints the API's reason and exits 2 as well (docs/operations.md).
+majority) prints the API's reason and exits 4, a conflict (docs/cli.md, exit codes).
 """
 
 from __future__ import annotations

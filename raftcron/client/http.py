@@ -5,9 +5,12 @@ with the server's message and field: 400/413/415/422 -> `ValidationError`, 401/4
 `AuthError`, 404 -> `JobNotFoundError`/`RunNotFoundError`/`NodeNotFoundError` (or
 `NotFoundError` for anything else), 409 -> `ConflictError`, 503 -> `UnavailableError`.
 
-Writes carry an `Idempotency-Key` (one per call) and are retried with the same key on 503 and
-on connection errors, a bounded number of times: the server applies a key at most once, so a
-retry never applies twice. Reads are not retried.
+`base_url` may list several peers, comma-separated: a call that one peer cannot answer
+(connection refused, timeout, 503 no leader) goes to the next. Writes carry an
+`Idempotency-Key` (one per logical write) and are retried with that same key, at the next peer,
+a bounded number of times: the server applies a key at most once, so a retry never applies
+twice. A write that was sent but never confirmed raises `OutcomeUnknownError` (it may have been
+applied); one that reached no peer raises `UnavailableError`. Reads try each peer once.
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from raftcron.client.peers import Retry, split_peers
 from raftcron.errors import (
     AuthError,
     ConflictError,
@@ -30,6 +34,7 @@ from raftcron.errors import (
     JobNotFoundError,
     NodeNotFoundError,
     NotFoundError,
+    OutcomeUnknownError,
     RaftcronError,
     RunNotFoundError,
     UnavailableError,
@@ -69,36 +74,57 @@ def _error(status: int, body: Any, fallback: str, not_found: NotFound) -> Raftcr
 
 
 class Client:
-    """`Client("http://127.0.0.1:8101", token=...)`; `last_index` is the last X-Raftcron-Index."""
+    """`Client("http://a:8101,http://b:8101", token=...)`: one or more peers, tried in turn;
+    `last_index` is the last X-Raftcron-Index; `base_url` the peer that answered last."""
 
-    def __init__(self, base_url: str = DEFAULT_API, token: str | None = None,
+    def __init__(self, base_url: str | Sequence[str] = DEFAULT_API, token: str | None = None,
                  timeout: float = 10.0, *, write_attempts: int = WRITE_ATTEMPTS) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.peers = split_peers(base_url)
+        self._current = 0
         self.token = token
         self.timeout = timeout
         self.write_attempts = max(1, write_attempts)
         self.last_index: int | None = None
         self.last_status: int | None = None
+        #: The Idempotency-Key of the last write (the same on every retry of it).
+        self.last_key: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        return self.peers[self._current]
 
     # -- transport -------------------------------------------------------------------------
 
-    def _url(self, path: str, query: dict[str, Any] | None) -> str:
-        url = self.base_url + path
+    def _url(self, path: str, query: dict[str, Any] | None, base: str | None = None) -> str:
+        url = (base or self.base_url) + path
         params = [(k, str(v).lower() if isinstance(v, bool) else str(v))
                   for k, v in (query or {}).items() if v is not None]
         return url + ("?" + urllib.parse.urlencode(params) if params else "")
 
     def _once(self, method: str, url: str, body: bytes | None, headers: dict[str, str],
-              not_found: NotFound) -> tuple[int, str, bytes]:
+              not_found: NotFound, base: str) -> tuple[int, str, bytes]:
+        """One attempt at one peer. `Retry` when another peer may do better: it could not
+        be reached (not delivered), it stopped answering after the request was sent, or it
+        answered 503 (no leader, or a commit it could not confirm: delivered)."""
         req = urllib.request.Request(url, data=body, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 return self._finish(resp.status, resp.headers, resp.read())
         except urllib.error.HTTPError as exc:
-            raise self._http_error(exc, url, not_found) from None
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise UnavailableError(f"cannot reach {self.base_url}: {reason}") from None
+            error = self._http_error(exc, url, not_found)
+            if exc.code == 503:
+                raise Retry(error, delivered=True) from None
+            raise error from None
+        except urllib.error.URLError as exc:
+            # urllib wraps only what fails while connecting and sending: nothing was answered
+            # and, the connection having failed, nothing was processed.
+            raise Retry(UnavailableError(f"cannot reach {base}: {exc.reason}"),
+                         delivered=False) from None
+        except (OSError, http.client.HTTPException) as exc:
+            # The request went out; the answer did not come (timeout, reset, closed).
+            raise Retry(UnavailableError(f"{base} stopped answering: "
+                                          f"{exc or type(exc).__name__}"),
+                         delivered=True) from None
 
     def _http_error(self, exc: urllib.error.HTTPError, url: str,
                     not_found: NotFound) -> RaftcronError:
@@ -117,33 +143,56 @@ class Client:
         return status, (headers.get("Content-Type", "") if headers is not None else ""), raw
 
     def request(self, method: str, path: str, *, query: dict[str, Any] | None = None,
-                body: Any = None, not_found: NotFound = None) -> Any:
-        """One call: JSON in, JSON (or text) out; errors raised as described above."""
-        url = self._url(path, query)
-        headers = {"Accept": "application/json"}
+                body: Any = None, not_found: NotFound = None,
+                headers: dict[str, str] | None = None) -> Any:
+        """One call: JSON in, JSON (or text) out; errors raised as described above.
+
+        Tries the peers in turn from the one that answered last: a read once at each, a
+        write `write_attempts` times in all (at least once at each peer), pausing after
+        each full round, every try with the same Idempotency-Key. A write no peer
+        answered raises `OutcomeUnknownError` if any try may have reached a peer, else
+        `UnavailableError` (nothing was applied).
+        """
+        send = {"Accept": "application/json", **(headers or {})}
         data = None
         if body is not None:
             data = json.dumps(body).encode("utf-8")
-            headers["Content-Type"] = "application/json"
+            send["Content-Type"] = "application/json"
         write = method != "GET"
         if write:
-            headers["Idempotency-Key"] = uuid.uuid4().hex
+            # One key per logical write, reused on every retry and peer: applied at most once.
+            send.setdefault("Idempotency-Key", uuid.uuid4().hex)
+            self.last_key = send["Idempotency-Key"]
         if self.token:  # reads too: a read token may be required, and it reveals env values
-            headers["Authorization"] = f"Bearer {self.token}"
-        attempts = self.write_attempts if write else 1
+            send["Authorization"] = f"Bearer {self.token}"
+        count = len(self.peers)
+        attempts = max(self.write_attempts, count) if write else count
         delay = 0.1
-        for attempt in range(1, attempts + 1):
-            try:
-                _status, ctype, raw = self._once(method, url, data, headers, not_found)
-                break
-            except UnavailableError:
-                if attempt == attempts:
-                    raise
-                time.sleep(delay)  # back off before the retry (same Idempotency-Key)
+        delivered = False
+        last: RaftcronError | None = None
+        for attempt in range(attempts):
+            index = (self._current + attempt) % count
+            if attempt and attempt % count == 0:
+                time.sleep(delay)  # a whole round failed: back off before the next
                 delay = min(delay * 2, MAX_BACKOFF)
-        if "json" in ctype:
-            return json.loads(raw) if raw else None
-        return raw.decode("utf-8", errors="replace")
+            base = self.peers[index]
+            try:
+                _status, ctype, raw = self._once(method, self._url(path, query, base), data,
+                                                 send, not_found, base)
+            except Retry as retry:
+                delivered = delivered or retry.delivered
+                last = retry.error
+                continue
+            self._current = index
+            if "json" in ctype:
+                return json.loads(raw) if raw else None
+            return raw.decode("utf-8", errors="replace")
+        assert last is not None
+        if write and delivered:
+            raise OutcomeUnknownError(
+                f"{method} {path}: no peer confirmed the write ({last.message}); it may or "
+                "may not have been applied", field=last.field)
+        raise last
 
     def _get(self, path: str, not_found: NotFound = None, **query: Any) -> Any:
         return self.request("GET", path, query=query, not_found=not_found)
@@ -193,6 +242,11 @@ class Client:
         """PUT /jobs/{name}: returns (job, created)."""
         out = self.request("PUT", f"/jobs/{self._q(name)}", body=job)
         return out, self.last_status == 201
+
+    def patch_job(self, name: str, patch: dict) -> dict:
+        """PATCH /jobs/{name} (JSON merge patch: null resets a field); the job after it."""
+        return self.request("PATCH", f"/jobs/{self._q(name)}", body=patch,
+                            not_found=lambda: JobNotFoundError(name))
 
     def apply_jobs(self, jobs: list[dict], *, create_only: bool = False) -> list[dict]:
         """POST /jobs:batch in batches of `BATCH` (each batch all or nothing): create or
@@ -269,21 +323,34 @@ class Client:
 
     def download_backup(self, dest: Path, *, consistency: str | None = None) -> int:
         """GET /backup into the file `dest` (created or truncated), in chunks; returns the
-        bytes written. Sends the token even though this is a read: the route needs it."""
-        url = self._url("/backup", {"consistency": consistency})
+        bytes written. Sends the token even though this is a read: the route needs it. A
+        peer that cannot be reached or answers 503 is skipped for the next one."""
         headers = {"Accept": "application/vnd.sqlite3, application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        req = urllib.request.Request(url, method="GET", headers=headers)
         # Opened first: a file we cannot write is the caller's OSError, not "cannot reach".
         with open(dest, "wb") as out:
-            try:
-                resp = urllib.request.urlopen(req, timeout=self.timeout)
-            except urllib.error.HTTPError as exc:
-                raise self._http_error(exc, url, None) from None
-            except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-                reason = getattr(exc, "reason", exc)
-                raise UnavailableError(f"cannot reach {self.base_url}: {reason}") from None
+            resp = None
+            for attempt in range(len(self.peers)):
+                index = (self._current + attempt) % len(self.peers)
+                url = self._url("/backup", {"consistency": consistency}, self.peers[index])
+                req = urllib.request.Request(url, method="GET", headers=headers)
+                try:
+                    resp = urllib.request.urlopen(req, timeout=self.timeout)
+                except urllib.error.HTTPError as exc:
+                    error = self._http_error(exc, url, None)
+                    if exc.code != 503 or attempt == len(self.peers) - 1:
+                        raise error from None
+                    continue
+                except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+                    if attempt == len(self.peers) - 1:
+                        reason = getattr(exc, "reason", exc)
+                        raise UnavailableError(
+                            f"cannot reach {self.peers[index]}: {reason}") from None
+                    continue
+                self._current = index
+                break
+            assert resp is not None
             with resp:
                 self._finish(resp.status, resp.headers, b"")
                 size = 0

@@ -56,10 +56,10 @@ def test_backup_restore_moves_a_cluster_to_new_peers(
                             if r["status"] == "succeeded"]) >= 5,
                60, "five succeeded runs of tick on cluster A")
 
-    # Without the token: refused, exit 2, the message names the token; no file is left.
+    # Without the token: refused, exit 5, the message names the token; no file is left.
     backup = tmp_path / "state.backup"
     refused = cli("backup", str(backup), "--api", leader.api, token=None)
-    assert refused.returncode == 2, refused
+    assert refused.returncode == 5, refused  # unauthorized (raftcron.cli.exits)
     assert "RAFTCRON_TOKEN" in refused.stderr and "Traceback" not in refused.stderr
     assert not backup.exists() and list(tmp_path.glob(".state.backup*")) == []
 

@@ -251,8 +251,8 @@ def test_unknown_route_and_wrong_method_are_json(api: LiveApi) -> None:
     assert "X-Raftcron-Index" in headers
     status, headers, body = api.request("DELETE", "/status")
     assert status == 405 and body["field"] == "method" and headers["Allow"] == "GET"
-    status, _, body = api.request("PATCH", "/jobs/x")
-    assert status == 405 and "PUT" in body["error"]
+    status, _, body = api.request("POST", "/jobs/x")  # PATCH is a route since issue 13
+    assert status == 405 and "PUT" in body["error"] and "PATCH" in body["error"]
 
 
 def test_catch_all_answers_500_json_without_a_traceback(tmp_path: Path) -> None:

@@ -143,6 +143,6 @@ def test_cli_jobs_show_round_trips_env_with_the_token(
         assert main(["jobs", "show", "backup", "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["env"] == SECRET_ENV
         monkeypatch.delenv("RAFTCRON_READ_TOKEN")
-        assert main(["jobs", "show", "backup", "--json"]) == 2  # 401: a message, exit 2
+        assert main(["jobs", "show", "backup", "--json"]) == 5  # 401: a message, exit 5
     finally:
         api.close()

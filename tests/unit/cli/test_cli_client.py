@@ -20,7 +20,8 @@ def test_cli_jobs_add_list_show(api: LiveApi, capsys: pytest.CaptureFixture[str]
                          "--roles", "db,main", "--timeout", "2h", "--",
                          "/usr/local/bin/backup.sh", "--full")
     assert code == 0, err
-    assert "created job backup" in out and "next run: 2030-01-01T01:30:00Z" in out
+    # A person reads the next run in the job's own time zone, named next to it.
+    assert "created job backup" in out and "next run: 2030-01-01 02:30:00 Europe/Berlin" in out
     job = api.client(TOKEN).get_job("backup")  # env values are shown to a token only
     assert job["command"] == ["/usr/local/bin/backup.sh", "--full"]
     assert job["env"] == {"LEVEL": "full"} and job["labels"] == {"team": "data"}
@@ -29,8 +30,13 @@ def test_cli_jobs_add_list_show(api: LiveApi, capsys: pytest.CaptureFixture[str]
     assert code == 0
     header, row = out.splitlines()
     assert header.split()[:2] == ["NAME", "STATUS"]
-    assert row.startswith("backup") and "2030-01-01T01:30:00Z" in row
+    assert row.startswith("backup") and "2030-01-01 02:30:00 Europe/Berlin" in row
     code, out, _ = run(capsys, "jobs", "show", "backup")
+    fields = dict(line.split(None, 1) for line in out.splitlines() if " " in line.strip())
+    assert code == 0 and fields["tz"] == "Europe/Berlin" and fields["retries"] == "0"
+    assert fields["command"] == "/usr/local/bin/backup.sh --full"
+    assert "2030-01-01 02:30:00 Europe/Berlin" in out  # the next runs, in the job's zone
+    code, out, _ = run(capsys, "jobs", "show", "backup", "--json")
     assert code == 0 and json.loads(out)["tz"] == "Europe/Berlin"
     code, out, _ = run(capsys, "jobs", "list", "--json")
     assert [j["name"] for j in json.loads(out)] == ["backup"]
@@ -41,7 +47,7 @@ def test_cli_jobs_add_shell_and_replace(api: LiveApi, capsys: pytest.CaptureFixt
                "echo", "$HOME")[0] == 0
     assert api.client().get_job("sh")["command"] == "echo $HOME"
     code, _, err = run(capsys, "jobs", "add", "sh", "--schedule", "@hourly", "--", "true")
-    assert code == 2 and "already exists" in err
+    assert code == 4 and "already exists" in err  # conflict
     code, out, _ = run(capsys, "jobs", "add", "sh", "--replace", "--schedule", "@hourly",
                        "--", "true")
     assert code == 0 and "replaced job sh" in out
@@ -66,11 +72,12 @@ def test_cli_jobs_pause_resume_run_rm(api: LiveApi, capsys: pytest.CaptureFixtur
     code, out, _ = run(capsys, "jobs", "rm", "a")
     assert code == 0 and "deleted job a" in out
     code, out, err = run(capsys, "jobs", "show", "a")
-    assert code == 2 and out == "" and "no job named 'a'" in err
+    assert code == 3 and out == "" and "no job named 'a'" in err  # not found
 
 
-def test_cli_errors_exit_2_without_traceback(api: LiveApi, capsys: pytest.CaptureFixture[str],
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_errors_exit_with_their_kind_without_traceback(
+        api: LiveApi, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     code, _, err = run(capsys, "jobs", "add", "x", "--schedule", "99 * * * *", "--", "true")
     assert code == 2 and "minute" in err and "Traceback" not in err
     code, _, err = run(capsys, "jobs", "add", "x", "--schedule", "@hourly")
@@ -80,9 +87,9 @@ def test_cli_errors_exit_2_without_traceback(api: LiveApi, capsys: pytest.Captur
     assert code == 2 and "--env" in err
     monkeypatch.setenv("RAFTCRON_TOKEN", "wrong")
     code, _, err = run(capsys, "jobs", "pause", "x")
-    assert code == 2 and "token" in err
+    assert code == 5 and "token" in err  # unauthorized
     code, _, err = run(capsys, "status", "--api", "http://127.0.0.1:9")
-    assert code == 2 and "cannot reach" in err
+    assert code == 6 and "cannot reach" in err  # unavailable
     with pytest.raises(SystemExit) as exit_info:
         main(["jobs", "frobnicate"])
     assert exit_info.value.code == 2
@@ -99,6 +106,8 @@ def test_cli_runs_list_show_logs_cancel(api: LiveApi, capsys: pytest.CaptureFixt
     assert code == 0 and lines[0].split()[:2] == ["ID", "JOB"]
     assert [line.split()[0] for line in lines[1:]] == ["r2", "r1"]
     code, out, _ = run(capsys, "runs", "show", "r1")
+    assert code == 0 and "status" in out and "pending" in out.split("status", 1)[1]
+    code, out, _ = run(capsys, "runs", "show", "r1", "--json")
     assert code == 0 and json.loads(out)["status"] == "pending"
     (api.root / "output").mkdir()
     (api.root / "output" / "r1.stdout").write_text("out text\n")
@@ -110,7 +119,7 @@ def test_cli_runs_list_show_logs_cancel(api: LiveApi, capsys: pytest.CaptureFixt
     code, out, _ = run(capsys, "runs", "cancel", "r1")
     assert code == 0 and "cancelling run r1" in out
     code, _, err = run(capsys, "runs", "show", "r9")
-    assert code == 2 and "r9" in err
+    assert code == 3 and "r9" in err
 
 
 def test_cli_nodes_and_status(api: LiveApi, capsys: pytest.CaptureFixture[str]) -> None:
@@ -142,4 +151,4 @@ def test_cli_jobs_run_wait_reports_the_outcome(api: LiveApi,
     thread.start()
     code, out, _ = run(capsys, "jobs", "run", "a", "--wait", "--wait-timeout", "60")
     thread.join(30)
-    assert code == 1 and "failed (exit 4)" in out
+    assert code == 1 and "failed (exit 4)" in out and "None" not in out

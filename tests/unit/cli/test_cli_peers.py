@@ -41,10 +41,10 @@ def test_cli_peers_remove_and_add(api: LiveApi, members: RecordingMembership,
     assert [c[:2] for c in members.calls] == [("remove", THIRD), ("add", "127.0.0.1:7999")]
 
 
-def test_cli_peers_refusals_exit_2(api: LiveApi, members: RecordingMembership,
-                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_peers_refusals_exit_usage_or_conflict(api: LiveApi, members: RecordingMembership,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(capsys, "peers", "add", "nonsense")
-    assert code == 2 and "expected host:port" in err
+    assert code == 2 and "expected host:port" in err  # usage / validation
     code, _, err = run_cli(capsys, "peers", "add", OTHER)
-    assert code == 2 and "already a member" in err
+    assert code == 4 and "already a member" in err  # conflict (raftcron --help, exit codes)
     assert members.calls == []
