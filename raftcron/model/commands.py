@@ -29,14 +29,11 @@ from typing import Any
 
 from raftcron.durations import parse_time
 from raftcron.errors import CommandDecodeError, ValidationError
-from raftcron.model.types import (
-    FINISH_STATUSES,
-    FIRE_STATUSES,
-    MAX_OUTPUT_TAIL,
-)
+from raftcron.model import commands_v4
+from raftcron.model.types import FINISH_STATUSES, FIRE_STATUSES, MAX_OUTPUT_TAIL
 
 #: The newest envelope version this build writes and reads.
-VERSION = 3
+VERSION = commands_v4.VERSION
 
 #: Hard cap, in UTF-8 bytes, on each replicated output tail (docs/jobs.md).
 MAX_TAIL_BYTES = MAX_OUTPUT_TAIL
@@ -122,7 +119,7 @@ ARGS: dict[str, dict[str, _Arg]] = {
     # atomic (v3): one refused entry refuses the whole batch, nothing applied (jobs:batch).
     "batch": {"commands": _Arg("commands"), "atomic": _Arg("bool", required=False)},
 }
-
+ARGS.update({op: {k: _Arg(*t) for k, t in spec.items()} for op, spec in commands_v4.ARGS.items()})
 OPS = frozenset(ARGS)
 
 #: (op, None) or (op, argument) -> the envelope version that added it (absent: version 1).
@@ -134,6 +131,7 @@ INTRODUCED: dict[tuple[str, str | None], int] = {
     ("set_paused", "next"): 3,
     ("fire", "next"): 3,
     ("batch", "atomic"): 3,
+    **{(op, None): commands_v4.VERSION for op in commands_v4.ARGS},
 }
 
 

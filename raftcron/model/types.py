@@ -187,6 +187,13 @@ class Job:
     notify: Notify = field(default_factory=Notify)
     labels: dict[str, str] = field(default_factory=dict)
     owners: list[Owner] = field(default_factory=list)
+    #: Dependencies and success rules (`model.job_rules`, docs/jobs.md).
+    after: list[str] = field(default_factory=list)
+    on_failure: list[str] = field(default_factory=list)
+    pause_after_failures: int | None = None
+    success_exit_codes: list[int] = field(default_factory=lambda: [0])
+    fail_if_output_matches: str | None = None
+    expected_duration: timedelta | None = None
 
     @property
     def script_bytes(self) -> bytes | None:

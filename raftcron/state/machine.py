@@ -37,6 +37,7 @@ from raftcron.model.commands import Command, decode, validate_args
 from raftcron.state import jobs as state_jobs
 from raftcron.state import peers as state_peers
 from raftcron.state import runs as state_runs
+from raftcron.state import triggers as state_triggers
 from raftcron.state.results import error, ok
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,11 @@ HANDLERS: dict[str, Handler] = {
     "prune_runs": state_runs.prune_runs,
     "put_peer": state_peers.put_peer,
     "noop": lambda conn, args: ok(),
+    # Version 4 (model.commands_v4).
+    "trigger": state_triggers.trigger,
+    "backfill": state_triggers.backfill,
+    "pause_reason": state_triggers.pause_reason,
+    "run_slow": state_triggers.run_slow,
 }
 
 
