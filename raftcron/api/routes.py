@@ -13,6 +13,7 @@ from typing import Any
 from raftcron.api import (
     backup,
     dashboard,
+    dependencies,
     jobs,
     jobs_batch,
     manual,
@@ -94,6 +95,13 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/jobs/{name}/run", manual.run_now,
           "Run a job now (a manual run on the least-loaded eligible peer)", ok=(202, "Run"),
           errors=(404, 409), tag="jobs"),
+    Route("POST", "/jobs/{name}/backfill", dependencies.start_backfill,
+          "Run every slot of a time range, oldest first, under the job's concurrency policy "
+          "(capped: 400 with the count over the cap)", body="Backfill", ok=(202, "Object"),
+          errors=(404, 503), tag="jobs"),
+    Route("GET", "/jobs/{name}/backfills", dependencies.list_backfills,
+          "The job's backfills, oldest first, with how many slots fired", ok=(200, "Object"),
+          errors=(404,), tag="jobs"),
     Route("GET", "/runs", runs.list_runs, "List runs, newest first",
           query=("job", "status", "peer", "since", "until", *_PAGE), ok=(200, "RunPage"),
           tag="runs"),

@@ -119,6 +119,8 @@ class NotifyEvent(StrEnum):
     SUCCESS = "success"    # every successful run
     MISSED = "missed"      # a slot was recorded as missed (or skipped) instead of running
     ABSENT = "absent"      # dead man's switch: no success within `absent_after`
+    PAUSED = "paused"      # `pause_after_failures` paused the job (told to every target)
+    SLOW = "slow"          # a run went past `expected_duration` (told to every target)
 
 
 class ConnectionType(StrEnum):

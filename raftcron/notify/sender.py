@@ -198,6 +198,9 @@ class Notifier:
                     self._track(str(run_id), job)
                 elif job in self._notify_jobs:
                     self._run_ended(str(run_id))
+        elif command.op in ("pause_reason", "run_slow") and result.get("ok"):
+            if not result.get("already"):  # `slow` told once per run
+                self._spawn(self._tell_rule(command.op, command.args))
         elif command.op == "put_job" and result.get("ok"):
             spec = command.args.get("job") or {}
             if self._has_targets(spec):
@@ -236,6 +239,18 @@ class Notifier:
         run, job, on, previous = view
         for event in notify.run_events(on, run, previous, int(job.get("retries") or 0)):
             self._send(job, event, run)
+
+    async def _tell_rule(self, op: str, args: Mapping[str, Any]) -> None:
+        """`paused` (pause_after_failures) or `slow` (expected_duration): told to the job's
+        targets whatever its `notify.on` lists, when it has any."""
+        run_id = args.get("run_id")
+        run = await self.read.call(self.read.get_run, str(run_id)) if run_id else None
+        name = args.get("name") or (run or {}).get("job")
+        job = await self.read.call(self.read.get_job, str(name)) if name else None
+        if job is None:
+            return
+        event = NotifyEvent.PAUSED if op == "pause_reason" else NotifyEvent.SLOW
+        self._send(job, event, run)
 
     def _ended_view(self, run_id: str) -> tuple[dict, dict, list, Any] | None:
         """(run, job, notify.on, previous outcome) for a run that ended; on a reader thread."""

@@ -1,0 +1,238 @@
+"""The leader's pass for dependencies, backfills, pause on failure and slow runs.
+
+Fed by the applied commands (`on_command`: a run ended, a backfill was stored) and, for a
+new leader, by a scan of the runs that ended within `retry_horizon` (`reload`), it reads the
+state and lets the pure decisions (`planning.dependencies`) choose, then proposes
+(`planning.trigger_proposals`):
+
+- a run that ended: its `on_failure` jobs when it failed for good; every job whose `after`
+  it completes; a pause when it makes `pause_after_failures` failed slots in a row; `slow`
+  when it ran past `expected_duration`.
+- every `recovery_interval`: the runs still going past `expected_duration` are flagged
+  `slow`, and each open backfill fires its next slot when the job's concurrency policy lets
+  it (`allow`: at once; otherwise once the job has no active run). A paused job's backfill
+  waits.
+
+Everything it decides is derivable from the state, and the state refuses a decision applied
+before, so a leader change neither loses nor doubles a step: the new leader decides again.
+Proposes nothing until the cluster reads command version 4.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from raftcron.durations import format_time, parse_duration, parse_time
+from raftcron.model import ACTIVE_STATUSES, Concurrency
+from raftcron.model.commands_v4 import VERSION
+from raftcron.planning.dependencies import (
+    after_parent,
+    consecutive_failures,
+    final_failure,
+    pause_text,
+)
+from raftcron.planning.job_plan import JobPlan
+from raftcron.planning.proposals import Proposal
+from raftcron.planning.trigger_proposals import (
+    pause_proposal,
+    slow_proposal,
+    trigger_proposal,
+    trigger_records,
+)
+
+log = logging.getLogger(__name__)
+
+ENDED = ("succeeded", "failed", "timed_out", "lost")
+#: Runs a new leader looks at for decisions its predecessor may not have made.
+RESCAN_LIMIT = 1000
+
+
+class Triggers:
+    def __init__(self, sched: Any) -> None:
+        self._s = sched
+        self.forget()
+
+    def forget(self) -> None:
+        self._ended: list[str] = []
+        self._next_pass = float("-inf")
+        self._open_backfills = True  # until a pass reads none
+
+    def on_command(self, op: str, args: Mapping[str, Any], result: Any) -> bool:
+        """Note what needs a decision; True when the loop should wake for it."""
+        if not isinstance(result, Mapping) or result.get("ok") is False:
+            return False
+        if op in ("run_finished", "run_lost"):
+            self._ended.append(str(args.get("run_id")))
+            if self._open_backfills:  # a backfill may be waiting for this run to end
+                self._next_pass = float("-inf")
+            return True
+        if op == "backfill":
+            self._open_backfills = True
+            self._next_pass = float("-inf")
+            return True
+        return False
+
+    async def reload(self, now: datetime) -> None:
+        """A new leader: the runs that ended lately get their decisions (again)."""
+        self.forget()
+        since = format_time(now - self._s.settings.retry_horizon)
+        items, _ = await self._s.db(self._s.read.list_runs, status=list(ENDED), since=since,
+                                    limit=RESCAN_LIMIT)
+        self._ended = [str(r["id"]) for r in reversed(items)]
+
+    async def maybe_run(self, now: datetime, mono: float) -> list[Proposal]:
+        s = self._s
+        if not s.gate.reads(VERSION):
+            return []
+        out: list[Proposal] = []
+        ended, self._ended = self._ended, []
+        for run_id in ended:
+            try:
+                out += await self._run_ended(run_id, now)
+            except Exception:
+                log.exception("run %s: deciding its dependents failed", run_id)
+        if mono >= self._next_pass:
+            self._next_pass = mono + s.settings.recovery_interval
+            active = await s.db(s.read.active_runs)
+            out += await self._flag_slow(active, now)
+            out += await self._backfills(active, now)
+        return out
+
+    # --- a run ended ----------------------------------------------------------------------
+
+    async def _run_ended(self, run_id: str, now: datetime) -> list[Proposal]:
+        s, read = self._s, self._s.read
+        run = await s.db(read.get_run, run_id)
+        if run is None or run.get("status") not in ENDED:
+            return []
+        job = await s.db(read.get_job, str(run["job"]))
+        if job is None:
+            return []
+        out: list[Proposal] = []
+        if _ran_past(run, job, None) and not run.get("slow"):
+            out += await self._propose(slow_proposal(run_id, now=now))
+        retries = int(job.get("retries") or 0)
+        if run["status"] == "succeeded":
+            for dependent in await s.db(read.dependents, str(job["name"])):
+                out += await self._after(dependent, now)
+        elif final_failure(run, retries):
+            for name in job.get("on_failure") or ():
+                out += await self._on_failure(str(name), run, now)
+            out += await self._maybe_pause(job, now)
+        return out
+
+    async def _after(self, job: Mapping[str, Any], now: datetime) -> list[Proposal]:
+        s, read = self._s, self._s.read
+        after = [str(n) for n in job.get("after") or ()]
+        successes = {n: await s.db(read.latest_success, n) for n in after}
+        last = await s.db(read.last_fired, str(job["name"]))
+        parent = after_parent(after, successes, last)
+        if parent is None:
+            return []
+        reason = f"after {', '.join(after)} (run {parent})"
+        return await self._start(job, "after", parent, reason, now)
+
+    async def _on_failure(self, name: str, run: Mapping[str, Any], now: datetime
+                          ) -> list[Proposal]:
+        job = await self._s.db(self._s.read.get_job, name)
+        if job is None:
+            log.warning("on_failure names job %s, which does not exist", name)
+            return []
+        reason = f"on_failure of {run['job']} (run {run['id']})"
+        return await self._start(job, "on_failure", str(run["id"]), reason, now)
+
+    async def _start(self, job: Mapping[str, Any], cause: str, parent: str, reason: str,
+                     now: datetime) -> list[Proposal]:
+        s = self._s
+        name = str(job["name"])
+        if await s.db(s.read.triggered_runs, name, parent):
+            return []  # decided already (by this leader or the one before)
+        active = await s.db(s.read.active_runs)
+        where = await s.passes.placement(now, active)
+        skip = None
+        if job.get("status") != "scheduled":
+            skip = f"job {job.get('status')}"
+        elif (job.get("concurrency") == Concurrency.FORBID
+              and any(r.get("job") == name for r in active)):
+            skip = "a run of the job is still active (concurrency = forbid)"
+        records = trigger_records(JobPlan.of(job), now, where, now=now, reason=reason,
+                                  new_run_id=s.new_run_id, skip=skip)
+        return await self._propose(trigger_proposal(name, cause, records, now=now,
+                                                    triggered_by=parent))
+
+    async def _maybe_pause(self, job: Mapping[str, Any], now: datetime) -> list[Proposal]:
+        limit = job.get("pause_after_failures")
+        if not limit or job.get("paused") or job.get("status") != "scheduled":
+            return []
+        retries = int(job.get("retries") or 0)
+        history, _ = await self._s.db(self._s.read.list_runs, job=str(job["name"]),
+                                      limit=min(1000, int(limit) * (retries + 1) + 50))
+        count, newest = consecutive_failures(history, retries, since=job.get("updated_at"))
+        if count < int(limit):
+            return []
+        reason = pause_text(count, newest)
+        log.warning("job %s: %s", job["name"], reason)
+        return await self._propose(pause_proposal(str(job["name"]), reason, newest, now=now))
+
+    # --- periodic -------------------------------------------------------------------------
+
+    async def _flag_slow(self, active: list[dict], now: datetime) -> list[Proposal]:
+        out: list[Proposal] = []
+        jobs: dict[str, Any] = {}
+        for run in active:
+            if run.get("slow") or not run.get("started_at"):
+                continue
+            name = str(run["job"])
+            if name not in jobs:
+                jobs[name] = await self._s.db(self._s.read.get_job, name)
+            if jobs[name] is not None and _ran_past(run, jobs[name], now):
+                out += await self._propose(slow_proposal(str(run["id"]), now=now))
+        return out
+
+    async def _backfills(self, active: list[dict], now: datetime) -> list[Proposal]:
+        s = self._s
+        open_ = await s.db(s.read.backfills, open_only=True)
+        self._open_backfills = bool(open_)
+        out: list[Proposal] = []
+        busy = {str(r.get("job")) for r in active if r.get("status") in ACTIVE_STATUSES}
+        for bf in open_:
+            job = await s.db(s.read.get_job, str(bf["job"]))
+            if job is None or job.get("status") != "scheduled":
+                continue  # a paused job's backfill waits; a deleted job's is gone
+            if job.get("concurrency") != Concurrency.ALLOW and bf["job"] in busy:
+                continue
+            index = int(bf["done"])
+            slot = parse_time(bf["slots"][index])
+            where = await s.passes.placement(now, active)
+            reason = f"backfill {bf['id']} slot {index + 1} of {bf['total']}"
+            records = trigger_records(JobPlan.of(job), slot, where, now=now, reason=reason,
+                                      new_run_id=s.new_run_id)
+            out += await self._propose(trigger_proposal(str(job["name"]), "backfill", records,
+                                                        now=now, backfill=str(bf["id"]),
+                                                        index=index))
+            busy.add(str(bf["job"]))
+        return out
+
+    async def _propose(self, proposal: Proposal) -> list[Proposal]:
+        result = await self._s.propose(proposal)
+        if result is not None and result.get("ok") is False and not result.get("duplicate"):
+            log.info("%s refused: %s", proposal.key, result.get("message"))
+        return [proposal]
+
+
+def _ran_past(run: Mapping[str, Any], job: Mapping[str, Any], now: datetime | None) -> bool:
+    """Whether `run` ran (or, with `now`, is running) longer than `expected_duration`."""
+    expected = job.get("expected_duration")
+    started = run.get("started_at")
+    if not expected or not started:
+        return False
+    end = run.get("finished_at") if now is None else None
+    if now is None and not end:
+        return False
+    until = parse_time(str(end)) if end else now
+    assert until is not None
+    return until - parse_time(str(started)) > parse_duration(str(expected),
+                                                             field="expected_duration")
