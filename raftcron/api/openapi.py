@@ -18,8 +18,8 @@ from raftcron.model import MAX_KEEP_RUNS, MAX_OUTPUT_TAIL, MAX_RETRIES, JobStatu
 from raftcron.model.checks import NAME_RE
 from raftcron.model.job import DURATION_LIMITS, MAX_MAX_RUNS
 from raftcron.model.job_rules import MAX_EXPECTED_DURATION, MAX_PATTERN, MAX_PAUSE_AFTER
-from raftcron.planning.dependencies import MAX_CAP as BACKFILL_MAX_CAP
 from raftcron.model.node import MAX_CAPACITY, MAX_CONNECT_TIMEOUT, MAX_SESSIONS
+from raftcron.planning.dependencies import MAX_CAP as BACKFILL_MAX_CAP
 
 _STR = {"type": "string"}
 _INT = {"type": "integer"}
