@@ -139,6 +139,10 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         p = action("run", "run a job now", "name")
         p.add_argument("--wait", action="store_true", help="wait for the run to end")
         p.add_argument("--wait-timeout", type=_seconds(MAX_WAIT_TIMEOUT), default=300.0)
+        p = action("backfill", "run every slot of a past time range, oldest first", "name")
+        p.add_argument("--from", dest="start", required=True, metavar="TIME")
+        p.add_argument("--to", dest="end", required=True, metavar="TIME")
+        p.add_argument("--cap", type=int, help="most slots (default 1000)")
         action("rm", "delete a job", "name")
         action("apply", "create or replace the jobs of a job file or a directory of them "
                "(all of a batch or none)", "path")
@@ -270,6 +274,10 @@ def _jobs(client: Client, args: argparse.Namespace, as_json: bool) -> int:
         else:
             print(f"run {run['id']} {run['status']} (exit {run.get('exit_code')})")
         return 0 if run["status"] == "succeeded" else 1
+    if act == "backfill":
+        bf = client.backfill_job(args.name, args.start, args.end, args.cap)
+        _emit(as_json, bf, f"backfill {bf['id']} of {args.name}: {bf['total']} slots")
+        return 0
     if act == "apply":
         from raftcron.cli import apply_cmd  # job files: only this action reads them
 
