@@ -44,6 +44,8 @@ def check_graph(name: str, after: Sequence[str], on_failure: Sequence[str],
     cycle = find_cycle(jobs)
     if cycle is not None and name in cycle:
         field = "after" if after else "on_failure"
+        i = cycle.index(name)  # told from the job being written
+        cycle = [*cycle[i:-1], *cycle[:i], name]
         raise ValidationError(f"{field}: a cycle of dependencies: {' -> '.join(cycle)}",
                               field=field)
 
