@@ -24,7 +24,7 @@ from raftcron.api.http import Request, Response, json_response
 from raftcron.api.jobview import load_job
 from raftcron.api.results import check_result
 from raftcron.durations import format_time, parse_time
-from raftcron.errors import UnavailableError, ValidationError
+from raftcron.errors import ConflictError, ValidationError
 from raftcron.model.commands_v4 import VERSION
 from raftcron.planning.dependencies import DEFAULT_CAP, MAX_CAP, TooManySlots, backfill_slots
 from raftcron.planning.dependencies import check_graph as check_jobs
@@ -80,8 +80,8 @@ async def start_backfill(rt: Runtime, req: Request) -> Response:
         raise ValidationError("to: the job's schedule has no slot from `from` to `to`",
                               field="to")
     if not nextfire.gate(rt).reads(VERSION):
-        raise UnavailableError(f"backfill needs every peer to read command version {VERSION};"
-                               " upgrade the cluster first")
+        raise ConflictError(f"backfill needs every peer to read command version {VERSION}; "
+                            "upgrade the cluster first", field="name")
     args = {"id": uuid.uuid4().hex, "job": name, "slots": [format_time(s) for s in slots],
             "at": rt.now_iso()}
     result = await rt.propose("backfill", args, req.idempotency_key())

@@ -98,7 +98,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/jobs/{name}/backfill", dependencies.start_backfill,
           "Run every slot of a time range, oldest first, under the job's concurrency policy "
           "(capped: 400 with the count over the cap)", body="Backfill", ok=(202, "Object"),
-          errors=(404, 503), tag="jobs"),
+          errors=(404, 409), tag="jobs"),
     Route("GET", "/jobs/{name}/backfills", dependencies.list_backfills,
           "The job's backfills, oldest first, with how many slots fired", ok=(200, "Object"),
           errors=(404,), tag="jobs"),
