@@ -175,6 +175,9 @@ class ReadDb:
     def triggered_runs(self, job: str, parent: str) -> int:
         return trigger_queries.triggered_runs(self._db(), job, parent)
 
+    def trigger_index(self) -> list[dict]:
+        return trigger_queries.trigger_index(self._db())
+
     def backfills(self, *, job: str | None = None, open_only: bool = False) -> list[dict]:
         return trigger_queries.backfills(self._db(), job=job, open_only=open_only)
 

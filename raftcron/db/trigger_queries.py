@@ -70,3 +70,18 @@ def backfills(db: Database, *, job: str | None = None, open_only: bool = False) 
                     "created_at": api_time(r["created_at"]),
                     "updated_at": api_time(r["updated_at"])})
     return out
+
+
+def trigger_index(db: Database) -> list[dict[str, Any]]:
+    """The jobs the leader's triggers pass watches: with `after`, `on_failure`,
+    `pause_after_failures` or `expected_duration` (one scan, when leadership starts)."""
+    sql = ("SELECT name, json_extract(spec, '$.after') AS after,"
+           " json_extract(spec, '$.on_failure') AS on_failure,"
+           " json_extract(spec, '$.pause_after_failures') AS pause_after_failures,"
+           " json_extract(spec, '$.expected_duration') AS expected_duration FROM jobs"
+           " WHERE json_array_length(spec, '$.after') > 0"
+           " OR json_array_length(spec, '$.on_failure') > 0"
+           " OR json_extract(spec, '$.pause_after_failures') IS NOT NULL"
+           " OR json_extract(spec, '$.expected_duration') IS NOT NULL")
+    return [{**r, "after": json.loads(r["after"] or "[]"),
+             "on_failure": json.loads(r["on_failure"] or "[]")} for r in db.query(sql)]

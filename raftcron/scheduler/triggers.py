@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from raftcron.durations import format_time, parse_duration, parse_time
@@ -51,11 +51,16 @@ RESCAN_LIMIT = 1000
 
 
 class Triggers:
+    """Remembers, in memory, only the jobs it may have to act for (`_Index`): a run of any
+    other job ends without a read, so jobs without these fields cost nothing."""
+
     def __init__(self, sched: Any) -> None:
         self._s = sched
         self.forget()
 
     def forget(self) -> None:
+        self._index = _Index()
+        self._watch: dict[str, str] = {}  # active run id -> job, for watched jobs
         self._ended: list[str] = []
         self._next_pass = float("-inf")
         self._open_backfills = True  # until a pass reads none
@@ -64,24 +69,47 @@ class Triggers:
         """Note what needs a decision; True when the loop should wake for it."""
         if not isinstance(result, Mapping) or result.get("ok") is False:
             return False
-        if op in ("run_finished", "run_lost"):
-            self._ended.append(str(args.get("run_id")))
+        if op == "put_job":
+            self._index.put(args.get("job") or {})
+        elif op == "delete_job":
+            self._index.drop(str(args.get("name")))
+        elif op == "fire":
+            accepted = set(result.get("accepted") or ())
+            for rec in args.get("runs") or ():
+                if rec.get("run_id") in accepted and self._index.watched(str(rec.get("job"))):
+                    self._watch[str(rec["run_id"])] = str(rec["job"])
+        elif op in ("run_finished", "run_lost"):
+            wake = False
             if self._open_backfills:  # a backfill may be waiting for this run to end
                 self._next_pass = float("-inf")
-            return True
-        if op == "backfill":
+                wake = True
+            if self._watch.pop(str(args.get("run_id")), None) is not None:
+                self._ended.append(str(args.get("run_id")))
+                wake = True
+            return wake
+        elif op == "backfill":
             self._open_backfills = True
             self._next_pass = float("-inf")
             return True
         return False
 
     async def reload(self, now: datetime) -> None:
-        """A new leader: the runs that ended lately get their decisions (again)."""
+        """A new leader: learn the watched jobs and their active runs, and give the runs of
+        theirs that ended lately their decisions (again: the state refuses a repeat)."""
         self.forget()
+        read = self._s.read
+        for row in await self._s.db(read.trigger_index):
+            self._index.put(row)
+        if not self._index.jobs:
+            return
+        for run in await self._s.db(read.active_runs):
+            if self._index.watched(str(run.get("job"))):
+                self._watch[str(run["id"])] = str(run["job"])
         since = format_time(now - self._s.settings.retry_horizon)
-        items, _ = await self._s.db(self._s.read.list_runs, status=list(ENDED), since=since,
+        items, _ = await self._s.db(read.list_runs, status=list(ENDED), since=since,
                                     limit=RESCAN_LIMIT)
-        self._ended = [str(r["id"]) for r in reversed(items)]
+        self._ended = [str(r["id"]) for r in reversed(items)
+                       if self._index.watched(str(r.get("job")))]
 
     async def maybe_run(self, now: datetime, mono: float) -> list[Proposal]:
         s = self._s
@@ -96,9 +124,11 @@ class Triggers:
                 log.exception("run %s: deciding its dependents failed", run_id)
         if mono >= self._next_pass:
             self._next_pass = mono + s.settings.recovery_interval
-            active = await s.db(s.read.active_runs)
-            out += await self._flag_slow(active, now)
-            out += await self._backfills(active, now)
+            if self._index.expected or self._open_backfills:
+                active = await s.db(s.read.active_runs)
+                out += await self._flag_slow(active, now)
+                if self._open_backfills:
+                    out += await self._backfills(active, now)
         return out
 
     # --- a run ended ----------------------------------------------------------------------
@@ -115,7 +145,7 @@ class Triggers:
         if _ran_past(run, job, None) and not run.get("slow"):
             out += await self._propose(slow_proposal(run_id, now=now))
         retries = int(job.get("retries") or 0)
-        if run["status"] == "succeeded":
+        if run["status"] == "succeeded" and self._index.dependents.get(str(job["name"])):
             for dependent in await s.db(read.dependents, str(job["name"])):
                 out += await self._after(dependent, now)
         elif final_failure(run, retries):
@@ -181,14 +211,11 @@ class Triggers:
 
     async def _flag_slow(self, active: list[dict], now: datetime) -> list[Proposal]:
         out: list[Proposal] = []
-        jobs: dict[str, Any] = {}
         for run in active:
-            if run.get("slow") or not run.get("started_at"):
+            expected = self._index.expected.get(str(run.get("job")))
+            if expected is None or run.get("slow") or not run.get("started_at"):
                 continue
-            name = str(run["job"])
-            if name not in jobs:
-                jobs[name] = await self._s.db(self._s.read.get_job, name)
-            if jobs[name] is not None and _ran_past(run, jobs[name], now):
+            if now - parse_time(str(run["started_at"])) > expected:
                 out += await self._propose(slow_proposal(str(run["id"]), now=now))
         return out
 
@@ -236,3 +263,45 @@ def _ran_past(run: Mapping[str, Any], job: Mapping[str, Any], now: datetime | No
     assert until is not None
     return until - parse_time(str(started)) > parse_duration(str(expected),
                                                              field="expected_duration")
+
+
+class _Index:
+    """The watched jobs: job -> its `after` (and the reverse: job -> its dependents), the
+    jobs with `on_failure` or `pause_after_failures`, and each `expected_duration`."""
+
+    def __init__(self) -> None:
+        self.after: dict[str, list[str]] = {}
+        self.dependents: dict[str, set[str]] = {}
+        self.acts: set[str] = set()
+        self.expected: dict[str, timedelta] = {}
+
+    @property
+    def jobs(self) -> set[str]:
+        return set(self.after) | self.acts | set(self.expected) | set(self.dependents)
+
+    def watched(self, job: str) -> bool:
+        return bool(self.dependents.get(job)) or job in self.acts or job in self.expected
+
+    def put(self, spec: Mapping[str, Any]) -> None:
+        name = str(spec.get("name"))
+        self.drop(name)
+        after = [str(n) for n in spec.get("after") or ()]
+        if after:
+            self.after[name] = after
+            for parent in after:
+                self.dependents.setdefault(parent, set()).add(name)
+        if spec.get("on_failure") or spec.get("pause_after_failures"):
+            self.acts.add(name)
+        if spec.get("expected_duration"):
+            try:
+                self.expected[name] = parse_duration(str(spec["expected_duration"]),
+                                                     field="expected_duration")
+            except ValueError:
+                log.warning("job %s: unreadable expected_duration", name)
+
+    def drop(self, name: str) -> None:
+        """Forget `name`'s own fields; the jobs that list it in `after` still do."""
+        for parent in self.after.pop(name, ()):
+            self.dependents.get(parent, set()).discard(name)
+        self.acts.discard(name)
+        self.expected.pop(name, None)
