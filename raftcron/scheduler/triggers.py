@@ -62,6 +62,7 @@ class Triggers:
         self._index = _Index()
         self._watch: dict[str, str] = {}  # active run id -> job, for watched jobs
         self._ended: list[str] = []
+        self._unsure = False
         self._next_pass = float("-inf")
         self._open_backfills = True  # until a pass reads none
 
@@ -108,8 +109,9 @@ class Triggers:
         since = format_time(now - self._s.settings.retry_horizon)
         items, _ = await self._s.db(read.list_runs, status=list(ENDED), since=since,
                                     limit=RESCAN_LIMIT)
-        self._ended = [str(r["id"]) for r in reversed(items)
-                       if self._index.watched(str(r.get("job")))]
+        found = [str(r["id"]) for r in reversed(items) if self._index.watched(str(r.get("job")))]
+        # Runs that ended while this was read were noted meanwhile: keep them too.
+        self._ended = found + [r for r in self._ended if r not in set(found)]
 
     async def maybe_run(self, now: datetime, mono: float) -> list[Proposal]:
         s = self._s
@@ -117,11 +119,16 @@ class Triggers:
             return []
         out: list[Proposal] = []
         ended, self._ended = self._ended, []
+        again: list[str] = []
         for run_id in ended:
+            self._unsure = False
             try:
                 out += await self._run_ended(run_id, now)
             except Exception:
                 log.exception("run %s: deciding its dependents failed", run_id)
+            if self._unsure:  # a proposal's fate is unknown: decide again next time
+                again.append(run_id)
+        self._ended = again + self._ended
         if mono >= self._next_pass:
             self._next_pass = mono + s.settings.recovery_interval
             if self._index.expected or self._open_backfills:
@@ -245,6 +252,8 @@ class Triggers:
 
     async def _propose(self, proposal: Proposal) -> list[Proposal]:
         result = await self._s.propose(proposal)
+        if result is None:
+            self._unsure = True
         if result is not None and result.get("ok") is False and not result.get("duplicate"):
             log.info("%s refused: %s", proposal.key, result.get("message"))
         return [proposal]
