@@ -250,7 +250,7 @@ def _jobs(client: Client, args: argparse.Namespace, as_json: bool) -> int:
         if as_json:
             print_json(items)
             return 0
-        rows = [[j["name"], j.get("status"), _schedule_text(j.get("schedule")),
+        rows = [[j["name"], _flagged(j), _schedule_text(j.get("schedule")),
                  j.get("next_run") or "-", (j.get("last_run") or {}).get("status", "-")]
                 for j in items]
         print(_table(rows, ["NAME", "STATUS", "SCHEDULE", "NEXT RUN", "LAST"]))
@@ -289,6 +289,14 @@ def _jobs(client: Client, args: argparse.Namespace, as_json: bool) -> int:
     raise AssertionError(act)  # pragma: no cover - argparse only gives the actions above
 
 
+def _flagged(item: dict) -> str:
+    """A job's or run's status with what marks it: why it was paused, backfill, slow, parent."""
+    flags = [item["pause_reason"]] if item.get("pause_reason") else []
+    flags += [f for f in ("backfill", "slow") if item.get(f)]
+    flags += [f"after {item['triggered_by']}"] if item.get("triggered_by") else []
+    return f"{item.get('status')} ({', '.join(flags)})" if flags else str(item.get("status"))
+
+
 def _wait_run(client: Client, run_id: str, timeout: float) -> dict:
     """Poll the run until it is terminal, or UnavailableError after `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -312,7 +320,7 @@ def _runs(client: Client, args: argparse.Namespace, as_json: bool) -> int:
             print_json(page)
             return 0
         rows = [[r["id"], r.get("job"), r.get("slot"), r.get("attempt"), r.get("target")
-                 or r.get("peer"), r.get("status"), r.get("exit_code")] for r in page["items"]]
+                 or r.get("peer"), _flagged(r), r.get("exit_code")] for r in page["items"]]
         print(_table(rows, ["ID", "JOB", "SLOT", "ATTEMPT", "ON", "STATUS", "EXIT"]))
         return 0
     if act == "show":
