@@ -46,8 +46,12 @@ from raftcron.planning.trigger_proposals import (
 log = logging.getLogger(__name__)
 
 ENDED = ("succeeded", "failed", "timed_out", "lost")
-#: Runs a new leader looks at for decisions its predecessor may not have made.
+#: Runs a new leader looks at for decisions its predecessor may not have made: the newest
+#: `RESCAN_PER_JOB` of each watched job when there are at most `RESCAN_JOBS` of them, else the
+#: newest `RESCAN_LIMIT` of all.
 RESCAN_LIMIT = 1000
+RESCAN_JOBS = 200
+RESCAN_PER_JOB = 20
 
 
 class Triggers:
@@ -107,9 +111,17 @@ class Triggers:
             if self._index.watched(str(run.get("job"))):
                 self._watch[str(run["id"])] = str(run["job"])
         since = format_time(now - self._s.settings.retry_horizon)
-        items, _ = await self._s.db(read.list_runs, status=list(ENDED), since=since,
-                                    limit=RESCAN_LIMIT)
-        found = [str(r["id"]) for r in reversed(items) if self._index.watched(str(r.get("job")))]
+        watched = sorted(j for j in self._index.jobs if self._index.watched(j))
+        items: list[dict] = []
+        if len(watched) <= RESCAN_JOBS:  # each job's own newest runs
+            for name in watched:
+                items += (await self._s.db(read.list_runs, job=name, status=list(ENDED),
+                                           since=since, limit=RESCAN_PER_JOB))[0]
+        else:  # many watched jobs: the newest runs of all
+            items = (await self._s.db(read.list_runs, status=list(ENDED), since=since,
+                                      limit=RESCAN_LIMIT))[0]
+        items.sort(key=lambda r: (str(r.get("finished_at") or ""), str(r["id"])))
+        found = [str(r["id"]) for r in items if self._index.watched(str(r.get("job")))]
         # Runs that ended while this was read were noted meanwhile: keep them too.
         self._ended = found + [r for r in self._ended if r not in set(found)]
 
