@@ -22,7 +22,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from raftcron import model, schedule
-from raftcron.api import actor, group_commit, nextfire
+from raftcron.api import actor, dependencies, group_commit, nextfire
 from raftcron.api.http import HttpError, Request, Response, json_response, page
 from raftcron.api.jobview import REDACTED, load_job, next_run, public, redact, with_next_runs
 from raftcron.api.results import check_result
@@ -181,6 +181,7 @@ async def create_job(rt: Runtime, req: Request) -> Response:
     job = await keep_redacted(rt, _from_body(body, None))
     args = put_args(rt, req, job, create_only=True)
     await _precheck(rt, req, job.name, want=False)
+    await dependencies.check_graph(rt, [args["job"]])
     args = await nextfire.add_to_put(rt, args)
     result = await group_commit.group(rt).propose_put(rt, args, req.idempotency_key())
     check_result(result, job=job.name)
@@ -201,6 +202,7 @@ async def put_job(rt: Runtime, req: Request) -> Response:
     job = await keep_redacted(rt, job)
     args = put_args(rt, req, job, create_only=False)
     await _refuse_managed(rt, req, name)
+    await dependencies.check_graph(rt, [args["job"]])
     args = await nextfire.add_to_put(rt, args)
     result = await group_commit.group(rt).propose_put(rt, args, req.idempotency_key())
     check_result(result, job=name)

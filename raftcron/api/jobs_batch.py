@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from raftcron.api import nextfire
+from raftcron.api.dependencies import check_graph
 from raftcron.api.http import HttpError, Request, Response, json_response
 from raftcron.api.jobs import _from_body, keep_redacted, put_args
 from raftcron.api.results import check_result
@@ -118,6 +119,7 @@ async def apply_jobs(rt: Any, req: Request) -> Response:
     if not isinstance(create_only, bool):
         raise ValidationError("create_only: expected true or false", field="create_only")
     args = await _validated(rt, req, _jobs_list(body), create_only)
+    await check_graph(rt, [a["job"] for a in args])
     atomic = nextfire.gate(rt).reads(ATOMIC_VERSION)
     if key is None or not atomic:  # an atomic batch with a key: the state decides, once
         await _refuse_managed(rt, args)

@@ -17,7 +17,9 @@ from raftcron.api.http import MAX_INDEX, MAX_KEY_LENGTH, MAX_LIMIT, MAX_WAIT
 from raftcron.model import MAX_KEEP_RUNS, MAX_OUTPUT_TAIL, MAX_RETRIES, JobStatus, RunStatus
 from raftcron.model.checks import NAME_RE
 from raftcron.model.job import DURATION_LIMITS, MAX_MAX_RUNS
+from raftcron.model.job_rules import MAX_EXPECTED_DURATION, MAX_PATTERN, MAX_PAUSE_AFTER
 from raftcron.model.node import MAX_CAPACITY, MAX_CONNECT_TIMEOUT, MAX_SESSIONS
+from raftcron.planning.dependencies import MAX_CAP as BACKFILL_MAX_CAP
 
 _STR = {"type": "string"}
 _INT = {"type": "integer"}
@@ -78,6 +80,19 @@ _JOB = {
         "created_at": {**_TIME, "readOnly": True}, "updated_at": {**_TIME, "readOnly": True},
         "managed_by": {"type": ["string", "null"], "readOnly": True,
                        "description": "file:<file> for a job a file in --jobs-dir defines"},
+        # Dependencies, pause on failure, success rules (docs/jobs.md).
+        "after": {**_STRS, "description": "jobs that must each succeed (since this job's "
+                  "last run) before it runs; a missing job, itself or a cycle: 400"},
+        "on_failure": {**_STRS, "description": "jobs started when a run of this job ends "
+                       "failed, timed_out or lost after its retries"},
+        "pause_after_failures": _int(1, MAX_PAUSE_AFTER, null=True),
+        "success_exit_codes": {"type": "array", "items": _int(0, 255), "minItems": 1},
+        "fail_if_output_matches": {**_OPT_STR, "maxLength": MAX_PATTERN, "description":
+                                   "a regular expression; no nested repetition, no "
+                                   "backreference, at most 3 unbounded repetitions"},
+        "expected_duration": _duration(MAX_EXPECTED_DURATION),
+        "pause_reason": {"type": ["string", "null"], "readOnly": True,
+                         "description": "why pause_after_failures paused the job"},
     },
 }
 _RUN = {
@@ -90,6 +105,10 @@ _RUN = {
         "exit_code": {"type": ["integer", "null"]}, "stdout_tail": _OPT_STR,
         "stderr_tail": _OPT_STR,
         "reason": {"type": ["string", "null"]},
+        "triggered_by": {"type": ["string", "null"],
+                         "description": "the parent run (after, on_failure)"},
+        "backfill": {"type": "boolean", "description": "one slot of a backfill"},
+        "slow": {"type": "boolean", "description": "went past expected_duration"},
     },
 }
 _NODE = {
@@ -176,6 +195,10 @@ SCHEMAS: dict[str, Any] = {
                  "merged key by key", "properties": {
                      key: {"anyOf": [schema, {"type": "null"}]}
                      for key, schema in _JOB["properties"].items()}},
+    "Backfill": {"type": "object", "required": ["from", "to"], "additionalProperties": False,
+                 "properties": {"from": {"type": "string", "format": "date-time"},
+                                "to": {"type": "string", "format": "date-time"},
+                                "cap": _int(1, BACKFILL_MAX_CAP)}},
     "Object": {"type": "object"},
     "Error": {"type": "object", "required": ["error"], "properties": {
         "error": _STR, "field": {"type": ["string", "null"]}}},
@@ -220,6 +243,7 @@ _EXAMPLES = {
     "Job": {"name": "backup", "schedule": "0 3 * * *", "command": ["/bin/true"]},
     "Node": {"name": "worker-1", "connection_type": "local", "capacity": 2},
     "PeerAdd": {"id": "127.0.0.1:7199"},
+    "Backfill": {"from": "2024-05-01T00:00:00Z", "to": "2024-05-02T00:00:00Z"},
     "JobBatch": {"jobs": [{"name": "backup", "schedule": "0 3 * * *",
                            "command": ["/bin/true"]}]},
     "JobPatch": {"retries": 2, "env": {"LEVEL": "full"}, "description": None},

@@ -124,6 +124,12 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
                        help="wait for the run to end; print its outcome and reason")
         p.add_argument("--wait-timeout", type=_seconds(MAX_WAIT_TIMEOUT), default=300.0,
                        help="give up waiting after this many seconds (default 300)")
+        p = action("backfill", "run every slot of a past time range, oldest first", "name")
+        p.add_argument("--from", dest="start", required=True, metavar="TIME",
+                       help="the range's start (ISO 8601), inclusive")
+        p.add_argument("--to", dest="end", required=True, metavar="TIME",
+                       help="the range's end (ISO 8601), exclusive")
+        p.add_argument("--cap", type=int, help="at most this many slots (default 1000)")
         action("rm", "delete a job", "name")
         action("apply", "create or replace the jobs of a job file or a directory of them "
                "(all of a batch or none)", "path")

@@ -56,6 +56,10 @@ _TEXT_OPTIONS = (
     ("--notify-webhook", "notify.webhook", "http(s) URL told of the notify events"),
     ("--notify-absent-after", "notify.absent_after", "for the absent event: how long without "
                                                      "a success"),
+    ("--fail-if-output-matches", "fail_if_output_matches", "a run whose output has a line "
+                                                           "matching this regex failed"),
+    ("--expected-duration", "expected_duration", "a run longer than this is flagged slow and "
+                                                 "notified (not killed)"),
 )
 #: Options whose value is typed from the model like a `--set` value.
 _TYPED_OPTIONS = (
@@ -67,6 +71,14 @@ _TYPED_OPTIONS = (
     ("--roles", "roles", "a,b", "run only on targets that have all these roles"),
     ("--interpreter", "interpreter", "WORDS", "the interpreter of a script job, e.g. "
                                               "'/usr/bin/env python3'"),
+    ("--after", "after", "JOBS", "run once each listed job has succeeded since this job's "
+                                 "last run (comma-separated)"),
+    ("--on-failure", "on_failure", "JOBS", "jobs to run when a run of this one ends failed "
+                                           "after its retries (comma-separated)"),
+    ("--pause-after-failures", "pause_after_failures", "N", "pause the job after N "
+                                                            "consecutive failed slots"),
+    ("--success-exit-codes", "success_exit_codes", "CODES", "exit codes that count as success "
+                                                            "(comma-separated; default 0)"),
     ("--notify-on", "notify.on", "EVENTS", "failure, recovery, success, missed, absent "
                                            "(comma-separated; default failure,recovery)"),
 )
@@ -185,7 +197,14 @@ def typed_value(key: str, text: str) -> Any:
             return text  # a string command runs through /bin/sh -c, as the model says
         return shlex.split(text)
     if list in kinds:
-        return [w.strip() for w in text.split(",") if w.strip()]
+        words = [w.strip() for w in text.split(",") if w.strip()]
+        if "." not in key and typing.get_args(_hints(Job)[key])[:1] == (int,):
+            try:  # a list of integers (success_exit_codes)
+                return [int(w) for w in words]
+            except ValueError:
+                raise ValidationError(f"{key}: expected integers separated by commas, got "
+                                      f"{text!r}", field=key) from None
+        return words
     if dict in kinds or Notify in kinds:
         raise ValidationError(f"{key}: expected a JSON object, or set one entry as "
                               f"{key}.KEY=VALUE", field=key)

@@ -79,7 +79,7 @@ def _list(client: Client, args: argparse.Namespace, as_json: bool) -> int:
     if as_json:
         print_json(items)
         return 0
-    rows = [[j["name"], j.get("status"), _schedule_text(j.get("schedule")),
+    rows = [[j["name"], views.flagged(j), _schedule_text(j.get("schedule")),
              zone_time(j.get("next_run"), j.get("tz")),
              (j.get("last_run") or {}).get("status", "-")] for j in items]
     print(table(rows, ["NAME", "STATUS", "SCHEDULE", "NEXT RUN (job's time zone)", "LAST"]))
@@ -118,6 +118,11 @@ def jobs(client: Client, args: argparse.Namespace, as_json: bool) -> int:
         return 0
     if act == "run":
         return _run(client, args, as_json)
+    if act == "backfill":
+        bf = checked(f"raftcron runs list --job {args.name}",
+                     lambda: client.backfill_job(args.name, args.start, args.end, args.cap))
+        emit(as_json, bf, f"backfill {bf['id']} of {args.name}: {bf['total']} slots")
+        return 0
     if act == "apply":
         from raftcron.cli import apply_cmd  # job files: only this action reads them
 

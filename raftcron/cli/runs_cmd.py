@@ -96,7 +96,7 @@ def runs(client: Client, args: argparse.Namespace, as_json: bool) -> int:
             print_json(page)
             return 0
         rows = [[r["id"], r.get("job"), utc_time(r.get("slot")), r.get("attempt"),
-                 r.get("target") or r.get("peer"), r.get("status"),
+                 r.get("target") or r.get("peer"), views.flagged(r),
                  "-" if r.get("exit_code") is None else r["exit_code"]] for r in page["items"]]
         print(table(rows, ["ID", "JOB", "SLOT (UTC)", "ATTEMPT", "ON", "STATUS", "EXIT"]))
         return 0

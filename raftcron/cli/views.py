@@ -83,3 +83,11 @@ def run_text(run: dict) -> str:
         tail = run.get(f"{stream}_tail") or ""
         pairs.append((f"{stream} (tail)", tail.rstrip("\n") or "-"))
     return _lines(pairs)
+
+
+def flagged(item: dict) -> str:
+    """A job's or run's status with what marks it: why it was paused, backfill, slow, parent."""
+    flags = [item["pause_reason"]] if item.get("pause_reason") else []
+    flags += [f for f in ("backfill", "slow") if item.get(f)]
+    flags += [f"after {item['triggered_by']}"] if item.get("triggered_by") else []
+    return f"{item.get('status')} ({', '.join(flags)})" if flags else str(item.get("status"))

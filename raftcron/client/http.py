@@ -276,6 +276,14 @@ class Client:
         """A manual run now; returns the run (status pending)."""
         return self._job_action(name, "run")
 
+    def backfill_job(self, name: str, start: str, end: str, cap: int | None = None) -> dict:
+        """POST /jobs/{name}/backfill: every slot from `start` to `end` (ISO 8601)."""
+        body: dict[str, Any] = {"from": start, "to": end}
+        if cap is not None:
+            body["cap"] = cap
+        return self.request("POST", f"/jobs/{self._q(name)}/backfill", body=body,
+                            not_found=lambda: JobNotFoundError(name))
+
     def _job_action(self, name: str, action: str) -> dict:
         return self.request("POST", f"/jobs/{self._q(name)}/{action}",
                             not_found=lambda: JobNotFoundError(name))

@@ -25,9 +25,10 @@ from raftcron.clock import Clock
 from raftcron.daemon.seed_plan import JobDecision, decide_jobs, file_marker
 from raftcron.daemon.versions import wait_cluster_reads
 from raftcron.durations import format_time
-from raftcron.errors import RaftcronError
+from raftcron.errors import RaftcronError, ValidationError
 from raftcron.model import Job, Node, job_to_dict, node_to_dict
 from raftcron.model.commands import batch_entry
+from raftcron.planning.dependencies import check_graph
 
 if TYPE_CHECKING:
     from raftcron.db.reader import ReadDb
@@ -100,6 +101,8 @@ async def seed(*, node: Proposer, read: ReadDb, clock: Clock, jobs: Iterable[tup
         # them, so a rolling upgrade seeds once the cluster reads them.
         await wait_cluster_reads(node, 2, "seeding jobs from --jobs-dir")
     puts: list[tuple[str, dict]] = []  # (job name, its keyed batch entry)
+    graph = dict(await read.call(read.graph_jobs))
+    graph.update({job.name: (job.after, job.on_failure) for job, _ in jobs})
     for decision in decisions:
         for note in decision.notes:
             log.log(logging.WARNING if decision.warn else logging.INFO, "job %s: %s",
@@ -111,6 +114,8 @@ async def seed(*, node: Proposer, read: ReadDb, clock: Clock, jobs: Iterable[tup
                 report.jobs_released += 1
             else:
                 report.failed += 1
+        elif not _graph_ok(decision.name, by_name.get(decision.name), graph):
+            report.failed += 1
         else:
             entry = _put_entry(decision, by_name.get(decision.name), state, clock)
             if entry is None:
@@ -126,6 +131,19 @@ async def seed(*, node: Proposer, read: ReadDb, clock: Clock, jobs: Iterable[tup
         report.jobs_written += written
         report.failed += len(chunk) - written
     return report
+
+
+def _graph_ok(name: str, job: Job | None, graph: Any) -> bool:
+    """A file's job whose `after`/`on_failure` names a missing job or closes a cycle is not
+    written (logged at ERROR): the API refuses the same job with a 400."""
+    if job is None or not (job.after or job.on_failure):
+        return True
+    try:
+        check_graph(name, job.after, job.on_failure, graph)
+    except ValidationError as exc:
+        log.error("job %s from --jobs-dir not written: %s", name, exc.message)
+        return False
+    return True
 
 
 #: put_job entries per `batch` the seeder proposes.

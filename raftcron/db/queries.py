@@ -29,7 +29,7 @@ MAX_LIMIT = 1000
 _RUN_COLUMNS = (
     "id, job, slot, attempt, peer, target, status, fired_at, started_at, finished_at, "
     "exit_code, stdout_tail, stderr_tail, reason, manual, retry_of, cancel_requested, "
-    "output_bytes"
+    "output_bytes, triggered_by, backfill, slow"
 )
 _NEWEST_FIRST = "ORDER BY fired_at DESC, id DESC"
 #: `status IN ACTIVE_SQL`: the active statuses as an SQL list (also used by `state.runs`).
@@ -52,6 +52,7 @@ def job_dict(row: dict[str, Any]) -> dict[str, Any]:
         managed_by=row.get("managed_by"),
         next_slot=api_time(row.get("next_slot")),
         next_fire_at=api_time(row.get("next_fire_at")),
+        pause_reason=row.get("pause_reason"),
     )
     return out
 
@@ -61,7 +62,10 @@ def run_dict(row: dict[str, Any]) -> dict[str, Any]:
     out = dict(row)
     for name in ("slot", "fired_at", "started_at", "finished_at"):
         out[name] = api_time(row[name])
-    out["manual"] = bool(row["manual"])
+    out["backfill"] = bool(row.get("backfill"))
+    out["slow"] = bool(row.get("slow"))
+    # Stored as manual (outside the schedule's fence); shown as what started them.
+    out["manual"] = bool(row["manual"]) and not out["backfill"] and not row.get("triggered_by")
     out["cancel_requested"] = bool(row["cancel_requested"])
     return out
 

@@ -26,6 +26,7 @@ from raftcron.db import (
     outbox_queries,
     queries,
     scheduler_queries,
+    trigger_queries,
 )
 from raftcron.db.sqlite import open_reader, read_meta, wrap
 
@@ -184,6 +185,29 @@ class ReadDb:
 
     def last_run(self, job: str) -> dict | None:
         return queries.last_run(self._db(), job)
+
+    # Dependencies, backfills, pause on failure (`db.trigger_queries`).
+
+    def dependents(self, job: str) -> list[dict]:
+        return trigger_queries.dependents(self._db(), job)
+
+    def graph_jobs(self) -> dict[str, tuple[list[str], list[str]]]:
+        return trigger_queries.graph_jobs(self._db())
+
+    def last_fired(self, job: str) -> str | None:
+        return trigger_queries.last_fired(self._db(), job)
+
+    def latest_success(self, job: str) -> dict | None:
+        return trigger_queries.latest_success(self._db(), job)
+
+    def triggered_runs(self, job: str, parent: str) -> int:
+        return trigger_queries.triggered_runs(self._db(), job, parent)
+
+    def trigger_index(self) -> list[dict]:
+        return trigger_queries.trigger_index(self._db())
+
+    def backfills(self, *, job: str | None = None, open_only: bool = False) -> list[dict]:
+        return trigger_queries.backfills(self._db(), job=job, open_only=open_only)
 
     def runs_to_prune(self, keep_per_job_default: int, max_age_before: str | None,
                       *, limit: int = 10000,

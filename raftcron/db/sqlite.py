@@ -46,8 +46,9 @@ __all__ = [
 #: 3: `jobs.next_slot` and `jobs.next_fire_at` (the job's next slot and fire time, as its
 #: proposer computed them), indexed with `status` so the leader reads only what is due soon;
 #: a partial index of the jobs watched for `absent` (the dead man's switch).
-#: 4: the `history` table (the audit history of jobs and nodes: `model.audit`) and the
-#: `notifications` table (the notification outbox: `model.outbox`).
+#: 4: the `history` table (the audit history of jobs and nodes: `model.audit`), the
+#: `notifications` table (the notification outbox: `model.outbox`), and dependencies,
+#: backfill, pause on failure, slow runs (`_migrate_3_to_4_triggers`).
 SCHEMA_VERSION = 4
 
 
@@ -73,18 +74,25 @@ def _migrate_2_to_3(conn: sqlite3.Connection) -> None:
 
 
 def _migrate_3_to_4(conn: sqlite3.Connection) -> None:
-    # Empty: the changes made before the upgrade were never recorded.
-    _create_table(wrap(conn), "history")
+    _create_table(wrap(conn), "history")  # empty: older changes were never recorded
     conn.execute(_HISTORY_INDEX_SQL)
     _create_table(wrap(conn), "notifications")
     for sql in _OUTBOX_INDEX_SQL:
         conn.execute(sql)
+    _migrate_3_to_4_triggers(conn)
 
 
 #: version n -> function that migrates a copy from n to n+1 inside the open transaction.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_1_to_2,
                                                                 2: _migrate_2_to_3,
                                                                 3: _migrate_3_to_4}
+
+_BACKFILLS_TABLE = (
+    # A backfill: its slots (JSON list, oldest first) and how many have been fired (`done`).
+    {"id": str, "job": str, "slots": str, "done": int, "total": int, "created_at": str,
+     "updated_at": str},
+    "id", ["job", "slots", "done", "total", "created_at", "updated_at"], {"done": 0},
+)
 
 _TABLES: dict[str, tuple[dict[str, type], str, list[str], dict[str, Any]]] = {
     # table: (columns, primary key, NOT NULL columns, defaults)
@@ -109,6 +117,8 @@ _TABLES: dict[str, tuple[dict[str, type], str, list[str], dict[str, Any]]] = {
             # it). A lower bound: the job is never due before `next_fire_at`.
             "next_slot": str,
             "next_fire_at": str,
+            # v4: why `pause_after_failures` paused the job; NULL otherwise (resume clears it).
+            "pause_reason": str,
         },
         "name",
         ["spec", "paused", "status", "version", "created_at", "updated_at", "fired_count"],
@@ -134,12 +144,16 @@ _TABLES: dict[str, tuple[dict[str, type], str, list[str], dict[str, Any]]] = {
             "retry_of": str,
             "cancel_requested": int,
             "output_bytes": int,
+            # v4: the parent run that started this one (`after`, `on_failure`), NULL if none.
+            "triggered_by": str,
+            "backfill": int,  # 1: one slot of a backfill
+            "slow": int,  # 1: went past the job's expected_duration
         },
         "id",
         ["job", "slot", "attempt", "status", "fired_at", "stdout_tail", "stderr_tail",
-         "manual", "cancel_requested", "output_bytes"],
+         "manual", "cancel_requested", "output_bytes", "backfill", "slow"],
         {"stdout_tail": "", "stderr_tail": "", "manual": 0, "cancel_requested": 0,
-         "output_bytes": 0},
+         "output_bytes": 0, "backfill": 0, "slow": 0},
     ),
     "nodes": (
         {
@@ -176,6 +190,7 @@ _TABLES: dict[str, tuple[dict[str, type], str, list[str], dict[str, Any]]] = {
          "created_at", "updated_at"],
         {"attempts": 0},
     ),
+    "backfills": _BACKFILLS_TABLE,
     # What each peer announced about itself (put_peer): its API's base URL, for proxying.
     "peers": (
         {"id": str, "api": str, "version": int, "updated_at": str},
@@ -193,6 +208,7 @@ _INDEXES = [
     ("runs", ["fired_at", "id"]),
     ("applied_keys", ["idx"]),
 ]
+_INDEXES_V4 = [("runs", ["triggered_by"]), ("backfills", ["job"])]
 
 #: The leader's window: scheduled jobs due before a time, in order (`scheduler_queries.due_jobs`).
 _NEXT_INDEX_SQL = "CREATE INDEX jobs_status_next_fire_at ON jobs (status, next_fire_at)"
@@ -215,6 +231,38 @@ _UNIQUE_SQL = [
     " WHERE manual = 0 AND retry_of IS NULL",
     "CREATE UNIQUE INDEX runs_retry_unique ON runs (retry_of, attempt) WHERE retry_of IS NOT NULL",
 ]
+
+
+#: v4: a job starts once per parent run (and target); the jobs that list `after`.
+AFTER_CONDITION = "json_array_length(spec, '$.after') > 0"
+_TRIGGER_SQL = [
+    "CREATE UNIQUE INDEX runs_trigger_unique ON runs (job, triggered_by, attempt,"
+    " ifnull(target, '')) WHERE triggered_by IS NOT NULL AND retry_of IS NULL",
+    f"CREATE INDEX jobs_with_after ON jobs (name) WHERE {AFTER_CONDITION}",
+]
+def _migrate_3_to_4_triggers(conn: sqlite3.Connection) -> None:
+    """Dependencies, backfill, pause on failure, slow runs. Idempotent: each column, table and
+    index only when missing, so it composes with the other version-4 steps."""
+    def columns(table: str) -> set[str]:
+        return {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+    runs, jobs = columns("runs"), columns("jobs")
+    for name, decl in (("triggered_by", "TEXT"), ("backfill", "INTEGER NOT NULL DEFAULT 0"),
+                       ("slow", "INTEGER NOT NULL DEFAULT 0")):
+        if name not in runs:
+            conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {decl}")
+    if "pause_reason" not in jobs:
+        conn.execute("ALTER TABLE jobs ADD COLUMN pause_reason TEXT")
+    db = wrap(conn)
+    if not db["backfills"].exists():
+        cols, pk, not_null, defaults = _BACKFILLS_TABLE
+        db["backfills"].create(cols, pk=pk, not_null=not_null, defaults=defaults, strict=True)
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    for table, cols in _INDEXES_V4:
+        if f"{table}_{'_'.join(cols)}" not in indexes:
+            db[table].create_index(cols, index_name=f"{table}_{'_'.join(cols)}")
+    for sql in _TRIGGER_SQL:
+        if sql.split()[2 if sql.startswith("CREATE INDEX") else 3] not in indexes:
+            conn.execute(sql)
 
 
 def wrap(conn: sqlite3.Connection) -> sqlite_utils.Database:
@@ -336,15 +384,15 @@ def create_schema(conn: sqlite3.Connection) -> None:
         _create_table(db, name)
     for table, cols in _INDEXES:
         db[table].create_index(cols, index_name=f"{table}_{'_'.join(cols)}")
+    for table, cols in _INDEXES_V4:
+        db[table].create_index(cols, index_name=f"{table}_{'_'.join(cols)}")
     for sql in (*_UNIQUE_SQL, _NEXT_INDEX_SQL, _ABSENT_INDEX_SQL, _MANAGED_INDEX_SQL,
-                _HISTORY_INDEX_SQL, *_OUTBOX_INDEX_SQL):
+                _HISTORY_INDEX_SQL, *_OUTBOX_INDEX_SQL, *_TRIGGER_SQL):
         conn.execute(sql)
     conn.executemany(
         "INSERT INTO meta (key, value) VALUES (?, ?)",
         [("schema_version", str(SCHEMA_VERSION)), ("applied_index", "0")],
     )
-
-
 
 
 def _create_table(db: sqlite_utils.Database, name: str) -> None:

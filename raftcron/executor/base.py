@@ -42,6 +42,11 @@ class RunSpec:
     timeout: timedelta | None = None
     kill_grace: timedelta = DEFAULT_KILL_GRACE
     output_tail: int = DEFAULT_OUTPUT_TAIL
+    #: The parent run that started this one (`after`, `on_failure`): RAFTCRON_TRIGGERED_BY.
+    triggered_by: str | None = None
+    #: Success rules (`worker.success`).
+    success_exit_codes: tuple[int, ...] = (0,)
+    fail_if_output_matches: str | None = None
 
     @property
     def target_name(self) -> str:

@@ -38,8 +38,10 @@ def epoch_seconds(t: datetime) -> str:
 
 
 def raftcron_vars(spec: RunSpec) -> dict[str, str]:
-    """The `RAFTCRON_*` variables of docs/api.md for `spec`."""
-    return {
+    """The `RAFTCRON_*` variables of docs/api.md for `spec` (`RAFTCRON_TRIGGERED_BY` only
+    for a run a dependency started)."""
+    extra = {"RAFTCRON_TRIGGERED_BY": spec.triggered_by} if spec.triggered_by else {}
+    return {**extra,
         "RAFTCRON_JOB": spec.job,
         "RAFTCRON_RUN_ID": spec.run_id,
         "RAFTCRON_ATTEMPT": str(spec.attempt),

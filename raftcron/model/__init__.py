@@ -4,7 +4,8 @@ Pure (no I/O, no clock, no threads). May import: `raftcron.schedule` and the bas
 (`errors`, `durations`). Modules: `types` (frozen dataclasses and the `StrEnum` vocabularies,
 `RunStatus` among them), `job` and `node` (validation from JSON/TOML and the canonical JSON
 form), `checks` (field-by-field checks shared by every validator), `commands` (the versioned
-JSON command envelope that enters the Raft log).
+JSON command envelope that enters the Raft log; `commands_v4` its version-4 ops), `job_rules`
+(dependency, pause and success-rule fields).
 
 The package re-exports the public surface of `types`, `job` and `node`, so callers write
 `from raftcron.model import Job, job_from_dict`.

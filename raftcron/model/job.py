@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from raftcron import schedule as schedules
 from raftcron.durations import format_duration, format_time
 from raftcron.model import checks as c
+from raftcron.model import job_rules
 from raftcron.model.types import (
     DEFAULT_SCRIPT_INTERPRETER,
     MAX_KEEP_RUNS,
@@ -42,12 +43,12 @@ FIELDS = (
     "env", "cwd", "user", "timeout", "kill_grace", "retries", "retry_backoff",
     "retry_backoff_max", "concurrency", "catchup", "catchup_window", "jitter", "start_at",
     "end_at", "max_runs", "hosts", "roles", "keep_runs", "paused", "output_tail", "notify",
-    "labels", "owners",
+    "labels", "owners", *job_rules.FIELDS,
 )
 #: Added by the server to what it returns; accepted and ignored on input.
 READ_ONLY_FIELDS = frozenset({
     "status", "next_runs", "next_run", "last_run", "version", "created_at", "updated_at", "counts",
-    "managed_by",
+    "managed_by", *job_rules.READ_ONLY_FIELDS,
 })
 NOTIFY_FIELDS = ("on", "webhook", "email", "absent_after", "webhook_secret")
 OWNER_FIELDS = ("name", "email_address")
@@ -144,6 +145,7 @@ def job_from_dict(data: Any, *, name: str | None = None) -> Job:
                             key_what="a label key (letters, digits, '._/-', at most 63)",
                             max_value=256),
         owners=_owners(get("owners")),
+        **job_rules.rules_from_dict(get, job_name),
     )
 
 
@@ -189,6 +191,7 @@ def job_to_dict(job: Job) -> dict[str, Any]:
         },
         "labels": dict(job.labels),
         "owners": [{"name": o.name, "email_address": o.email_address} for o in job.owners],
+        **job_rules.rules_to_dict(job),
     }
 
 

@@ -119,6 +119,8 @@ class NotifyEvent(StrEnum):
     SUCCESS = "success"    # every successful run
     MISSED = "missed"      # a slot was recorded as missed (or skipped) instead of running
     ABSENT = "absent"      # dead man's switch: no success within `absent_after`
+    PAUSED = "paused"      # `pause_after_failures` paused the job (told to every target)
+    SLOW = "slow"          # a run went past `expected_duration` (told to every target)
 
 
 class ConnectionType(StrEnum):
@@ -190,6 +192,13 @@ class Job:
     notify: Notify = field(default_factory=Notify)
     labels: dict[str, str] = field(default_factory=dict)
     owners: list[Owner] = field(default_factory=list)
+    #: Dependencies and success rules (`model.job_rules`, docs/jobs.md).
+    after: list[str] = field(default_factory=list)
+    on_failure: list[str] = field(default_factory=list)
+    pause_after_failures: int | None = None
+    success_exit_codes: list[int] = field(default_factory=lambda: [0])
+    fail_if_output_matches: str | None = None
+    expected_duration: timedelta | None = None
 
     @property
     def script_bytes(self) -> bytes | None:

@@ -212,6 +212,9 @@ class Notifier:
                     self._track(str(run_id), job)
                 elif job in self._notify_jobs:
                     self._run_ended(str(run_id))
+        elif command.op in ("pause_reason", "run_slow") and result.get("ok"):
+            if not result.get("already"):  # `slow` told once per run
+                self._spawn(self._tell_rule(command.op, command.args))
         elif command.op == "put_job" and result.get("ok"):
             spec = command.args.get("job") or {}
             if self._has_targets(spec):
@@ -258,6 +261,20 @@ class Notifier:
                                          [i["id"] for i in items])
             items = [i for i in items if i["id"] not in known]
         self.outbox.commit(items)
+
+    async def _tell_rule(self, op: str, args: Mapping[str, Any]) -> None:
+        """`paused` (pause_after_failures) or `slow` (expected_duration): told to the job's
+        targets whatever its `notify.on` lists, when it has any."""
+        run_id = args.get("run_id")
+        run = await self.read.call(self.read.get_run, str(run_id)) if run_id else None
+        name = args.get("name") or (run or {}).get("job")
+        job = await self.read.call(self.read.get_job, str(name)) if name else None
+        if job is None:
+            return
+        event = NotifyEvent.PAUSED if op == "pause_reason" else NotifyEvent.SLOW
+        # A pause is about the job at the time it was paused; `slow` about its run.
+        about = f"{name}@{args.get('at')}" if op == "pause_reason" else str(run_id)
+        self.outbox.commit(self._items(job, event, run, about=about))
 
     def _ended_view(self, run_id: str) -> tuple[dict, dict, list, Any] | None:
         """(run, job, notify.on, previous outcome) for a run that ended; on a reader thread."""

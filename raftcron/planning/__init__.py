@@ -5,5 +5,7 @@ No clock, no I/O, no state: every input is a parameter (`now` included). May imp
 Modules: `job_plan` (the typed planning view of a job), `slots` (which slots are due and what
 becomes of each), `concurrency` (allow/forbid/replace/queue and the catch-up line), `placement`
 (which peer and node get a run), `recovery` (retries, leases, pruning), `proposals` (decisions
-into run records and the `fire` command with its idempotency key).
+into run records and the `fire` command with its idempotency key), `dependencies` (after,
+on_failure, pause on failure, backfill slots), `trigger_proposals` (those decisions as
+version-4 commands).
 """

@@ -5,5 +5,6 @@ Runs only on the leader. May import: `raftcron.planning`, `raftcron.raft` (throu
 Modules: `loop` (the heap loop: sleep until the next slot, plan, propose), `job_table` (the
 in-memory table and heap, kept current from applied commands), `passes` (recovery and retention
 passes), `cluster_view` (settings and the cluster as placement sees it), `node_health` (SSH node
-health: every peer reports, the leader probes).
+health: every peer reports, the leader probes), `triggers` (dependencies, backfills, pause on
+failure, slow runs).
 """

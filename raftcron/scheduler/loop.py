@@ -41,6 +41,7 @@ from raftcron.scheduler import firing
 from raftcron.scheduler.cluster_view import SchedulerSettings
 from raftcron.scheduler.job_table import JobTable, ParseFn, default_parse
 from raftcron.scheduler.passes import Passes
+from raftcron.scheduler.triggers import Triggers
 from raftcron.scheduler.window import Window
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ class Scheduler:
         self.window = Window()
         self.gate = VersionGate(node)
         self._passes = Passes(self)
+        self._triggers = Triggers(self)  # dependencies, backfills, pauses, slow runs
         self._task: asyncio.Task | None = None
         self._wake: asyncio.Event | None = None
         self._live = False  # acting as leader: listener events are applied
@@ -119,6 +121,7 @@ class Scheduler:
                 await task
         self._loaded = False
         self._passes.forget()
+        self._triggers.forget()
         # A follower holds no job table: what the old leadership parsed is let go.
         self._table = JobTable(parse=self._parse, jitter_fn=self._jitter_fn)
         self.window.reset()
@@ -184,6 +187,7 @@ class Scheduler:
             for op, args, result in backlog:
                 self._apply_one(op, args, result, now)
             await self._passes.reload(now)
+            await self._triggers.reload(now)
             self._loaded = True
             log.info("scheduler loaded %d jobs (%d unreadable); next due %s",
                      len(table.entries), len(bad), table.next_due())
@@ -207,6 +211,7 @@ class Scheduler:
         out: list[Proposal] = []
         out += await self._keep_window(now)
         out += await self._passes.maybe_run(now, mono)
+        out += await self._triggers.maybe_run(now, mono)
         names = self._table.pop_due(now)
         if names:
             out += await self._fire(names, now)
@@ -300,6 +305,8 @@ class Scheduler:
         now = self.clock.now()
         self._apply_one(op, args, result, now)
         self._passes.on_command(op, args, result, now)
+        if self._triggers.on_command(op, args, result) and self._wake is not None:
+            self._wake.set()
         nd = self._table.next_due()
         if self._wake is not None and nd is not None and (
                 self._sleep_until is None or nd < self._sleep_until):

@@ -84,6 +84,7 @@ def delete_job(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]
         return managed(name, row[0])
     runs = conn.execute("DELETE FROM runs WHERE job = ?", (name,)).rowcount
     conn.execute("DELETE FROM jobs WHERE name = ?", (name,))
+    conn.execute("DELETE FROM backfills WHERE job = ?", (name,))
     return ok(deleted_runs=runs)
 
 
@@ -108,7 +109,7 @@ def set_paused(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]
     next_slot, next_fire_at = next_times(args.get("next"))
     conn.execute(
         "UPDATE jobs SET spec = ?, paused = ?, status = ?, version = ?, updated_at = ?,"
-        " next_slot = ?, next_fire_at = ? WHERE name = ?",
+        " next_slot = ?, next_fire_at = ?, pause_reason = NULL WHERE name = ?",
         (_json(spec), int(paused), status, version, db_time(args["at"], field="at"),
          next_slot, next_fire_at, name),
     )

@@ -39,6 +39,7 @@ from raftcron.state import jobs as state_jobs
 from raftcron.state import outbox
 from raftcron.state import peers as state_peers
 from raftcron.state import runs as state_runs
+from raftcron.state import triggers as state_triggers
 from raftcron.state.history import audited
 from raftcron.state.results import error, ok
 
@@ -65,6 +66,11 @@ HANDLERS: dict[str, Handler] = {
     "notify_intent": outbox.notify_intent,
     "notify_result": outbox.notify_result,
     "noop": lambda conn, args: ok(),
+    # Version 4 (model.commands_v4).
+    "trigger": state_triggers.trigger,
+    "backfill": state_triggers.backfill,
+    "pause_reason": state_triggers.pause_reason,
+    "run_slow": state_triggers.run_slow,
 }
 
 

@@ -7,5 +7,5 @@ dropping runs the copy no longer holds pending), `admission` (late runs: catch u
 only once `run_started` is committed),
 `run_spec` (the pure part of that), `started_log` (the crash-safe log of runs started here),
 `reports` (batched `run_started`/`run_finished` proposals), `output_retention` (output files
-follow run retention).
+follow run retention), `success` (success rules: exit codes and output pattern).
 """

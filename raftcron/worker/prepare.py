@@ -80,10 +80,13 @@ class Preparer:
         place of a run no longer pending here."""
         jobs: dict[str, Any] = {}
         out: list[Any] = []
-        pending = {run_id_of(r) for r in self.read.runs_for_peer(self.self_id, ("pending",))}
+        pending = {run_id_of(r): r for r in self.read.runs_for_peer(self.self_id, ("pending",))}
         for run in runs:
+            row = pending.get(run_id_of(run))
             try:
-                out.append(self._prepare(run, jobs) if run_id_of(run) in pending else None)
+                # The copy's row adds what the fire record lacks (triggered_by).
+                out.append(None if row is None else self._prepare(
+                    {**run, "triggered_by": row.get("triggered_by")}, jobs))
             except Exception as exc:
                 out.append(exc)
         return out

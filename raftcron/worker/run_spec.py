@@ -79,6 +79,9 @@ def build_run_spec(
         timeout=_duration(job.get("timeout"), "timeout"),
         kill_grace=_duration(job.get("kill_grace"), "kill_grace") or DEFAULT_KILL_GRACE,
         output_tail=_output_tail(job.get("output_tail")),
+        triggered_by=run.get("triggered_by") or None,
+        success_exit_codes=tuple(int(c) for c in job.get("success_exit_codes") or (0,)),
+        fail_if_output_matches=job.get("fail_if_output_matches") or None,
     )
 
 

@@ -40,6 +40,7 @@ from raftcron.worker.prepare import Preparer
 from raftcron.worker.reports import Reporter, finished_args
 from raftcron.worker.run_spec import run_id_of
 from raftcron.worker.started_log import StartedLog
+from raftcron.worker.success import judge
 
 if TYPE_CHECKING:
     from raftcron.db.reader import ReadDb
@@ -302,7 +303,7 @@ class Worker:
             # either seen above or reaches the executor.
             self._executing[run_id] = executor
             outcome = await executor.run(spec, on_started=lambda at: self._on_started(spec, at))
-            self._finish(run_id, outcome)
+            self._finish(run_id, judge(outcome, spec))
         except Exception:
             log.exception("run %s: the worker failed", run_id)
             self._report_unstarted(run_id, "failed", "internal error in the worker")

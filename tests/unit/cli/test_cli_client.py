@@ -152,3 +152,20 @@ def test_cli_jobs_run_wait_reports_the_outcome(api: LiveApi,
     code, out, _ = run(capsys, "jobs", "run", "a", "--wait", "--wait-timeout", "60")
     thread.join(30)
     assert code == 1 and "failed (exit 4)" in out and "None" not in out
+
+
+def test_cli_jobs_backfill_starts_one_or_says_how_many_slots(
+        api: LiveApi, capsys: pytest.CaptureFixture[str]) -> None:
+    for peer in api.node.peers:  # the cluster reads command version 4
+        peer["command_version"] = 4
+    run(capsys, "jobs", "add", "h", "--schedule", "0 * * * *", "--", "true")
+    start, end = api.clock.now().replace(year=2029), api.clock.now().replace(year=2029, month=12)
+    code, _, err = run(capsys, "jobs", "backfill", "h", "--from", start.isoformat(),
+                       "--to", end.isoformat(), "--cap", "10")
+    assert code == 2 and "slots, more than the cap of 10" in err
+    code, out, _ = run(capsys, "jobs", "backfill", "h", "--from", "2029-12-31T20:00:00Z",
+                       "--to", "2029-12-31T22:30:00Z")
+    assert code == 0 and out.startswith("backfill ") and out.strip().endswith("3 slots")
+    (bf,) = api.client().request("GET", "/jobs/h/backfills")["items"]
+    assert bf["slots"] == ["2029-12-31T20:00:00Z", "2029-12-31T21:00:00Z",
+                           "2029-12-31T22:00:00Z"]

@@ -19,6 +19,9 @@ def test_cli_jobs_add_sets_every_job_field(api: LiveApi, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     script = tmp_path / "job.py"
     script.write_text("print('hi')\n")
+    for other in ("up", "oncall"):
+        assert run(capsys, "jobs", "add", other, "--schedule", "@every 5m", "--user", "nobody",
+                   "--", "true")[0] == 0
     code, _, err = run(
         capsys, "jobs", "add", "every", "--schedule", "@every 5m", "--tz", "Europe/Paris",
         "--description", "all of it", "--script", str(script), "--interpreter",
@@ -30,7 +33,10 @@ def test_cli_jobs_add_sets_every_job_field(api: LiveApi, tmp_path: Path,
         "--roles", "db,main", "--keep-runs", "20", "--output-tail", "100", "--paused",
         "--notify-on", "failure,success", "--notify-webhook", "https://hooks.example/x",
         "--notify-email", "ops@example.com", "--notify-absent-after", "2d",
-        "--label", "team=data", "--owner", "ann:ann@example.com", "--set", "type=script")
+        "--label", "team=data", "--owner", "ann:ann@example.com", "--set", "type=script",
+        "--after", "up", "--on-failure", "oncall", "--pause-after-failures", "3",
+        "--success-exit-codes", "0,3", "--fail-if-output-matches", "^FATAL",
+        "--expected-duration", "10m")
     assert code == 0, err
     job = api.client(TOKEN).get_job("every")
     expected = {
@@ -46,6 +52,9 @@ def test_cli_jobs_add_sets_every_job_field(api: LiveApi, tmp_path: Path,
         "notify": {"on": ["failure", "success"], "webhook": "https://hooks.example/x",
                    "email": ["ops@example.com"], "absent_after": "2d"},
         "owners": [{"name": "ann", "email_address": "ann@example.com"}],
+        "after": ["up"], "on_failure": ["oncall"], "pause_after_failures": 3,
+        "success_exit_codes": [0, 3], "fail_if_output_matches": "^FATAL",
+        "expected_duration": "10m",
     }
     assert {k: job[k] for k in expected} == expected
     # Every field of the model has an option (the command comes after `--`).

@@ -205,7 +205,8 @@ def test_db_run_resource_has_the_design_fields(env) -> None:
     run = read.get_run("a1")
     assert set(run) == {"id", "job", "slot", "attempt", "peer", "target", "status", "fired_at",
                         "started_at", "finished_at", "exit_code", "stdout_tail", "stderr_tail",
-                        "reason", "manual", "retry_of", "cancel_requested", "output_bytes"}
+                        "reason", "manual", "retry_of", "cancel_requested", "output_bytes",
+                        "triggered_by", "backfill", "slow"}
     assert run["slot"] == "2024-05-01T11:00:00.250000Z"
 
 

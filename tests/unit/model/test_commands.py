@@ -57,6 +57,13 @@ SAMPLES: dict[str, tuple[dict, str | None]] = {
     "put_peer": ({"peer": "127.0.0.1:7101", "api": "http://127.0.0.1:9101", "at": AT},
                  "put-peer:127.0.0.1:7101:0:http://127.0.0.1:9101"),
     "release_job": ({"name": "backup", "managed_by": "file:backup.toml", "at": AT}, "k-release"),
+    "trigger": ({"job": "report", "cause": "after", "run_ids": ["r-9"], "triggered_by": "r-1",
+                 "at": AT}, "after:report:r-1"),
+    "backfill": ({"id": "bf-1", "job": "backup", "slots": ["2024-04-30T00:30:00Z"], "at": AT},
+                 "k-backfill"),
+    "pause_reason": ({"name": "backup", "reason": "paused after 3 consecutive failures; "
+                      "last run r-1", "run_id": "r-1", "at": AT}, None),
+    "run_slow": ({"run_id": "r-1", "at": AT}, "slow:r-1"),
     "batch": ({"commands": [
         {"op": "run_started", "key": None, "args": {"run_id": "r-1", "peer": "p:1", "at": AT}},
         {"op": "run_finished", "key": "k-fin",

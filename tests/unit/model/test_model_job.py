@@ -313,7 +313,8 @@ def test_job_from_dict_accepts_aware_datetimes_from_toml() -> None:
 
 
 def test_job_from_dict_accepts_one_email_as_a_string_and_every_notify_event() -> None:
-    j = job_from_dict(job(notify={"on": ["failure", "recovery", "success", "missed", "absent"],
+    j = job_from_dict(job(notify={"on": ["failure", "recovery", "success", "missed", "absent",
+                                         "paused", "slow"],
                                   "email": "ops@example.com", "absent_after": "26h"}))
     assert j.notify.email == ["ops@example.com"]
     assert j.notify.on == list(NotifyEvent)

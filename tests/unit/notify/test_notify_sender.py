@@ -20,6 +20,7 @@ from raftcron.clock import FakeClock
 from raftcron.config.cluster import NotifyConfig
 from raftcron.db.reader import ReadDb
 from raftcron.notify.sender import Notifier
+from raftcron.planning.trigger_proposals import pause_proposal
 from raftcron.state.machine import StateMachine
 from tests.support.fake_node import FakeNode
 from tests.support.records import run_record
@@ -291,3 +292,17 @@ async def test_notifier_gives_up_on_a_relay_that_trickles_and_keeps_the_loop_fre
     assert (n.failed, n.sent) == (1, 1)  # the email failed; the webhook got through
     assert len(env.hook.bodies) == 1 and env.box.messages == []
     assert ticks > 1  # the loop ran other work while the sends were stuck
+
+
+async def test_notifier_tells_paused_and_slow_whatever_on_lists(env: Env) -> None:
+    n = await started(env)
+    env.job(on=["failure"])
+    env.run("r1", "failed", 1)
+    pause = pause_proposal("j", "paused after 1 consecutive failures; last run r1", "r1",
+                           now=START)
+    assert env(pause.op, pause.args)["ok"]
+    env("run_slow", {"run_id": "r1", "at": T[2]})
+    env("run_slow", {"run_id": "r1", "at": T[3]})  # flagged already: told once
+    await n.drain()
+    assert sorted((b["event"], b["run"]["id"]) for b in env.hook.bodies) == [
+        ("failure", "r1"), ("paused", "r1"), ("slow", "r1")]
