@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import sqlite_utils
 
-from raftcron.db import metric_queries, queries, scheduler_queries
+from raftcron.db import blackout_queries, metric_queries, queries, scheduler_queries
 from raftcron.db.sqlite import open_reader, read_meta, wrap
 
 __all__ = ["ReadDb"]
@@ -111,6 +111,12 @@ class ReadDb:
 
     def get_node(self, name: str) -> dict | None:
         return queries.get_node(self._db(), name)
+
+    def list_blackouts(self) -> list[dict]:
+        return blackout_queries.list_blackouts(self._db())
+
+    def get_blackout(self, name: str) -> dict | None:
+        return blackout_queries.get_blackout(self._db(), name)
 
     def peer_apis(self) -> dict[str, str]:
         """Peer id -> the API address it announced (peers that never announced: absent)."""

@@ -46,7 +46,8 @@ __all__ = [
 #: 3: `jobs.next_slot` and `jobs.next_fire_at` (the job's next slot and fire time, as its
 #: proposer computed them), indexed with `status` so the leader reads only what is due soon;
 #: a partial index of the jobs watched for `absent` (the dead man's switch).
-SCHEMA_VERSION = 3
+#: 4: the `blackouts` table (cluster-wide blackout windows, `put_blackout`).
+SCHEMA_VERSION = 4
 
 
 def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
@@ -70,9 +71,22 @@ def _migrate_2_to_3(conn: sqlite3.Connection) -> None:
     conn.execute(_MANAGED_INDEX_SQL)
 
 
+def migrate_blackouts(conn: sqlite3.Connection) -> None:
+    """Version 4, blackout windows: the `blackouts` table. Idempotent (a step of its own, so
+    it composes with the other version-4 additions in one migration)."""
+    columns, pk, not_null, defaults = _TABLES["blackouts"]
+    wrap(conn)["blackouts"].create(columns, pk=pk, not_null=not_null, defaults=defaults,
+                                   strict=True, if_not_exists=True)
+
+
+def _migrate_3_to_4(conn: sqlite3.Connection) -> None:
+    migrate_blackouts(conn)
+
+
 #: version n -> function that migrates a copy from n to n+1 inside the open transaction.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_1_to_2,
-                                                                2: _migrate_2_to_3}
+                                                                2: _migrate_2_to_3,
+                                                                3: _migrate_3_to_4}
 
 _TABLES: dict[str, tuple[dict[str, type], str, list[str], dict[str, Any]]] = {
     # table: (columns, primary key, NOT NULL columns, defaults)
@@ -150,6 +164,14 @@ _TABLES: dict[str, tuple[dict[str, type], str, list[str], dict[str, Any]]] = {
         "id",
         ["api", "version", "updated_at"],
         {},
+    ),
+    # Cluster-wide blackout windows (put_blackout): a cron expression in a zone.
+    "blackouts": (
+        {"name": str, "schedule": str, "tz": str, "description": str, "version": int,
+         "created_at": str, "updated_at": str},
+        "name",
+        ["schedule", "tz", "description", "version", "created_at", "updated_at"],
+        {"description": ""},
     ),
 }
 

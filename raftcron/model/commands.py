@@ -29,6 +29,7 @@ from typing import Any
 
 from raftcron.durations import parse_time
 from raftcron.errors import CommandDecodeError, ValidationError
+from raftcron.model import window_commands as _v4
 from raftcron.model.types import (
     FINISH_STATUSES,
     FIRE_STATUSES,
@@ -36,7 +37,7 @@ from raftcron.model.types import (
 )
 
 #: The newest envelope version this build writes and reads.
-VERSION = 3
+VERSION = 4
 
 #: Hard cap, in UTF-8 bytes, on each replicated output tail (docs/jobs.md).
 MAX_TAIL_BYTES = MAX_OUTPUT_TAIL
@@ -122,7 +123,7 @@ ARGS: dict[str, dict[str, _Arg]] = {
     # atomic (v3): one refused entry refuses the whole batch, nothing applied (jobs:batch).
     "batch": {"commands": _Arg("commands"), "atomic": _Arg("bool", required=False)},
 }
-
+ARGS.update(_v4.args(_Arg))
 OPS = frozenset(ARGS)
 
 #: (op, None) or (op, argument) -> the envelope version that added it (absent: version 1).
@@ -134,12 +135,14 @@ INTRODUCED: dict[tuple[str, str | None], int] = {
     ("set_paused", "next"): 3,
     ("fire", "next"): 3,
     ("batch", "atomic"): 3,
+    **_v4.INTRODUCED,
 }
 
 
 def version_of(op: str, args: Mapping[str, Any]) -> int:
     """The lowest envelope version that holds `op(args)` (a batch: its newest entry)."""
     v = INTRODUCED.get((op, None), 1)
+    v = max(v, _v4.job_version(args.get("job"))) if op == "put_job" else v
     # Presence counts, null or not: an older peer refuses an argument it does not know.
     for name in args:
         v = max(v, INTRODUCED.get((op, name), 1))

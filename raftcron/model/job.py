@@ -19,11 +19,14 @@ from urllib.parse import urlsplit
 
 from raftcron import schedule as schedules
 from raftcron.durations import format_duration, format_time
+from raftcron.errors import ValidationError
 from raftcron.model import checks as c
 from raftcron.model.types import (
+    DEFAULT_QUEUE_CAP,
     DEFAULT_SCRIPT_INTERPRETER,
     MAX_KEEP_RUNS,
     MAX_OUTPUT_TAIL,
+    MAX_QUEUE_CAP,
     MAX_RETRIES,
     MAX_SCRIPT_BYTES,
     Catchup,
@@ -42,7 +45,7 @@ FIELDS = (
     "env", "cwd", "user", "timeout", "kill_grace", "retries", "retry_backoff",
     "retry_backoff_max", "concurrency", "catchup", "catchup_window", "jitter", "start_at",
     "end_at", "max_runs", "hosts", "roles", "keep_runs", "paused", "output_tail", "notify",
-    "labels", "owners",
+    "labels", "owners", "blackout", "queue_cap",
 )
 #: Added by the server to what it returns; accepted and ignored on input.
 READ_ONLY_FIELDS = frozenset({
@@ -144,6 +147,9 @@ def job_from_dict(data: Any, *, name: str | None = None) -> Job:
                             key_what="a label key (letters, digits, '._/-', at most 63)",
                             max_value=256),
         owners=_owners(get("owners")),
+        blackout=blackout_list(get("blackout"), tz=tz, field="blackout"),
+        queue_cap=c.integer(_or(get("queue_cap"), DEFAULT_QUEUE_CAP), "queue_cap", minimum=1,
+                            maximum=MAX_QUEUE_CAP),
     )
 
 
@@ -153,7 +159,7 @@ def job_to_dict(job: Job) -> dict[str, Any]:
     return {
         "name": job.name,
         "description": job.description,
-        "schedule": dict(job.schedule) if isinstance(job.schedule, Mapping) else job.schedule,
+        "schedule": _schedule_out(job.schedule),
         "tz": job.tz,
         "type": job.type.value,
         "command": list(job.command) if isinstance(job.command, list) else job.command,
@@ -187,7 +193,15 @@ def job_to_dict(job: Job) -> dict[str, Any]:
         },
         "labels": dict(job.labels),
         "owners": [{"name": o.name, "email_address": o.email_address} for o in job.owners],
+        "blackout": list(job.blackout),
+        "queue_cap": job.queue_cap,
     }
+
+
+def _schedule_out(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return [_schedule_out(v) for v in value]
+    return dict(value) if isinstance(value, Mapping) else value
 
 
 def _or(value: Any, default: Any) -> Any:
@@ -224,23 +238,66 @@ def _unnest_policy(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, s
     return flat, where
 
 
-def _schedule(value: Any, *, tz: str, name: str, anchor: Any) -> str | dict[str, str]:
-    """A cron/@every/@at string or distcrond's `{interval, reference}`; parsed to prove it."""
+def _schedule(value: Any, *, tz: str, name: str, anchor: Any) -> Any:
+    """A cron/@every/@at string or distcrond's `{interval, reference}`, or a list of those
+    (several schedules: the union of their slots); parsed to prove it."""
     if value is None:
         raise c.fail("schedule", "a job needs a schedule")
-    expr: str | dict[str, str]
-    if isinstance(value, Mapping):
-        c.check_keys(value, ("interval", "reference"), prefix="schedule")
-        if value.get("interval") is None:
-            raise c.fail("schedule.interval", "an interval schedule needs an interval")
-        expr = {k: c.string(v, f"schedule.{k}", max_len=64)
-                for k, v in value.items() if v is not None}
+    expr: Any
+    if isinstance(value, list | tuple):
+        if not value:
+            raise c.fail("schedule", "an empty list has no slots")
+        expr = [_one_schedule(v, f"schedule.{i}") for i, v in enumerate(value)]
     else:
-        expr = c.string(value, "schedule", max_len=1024)
+        expr = _one_schedule(value, "schedule")
     # The time zone first, so a bad zone is reported as `tz` whatever the expression.
     schedules.validate_tz(tz)
     schedules.parse(expr, tz=tz, name=name, anchor=anchor)
     return expr
+
+
+#: The most blackout windows one job (or the cluster config) may list.
+MAX_BLACKOUTS = 32
+
+
+def blackout_list(value: Any, *, tz: str, field: str) -> list[str]:
+    """Blackout windows: cron expressions (five or six fields, or a macro) in `tz`, each parsed
+    to prove it. A window is the instants its expression matches, to the minute (to the
+    second with six fields): `* 0-6 * * sat,sun` is Saturday and Sunday, 00:00 to 06:59:59."""
+    if isinstance(value, str):  # one window is a list of one
+        value = [value]
+    items = c.string_list(_or(value, []), field)
+    if len(items) > MAX_BLACKOUTS:
+        raise c.fail(field, f"at most {MAX_BLACKOUTS} windows, got {len(items)}")
+    for i, text in enumerate(items):
+        blackout_expr(text, tz=tz, field=f"{field}.{i}")
+    return items
+
+
+def blackout_expr(text: Any, *, tz: str, field: str) -> str:
+    """One window's cron expression, checked (`ValidationError` naming `field`)."""
+    expr = c.string(text, field, max_len=schedules.MAX_LENGTH)
+    if expr.strip().startswith(("@every", "@at", "{")) or "\n" in expr:
+        raise c.fail(field, "a blackout window is a cron expression (like "
+                            "'* 0-6 * * sat,sun'), not an interval or a one-shot time")
+    try:
+        schedules.parse(expr, tz=tz)
+    except ValidationError as exc:
+        raise c.fail(field, str(exc)) from None
+    return expr
+
+
+def _one_schedule(value: Any, field: str) -> str | dict[str, str]:
+    if isinstance(value, Mapping):
+        c.check_keys(value, ("interval", "reference"), prefix=field)
+        if value.get("interval") is None:
+            raise c.fail(f"{field}.interval", "an interval schedule needs an interval")
+        return {k: c.string(v, f"{field}.{k}", max_len=64)
+                for k, v in value.items() if v is not None}
+    text = c.string(value, field, max_len=1024)
+    if "\n" in text:  # the separator of several schedules' stored text (schedule.union)
+        raise c.fail(field, "a line break inside a schedule (give several as a list)")
+    return text
 
 
 def _executable(

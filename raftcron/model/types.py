@@ -42,6 +42,7 @@ class Concurrency(StrEnum):
     FORBID = "forbid"    # record the new slot as `skipped`
     REPLACE = "replace"  # stop the old run, start the new one
     QUEUE = "queue"      # start after the old run ends; at most one waiting
+    QUEUE_ALL = "queue_all"  # every overlapping slot waits, oldest first, up to `queue_cap`
 
 
 class Catchup(StrEnum):
@@ -147,18 +148,24 @@ class Owner:
     email_address: str | None = None
 
 
+#: `queue_all`: how many overlapping slots may wait by default, and at most.
+DEFAULT_QUEUE_CAP = 10
+MAX_QUEUE_CAP = 1000
+
+
 @dataclass(frozen=True, kw_only=True)
 class Job:
     """One job: the job resource of docs/jobs.md.
 
     Exactly one of `command` (type command) and `script` (type script or binary) is set.
-    `schedule` is what the user wrote: a string, or distcrond's `{"interval", "reference"}`.
+    `schedule` is what the user wrote: a string, or distcrond's `{"interval", "reference"}`,
+    or a list of those (several schedules: the union of their slots).
     Times are aware UTC datetimes; durations are timedeltas in whole milliseconds.
     """
 
     name: str
     description: str = ""
-    schedule: str | dict[str, str]
+    schedule: str | dict[str, str] | list[str | dict[str, str]]
     tz: str = "UTC"
     type: JobType = JobType.COMMAND
     command: list[str] | str | None = None
@@ -187,6 +194,10 @@ class Job:
     notify: Notify = field(default_factory=Notify)
     labels: dict[str, str] = field(default_factory=dict)
     owners: list[Owner] = field(default_factory=list)
+    #: Cron expressions in `tz`: a slot inside one is not run (recorded `skipped`).
+    blackout: list[str] = field(default_factory=list)
+    #: `queue_all`: at most this many slots wait; beyond it the oldest are `skipped`.
+    queue_cap: int = DEFAULT_QUEUE_CAP
 
     @property
     def script_bytes(self) -> bytes | None:

@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from raftcron.model.commands import INTRODUCED
+from raftcron.planning.blackouts import hold as blackouts_hold
+from raftcron.planning.blackouts import relabel
 from raftcron.planning.proposals import Proposal, slot_records, tick_proposal
 from raftcron.planning.slots import SlotPlan, due_slots
 from raftcron.scheduler.window import planned_next
@@ -41,7 +43,8 @@ class _Chunk:
 async def fire(sched: Any, names: list[str], now: datetime,
                plan_slots: Callable[..., SlotPlan] = due_slots) -> list[Proposal]:
     """Plan and propose `names` (popped from `sched.table`) at `now` with `plan_slots`
-    (`due_slots`); what was proposed."""
+    (`due_slots`); what was proposed. Blackout windows (`sched.blackouts`) hold a job while one
+    covers `now` and relabel the slots they kept from running (`planning.blackouts`)."""
     table = sched.table
     active = await sched.db(sched.read.active_runs)
     by_job: dict[str, list[Mapping[str, Any]]] = {}
@@ -50,6 +53,9 @@ async def fire(sched: Any, names: list[str], now: datetime,
     passes = sched.passes
     where = await passes.placement(now, active)
     with_next = sched.gate.reads(NEXT_VERSION)
+    blackouts = getattr(sched, "blackouts", None) is not None
+    if blackouts:
+        await sched.blackouts.refresh(sched)
     chunks: list[_Chunk] = []
     size = 0
     for name in names:
@@ -59,12 +65,15 @@ async def fire(sched: Any, names: list[str], now: datetime,
         runs = by_job.get(name, [])
         try:
             released = await passes.released_at(entry, runs, now)
-            plan = plan_slots(
+            windows = sched.blackouts.for_job(entry.plan) if blackouts else []
+            plan = blackouts_hold(windows, now, held=entry.held,
+                                  catchup_until=entry.catchup_until) or plan_slots(
                 entry.plan, entry.schedule, entry.cursor, entry.fired_count, now,
                 sched.settings.catchup_cap, active=[str(r.get("id")) for r in runs],
                 created_at=entry.created_at, paused_until=entry.changed_at,
                 released_at=released, grace=sched.settings.grace, jitter_fn=sched.jitter_fn,
                 catchup_until=entry.catchup_until)
+            plan = relabel(plan, windows)
             records = slot_records(entry.plan, plan, where, now=now,
                                    new_run_id=sched.new_run_id)
             nxt = (planned_next(entry, records, now, sched.jitter_fn)

@@ -38,6 +38,7 @@ from raftcron.planning.proposals import Proposal, tick_proposal
 from raftcron.planning.slots import JitterFn, due_slots
 from raftcron.raft.version_gate import VersionGate
 from raftcron.scheduler import firing
+from raftcron.scheduler.blackouts import ClusterBlackouts
 from raftcron.scheduler.cluster_view import SchedulerSettings
 from raftcron.scheduler.job_table import JobTable, ParseFn, default_parse
 from raftcron.scheduler.passes import Passes
@@ -76,6 +77,8 @@ class Scheduler:
         self.window = Window()
         self.gate = VersionGate(node)
         self._passes = Passes(self)
+        self.blackouts = ClusterBlackouts(self.settings.blackouts)
+        node.add_apply_listener(self.blackouts.on_applied)
         self._task: asyncio.Task | None = None
         self._wake: asyncio.Event | None = None
         self._live = False  # acting as leader: listener events are applied
@@ -119,6 +122,7 @@ class Scheduler:
                 await task
         self._loaded = False
         self._passes.forget()
+        self.blackouts.forget()
         # A follower holds no job table: what the old leadership parsed is let go.
         self._table = JobTable(parse=self._parse, jitter_fn=self._jitter_fn)
         self.window.reset()

@@ -230,9 +230,9 @@ class Passes:
 
     async def released_at(self, entry: JobEntry, runs: Sequence[Mapping[str, Any]],
                           now: datetime) -> datetime | None:
-        """`queue` jobs: `now` while a run is active (due slots are waiting, not late), else
-        when the job's last run ended (from memory, else from the state)."""
-        if entry.plan.concurrency != Concurrency.QUEUE:
+        """`queue` and `queue_all` jobs: `now` while a run is active (due slots are waiting,
+        not late), else when the job's last run ended (from memory, else from the state)."""
+        if entry.plan.concurrency not in (Concurrency.QUEUE, Concurrency.QUEUE_ALL):
             return None
         if runs:
             return now

@@ -34,6 +34,7 @@ from raftcron.db import snapshot
 from raftcron.db.sqlite import open_reader, open_writer, read_meta
 from raftcron.errors import ValidationError
 from raftcron.model.commands import Command, decode, validate_args
+from raftcron.state import blackouts as state_blackouts
 from raftcron.state import jobs as state_jobs
 from raftcron.state import peers as state_peers
 from raftcron.state import runs as state_runs
@@ -63,6 +64,8 @@ HANDLERS: dict[str, Handler] = {
     "cancel_run": state_runs.cancel_run,
     "prune_runs": state_runs.prune_runs,
     "put_peer": state_peers.put_peer,
+    "put_blackout": state_blackouts.put_blackout,
+    "delete_blackout": state_blackouts.delete_blackout,
     "noop": lambda conn, args: ok(),
 }
 

@@ -51,6 +51,9 @@ SAMPLES: dict[str, tuple[dict, str | None]] = {
     "put_peer": ({"peer": "127.0.0.1:7101", "api": "http://127.0.0.1:9101", "at": AT},
                  "put-peer:127.0.0.1:7101:0:http://127.0.0.1:9101"),
     "release_job": ({"name": "backup", "managed_by": "file:backup.toml", "at": AT}, "k-release"),
+    "put_blackout": ({"name": "weekend", "schedule": "* 0-6 * * sat,sun", "tz": "Europe/Berlin",
+                      "description": "maintenance", "at": AT}, "k-blackout"),
+    "delete_blackout": ({"name": "weekend", "at": AT}, "k-blackout-del"),
     "batch": ({"commands": [
         {"op": "run_started", "key": None, "args": {"run_id": "r-1", "peer": "p:1", "at": AT}},
         {"op": "run_finished", "key": "k-fin",

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from raftcron.db.sqlite import SCHEMA_VERSION
 from raftcron.model.commands import encode, version_of
 from raftcron.state.machine import StateMachine
 from tests.support.paths import DATA
@@ -137,6 +138,6 @@ def test_state_schema_1_copy_migrates_to_3_with_next_unknown(tmp_path: Path) -> 
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
         assert "jobs_status_next_fire_at" in indexes
         assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (
-            "3",)
+            str(SCHEMA_VERSION),)
     finally:
         conn.close()

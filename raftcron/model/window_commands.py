@@ -1,0 +1,45 @@
+"""The command-envelope additions of version 4 for blackout windows, several schedules and
+`queue_all`: the `put_blackout` and `delete_blackout` ops, and which jobs need version 4.
+
+`model.commands` merges `args(_Arg)` into its table and `INTRODUCED` into its own (this
+module is kept apart so as not to grow that one past its size, and is handed the argument
+type rather than importing it, so the two do not import each other).
+`job_version(job)` is the envelope version a `put_job` of this canonical job dict needs: an
+older leader would plan a list schedule, a blackout window or `queue_all` differently (or not
+at all), so such a job is written as version 4, proposed only once the cluster reads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+#: The version these additions came with.
+V4 = 4
+
+
+def args(arg: Callable[..., Any]) -> dict[str, dict[str, Any]]:
+    """op -> its arguments, built with `model.commands._Arg` (`arg`)."""
+    return {
+        # A cluster-wide blackout window (`PUT /blackouts/{name}`), validated by the API.
+        "put_blackout": {"name": arg("name"), "schedule": arg("str"), "tz": arg("str"),
+                         "description": arg("str", required=False, default=""),
+                         "at": arg("time")},
+        "delete_blackout": {"name": arg("name"), "at": arg("time")},
+    }
+
+
+INTRODUCED: dict[tuple[str, str | None], int] = {
+    ("put_blackout", None): V4,
+    ("delete_blackout", None): V4,
+}
+
+
+def job_version(job: Any) -> int:
+    """The envelope version a job of this canonical dict needs (1 when nothing new is used)."""
+    if not isinstance(job, Mapping):
+        return 1
+    if isinstance(job.get("schedule"), list) or job.get("blackout") \
+            or job.get("concurrency") == "queue_all":
+        return V4
+    return 1
