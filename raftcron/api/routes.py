@@ -12,6 +12,7 @@ from typing import Any
 
 from raftcron.api import (
     backup,
+    blackouts,
     dashboard,
     jobs,
     jobs_batch,
@@ -112,6 +113,16 @@ ROUTES: tuple[Route, ...] = (
           body="Node", ok=(200, "Node"), errors=(409,), tag="nodes"),
     Route("DELETE", "/nodes/{name}", nodes.delete_node, "Delete an SSH node",
           errors=(404, 409), tag="nodes"),
+    Route("GET", "/blackouts", blackouts.list_blackouts,
+          "Cluster-wide blackout windows (the config's and the API's)",
+          ok=(200, "BlackoutPage"), tag="blackouts"),
+    Route("GET", "/blackouts/{name}", blackouts.get_blackout, "One blackout window",
+          ok=(200, "Blackout"), errors=(404,), tag="blackouts"),
+    Route("PUT", "/blackouts/{name}", blackouts.put_blackout,
+          "Create (201) or replace (200) a blackout window", body="Blackout",
+          ok=(200, "Blackout"), errors=(409,), tag="blackouts"),
+    Route("DELETE", "/blackouts/{name}", blackouts.delete_blackout,
+          "Delete a blackout window", errors=(404, 409), tag="blackouts"),
     # The dashboard's shell holds no data (the page reads the API with the caller's token),
     # so a browser can load it without one.
     Route("GET", "/", dashboard.index, "The dashboard (HTML)", ok=(200, "text/html"),

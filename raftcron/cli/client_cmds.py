@@ -88,7 +88,9 @@ def _seconds(maximum: float) -> Callable[[str], float]:
 
 def _add_job_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("name")
-    p.add_argument("--schedule", help="cron (5 or 6 fields), @every 5m, @at TIME, H H * * *")
+    p.add_argument("--schedule", action="append",
+                   help="cron (5 or 6 fields), @every 5m, @at TIME, H H * * *; repeat it for "
+                        "several schedules (the union of their slots)")
     p.add_argument("--tz", help="IANA time zone (default UTC)")
     p.add_argument("--description")
     p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
@@ -97,7 +99,11 @@ def _add_job_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", dest="job_timeout", metavar="DURATION",
                    help="the job's timeout, e.g. 2h")
     p.add_argument("--retries", type=int)
-    p.add_argument("--concurrency", choices=("allow", "forbid", "replace", "queue"))
+    p.add_argument("--concurrency", choices=("allow", "forbid", "replace", "queue", "queue_all"))
+    p.add_argument("--queue-cap", type=int, help="queue_all: at most this many slots wait")
+    p.add_argument("--blackout", action="append", default=[], metavar="CRON",
+                   help="a blackout window in the job's zone, e.g. '* 0-6 * * sat,sun'; "
+                        "repeatable")
     p.add_argument("--catchup", choices=("latest", "all", "none"))
     p.add_argument("--jitter", metavar="DURATION")
     p.add_argument("--hosts", choices=("any", "all"))
@@ -185,12 +191,14 @@ def job_body(args: argparse.Namespace) -> dict[str, Any]:
         raise ValidationError("--schedule: needed (or --file)", field="schedule")
     if not args.cmd:
         raise ValidationError("command: give the command after '--'", field="command")
-    body: dict[str, Any] = {"name": args.name, "schedule": args.schedule,
+    schedule = args.schedule[0] if len(args.schedule) == 1 else list(args.schedule)
+    body: dict[str, Any] = {"name": args.name, "schedule": schedule,
                             "command": " ".join(args.cmd) if args.shell else list(args.cmd)}
     simple = {"tz": args.tz, "description": args.description, "cwd": args.cwd,
               "user": args.user, "timeout": args.job_timeout, "retries": args.retries,
               "concurrency": args.concurrency, "catchup": args.catchup, "jitter": args.jitter,
-              "hosts": args.hosts, "max_runs": args.max_runs}
+              "hosts": args.hosts, "max_runs": args.max_runs, "queue_cap": args.queue_cap,
+              "blackout": args.blackout or None}
     body.update({k: v for k, v in simple.items() if v is not None})
     if args.env:
         body["env"] = _pairs(args.env, "--env")

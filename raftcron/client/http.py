@@ -265,6 +265,21 @@ class Client:
         return self.request("DELETE", f"/nodes/{self._q(name)}",
                             not_found=lambda: NodeNotFoundError(name))
 
+    # -- blackout windows ------------------------------------------------------------------
+
+    def list_blackouts(self, **read: Any) -> dict:
+        return self._get("/blackouts", **read)
+
+    def get_blackout(self, name: str) -> dict:
+        return self._get(f"/blackouts/{self._q(name)}")
+
+    def put_blackout(self, name: str, window: dict) -> tuple[dict, bool]:
+        out = self.request("PUT", f"/blackouts/{self._q(name)}", body=window)
+        return out, self.last_status == 201
+
+    def delete_blackout(self, name: str) -> dict:
+        return self.request("DELETE", f"/blackouts/{self._q(name)}")
+
     # -- backup ----------------------------------------------------------------------------
 
     def download_backup(self, dest: Path, *, consistency: str | None = None) -> int:

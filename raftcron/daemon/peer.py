@@ -191,7 +191,8 @@ class Daemon:
                          cancel_local_run=self.worker.cancel, extra_status=self._extra_status,
                          admin_token=s.admin_token, read_token=s.read_token,
                          allow_privileged_jobs=s.allow_privileged_jobs,
-                         unprivileged_users=s.unprivileged_users, metrics=metrics)
+                         unprivileged_users=s.unprivileged_users, metrics=metrics,
+                         config_blackouts=s.scheduler.blackouts)
         try:
             self.api = await serve(ctx, s.api_host, s.api_port)
         except OSError as exc:
