@@ -68,6 +68,13 @@ _JOB = {
         "concurrency": {"enum": ["allow", "forbid", "replace", "queue", "queue_all"]},
         "queue_cap": {**_int(1, MAX_QUEUE_CAP), "description": "queue_all: at most this many "
                       "slots wait; beyond it the oldest are recorded skipped"},
+        "max_parallel": {"oneOf": [{"type": "integer", "minimum": 1, "maximum": 10000},
+                                   {"type": "string", "pattern": "^([1-9][0-9]?|100)%$"},
+                                   {"type": "null"}],
+                         "description": "hosts = all: targets started at a time (a number or "
+                         "a share like 25%); the others wait their turn (status waiting)"},
+        "keep_going": {"type": "boolean", "description": "with max_parallel: false stops "
+                       "starting targets after one failed (the rest recorded skipped)"},
         "blackout": {"oneOf": [_STR, {**_STRS, "maxItems": 32}], "description":
                      "cron expressions in the job's tz: a slot inside one is not run "
                      "(recorded skipped, reason 'blackout EXPR'); catch-up after it follows "

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from raftcron.cli.job_options import add_window_options, window_fields
 from raftcron.client import DEFAULT_API, Client
 from raftcron.errors import RaftcronError, ValidationError
 from raftcron.model import TERMINAL_STATUSES
@@ -100,10 +101,7 @@ def _add_job_options(p: argparse.ArgumentParser) -> None:
                    help="the job's timeout, e.g. 2h")
     p.add_argument("--retries", type=int)
     p.add_argument("--concurrency", choices=("allow", "forbid", "replace", "queue", "queue_all"))
-    p.add_argument("--queue-cap", type=int, help="queue_all: at most this many slots wait")
-    p.add_argument("--blackout", action="append", default=[], metavar="CRON",
-                   help="a blackout window in the job's zone, e.g. '* 0-6 * * sat,sun'; "
-                        "repeatable")
+    add_window_options(p)
     p.add_argument("--catchup", choices=("latest", "all", "none"))
     p.add_argument("--jitter", metavar="DURATION")
     p.add_argument("--hosts", choices=("any", "all"))
@@ -197,8 +195,7 @@ def job_body(args: argparse.Namespace) -> dict[str, Any]:
     simple = {"tz": args.tz, "description": args.description, "cwd": args.cwd,
               "user": args.user, "timeout": args.job_timeout, "retries": args.retries,
               "concurrency": args.concurrency, "catchup": args.catchup, "jitter": args.jitter,
-              "hosts": args.hosts, "max_runs": args.max_runs, "queue_cap": args.queue_cap,
-              "blackout": args.blackout or None}
+              "hosts": args.hosts, "max_runs": args.max_runs, **window_fields(args)}
     body.update({k: v for k, v in simple.items() if v is not None})
     if args.env:
         body["env"] = _pairs(args.env, "--env")

@@ -19,7 +19,13 @@ from typing import Any, TypeVar
 
 import sqlite_utils
 
-from raftcron.db import blackout_queries, metric_queries, queries, scheduler_queries
+from raftcron.db import (
+    blackout_queries,
+    fanout_queries,
+    metric_queries,
+    queries,
+    scheduler_queries,
+)
 from raftcron.db.sqlite import open_reader, read_meta, wrap
 
 __all__ = ["ReadDb"]
@@ -111,6 +117,12 @@ class ReadDb:
 
     def get_node(self, name: str) -> dict | None:
         return queries.get_node(self._db(), name)
+
+    def waiting_runs(self) -> list[dict]:
+        return fanout_queries.waiting_runs(self._db())
+
+    def slot_runs(self, job: str, slot: str) -> list[dict]:
+        return fanout_queries.slot_runs(self._db(), job, slot)
 
     def list_blackouts(self) -> list[dict]:
         return blackout_queries.list_blackouts(self._db())

@@ -45,7 +45,7 @@ FIELDS = (
     "env", "cwd", "user", "timeout", "kill_grace", "retries", "retry_backoff",
     "retry_backoff_max", "concurrency", "catchup", "catchup_window", "jitter", "start_at",
     "end_at", "max_runs", "hosts", "roles", "keep_runs", "paused", "output_tail", "notify",
-    "labels", "owners", "blackout", "queue_cap",
+    "labels", "owners", "blackout", "queue_cap", "max_parallel", "keep_going",
 )
 #: Added by the server to what it returns; accepted and ignored on input.
 READ_ONLY_FIELDS = frozenset({
@@ -150,6 +150,8 @@ def job_from_dict(data: Any, *, name: str | None = None) -> Job:
         blackout=blackout_list(get("blackout"), tz=tz, field="blackout"),
         queue_cap=c.integer(_or(get("queue_cap"), DEFAULT_QUEUE_CAP), "queue_cap", minimum=1,
                             maximum=MAX_QUEUE_CAP),
+        max_parallel=max_parallel(get("max_parallel")),
+        keep_going=c.boolean(_or(get("keep_going"), True), "keep_going"),
     )
 
 
@@ -195,6 +197,8 @@ def job_to_dict(job: Job) -> dict[str, Any]:
         "owners": [{"name": o.name, "email_address": o.email_address} for o in job.owners],
         "blackout": list(job.blackout),
         "queue_cap": job.queue_cap,
+        "max_parallel": job.max_parallel,
+        "keep_going": job.keep_going,
     }
 
 
@@ -254,6 +258,23 @@ def _schedule(value: Any, *, tz: str, name: str, anchor: Any) -> Any:
     schedules.validate_tz(tz)
     schedules.parse(expr, tz=tz, name=name, anchor=anchor)
     return expr
+
+
+#: `max_parallel` as a share of the targets: "1%" to "100%".
+PERCENT_RE = re.compile(r"([1-9][0-9]?|100)%")
+MAX_PARALLEL = 10_000
+
+
+def max_parallel(value: Any) -> int | str | None:
+    """None, a whole number 1-10,000, or a percentage "1%"-"100%" of the targets."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if not PERCENT_RE.fullmatch(value.strip()):
+            raise c.fail("max_parallel", f"expected a whole number or a percentage like "
+                                         f"'25%', got {value!r}")
+        return value.strip()
+    return c.integer(value, "max_parallel", minimum=1, maximum=MAX_PARALLEL)
 
 
 #: The most blackout windows one job (or the cluster config) may list.

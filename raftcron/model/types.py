@@ -76,6 +76,8 @@ class RunStatus(StrEnum):
     SKIPPED = "skipped"
     MISSED = "missed"
     CANCELLED = "cancelled"
+    #: A rolling fan-out's target waiting its turn (`max_parallel`): recorded, not started.
+    WAITING = "waiting"
 
     @property
     def is_active(self) -> bool:
@@ -99,10 +101,11 @@ class JobStatus(StrEnum):
 RUN_STATUSES: frozenset[str] = frozenset(RunStatus)
 #: A process may exist (or is about to): the run can still change.
 ACTIVE_STATUSES: frozenset[str] = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
-TERMINAL_STATUSES: frozenset[str] = RUN_STATUSES - ACTIVE_STATUSES
-#: Statuses a `fire` record may carry; skipped and missed are stored as terminal at once.
+TERMINAL_STATUSES: frozenset[str] = RUN_STATUSES - ACTIVE_STATUSES - {RunStatus.WAITING}
+#: Statuses a `fire` record may carry; skipped and missed are stored as terminal at once,
+#: waiting (v4) stays until the leader starts or skips it (`fanout_step`).
 FIRE_STATUSES: frozenset[str] = frozenset({RunStatus.PENDING, RunStatus.SKIPPED,
-                                           RunStatus.MISSED})
+                                           RunStatus.MISSED, RunStatus.WAITING})
 #: Statuses a `run_finished` may report.
 FINISH_STATUSES: frozenset[str] = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED,
                                              RunStatus.TIMED_OUT, RunStatus.CANCELLED})
@@ -198,6 +201,10 @@ class Job:
     blackout: list[str] = field(default_factory=list)
     #: `queue_all`: at most this many slots wait; beyond it the oldest are `skipped`.
     queue_cap: int = DEFAULT_QUEUE_CAP
+    #: `hosts = "all"`: targets started at a time, a number or "25%" (None: all at once).
+    max_parallel: int | str | None = None
+    #: `hosts = "all"` with `max_parallel`: start further targets after one failed.
+    keep_going: bool = True
 
     @property
     def script_bytes(self) -> bytes | None:

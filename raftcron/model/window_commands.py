@@ -1,5 +1,6 @@
-"""The command-envelope additions of version 4 for blackout windows, several schedules and
-`queue_all`: the `put_blackout` and `delete_blackout` ops, and which jobs need version 4.
+"""The command-envelope additions of version 4 for blackout windows, several schedules,
+`queue_all` and rolling fan-out: the `put_blackout`, `delete_blackout` and `fanout_step` ops,
+`waiting` fire records, and which jobs need version 4.
 
 `model.commands` merges `args(_Arg)` into its table and `INTRODUCED` into its own (this
 module is kept apart so as not to grow that one past its size, and is handed the argument
@@ -26,13 +27,27 @@ def args(arg: Callable[..., Any]) -> dict[str, dict[str, Any]]:
                          "description": arg("str", required=False, default=""),
                          "at": arg("time")},
         "delete_blackout": {"name": arg("name"), "at": arg("time")},
+        # A rolling fan-out's next targets (pending: start; skipped: never), by the leader.
+        "fanout_step": {"runs": arg("records"), "at": arg("time")},
     }
 
 
 INTRODUCED: dict[tuple[str, str | None], int] = {
     ("put_blackout", None): V4,
     ("delete_blackout", None): V4,
+    ("fanout_step", None): V4,
 }
+
+
+def version_of_args(op: str, args: Mapping[str, Any]) -> int:
+    """What version 4 adds inside existing ops: a job using the new fields (`put_job`), a
+    `waiting` record (`fire`)."""
+    if op == "put_job":
+        return job_version(args.get("job"))
+    runs = args.get("runs") if op == "fire" else None
+    waiting = isinstance(runs, list) and any(
+        isinstance(r, Mapping) and r.get("status") == "waiting" for r in runs)
+    return V4 if waiting else 1
 
 
 def job_version(job: Any) -> int:
@@ -40,6 +55,7 @@ def job_version(job: Any) -> int:
     if not isinstance(job, Mapping):
         return 1
     if isinstance(job.get("schedule"), list) or job.get("blackout") \
-            or job.get("concurrency") == "queue_all":
+            or job.get("concurrency") == "queue_all" or job.get("max_parallel") is not None \
+            or job.get("keep_going") is False:
         return V4
     return 1

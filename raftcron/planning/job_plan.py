@@ -47,6 +47,8 @@ class JobPlan:
     blackout: tuple[str, ...] = ()
     tz: str = "UTC"
     queue_cap: int = _JOB_DEFAULTS["queue_cap"]
+    max_parallel: int | str | None = None
+    keep_going: bool = True
 
     @classmethod
     def of(cls, job: JobPlan | Job | Mapping[str, Any]) -> JobPlan:
@@ -79,6 +81,8 @@ class JobPlan:
             blackout=tuple(_blackout(get("blackout"))),
             tz=str(get("tz") or "UTC"),
             queue_cap=_count(get("queue_cap"), "queue_cap") or 1,
+            max_parallel=get("max_parallel"),
+            keep_going=get("keep_going") is not False,
         )
 
 

@@ -50,6 +50,9 @@ async def fire(sched: Any, names: list[str], now: datetime,
     by_job: dict[str, list[Mapping[str, Any]]] = {}
     for run in active:
         by_job.setdefault(str(run.get("job")), []).append(run)
+    if hasattr(sched.read, "waiting_runs"):  # a fan-out still rolling counts as a run going
+        for run in await sched.db(sched.read.waiting_runs):
+            by_job.setdefault(str(run.get("job")), []).append(run)
     passes = sched.passes
     where = await passes.placement(now, active)
     with_next = sched.gate.reads(NEXT_VERSION)

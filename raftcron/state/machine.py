@@ -35,6 +35,7 @@ from raftcron.db.sqlite import open_reader, open_writer, read_meta
 from raftcron.errors import ValidationError
 from raftcron.model.commands import Command, decode, validate_args
 from raftcron.state import blackouts as state_blackouts
+from raftcron.state import fanout as state_fanout
 from raftcron.state import jobs as state_jobs
 from raftcron.state import peers as state_peers
 from raftcron.state import runs as state_runs
@@ -66,6 +67,7 @@ HANDLERS: dict[str, Handler] = {
     "put_peer": state_peers.put_peer,
     "put_blackout": state_blackouts.put_blackout,
     "delete_blackout": state_blackouts.delete_blackout,
+    "fanout_step": state_fanout.fanout_step,
     "noop": lambda conn, args: ok(),
 }
 

@@ -89,7 +89,8 @@ def fire(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:
             job.changed = True
         elif rec["retry_of"] is not None:
             seen_retries.add((rec["retry_of"], attempt))
-        terminal_at = fired_at if status != "pending" else None
+        # A waiting target (rolling fan-out) is not terminal: `fanout_step` starts or skips it.
+        terminal_at = fired_at if status not in ("pending", "waiting") else None
         rows.append((run_id, name, slot, attempt, rec["peer"], rec["target"], status, fired_at,
                      terminal_at, rec["reason"], int(rec["manual"]), rec["retry_of"]))
         accepted.append(run_id)

@@ -250,6 +250,11 @@ class Worker:
                     and record.get("run_id") in accepted
                 ):
                     self._take(record)
+        elif command.op == "fanout_step":  # a rolling fan-out's next targets (v4)
+            started = set(result.get("started") or ())
+            for record in command.args.get("runs") or ():
+                if record.get("peer") == self.self_id and record.get("run_id") in started:
+                    self._take(record)
         elif command.op in ("cancel_run", "run_lost") and result.get("ok"):
             run_id = command.args.get("run_id")
             if run_id in self._tasks:

@@ -54,6 +54,10 @@ SAMPLES: dict[str, tuple[dict, str | None]] = {
     "put_blackout": ({"name": "weekend", "schedule": "* 0-6 * * sat,sun", "tz": "Europe/Berlin",
                       "description": "maintenance", "at": AT}, "k-blackout"),
     "delete_blackout": ({"name": "weekend", "at": AT}, "k-blackout-del"),
+    "fanout_step": ({"runs": [{**RECORD, "fired_at": AT},
+                              {**RECORD, "run_id": "r-2", "target": "db2", "status": "skipped",
+                               "reason": "not started: target db1 failed (keep_going = false)",
+                               "fired_at": AT}], "at": AT}, "fanout:k"),
     "batch": ({"commands": [
         {"op": "run_started", "key": None, "args": {"run_id": "r-1", "peer": "p:1", "at": AT}},
         {"op": "run_finished", "key": "k-fin",

@@ -47,6 +47,11 @@ def test_model_windows_defaults_and_round_trip():
     ({"concurrency": "queue_some"}, "concurrency", "queue_all"),
     ({"queue_cap": 0}, "queue_cap", ""),
     ({"queue_cap": 1001}, "queue_cap", ""),
+    ({"max_parallel": 0}, "max_parallel", ""),
+    ({"max_parallel": "0%"}, "max_parallel", "percentage"),
+    ({"max_parallel": "150%"}, "max_parallel", "percentage"),
+    ({"max_parallel": 1.5}, "max_parallel", ""),
+    ({"keep_going": "no"}, "keep_going", ""),
 ])
 def test_model_windows_refusals_name_the_field(fields, field, words):
     with pytest.raises(ValidationError) as info:
@@ -60,6 +65,9 @@ def test_model_windows_refusals_name_the_field(fields, field, words):
     ({"schedule": ["0 3 * * *", "0 4 * * *"]}, 4),
     ({"blackout": ["* 0-6 * * sat,sun"]}, 4),
     ({"concurrency": "queue_all"}, 4),
+    ({"hosts": "all", "max_parallel": "25%"}, 4),
+    ({"keep_going": False}, 4),
+    ({"keep_going": True}, 1),
 ])
 def test_model_windows_jobs_using_them_need_command_version_4(fields, version):
     d = job_to_dict(job_from_dict(job(**fields)))
