@@ -152,7 +152,8 @@ class Passes:
             if name not in busy:
                 s.release(name, now)  # the run it waited for ended while we did not see it
         out += await self._fire_retries(now, active)
-        out += await fanout_pass(s, now)  # rolling fan-outs: the next targets, or skip them
+        # Rolling fan-outs: the next targets (re-placed off silent peers), or skip them.
+        out += await fanout_pass(s, now, lambda: self.placement(now, active))
         return out
 
     async def _fire_retries(self, now: datetime, active: Sequence[Mapping[str, Any]]

@@ -2,7 +2,8 @@
 skipped, as the leader decided (`planning/fanout.py`).
 
 Only a `waiting` run changes: to `pending` (its `fired_at` becomes the step's time, so the
-executing peer judges its lateness from now; peer and target as recorded at fire time), or
+executing peer judges its lateness from now; its peer the step's, which the leader may have
+moved off a peer that went silent since the fire), or
 to `skipped` with the step's reason (terminal at once). Anything else is left as it is and
 listed in `refused`: a step proposed twice, or after the job was deleted, starts nothing
 twice. The result lists the runs `started` and `skipped`.
@@ -25,8 +26,9 @@ def fanout_step(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any
     for rec in args["runs"]:
         run_id = rec["run_id"]
         if rec["status"] == "pending":
-            cur = conn.execute("UPDATE runs SET status = 'pending', fired_at = ?, reason = NULL"
-                               " WHERE id = ? AND status = 'waiting'", (at, run_id))
+            cur = conn.execute("UPDATE runs SET status = 'pending', fired_at = ?, reason = NULL,"
+                               " peer = ? WHERE id = ? AND status = 'waiting'",
+                               (at, rec["peer"], run_id))
             (started if cur.rowcount else refused).append(run_id)
         elif rec["status"] == "skipped":
             cur = conn.execute("UPDATE runs SET status = 'skipped', finished_at = ?, reason = ?"
