@@ -70,6 +70,8 @@ class ApiContext:
     metrics: PeerMetrics | None = None
     #: The cluster config's blackout windows (name, cron expression, zone): `api/blackouts.py`.
     config_blackouts: tuple[tuple[str, str, str], ...] = ()
+    #: The cluster config's concurrency group limits (name, limit): `api/groups.py`.
+    config_groups: tuple[tuple[str, int], ...] = ()
 
     @property
     def tokens(self) -> Tokens:

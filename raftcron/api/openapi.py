@@ -73,6 +73,9 @@ _JOB = {
                                    {"type": "null"}],
                          "description": "hosts = all: targets started at a time (a number or "
                          "a share like 25%); the others wait their turn (status waiting)"},
+        "concurrency_group": {**_NAME, "type": ["string", "null"], "description":
+                              "runs of the jobs of this group share its limit; over it they "
+                              "wait (status waiting) and start in the order they fired"},
         "keep_going": {"type": "boolean", "description": "with max_parallel: false stops "
                        "starting targets after one failed (the rest recorded skipped)"},
         "blackout": {"oneOf": [_STR, {**_STRS, "maxItems": 32}], "description":
@@ -136,6 +139,21 @@ _BLACKOUT = {
 }
 
 
+_GROUP = {
+    "type": "object",
+    "required": ["limit"],
+    "properties": {
+        "name": {**_NAME, "readOnly": True},
+        "limit": {"type": ["integer", "null"], "minimum": 1, "maximum": 100000,
+                  "description": "runs of the group's jobs pending or running at once"},
+        "source": {"type": ["string", "null"], "enum": ["api", "config", None],
+                   "readOnly": True},
+        "active": {"type": "integer", "readOnly": True},
+        "waiting": {"type": "integer", "readOnly": True},
+    },
+}
+
+
 def _page(item: str) -> dict:
     return {"type": "object", "properties": {
         "items": {"type": "array", "items": {"$ref": f"#/components/schemas/{item}"}},
@@ -145,7 +163,7 @@ def _page(item: str) -> dict:
 SCHEMAS: dict[str, Any] = {
     "Job": _JOB, "Run": _RUN, "Node": _NODE, "Blackout": _BLACKOUT,
     "JobPage": _page("Job"), "RunPage": _page("Run"), "NodePage": _page("Node"),
-    "BlackoutPage": _page("Blackout"),
+    "BlackoutPage": _page("Blackout"), "Group": _GROUP, "GroupPage": _page("Group"),
     "Status": {"type": "object", "properties": {
         "id": _STR, "role": {"enum": ["leader", "follower", "candidate"]},
         "leader": {"type": ["string", "null"]}, "term": _INT, "commit_index": _INT,
@@ -195,6 +213,7 @@ _STATUS_QUERY = {
 _EXAMPLES = {
     "Job": {"name": "backup", "schedule": "0 3 * * *", "command": ["/bin/true"]},
     "Node": {"name": "worker-1", "connection_type": "local", "capacity": 2},
+    "Group": {"limit": 2},
     "Blackout": {"name": "weekend", "schedule": "* 0-6 * * sat,sun", "tz": "Europe/Berlin"},
     "JobBatch": {"jobs": [{"name": "backup", "schedule": "0 3 * * *",
                            "command": ["/bin/true"]}]},
@@ -216,7 +235,7 @@ def _operation(route: Any) -> dict:
     for part in route.path.split("{")[1:]:
         name = part.split("}")[0]
         example = {"nodes": "worker-1", "blackouts": "weekend"}.get(
-            route.tag, _PATH_EXAMPLES.get(name, "x"))
+            route.tag, {"groups": "db-heavy"}.get(route.tag, _PATH_EXAMPLES.get(name, "x")))
         params.append({"name": name, "in": "path", "required": True, "schema": _STR,
                        "example": example})
     extra = _READ_QUERY if route.method == "GET" else ()

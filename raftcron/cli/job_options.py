@@ -16,6 +16,8 @@ def add_window_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stop-on-failure", action="store_true",
                    help="hosts all with --max-parallel: start no further target after one "
                         "failed (keep_going = false)")
+    p.add_argument("--concurrency-group", metavar="NAME",
+                   help="share the limit of this concurrency group with its other jobs")
     p.add_argument("--blackout", action="append", default=[], metavar="CRON",
                    help="a blackout window in the job's zone, e.g. '* 0-6 * * sat,sun'; "
                         "repeatable")
@@ -25,7 +27,8 @@ def window_fields(args: argparse.Namespace) -> dict[str, Any]:
     """The job fields of these options (None: not given, the server's default)."""
     return {"queue_cap": args.queue_cap, "blackout": args.blackout or None,
             "max_parallel": _parallel(args.max_parallel),
-            "keep_going": False if args.stop_on_failure else None}
+            "keep_going": False if args.stop_on_failure else None,
+            "concurrency_group": args.concurrency_group}
 
 
 def _parallel(text: str | None) -> int | str | None:

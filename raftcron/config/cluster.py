@@ -62,6 +62,7 @@ TOP_KEYS = (
     "peers", "self", "api", "data_dir", "roles", "capacity", "jobs_dir", "nodes_dir",
     "log_format", "insecure", "secret", "token", "nodes", "raft", "scheduler", "notify",
     "read_token", "admin_token", "allow_privileged_jobs", "unprivileged_users", "blackouts",
+    "concurrency_groups",
 )
 #: `[blackouts.NAME]`: a cluster-wide blackout window.
 BLACKOUT_KEYS = ("schedule", "tz")
@@ -86,6 +87,8 @@ class SchedulerConfig:
     catchup_cap: int = 100                         # at most this many missed slots per job
     #: `[blackouts.NAME]` of the file: (name, cron expression, zone), by name.
     blackouts: tuple[tuple[str, str, str], ...] = ()
+    #: `[concurrency_groups]` of the file: (name, limit), by name.
+    concurrency_groups: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -204,7 +207,8 @@ def _build(data: Mapping[str, Any], *, base: Path) -> ClusterConfig:
         nodes=_nodes(data.get("nodes")),
         raft=_raft(data.get("raft")),
         scheduler=replace(_scheduler(data.get("scheduler")),
-                          blackouts=_blackouts(data.get("blackouts"))),
+                          blackouts=_blackouts(data.get("blackouts")),
+                          concurrency_groups=_groups(data.get("concurrency_groups"))),
         notify=_notify(data.get("notify")),
     )
 
@@ -316,6 +320,19 @@ def _blackouts(value: Any) -> tuple[tuple[str, str, str], ...]:
             raise c.fail(f"blackouts.{name}.schedule", "a blackout window needs a schedule")
         expr = blackout_expr(table["schedule"], tz=tz, field=f"blackouts.{name}.schedule")
         out.append((name, expr, tz))
+    return tuple(out)
+
+
+def _groups(value: Any) -> tuple[tuple[str, int], ...]:
+    """`[concurrency_groups]`: NAME = limit (a whole number 1-100,000)."""
+    if value is None:
+        return ()
+    data = c.mapping(value, "concurrency_groups")
+    out = []
+    for name in sorted(data):
+        c.name(name, f"concurrency_groups.{name}")
+        out.append((name, c.integer(data[name], f"concurrency_groups.{name}", minimum=1,
+                                    maximum=100_000)))
     return tuple(out)
 
 

@@ -192,7 +192,8 @@ class Daemon:
                          admin_token=s.admin_token, read_token=s.read_token,
                          allow_privileged_jobs=s.allow_privileged_jobs,
                          unprivileged_users=s.unprivileged_users, metrics=metrics,
-                         config_blackouts=s.scheduler.blackouts)
+                         config_blackouts=s.scheduler.blackouts,
+                         config_groups=s.scheduler.concurrency_groups)
         try:
             self.api = await serve(ctx, s.api_host, s.api_port)
         except OSError as exc:

@@ -22,6 +22,7 @@ import sqlite_utils
 from raftcron.db import (
     blackout_queries,
     fanout_queries,
+    group_queries,
     metric_queries,
     queries,
     scheduler_queries,
@@ -123,6 +124,15 @@ class ReadDb:
 
     def slot_runs(self, job: str, slot: str) -> list[dict]:
         return fanout_queries.slot_runs(self._db(), job, slot)
+
+    def list_groups(self) -> list[dict]:
+        return group_queries.list_groups(self._db())
+
+    def get_group(self, name: str) -> dict | None:
+        return group_queries.get_group(self._db(), name)
+
+    def group_loads(self) -> dict[str, dict[str, int]]:
+        return group_queries.group_loads(self._db())
 
     def list_blackouts(self) -> list[dict]:
         return blackout_queries.list_blackouts(self._db())

@@ -46,7 +46,8 @@ __all__ = [
 #: 3: `jobs.next_slot` and `jobs.next_fire_at` (the job's next slot and fire time, as its
 #: proposer computed them), indexed with `status` so the leader reads only what is due soon;
 #: a partial index of the jobs watched for `absent` (the dead man's switch).
-#: 4: the `blackouts` table (cluster-wide blackout windows, `put_blackout`).
+#: 4: the `blackouts` table (cluster-wide blackout windows, `put_blackout`) and the
+#: `concurrency_groups` table (limits set through the API, `put_group`).
 SCHEMA_VERSION = 4
 
 
@@ -79,8 +80,16 @@ def migrate_blackouts(conn: sqlite3.Connection) -> None:
                                    strict=True, if_not_exists=True)
 
 
+def migrate_groups(conn: sqlite3.Connection) -> None:
+    """Version 4, concurrency groups: the `concurrency_groups` table. Idempotent."""
+    columns, pk, not_null, defaults = _TABLES["concurrency_groups"]
+    wrap(conn)["concurrency_groups"].create(columns, pk=pk, not_null=not_null,
+                                            defaults=defaults, strict=True, if_not_exists=True)
+
+
 def _migrate_3_to_4(conn: sqlite3.Connection) -> None:
     migrate_blackouts(conn)
+    migrate_groups(conn)
 
 
 #: version n -> function that migrates a copy from n to n+1 inside the open transaction.
@@ -172,6 +181,13 @@ _TABLES: dict[str, tuple[dict[str, type], str, list[str], dict[str, Any]]] = {
         "name",
         ["schedule", "tz", "description", "version", "created_at", "updated_at"],
         {"description": ""},
+    ),
+    # Concurrency group limits set through the API (put_group).
+    "concurrency_groups": (
+        {"name": str, "limit": int, "version": int, "created_at": str, "updated_at": str},
+        "name",
+        ["limit", "version", "created_at", "updated_at"],
+        {},
     ),
 }
 

@@ -46,6 +46,7 @@ FIELDS = (
     "retry_backoff_max", "concurrency", "catchup", "catchup_window", "jitter", "start_at",
     "end_at", "max_runs", "hosts", "roles", "keep_runs", "paused", "output_tail", "notify",
     "labels", "owners", "blackout", "queue_cap", "max_parallel", "keep_going",
+    "concurrency_group",
 )
 #: Added by the server to what it returns; accepted and ignored on input.
 READ_ONLY_FIELDS = frozenset({
@@ -100,6 +101,9 @@ def job_from_dict(data: Any, *, name: str | None = None) -> Job:
     if start_at is not None and end_at is not None and end_at <= start_at:
         raise c.fail("end_at", "must be after start_at")
     schedule = _schedule(get("schedule"), tz=tz, name=job_name, anchor=start_at)
+    if get("concurrency_group") is not None and get("max_parallel") is not None:
+        raise c.fail("concurrency_group", "a rolling fan-out (max_parallel) cannot also "
+                                          "wait for a concurrency group")
     jtype, command, script, interpreter = _executable(data)
 
     retry_backoff = _duration(get, "retry_backoff", "10s")
@@ -152,6 +156,8 @@ def job_from_dict(data: Any, *, name: str | None = None) -> Job:
                             maximum=MAX_QUEUE_CAP),
         max_parallel=max_parallel(get("max_parallel")),
         keep_going=c.boolean(_or(get("keep_going"), True), "keep_going"),
+        concurrency_group=(None if get("concurrency_group") is None
+                           else c.name(get("concurrency_group"), "concurrency_group")),
     )
 
 
@@ -199,6 +205,7 @@ def job_to_dict(job: Job) -> dict[str, Any]:
         "queue_cap": job.queue_cap,
         "max_parallel": job.max_parallel,
         "keep_going": job.keep_going,
+        "concurrency_group": job.concurrency_group,
     }
 
 

@@ -205,6 +205,8 @@ class Job:
     max_parallel: int | str | None = None
     #: `hosts = "all"` with `max_parallel`: start further targets after one failed.
     keep_going: bool = True
+    #: Runs of the jobs of one group share its limit (config or API); over it they wait.
+    concurrency_group: str | None = None
 
     @property
     def script_bytes(self) -> bytes | None:

@@ -29,6 +29,9 @@ def args(arg: Callable[..., Any]) -> dict[str, dict[str, Any]]:
         "delete_blackout": {"name": arg("name"), "at": arg("time")},
         # A rolling fan-out's next targets (pending: start; skipped: never), by the leader.
         "fanout_step": {"runs": arg("records"), "at": arg("time")},
+        # A concurrency group's limit (`PUT /concurrency-groups/{name}`).
+        "put_group": {"name": arg("name"), "limit": arg("count"), "at": arg("time")},
+        "delete_group": {"name": arg("name"), "at": arg("time")},
     }
 
 
@@ -36,6 +39,8 @@ INTRODUCED: dict[tuple[str, str | None], int] = {
     ("put_blackout", None): V4,
     ("delete_blackout", None): V4,
     ("fanout_step", None): V4,
+    ("put_group", None): V4,
+    ("delete_group", None): V4,
 }
 
 
@@ -56,6 +61,6 @@ def job_version(job: Any) -> int:
         return 1
     if isinstance(job.get("schedule"), list) or job.get("blackout") \
             or job.get("concurrency") == "queue_all" or job.get("max_parallel") is not None \
-            or job.get("keep_going") is False:
+            or job.get("keep_going") is False or job.get("concurrency_group") is not None:
         return V4
     return 1

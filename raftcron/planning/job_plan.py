@@ -49,6 +49,7 @@ class JobPlan:
     queue_cap: int = _JOB_DEFAULTS["queue_cap"]
     max_parallel: int | str | None = None
     keep_going: bool = True
+    concurrency_group: str | None = None
 
     @classmethod
     def of(cls, job: JobPlan | Job | Mapping[str, Any]) -> JobPlan:
@@ -83,6 +84,7 @@ class JobPlan:
             queue_cap=_count(get("queue_cap"), "queue_cap") or 1,
             max_parallel=get("max_parallel"),
             keep_going=get("keep_going") is not False,
+            concurrency_group=get("concurrency_group") or None,
         )
 
 

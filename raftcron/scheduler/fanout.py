@@ -1,5 +1,6 @@
-"""The leader's rolling fan-out pass: start the next waiting targets of each slot, or skip
-them after a failure (`planning.fanout.steps`), as one `fanout_step` entry.
+"""The leader's pass over waiting runs: start the next waiting targets of each rolling
+fan-out, or skip them after a failure (`planning.fanout.steps`), and the oldest waiting runs
+of each concurrency group with room (`planning.groups.release`), as one `fanout_step`.
 
 Run from the recovery pass (every second) and read entirely from the state: the waiting
 records and each slot's other records. A new leader therefore carries on where the old one
@@ -17,7 +18,9 @@ from typing import Any
 
 from raftcron.durations import format_time, parse_time
 from raftcron.errors import RaftcronError
-from raftcron.planning.fanout import steps
+from raftcron.model import Hosts
+from raftcron.planning.fanout import rolling, steps
+from raftcron.planning.groups import release
 from raftcron.planning.job_plan import JobPlan
 from raftcron.planning.placement import choose_targets, record_assignment
 from raftcron.planning.proposals import Placement, Proposal
@@ -28,29 +31,41 @@ log = logging.getLogger(__name__)
 async def fanout_pass(s: Any, now: datetime,
                       placement: Callable[[], Awaitable[Placement]] | None = None
                       ) -> list[Proposal]:
-    """Propose the steps due at `now` (one entry for every slot that has one). A node target
-    whose recorded executing peer is no longer reachable is given another (`placement`)."""
+    """Propose the steps due at `now`, all in one entry. A run started on a peer that is no
+    longer reachable is given another executing peer first (`placement`, `_replace`)."""
     read = s.read
     if not hasattr(read, "waiting_runs"):
         return []
     waiting = await s.db(read.waiting_runs)
     slots = sorted({(str(r["job"]), str(r["slot"])) for r in waiting})
     records: list[dict[str, Any]] = []
+    by_group: dict[str, list[dict[str, Any]]] = {}
+    plans: dict[str, JobPlan] = {}
     for job, slot in slots:
-        spec = await s.db(read.get_job, job)
-        if spec is None:
-            continue  # deleted: its runs went with it
-        try:
-            plan = JobPlan.of(spec)
-        except RaftcronError as exc:
-            log.error("job %s: cannot plan its fan-out: %s", job, exc)
+        if job not in plans:
+            spec = await s.db(read.get_job, job)
+            if spec is None:
+                continue  # deleted: its runs went with it
+            try:
+                plans[job] = JobPlan.of(spec)
+            except RaftcronError as exc:
+                log.error("job %s: cannot plan its waiting runs: %s", job, exc)
+                continue
+        plan = plans[job]
+        if plan.concurrency_group and not rolling(plan):
+            by_group.setdefault(plan.concurrency_group, []).extend(
+                r for r in waiting if r["job"] == job and r["slot"] == slot)
             continue
-        found = steps(plan, await s.db(read.slot_runs, job, slot), now=now)
-        if placement is not None and any(r["status"] == "pending" for r in found):
-            found = _replace(plan, found, await placement())
-        records += found
+        records += steps(plan, await s.db(read.slot_runs, job, slot), now=now)
+    groups = getattr(s, "groups", None)
+    if by_group and groups is not None:
+        await groups.refresh(s)
+        records += release(by_group, await s.db(read.group_loads), groups.limits(), now=now)
     if not records:
         return []
+    if placement is not None and any(r["status"] == "pending" for r in records):
+        where = await placement()
+        records = [_replace(plans[r["job"]], r, where) for r in records]
     decided = ",".join(sorted(f"{r['run_id']}:{r['status']}" for r in records))
     key = "fanout:" + hashlib.sha256(decided.encode()).hexdigest()[:32]
     proposal = Proposal("fanout_step", {"runs": records, "at": format_time(now)}, key)
@@ -58,21 +73,24 @@ async def fanout_pass(s: Any, now: datetime,
     return [proposal]
 
 
-def _replace(plan: JobPlan, records: list[dict[str, Any]], where: Placement
-             ) -> list[dict[str, Any]]:
-    """Started node targets whose executing peer is gone get the least-loaded live one (a
-    peer target runs on itself: if it is gone, its run is `lost` after the lease)."""
+def _replace(plan: JobPlan, rec: dict[str, Any], where: Placement) -> dict[str, Any]:
+    """A run about to start whose executing peer is gone: a node target gets the least-loaded
+    live peer; a `hosts = "any"` run another eligible target. A `hosts = "all"` target that is
+    itself the gone peer keeps it (its run is `lost` after the lease)."""
     live = {p.id for p in where.peers if p.reachable}
-    out = []
-    for rec in records:
-        if rec["status"] == "pending" and rec["peer"] not in live and rec["target"] not in (
-                rec["peer"], None):
-            pairs = [p for p in choose_targets(plan, where.peers, where.nodes, where.load,
-                                               where.recent, "all",
-                                               slot=parse_time(rec["slot"]))
-                     if p[1] == rec["target"]]
-            if pairs:
-                record_assignment(where.load, where.recent, *pairs[0])
-                rec = {**rec, "peer": pairs[0][0]}
-        out.append(rec)
-    return out
+    if rec["status"] != "pending" or rec["peer"] in live:
+        return rec
+    slot = parse_time(rec["slot"])
+    if plan.hosts == Hosts.ALL:
+        if rec["target"] in (rec["peer"], None):
+            return rec
+        pairs = [p for p in choose_targets(plan, where.peers, where.nodes, where.load,
+                                           where.recent, "all", slot=slot)
+                 if p[1] == rec["target"]]
+    else:
+        pairs = choose_targets(plan, where.peers, where.nodes, where.load, where.recent,
+                               "any", slot=slot)
+    if not pairs:
+        return rec
+    record_assignment(where.load, where.recent, *pairs[0])
+    return {**rec, "peer": pairs[0][0], "target": pairs[0][1]}

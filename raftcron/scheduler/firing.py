@@ -59,6 +59,10 @@ async def fire(sched: Any, names: list[str], now: datetime,
     blackouts = getattr(sched, "blackouts", None) is not None
     if blackouts:
         await sched.blackouts.refresh(sched)
+    groups = getattr(sched, "groups", None)
+    gate = await groups.gate(sched, any(
+        (e := table.entries.get(n)) is not None and e.plan.concurrency_group
+        for n in names)) if groups is not None else None
     chunks: list[_Chunk] = []
     size = 0
     for name in names:
@@ -79,6 +83,8 @@ async def fire(sched: Any, names: list[str], now: datetime,
             plan = relabel(plan, windows)
             records = slot_records(entry.plan, plan, where, now=now,
                                    new_run_id=sched.new_run_id)
+            if gate is not None:  # over its concurrency group's limit: the run waits
+                records = gate.apply(entry.plan, records)
             nxt = (planned_next(entry, records, now, sched.jitter_fn)
                    if with_next and records else None)
         except Exception:  # one job's bad data must not stop the others

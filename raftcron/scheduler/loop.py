@@ -40,6 +40,7 @@ from raftcron.raft.version_gate import VersionGate
 from raftcron.scheduler import firing
 from raftcron.scheduler.blackouts import ClusterBlackouts
 from raftcron.scheduler.cluster_view import SchedulerSettings
+from raftcron.scheduler.groups import ClusterGroups
 from raftcron.scheduler.job_table import JobTable, ParseFn, default_parse
 from raftcron.scheduler.passes import Passes
 from raftcron.scheduler.window import Window
@@ -79,6 +80,8 @@ class Scheduler:
         self._passes = Passes(self)
         self.blackouts = ClusterBlackouts(self.settings.blackouts)
         node.add_apply_listener(self.blackouts.on_applied)
+        self.groups = ClusterGroups(self.settings.concurrency_groups)
+        node.add_apply_listener(self.groups.on_applied)
         self._task: asyncio.Task | None = None
         self._wake: asyncio.Event | None = None
         self._live = False  # acting as leader: listener events are applied
@@ -123,6 +126,7 @@ class Scheduler:
         self._loaded = False
         self._passes.forget()
         self.blackouts.forget()
+        self.groups.forget()
         # A follower holds no job table: what the old leadership parsed is let go.
         self._table = JobTable(parse=self._parse, jitter_fn=self._jitter_fn)
         self.window.reset()

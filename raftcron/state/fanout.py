@@ -2,8 +2,8 @@
 skipped, as the leader decided (`planning/fanout.py`).
 
 Only a `waiting` run changes: to `pending` (its `fired_at` becomes the step's time, so the
-executing peer judges its lateness from now; its peer the step's, which the leader may have
-moved off a peer that went silent since the fire), or
+executing peer judges its lateness from now; its peer and target the step's, which the leader
+may have moved off a peer that went silent since the fire), or
 to `skipped` with the step's reason (terminal at once). Anything else is left as it is and
 listed in `refused`: a step proposed twice, or after the job was deleted, starts nothing
 twice. The result lists the runs `started` and `skipped`.
@@ -27,8 +27,8 @@ def fanout_step(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any
         run_id = rec["run_id"]
         if rec["status"] == "pending":
             cur = conn.execute("UPDATE runs SET status = 'pending', fired_at = ?, reason = NULL,"
-                               " peer = ? WHERE id = ? AND status = 'waiting'",
-                               (at, rec["peer"], run_id))
+                               " peer = ?, target = ? WHERE id = ? AND status = 'waiting'",
+                               (at, rec["peer"], rec["target"], run_id))
             (started if cur.rowcount else refused).append(run_id)
         elif rec["status"] == "skipped":
             cur = conn.execute("UPDATE runs SET status = 'skipped', finished_at = ?, reason = ?"

@@ -36,6 +36,7 @@ from raftcron.errors import ValidationError
 from raftcron.model.commands import Command, decode, validate_args
 from raftcron.state import blackouts as state_blackouts
 from raftcron.state import fanout as state_fanout
+from raftcron.state import groups as state_groups
 from raftcron.state import jobs as state_jobs
 from raftcron.state import peers as state_peers
 from raftcron.state import runs as state_runs
@@ -68,6 +69,8 @@ HANDLERS: dict[str, Handler] = {
     "put_blackout": state_blackouts.put_blackout,
     "delete_blackout": state_blackouts.delete_blackout,
     "fanout_step": state_fanout.fanout_step,
+    "put_group": state_groups.put_group,
+    "delete_group": state_groups.delete_group,
     "noop": lambda conn, args: ok(),
 }
 

@@ -54,6 +54,8 @@ SAMPLES: dict[str, tuple[dict, str | None]] = {
     "put_blackout": ({"name": "weekend", "schedule": "* 0-6 * * sat,sun", "tz": "Europe/Berlin",
                       "description": "maintenance", "at": AT}, "k-blackout"),
     "delete_blackout": ({"name": "weekend", "at": AT}, "k-blackout-del"),
+    "put_group": ({"name": "db-heavy", "limit": 2, "at": AT}, "k-group"),
+    "delete_group": ({"name": "db-heavy", "at": AT}, "k-group-del"),
     "fanout_step": ({"runs": [{**RECORD, "fired_at": AT},
                               {**RECORD, "run_id": "r-2", "target": "db2", "status": "skipped",
                                "reason": "not started: target db1 failed (keep_going = false)",

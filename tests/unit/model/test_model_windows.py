@@ -68,12 +68,24 @@ def test_model_windows_refusals_name_the_field(fields, field, words):
     ({"hosts": "all", "max_parallel": "25%"}, 4),
     ({"keep_going": False}, 4),
     ({"keep_going": True}, 1),
+    ({"concurrency_group": "db"}, 4),
 ])
 def test_model_windows_jobs_using_them_need_command_version_4(fields, version):
     d = job_to_dict(job_from_dict(job(**fields)))
     assert version_of("put_job", {"job": d, "at": "2024-01-01T00:00:00Z"}) == version
     batch = {"commands": [{"op": "put_job", "key": None, "args": {"job": d, "at": "x"}}]}
     assert version_of("batch", batch) == version
+
+
+def test_config_concurrency_groups(tmp_path: Path):
+    cfg = load_cluster_config(write(tmp_path, "[concurrency_groups]\ndb-heavy = 2\nab = 1\n"),
+                              environ={})
+    assert cfg.scheduler.concurrency_groups == (("ab", 1), ("db-heavy", 2))
+    for text, field in (("[concurrency_groups]\ndb = 0\n", "concurrency_groups.db"),
+                        ('[concurrency_groups]\ndb = "2"\n', "concurrency_groups.db")):
+        with pytest.raises(ConfigError) as info:
+            load_cluster_config(write(tmp_path, text), environ={})
+        assert info.value.field == field
 
 
 def write(tmp_path: Path, text: str) -> Path:

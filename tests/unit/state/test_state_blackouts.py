@@ -75,3 +75,23 @@ def test_state_blackouts_table_after_migrating_an_old_copy(tmp_path: Path) -> No
             ("w", "* 0 * * *")]
     finally:
         conn.close()
+
+
+def test_state_groups_put_replace_delete(tmp_path: Path) -> None:
+    sm = StateMachine(tmp_path / "s.db")
+    read = ReadDb(tmp_path / "s.db")
+    try:
+        put = encode("put_group", {"name": "db", "limit": 2, "at": AT})
+        assert sm.apply(1, put) == {"ok": True, "created": True, "version": 1}
+        again = encode("put_group", {"name": "db", "limit": 3, "at": LATER})
+        assert sm.apply(2, again) == {"ok": True, "created": False, "version": 2}
+        assert read.get_group("db")["limit"] == 3
+        zero = sm.apply(3, encode("put_group", {"name": "x", "limit": 0, "at": AT}))
+        assert zero["ok"] is False and zero["field"] == "limit"
+        assert [g["name"] for g in read.list_groups()] == ["db"]
+        assert sm.apply(4, encode("delete_group", {"name": "db", "at": AT}))["ok"]
+        assert sm.apply(5, encode("delete_group", {"name": "db", "at": AT}))["error"] == (
+            "not_found")
+    finally:
+        read.close()
+        sm.close()
