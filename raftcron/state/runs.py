@@ -26,7 +26,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from raftcron.db.queries import ACTIVE_SQL
+from raftcron.db.queries import UNFINISHED_SQL
 from raftcron.db.times import db_time
 from raftcron.model import ACTIVE_STATUSES
 from raftcron.model.fence import CursorFence
@@ -234,7 +234,7 @@ def prune_runs(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]
     """Delete the listed runs that are terminal; active or unknown ones are skipped."""
     deleted = []
     for run_id in dict.fromkeys(args["run_ids"]):
-        cur = conn.execute(f"DELETE FROM runs WHERE id = ? AND status NOT IN {ACTIVE_SQL}",
+        cur = conn.execute(f"DELETE FROM runs WHERE id = ? AND status NOT IN {UNFINISHED_SQL}",
                            (run_id,))
         if cur.rowcount:
             deleted.append(run_id)

@@ -29,17 +29,20 @@ def test_state_fanout_waiting_records_then_steps(tmp_path: Path) -> None:
         waiting = read.waiting_runs()
         assert [r["id"] for r in waiting] == ["r1", "r2"]
         assert all(r["finished_at"] is None for r in waiting)
+        # A waiting run is never pruned (it has not run yet).
+        assert sm.apply(9, encode("prune_runs", {"run_ids": ["r1"]}))["deleted"] == []
+        assert read.runs_to_prune(1, "2030-01-01T00:00:00Z") == []
         step = {**recs[1], "status": "pending", "fired_at": STEP_AT}
-        result = sm.apply(3, encode("fanout_step", {"runs": [step], "at": STEP_AT}))
+        result = sm.apply(10, encode("fanout_step", {"runs": [step], "at": STEP_AT}))
         assert result == {"ok": True, "started": ["r1"], "skipped": [], "refused": []}
         assert (read.get_run("r1")["status"], read.get_run("r1")["fired_at"]) == (
             "pending", STEP_AT)
         # The same step again (a new leader unsure of the first): nothing starts twice.
-        again = sm.apply(4, encode("fanout_step", {"runs": [step], "at": STEP_AT}))
+        again = sm.apply(11, encode("fanout_step", {"runs": [step], "at": STEP_AT}))
         assert again["started"] == [] and again["refused"] == ["r1"]
         skip = {**recs[2], "status": "skipped", "reason": "not started: target t0 failed "
                 "(keep_going = false)"}
-        result = sm.apply(5, encode("fanout_step", {"runs": [skip], "at": STEP_AT}))
+        result = sm.apply(12, encode("fanout_step", {"runs": [skip], "at": STEP_AT}))
         assert result["skipped"] == ["r2"]
         r2 = read.get_run("r2")
         assert (r2["status"], r2["finished_at"], r2["reason"]) == (
