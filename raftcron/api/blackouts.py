@@ -7,9 +7,9 @@ state (`put_blackout`); those of the cluster config (`[blackouts.NAME]`) are thi
 listed with `"source": "config"` and refused (409) to PUT or DELETE: they change with the file.
 The leader applies both to every job's slots (`planning/blackouts.py`).
 
-Until every reachable peer reads command version 4, a window write and a job using a list
-`schedule`, `blackout` or `queue_all` are refused with 409 naming the peers in the way (an
-older leader would not apply them alike).
+Until every reachable peer reads command version 4, a window write and a job using what
+version 4 added (`model.window_commands.job_version`) are refused with 409 naming the peers
+in the way (an older leader would not apply them alike).
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ def require_version(rt: Runtime, version: int, what: str) -> None:
 def check_job_version(rt: Runtime, args: dict[str, Any]) -> None:
     """The `put_job` args' version (a list schedule, blackout or queue_all: 4) is readable."""
     require_version(rt, version_of("put_job", args),
-                    "a job with several schedules, blackout windows or queue_all")
+                    "a job with several schedules, blackout windows, queue_all, max_parallel, "
+                    "keep_going or a concurrency_group")
 
 
 def _missing(name: str) -> HttpError:
