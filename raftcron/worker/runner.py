@@ -3,9 +3,9 @@
 Contract (docs/design/worker.md tells the whole path):
 
 - Work arrives through `on_applied` (an accepted `pending` fire record naming this peer, or a
-  `fanout_step` record it started; a `cancel_run` or `run_lost` for one of its runs) and, at `start()` and after a snapshot
-  (`on_snapshot`), through a scan of this peer's copy. Nothing is taken before `start()`, so
-  replaying a journal never runs anything again.
+  `fanout_step` record it started; a `cancel_run` or `run_lost` for one of its runs) and, at
+  `start()` and after a snapshot (`on_snapshot`), through a scan of this peer's copy. Nothing
+  is taken before `start()`, so replaying a journal never runs anything again.
 - Never started (`admission.py`): a run no longer `pending` here in the copy; a run fired more
   than `late_after` ago until this peer has caught up and its `run_started` is committed (the
   state refuses it for a run already `lost`).

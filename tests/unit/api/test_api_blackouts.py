@@ -92,6 +92,10 @@ def test_jobs_with_several_schedules_show_the_union_in_next_runs(api: LiveApi) -
                                  "2030-01-01T02:00:00Z", "2030-01-01T03:00:00Z",
                                  "2030-01-01T04:00:00Z"]
     assert body["blackout"] == ["* 0-6 * * sat,sun"] and body["queue_cap"] == 4
+    stored = api.read.get_job("multi")
+    assert (stored["next_slot"], stored["next_fire_at"]) == ("2030-01-01T01:00:00Z",
+                                                            "2030-01-01T01:00:00Z")
+    assert stored["expanded_schedule"] == "0 */2 * * *\n30 1 * * *\n0 * * * *"
     status, _, body = api.request("PUT", "/jobs/bad", job_body(
         name="bad", schedule=["0 * * * *", "0 0 31 2 * x"]))
     assert status == 400 and body["field"] == "schedule.1"
