@@ -85,7 +85,8 @@ def fire(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:
         status = rec["status"]
         if not rec["manual"] and rec["retry_of"] is None:
             seen_slots.add((name, slot, attempt, rec["target"] or ""))
-            job.fence.accept(slot, pending=status == "pending")
+            # A waiting run (v4) will run: it counts toward max_runs like a pending one.
+            job.fence.accept(slot, pending=status in ("pending", "waiting"))
             job.changed = True
         elif rec["retry_of"] is not None:
             seen_retries.add((rec["retry_of"], attempt))

@@ -52,3 +52,19 @@ def test_state_fanout_waiting_records_then_steps(tmp_path: Path) -> None:
     finally:
         read.close()
         sm.close()
+
+
+def test_state_waiting_run_counts_toward_max_runs(tmp_path: Path) -> None:
+    sm = StateMachine(tmp_path / "s.db")
+    read = ReadDb(tmp_path / "s.db")
+    try:
+        sm.apply(1, encode("put_job", {"job": records.job_body(
+            "grouped", concurrency_group="db", max_runs=5, command="true"),
+            "expanded": "* * * * *", "at": "2024-05-01T09:00:00Z"}))
+        rec = records.run_record("w1", "grouped", SLOT, status="waiting",
+                                 reason="waiting for concurrency group db (limit 1)")
+        assert sm.apply(2, encode("fire", {"runs": [rec], "at": AT}))["accepted"] == ["w1"]
+        assert sm.dump()["jobs"][0][9] == 1  # fired_count
+    finally:
+        read.close()
+        sm.close()
