@@ -22,7 +22,7 @@ from raftcron.api.results import check_result
 from raftcron.errors import ConflictError, ValidationError
 from raftcron.model import checks as c
 from raftcron.model.commands import version_of
-from raftcron.model.job import blackout_expr
+from raftcron.model.job_windows import blackout_expr
 from raftcron.model.window_commands import V4
 from raftcron.raft.version_gate import cluster_reads
 from raftcron.schedule import validate_tz

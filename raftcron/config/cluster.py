@@ -37,7 +37,8 @@ from raftcron.config.tuning import CONFIG_KEYS, RaftTuning
 from raftcron.errors import ConfigError, ValidationError
 from raftcron.model import Node, node_from_dict
 from raftcron.model import checks as c
-from raftcron.model.job import USER_RE, blackout_expr, email, url
+from raftcron.model.job import USER_RE, email, url
+from raftcron.model.job_windows import blackout_expr
 from raftcron.model.privilege import ROOT_NAMES
 from raftcron.schedule import validate_tz
 

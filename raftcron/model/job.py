@@ -19,8 +19,13 @@ from urllib.parse import urlsplit
 
 from raftcron import schedule as schedules
 from raftcron.durations import format_duration, format_time
-from raftcron.errors import ValidationError
 from raftcron.model import checks as c
+from raftcron.model.job_windows import (
+    blackout_list,
+    max_parallel,
+    one_schedule,
+    schedule_out,
+)
 from raftcron.model.types import (
     DEFAULT_QUEUE_CAP,
     DEFAULT_SCRIPT_INTERPRETER,
@@ -167,7 +172,7 @@ def job_to_dict(job: Job) -> dict[str, Any]:
     return {
         "name": job.name,
         "description": job.description,
-        "schedule": _schedule_out(job.schedule),
+        "schedule": schedule_out(job.schedule),
         "tz": job.tz,
         "type": job.type.value,
         "command": list(job.command) if isinstance(job.command, list) else job.command,
@@ -207,12 +212,6 @@ def job_to_dict(job: Job) -> dict[str, Any]:
         "keep_going": job.keep_going,
         "concurrency_group": job.concurrency_group,
     }
-
-
-def _schedule_out(value: Any) -> Any:
-    if isinstance(value, list | tuple):
-        return [_schedule_out(v) for v in value]
-    return dict(value) if isinstance(value, Mapping) else value
 
 
 def _or(value: Any, default: Any) -> Any:
@@ -258,74 +257,13 @@ def _schedule(value: Any, *, tz: str, name: str, anchor: Any) -> Any:
     if isinstance(value, list | tuple):
         if not value:
             raise c.fail("schedule", "an empty list has no slots")
-        expr = [_one_schedule(v, f"schedule.{i}") for i, v in enumerate(value)]
+        expr = [one_schedule(v, f"schedule.{i}") for i, v in enumerate(value)]
     else:
-        expr = _one_schedule(value, "schedule")
+        expr = one_schedule(value, "schedule")
     # The time zone first, so a bad zone is reported as `tz` whatever the expression.
     schedules.validate_tz(tz)
     schedules.parse(expr, tz=tz, name=name, anchor=anchor)
     return expr
-
-
-#: `max_parallel` as a share of the targets: "1%" to "100%".
-PERCENT_RE = re.compile(r"([1-9][0-9]?|100)%")
-MAX_PARALLEL = 10_000
-
-
-def max_parallel(value: Any) -> int | str | None:
-    """None, a whole number 1-10,000, or a percentage "1%"-"100%" of the targets."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        if not PERCENT_RE.fullmatch(value.strip()):
-            raise c.fail("max_parallel", f"expected a whole number or a percentage like "
-                                         f"'25%', got {value!r}")
-        return value.strip()
-    return c.integer(value, "max_parallel", minimum=1, maximum=MAX_PARALLEL)
-
-
-#: The most blackout windows one job (or the cluster config) may list.
-MAX_BLACKOUTS = 32
-
-
-def blackout_list(value: Any, *, tz: str, field: str) -> list[str]:
-    """Blackout windows: cron expressions (five or six fields, or a macro) in `tz`, each parsed
-    to prove it. A window is the instants its expression matches, to the minute (to the
-    second with six fields): `* 0-6 * * sat,sun` is Saturday and Sunday, 00:00 to 06:59:59."""
-    if isinstance(value, str):  # one window is a list of one
-        value = [value]
-    items = c.string_list(_or(value, []), field)
-    if len(items) > MAX_BLACKOUTS:
-        raise c.fail(field, f"at most {MAX_BLACKOUTS} windows, got {len(items)}")
-    for i, text in enumerate(items):
-        blackout_expr(text, tz=tz, field=f"{field}.{i}")
-    return items
-
-
-def blackout_expr(text: Any, *, tz: str, field: str) -> str:
-    """One window's cron expression, checked (`ValidationError` naming `field`)."""
-    expr = c.string(text, field, max_len=schedules.MAX_LENGTH)
-    if expr.strip().startswith(("@every", "@at", "{")) or "\n" in expr:
-        raise c.fail(field, "a blackout window is a cron expression (like "
-                            "'* 0-6 * * sat,sun'), not an interval or a one-shot time")
-    try:
-        schedules.parse(expr, tz=tz)
-    except ValidationError as exc:
-        raise c.fail(field, str(exc)) from None
-    return expr
-
-
-def _one_schedule(value: Any, field: str) -> str | dict[str, str]:
-    if isinstance(value, Mapping):
-        c.check_keys(value, ("interval", "reference"), prefix=field)
-        if value.get("interval") is None:
-            raise c.fail(f"{field}.interval", "an interval schedule needs an interval")
-        return {k: c.string(v, f"{field}.{k}", max_len=64)
-                for k, v in value.items() if v is not None}
-    text = c.string(value, field, max_len=1024)
-    if "\n" in text:  # the separator of several schedules' stored text (schedule.union)
-        raise c.fail(field, "a line break inside a schedule (give several as a list)")
-    return text
 
 
 def _executable(
