@@ -141,8 +141,7 @@ INTRODUCED: dict[tuple[str, str | None], int] = {
 
 def version_of(op: str, args: Mapping[str, Any]) -> int:
     """The lowest envelope version that holds `op(args)` (a batch: its newest entry)."""
-    v = INTRODUCED.get((op, None), 1)
-    v = max(v, _v4.version_of_args(op, args))
+    v = max(INTRODUCED.get((op, None), 1), _v4.version_of_args(op, args))
     # Presence counts, null or not: an older peer refuses an argument it does not know.
     for name in args:
         v = max(v, INTRODUCED.get((op, name), 1))
