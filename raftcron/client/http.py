@@ -280,6 +280,18 @@ class Client:
     def delete_blackout(self, name: str) -> dict:
         return self.request("DELETE", f"/blackouts/{self._q(name)}")
 
+    # -- concurrency groups ----------------------------------------------------------------
+
+    def list_groups(self, **read: Any) -> dict:
+        return self._get("/concurrency-groups", **read)
+
+    def put_group(self, name: str, limit: int) -> tuple[dict, bool]:
+        out = self.request("PUT", f"/concurrency-groups/{self._q(name)}", body={"limit": limit})
+        return out, self.last_status == 201
+
+    def delete_group(self, name: str) -> dict:
+        return self.request("DELETE", f"/concurrency-groups/{self._q(name)}")
+
     # -- backup ----------------------------------------------------------------------------
 
     def download_backup(self, dest: Path, *, consistency: str | None = None) -> int:
