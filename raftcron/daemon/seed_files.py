@@ -28,6 +28,7 @@ from raftcron.durations import format_time
 from raftcron.errors import RaftcronError
 from raftcron.model import Job, Node, job_to_dict, node_to_dict
 from raftcron.model.commands import batch_entry
+from raftcron.model.window_commands import job_version
 
 if TYPE_CHECKING:
     from raftcron.db.reader import ReadDb
@@ -96,9 +97,11 @@ async def seed(*, node: Proposer, read: ReadDb, clock: Clock, jobs: Iterable[tup
     state = await read.call(_current_jobs, read, [*by_name])
     decisions = decide_jobs(files, state)
     if any(d.action != "unchanged" for d in decisions):
-        # put_job with managed_by and release_job are version 2: older peers would stop at
-        # them, so a rolling upgrade seeds once the cluster reads them.
-        await wait_cluster_reads(node, 2, "seeding jobs from --jobs-dir")
+        # put_job with managed_by and release_job are version 2 (a job using what version 4
+        # added, 4): older peers would stop at them, so a rolling upgrade seeds once the
+        # cluster reads them.
+        needed = max([2, *(job_version(d.job) for d in decisions if d.job is not None)])
+        await wait_cluster_reads(node, needed, "seeding jobs from --jobs-dir")
     puts: list[tuple[str, dict]] = []  # (job name, its keyed batch entry)
     for decision in decisions:
         for note in decision.notes:
