@@ -77,6 +77,10 @@ class ApiContext:
     #: The daemon's metrics (its worker and scheduler record into them); when None, /metrics
     #: builds its own for this app on first use (state only, no events).
     metrics: PeerMetrics | None = None
+    #: The cluster config's blackout windows (name, cron expression, zone): `api/blackouts.py`.
+    config_blackouts: tuple[tuple[str, str, str], ...] = ()
+    #: The cluster config's concurrency group limits (name, limit): `api/groups.py`.
+    config_groups: tuple[tuple[str, int], ...] = ()
 
     @property
     def tokens(self) -> Tokens:

@@ -22,7 +22,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from raftcron import model, schedule
-from raftcron.api import actor, dependencies, group_commit, nextfire
+from raftcron.api import actor, blackouts, dependencies, group_commit, nextfire
 from raftcron.api.http import HttpError, Request, Response, json_response, page
 from raftcron.api.jobview import REDACTED, load_job, next_run, public, redact, with_next_runs
 from raftcron.api.results import check_result
@@ -145,8 +145,10 @@ def put_args(rt: Runtime, req: Request, job: model.Job, *, create_only: bool) ->
     expanded = schedule.parse(
         job_dict["schedule"], tz=job_dict.get("tz") or "UTC", name=job_dict["name"], anchor=anchor
     ).expanded
-    return actor.stamp(rt, req, {"job": job_dict, "expanded": expanded, "at": rt.now_iso(),
+    args = actor.stamp(rt, req, {"job": job_dict, "expanded": expanded, "at": rt.now_iso(),
                                  "create_only": create_only})
+    blackouts.check_job_version(rt, args)
+    return args
 
 
 async def _precheck(rt: Runtime, req: Request, name: str, *, want: bool) -> None:

@@ -19,6 +19,7 @@ from raftcron.model.checks import NAME_RE
 from raftcron.model.job import DURATION_LIMITS, MAX_MAX_RUNS
 from raftcron.model.job_rules import MAX_EXPECTED_DURATION, MAX_PATTERN, MAX_PAUSE_AFTER
 from raftcron.model.node import MAX_CAPACITY, MAX_CONNECT_TIMEOUT, MAX_SESSIONS
+from raftcron.model.types import MAX_QUEUE_CAP
 from raftcron.planning.dependencies import MAX_CAP as BACKFILL_MAX_CAP
 
 _STR = {"type": "string"}
@@ -44,13 +45,15 @@ def _duration(most: Any) -> dict:
     return {**_DURATION, "description": f"a duration like 90s, 5m, 1h30m; at most {days:g}d"}
 
 
+_INTERVAL = {"type": "object", "properties": {"interval": _STR, "reference": _STR}}
 _JOB = {
     "type": "object",
     "required": ["schedule"],
     "properties": {
         "name": _NAME, "description": _STR,
-        "schedule": {"oneOf": [_STR, {"type": "object", "properties": {
-            "interval": _STR, "reference": _STR}}]},
+        "schedule": {"oneOf": [_STR, _INTERVAL, {
+            "type": "array", "minItems": 1, "maxItems": 32, "items": {"oneOf": [_STR, _INTERVAL]},
+            "description": "several schedules: the union of their slots, each slot once"}]},
         "tz": _STR, "type": {"enum": ["command", "script", "binary"]},
         "command": {"oneOf": [_STRS, _STR, {"type": "null"}]},
         "script": {**_OPT_STR, "description": "base64"},
@@ -64,7 +67,23 @@ _JOB = {
         "retries": _int(0, MAX_RETRIES),
         "retry_backoff": _duration(DURATION_LIMITS["retry_backoff"]),
         "retry_backoff_max": _duration(DURATION_LIMITS["retry_backoff_max"]),
-        "concurrency": {"enum": ["allow", "forbid", "replace", "queue"]},
+        "concurrency": {"enum": ["allow", "forbid", "replace", "queue", "queue_all"]},
+        "queue_cap": {**_int(1, MAX_QUEUE_CAP), "description": "queue_all: at most this many "
+                      "slots wait; beyond it the oldest are recorded skipped"},
+        "max_parallel": {"oneOf": [{"type": "integer", "minimum": 1, "maximum": 10000},
+                                   {"type": "string", "pattern": "^([1-9][0-9]?|100)%$"},
+                                   {"type": "null"}],
+                         "description": "hosts = all: targets started at a time (a number or "
+                         "a share like 25%); the others wait their turn (status waiting)"},
+        "concurrency_group": {**_NAME, "type": ["string", "null"], "description":
+                              "runs of the jobs of this group share its limit; over it they "
+                              "wait (status waiting) and start in the order they fired"},
+        "keep_going": {"type": "boolean", "description": "with max_parallel: false stops "
+                       "starting targets after one failed (the rest recorded skipped)"},
+        "blackout": {"oneOf": [_STR, {**_STRS, "maxItems": 32}], "description":
+                     "cron expressions in the job's tz: a slot inside one is not run "
+                     "(recorded skipped, reason 'blackout EXPR'); catch-up after it follows "
+                     "catchup"},
         "catchup": {"enum": ["latest", "all", "none"]},
         "catchup_window": _duration(DURATION_LIMITS["catchup_window"]),
         "jitter": _duration(DURATION_LIMITS["jitter"]), "start_at": _TIME, "end_at": _TIME,
@@ -125,6 +144,35 @@ _NODE = {
 }
 
 
+_BLACKOUT = {
+    "type": "object",
+    "required": ["schedule"],
+    "properties": {
+        "name": _NAME, "schedule": {**_STR, "description": "a cron expression (5 or 6 fields, "
+                                    "or a macro): the instants it matches are the window"},
+        "tz": {**_STR, "description": "IANA zone (default UTC)"}, "description": _STR,
+        "source": {"enum": ["api", "config"], "readOnly": True},
+        "version": {"type": "integer", "readOnly": True},
+        "created_at": {**_TIME, "readOnly": True}, "updated_at": {**_TIME, "readOnly": True},
+    },
+}
+
+
+_GROUP = {
+    "type": "object",
+    "required": ["limit"],
+    "properties": {
+        "name": {**_NAME, "readOnly": True},
+        "limit": {"type": ["integer", "null"], "minimum": 1, "maximum": 100000,
+                  "description": "runs of the group's jobs pending or running at once"},
+        "source": {"type": ["string", "null"], "enum": ["api", "config", None],
+                   "readOnly": True},
+        "active": {"type": "integer", "readOnly": True},
+        "waiting": {"type": "integer", "readOnly": True},
+    },
+}
+
+
 def _page(item: str) -> dict:
     return {"type": "object", "properties": {
         "items": {"type": "array", "items": {"$ref": f"#/components/schemas/{item}"}},
@@ -132,7 +180,7 @@ def _page(item: str) -> dict:
 
 
 SCHEMAS: dict[str, Any] = {
-    "Job": _JOB, "Run": _RUN, "Node": _NODE,
+    "Job": _JOB, "Run": _RUN, "Node": _NODE, "Blackout": _BLACKOUT,
     "JobPage": _page("Job"), "RunPage": _page("Run"), "NodePage": _page("Node"),
     "HistoryEntry": {"type": "object", "properties": {
         "version": _INT, "op": {"enum": ["create", "update", "pause", "resume", "release",
@@ -145,6 +193,7 @@ SCHEMAS: dict[str, Any] = {
         "status": {"enum": ["pending", "delivered", "failed"]}, "attempts": _INT,
         "error": _OPT_STR, "created_at": _TIME, "updated_at": _TIME}},
     "NotificationPage": _page("Notification"),
+    "BlackoutPage": _page("Blackout"), "Group": _GROUP, "GroupPage": _page("Group"),
     "Status": {"type": "object", "properties": {
         "id": _STR, "role": {"enum": ["leader", "follower", "candidate"]},
         "leader": {"type": ["string", "null"]}, "term": _INT, "commit_index": _INT,
@@ -244,6 +293,8 @@ _EXAMPLES = {
     "Node": {"name": "worker-1", "connection_type": "local", "capacity": 2},
     "PeerAdd": {"id": "127.0.0.1:7199"},
     "Backfill": {"from": "2024-05-01T00:00:00Z", "to": "2024-05-02T00:00:00Z"},
+    "Group": {"limit": 2},
+    "Blackout": {"name": "weekend", "schedule": "* 0-6 * * sat,sun", "tz": "Europe/Berlin"},
     "JobBatch": {"jobs": [{"name": "backup", "schedule": "0 3 * * *",
                            "command": ["/bin/true"]}]},
     "JobPatch": {"retries": 2, "env": {"LEVEL": "full"}, "description": None},
@@ -264,7 +315,8 @@ def _operation(route: Any) -> dict:
     params: list[dict] = []
     for part in route.path.split("{")[1:]:
         name = part.split("}")[0]
-        example = "worker-1" if route.tag == "nodes" else _PATH_EXAMPLES.get(name, "x")
+        example = {"nodes": "worker-1", "blackouts": "weekend"}.get(
+            route.tag, {"groups": "db-heavy"}.get(route.tag, _PATH_EXAMPLES.get(name, "x")))
         params.append({"name": name, "in": "path", "required": True, "schema": _STR,
                        "example": example})
     extra = _READ_QUERY if route.method == "GET" else ()

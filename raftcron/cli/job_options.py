@@ -33,7 +33,6 @@ _FALSE = frozenset({"false", "no", "off", "0"})
 
 #: (option, job field, help) of the options that each set one plain field (the text as given).
 _TEXT_OPTIONS = (
-    ("--schedule", "schedule", "cron (5 or 6 fields), @every 5m, @at TIME, H H * * *"),
     ("--tz", "tz", "IANA time zone of the schedule (default UTC)"),
     ("--description", "description", "free text shown with the job"),
     ("--type", "type", "command (default), script or binary (the last two need --script)"),
@@ -53,6 +52,8 @@ _TEXT_OPTIONS = (
     ("--start-at", "start_at", "no slot before this time (ISO 8601)"),
     ("--end-at", "end_at", "no slot after this time (ISO 8601)"),
     ("--hosts", "hosts", "any (default: one eligible target) or all (every one)"),
+    ("--concurrency-group", "concurrency_group", "share the limit of this concurrency group "
+                                                 "with its other jobs"),
     ("--notify-webhook", "notify.webhook", "http(s) URL told of the notify events"),
     ("--notify-absent-after", "notify.absent_after", "for the absent event: how long without "
                                                      "a success"),
@@ -69,6 +70,9 @@ _TYPED_OPTIONS = (
     ("--output-tail", "output_tail", "BYTES", "bytes of each stream's tail kept with a run "
                                               "(default 4096)"),
     ("--roles", "roles", "a,b", "run only on targets that have all these roles"),
+    ("--queue-cap", "queue_cap", "N", "queue_all: at most this many slots wait (default 10)"),
+    ("--max-parallel", "max_parallel", "N|N%", "hosts all: targets at a time, a number or a "
+                                               "share like 25%%"),
     ("--interpreter", "interpreter", "WORDS", "the interpreter of a script job, e.g. "
                                               "'/usr/bin/env python3'"),
     ("--after", "after", "JOBS", "run once each listed job has succeeded since this job's "
@@ -91,6 +95,15 @@ _CHOICES = {"type": JobType, "concurrency": Concurrency, "catchup": Catchup, "ho
 def add_job_options(p: argparse.ArgumentParser) -> None:
     """`jobs add`'s options: one per job field, plus `--set`, `--file`, `--replace`."""
     p.add_argument("name", help="the job's name")
+    p.add_argument("--schedule", action="append", dest="job_schedule", metavar="EXPR",
+                   help="cron (5 or 6 fields), @every 5m, @at TIME, H H * * *; repeat it for "
+                        "several schedules (the union of their slots)")
+    p.add_argument("--blackout", action="append", default=[], metavar="CRON",
+                   help="a blackout window in the job's zone, e.g. '* 0-6 * * sat,sun'; "
+                        "repeat for more")
+    p.add_argument("--stop-on-failure", action="store_true",
+                   help="hosts all with --max-parallel: start no further target after one "
+                        "failed (keep_going = false)")
     for option, field, text in _TEXT_OPTIONS:
         choices = _CHOICES.get(field)
         if choices is not None:
@@ -190,6 +203,8 @@ def typed_value(key: str, text: str) -> Any:
         try:
             return int(stripped)
         except ValueError:
+            if str in kinds:  # max_parallel: a number or a share like "25%"
+                return text
             raise ValidationError(f"{key}: expected an integer, got {text!r}",
                                   field=key) from None
     if key in _ARGV_FIELDS:
@@ -270,6 +285,13 @@ def job_body(args: argparse.Namespace) -> dict[str, Any]:
         apply_sets(body, args.set_fields)
         return body
     body: dict[str, Any] = {"name": args.name}
+    if args.job_schedule:
+        schedules = list(args.job_schedule)
+        body["schedule"] = schedules[0] if len(schedules) == 1 else schedules
+    if args.blackout:
+        body["blackout"] = list(args.blackout)
+    if args.stop_on_failure:
+        body["keep_going"] = False
     for _, field, _ in _TEXT_OPTIONS:
         value = getattr(args, _dest(field))
         if value is not None:

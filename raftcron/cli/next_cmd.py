@@ -2,6 +2,7 @@
 
     raftcron next "0 30 2 * * *" --tz Europe/Berlin --count 3
     raftcron next "H H * * *" --name backup --after 2024-03-10T00:00:00Z
+    raftcron next "0 9 * * mon-fri" "0 12 * * sat,sun"    # several: the union, each once
 
 Prints the next `--count` (1-1000, default 5) fire times strictly after `--after` (default:
 now), one per line, ISO 8601 with the zone's UTC offset and seconds always shown
@@ -29,10 +30,10 @@ MAX_COUNT = 1000
 
 def add_arguments(parser: argparse.ArgumentParser, name: str | None) -> None:
     parser.description = "Print the next fire times of a schedule."
-    parser.add_argument("expr", metavar="EXPR",
+    parser.add_argument("expr", metavar="EXPR", nargs="+",
                         help='cron (5 or 6 fields, seconds first), @daily, "@every 10m", '
                              '"@at 2026-12-01T10:00:00Z" or \'{interval = "10m", reference = '
-                             '"03:10"}\'')
+                             '"03:10"}\'; several: the union of their fire times')
     parser.add_argument("--tz", default="UTC", help="IANA time zone (default UTC)")
     parser.add_argument("--after", metavar="ISO8601",
                         help="print fires strictly after this time (default: now); without "
@@ -52,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     zone = validate_tz(args.tz)
     after = _time(args.after, "after", zone) if args.after else SystemClock().now()
     anchor = _time(args.anchor, "anchor", zone) if args.anchor else None
-    schedule = parse(args.expr, tz=args.tz, name=args.name, anchor=anchor)
+    expr = args.expr[0] if len(args.expr) == 1 else list(args.expr)
+    schedule = parse(expr, tz=args.tz, name=args.name, anchor=anchor)
     lines = []
     for fire in schedule.iter_after(after):
         lines.append(fire.isoformat(timespec="microseconds" if fire.microsecond else "seconds"))

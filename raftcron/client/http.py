@@ -327,6 +327,33 @@ class Client:
         return self.request("DELETE", f"/nodes/{self._q(name)}",
                             not_found=lambda: NodeNotFoundError(name))
 
+    # -- blackout windows ------------------------------------------------------------------
+
+    def list_blackouts(self, **read: Any) -> dict:
+        return self._get("/blackouts", **read)
+
+    def get_blackout(self, name: str) -> dict:
+        return self._get(f"/blackouts/{self._q(name)}")
+
+    def put_blackout(self, name: str, window: dict) -> tuple[dict, bool]:
+        out = self.request("PUT", f"/blackouts/{self._q(name)}", body=window)
+        return out, self.last_status == 201
+
+    def delete_blackout(self, name: str) -> dict:
+        return self.request("DELETE", f"/blackouts/{self._q(name)}")
+
+    # -- concurrency groups ----------------------------------------------------------------
+
+    def list_groups(self, **read: Any) -> dict:
+        return self._get("/concurrency-groups", **read)
+
+    def put_group(self, name: str, limit: int) -> tuple[dict, bool]:
+        out = self.request("PUT", f"/concurrency-groups/{self._q(name)}", body={"limit": limit})
+        return out, self.last_status == 201
+
+    def delete_group(self, name: str) -> dict:
+        return self.request("DELETE", f"/concurrency-groups/{self._q(name)}")
+
     # -- backup ----------------------------------------------------------------------------
 
     def download_backup(self, dest: Path, *, consistency: str | None = None) -> int:

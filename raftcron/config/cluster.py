@@ -39,7 +39,9 @@ from raftcron.errors import ConfigError, ValidationError
 from raftcron.model import Node, node_from_dict
 from raftcron.model import checks as c
 from raftcron.model.job import USER_RE, email, url
+from raftcron.model.job_windows import blackout_expr
 from raftcron.model.privilege import ROOT_NAMES
+from raftcron.schedule import validate_tz
 
 __all__ = [
     "ClusterConfig", "LogFormat", "NotifyConfig", "SchedulerConfig", "apply_env",
@@ -62,8 +64,10 @@ TOP_KEYS = (
     "peers", "self", "api", "data_dir", "roles", "capacity", "jobs_dir", "nodes_dir",
     "log_format", "insecure", "secret", "token", "nodes", "raft", "scheduler", "notify",
     "read_token", "admin_token", "allow_privileged_jobs", "unprivileged_users", "tokens",
-    "reads_need_token",
+    "reads_need_token", "blackouts", "concurrency_groups",
 )
+#: `[blackouts.NAME]`: a cluster-wide blackout window.
+BLACKOUT_KEYS = ("schedule", "tz")
 #: [raft] tuning (`raftcron.config.tuning` owns their meaning), in seconds except the entry count.
 RAFT_KEYS = tuple(CONFIG_KEYS)
 RAFT_COUNTS = ("log_compaction_entries",)
@@ -85,6 +89,10 @@ class SchedulerConfig:
     lease: timedelta = timedelta(seconds=15)       # a silent executing peer's run is lost after
     max_run_age: timedelta = timedelta(days=30)    # runs older than this are pruned
     catchup_cap: int = 100                         # at most this many missed slots per job
+    #: `[blackouts.NAME]` of the file: (name, cron expression, zone), by name.
+    blackouts: tuple[tuple[str, str, str], ...] = ()
+    #: `[concurrency_groups]` of the file: (name, limit), by name.
+    concurrency_groups: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -211,7 +219,9 @@ def _build(data: Mapping[str, Any], *, base: Path,
                                          "unprivileged_users", item=_unprivileged_user),
         nodes=_nodes(data.get("nodes")),
         raft=_raft(data.get("raft")),
-        scheduler=_scheduler(data.get("scheduler")),
+        scheduler=replace(_scheduler(data.get("scheduler")),
+                          blackouts=_blackouts(data.get("blackouts")),
+                          concurrency_groups=_groups(data.get("concurrency_groups"))),
         notify=_notify(data.get("notify")),
     )
 
@@ -302,6 +312,41 @@ def _scheduler(value: Any) -> SchedulerConfig:
         catchup_cap=c.integer(_or(data.get("catchup_cap"), 100), "scheduler.catchup_cap",
                               minimum=0, maximum=1_000_000),
     )
+
+
+def _blackouts(value: Any) -> tuple[tuple[str, str, str], ...]:
+    """`[blackouts.NAME]` tables: `schedule` (a cron expression) and `tz` (default UTC)."""
+    if value is None:
+        return ()
+    data = c.mapping(value, "blackouts")
+    out = []
+    for name in sorted(data):
+        c.name(name, f"blackouts.{name}")
+        table = c.mapping(data[name], f"blackouts.{name}")
+        c.check_keys(table, BLACKOUT_KEYS, prefix=f"blackouts.{name}")
+        tz = c.string(_or(table.get("tz"), "UTC"), f"blackouts.{name}.tz", max_len=64)
+        try:
+            validate_tz(tz)
+        except ValidationError:
+            raise c.fail(f"blackouts.{name}.tz", f"{tz!r} is not a known time zone") from None
+        if table.get("schedule") is None:
+            raise c.fail(f"blackouts.{name}.schedule", "a blackout window needs a schedule")
+        expr = blackout_expr(table["schedule"], tz=tz, field=f"blackouts.{name}.schedule")
+        out.append((name, expr, tz))
+    return tuple(out)
+
+
+def _groups(value: Any) -> tuple[tuple[str, int], ...]:
+    """`[concurrency_groups]`: NAME = limit (a whole number 1-100,000)."""
+    if value is None:
+        return ()
+    data = c.mapping(value, "concurrency_groups")
+    out = []
+    for name in sorted(data):
+        c.name(name, f"concurrency_groups.{name}")
+        out.append((name, c.integer(data[name], f"concurrency_groups.{name}", minimum=1,
+                                    maximum=100_000)))
+    return tuple(out)
 
 
 def _notify(value: Any) -> NotifyConfig:

@@ -199,7 +199,9 @@ class Daemon:
                          admin_token=s.admin_token, read_token=s.read_token,
                          named_tokens=s.named_tokens, reads_need_token=s.reads_need_token,
                          allow_privileged_jobs=s.allow_privileged_jobs,
-                         unprivileged_users=s.unprivileged_users, metrics=metrics)
+                         unprivileged_users=s.unprivileged_users, metrics=metrics,
+                         config_blackouts=s.scheduler.blackouts,
+                         config_groups=s.scheduler.concurrency_groups)
         try:
             self.api = await serve(ctx, s.api_host, s.api_port)
         except OSError as exc:

@@ -28,6 +28,7 @@ from raftcron.durations import format_time
 from raftcron.errors import RaftcronError, ValidationError
 from raftcron.model import Job, Node, job_to_dict, node_to_dict
 from raftcron.model.commands import batch_entry
+from raftcron.model.window_commands import job_version
 from raftcron.planning.dependencies import check_graph
 
 if TYPE_CHECKING:
@@ -97,9 +98,11 @@ async def seed(*, node: Proposer, read: ReadDb, clock: Clock, jobs: Iterable[tup
     state = await read.call(_current_jobs, read, [*by_name])
     decisions = decide_jobs(files, state)
     if any(d.action != "unchanged" for d in decisions):
-        # put_job with managed_by and release_job are version 2: older peers would stop at
-        # them, so a rolling upgrade seeds once the cluster reads them.
-        await wait_cluster_reads(node, 2, "seeding jobs from --jobs-dir")
+        # put_job with managed_by and release_job are version 2 (a job using what version 4
+        # added, 4): older peers would stop at them, so a rolling upgrade seeds once the
+        # cluster reads them.
+        needed = max([2, *(job_version(d.job) for d in decisions if d.job is not None)])
+        await wait_cluster_reads(node, needed, "seeding jobs from --jobs-dir")
     puts: list[tuple[str, dict]] = []  # (job name, its keyed batch entry)
     graph = dict(await read.call(read.graph_jobs))
     graph.update({job.name: (job.after, job.on_failure) for job, _ in jobs})

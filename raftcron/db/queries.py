@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from raftcron.db.sqlite import ABSENT_CONDITION
+from raftcron.db.schema import ABSENT_CONDITION
 from raftcron.db.times import api_time, db_time
 from raftcron.errors import ValidationError
 from raftcron.model import ACTIVE_STATUSES, JOB_STATUSES, RUN_STATUSES
@@ -34,6 +34,8 @@ _RUN_COLUMNS = (
 _NEWEST_FIRST = "ORDER BY fired_at DESC, id DESC"
 #: `status IN ACTIVE_SQL`: the active statuses as an SQL list (also used by `state.runs`).
 ACTIVE_SQL = "(" + ", ".join(f"'{status}'" for status in sorted(ACTIVE_STATUSES)) + ")"
+#: Runs never pruned: the active ones and the `waiting` ones (not started yet, v4).
+UNFINISHED_SQL = ACTIVE_SQL[:-1] + ", 'waiting')"
 
 
 # --- row shapes -----------------------------------------------------------------------------
@@ -307,7 +309,7 @@ def runs_to_prune(db: Database, keep_per_job_default: int,
             FROM runs r LEFT JOIN jobs j ON j.name = r.job {within}
         )
         SELECT id FROM ranked
-        WHERE status NOT IN {ACTIVE_SQL}
+        WHERE status NOT IN {UNFINISHED_SQL}
           AND (rn > keep OR (:before IS NOT NULL AND ended < :before))
         ORDER BY fired_at, id LIMIT :limit
     """

@@ -20,7 +20,10 @@ from typing import Any, TypeVar
 import sqlite_utils
 
 from raftcron.db import (
+    blackout_queries,
     dashboard_queries,
+    fanout_queries,
+    group_queries,
     history_queries,
     metric_queries,
     outbox_queries,
@@ -139,6 +142,27 @@ class ReadDb:
                 cursor: str | None = None) -> tuple[list[dict], str | None]:
         """The audit history of a job or node (`kind` "job" / "node"), newest first."""
         return history_queries.history(self._db(), kind, name, limit=limit, cursor=cursor)
+
+    def waiting_runs(self) -> list[dict]:
+        return fanout_queries.waiting_runs(self._db())
+
+    def slot_runs(self, job: str, slot: str) -> list[dict]:
+        return fanout_queries.slot_runs(self._db(), job, slot)
+
+    def list_groups(self) -> list[dict]:
+        return group_queries.list_groups(self._db())
+
+    def get_group(self, name: str) -> dict | None:
+        return group_queries.get_group(self._db(), name)
+
+    def group_loads(self) -> dict[str, dict[str, int]]:
+        return group_queries.group_loads(self._db())
+
+    def list_blackouts(self) -> list[dict]:
+        return blackout_queries.list_blackouts(self._db())
+
+    def get_blackout(self, name: str) -> dict | None:
+        return blackout_queries.get_blackout(self._db(), name)
 
     def peer_apis(self) -> dict[str, str]:
         """Peer id -> the API address it announced (peers that never announced: absent)."""

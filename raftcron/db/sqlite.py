@@ -18,11 +18,23 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import sqlite_utils
 
 from raftcron.db.fsmodes import create_private
+from raftcron.db.schema import (
+    ABSENT_INDEX_SQL,
+    BACKFILLS_TABLE,
+    HISTORY_INDEX_SQL,
+    INDEXES,
+    INDEXES_V4,
+    MANAGED_INDEX_SQL,
+    NEXT_INDEX_SQL,
+    OUTBOX_INDEX_SQL,
+    TABLES,
+    TRIGGER_SQL,
+    UNIQUE_SQL,
+)
 from raftcron.db.times import api_time, db_time
 from raftcron.errors import SchemaVersionError
 
@@ -47,8 +59,9 @@ __all__ = [
 #: proposer computed them), indexed with `status` so the leader reads only what is due soon;
 #: a partial index of the jobs watched for `absent` (the dead man's switch).
 #: 4: the `history` table (the audit history of jobs and nodes: `model.audit`), the
-#: `notifications` table (the notification outbox: `model.outbox`), and dependencies,
-#: backfill, pause on failure, slow runs (`_migrate_3_to_4_triggers`).
+#: `notifications` table (the notification outbox: `model.outbox`), dependencies, backfill,
+#: pause on failure, slow runs (`_migrate_3_to_4_triggers`), the `blackouts` table
+#: (cluster-wide blackout windows) and the `concurrency_groups` table (API group limits).
 SCHEMA_VERSION = 4
 
 
@@ -68,18 +81,35 @@ def _migrate_2_to_3(conn: sqlite3.Connection) -> None:
     # one carrying only `next`) writes the value, so old data dirs load and converge.
     conn.execute("ALTER TABLE jobs ADD COLUMN next_slot TEXT")
     conn.execute("ALTER TABLE jobs ADD COLUMN next_fire_at TEXT")
-    conn.execute(_NEXT_INDEX_SQL)
-    conn.execute(_ABSENT_INDEX_SQL)
-    conn.execute(_MANAGED_INDEX_SQL)
+    conn.execute(NEXT_INDEX_SQL)
+    conn.execute(ABSENT_INDEX_SQL)
+    conn.execute(MANAGED_INDEX_SQL)
+
+
+def migrate_blackouts(conn: sqlite3.Connection) -> None:
+    """Version 4, blackout windows: the `blackouts` table. Idempotent (a step of its own, so
+    it composes with the other version-4 additions in one migration)."""
+    columns, pk, not_null, defaults = TABLES["blackouts"]
+    wrap(conn)["blackouts"].create(columns, pk=pk, not_null=not_null, defaults=defaults,
+                                   strict=True, if_not_exists=True)
+
+
+def migrate_groups(conn: sqlite3.Connection) -> None:
+    """Version 4, concurrency groups: the `concurrency_groups` table. Idempotent."""
+    columns, pk, not_null, defaults = TABLES["concurrency_groups"]
+    wrap(conn)["concurrency_groups"].create(columns, pk=pk, not_null=not_null,
+                                            defaults=defaults, strict=True, if_not_exists=True)
 
 
 def _migrate_3_to_4(conn: sqlite3.Connection) -> None:
     _create_table(wrap(conn), "history")  # empty: older changes were never recorded
-    conn.execute(_HISTORY_INDEX_SQL)
+    conn.execute(HISTORY_INDEX_SQL)
     _create_table(wrap(conn), "notifications")
-    for sql in _OUTBOX_INDEX_SQL:
+    for sql in OUTBOX_INDEX_SQL:
         conn.execute(sql)
     _migrate_3_to_4_triggers(conn)
+    migrate_blackouts(conn)
+    migrate_groups(conn)
 
 
 #: version n -> function that migrates a copy from n to n+1 inside the open transaction.
@@ -87,159 +117,6 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_1_to_
                                                                 2: _migrate_2_to_3,
                                                                 3: _migrate_3_to_4}
 
-_BACKFILLS_TABLE = (
-    # A backfill: its slots (JSON list, oldest first) and how many have been fired (`done`).
-    {"id": str, "job": str, "slots": str, "done": int, "total": int, "created_at": str,
-     "updated_at": str},
-    "id", ["job", "slots", "done", "total", "created_at", "updated_at"], {"done": 0},
-)
-
-_TABLES: dict[str, tuple[dict[str, type], str, list[str], dict[str, Any]]] = {
-    # table: (columns, primary key, NOT NULL columns, defaults)
-    "meta": ({"key": str, "value": str}, "key", ["value"], {}),
-    "jobs": (
-        {
-            "name": str,
-            "spec": str,  # the canonical job dict, JSON, as put_job carried it
-            "expanded": str,  # the schedule with H fields expanded
-            "paused": int,
-            "status": str,  # scheduled | paused | finished
-            "version": int,
-            "created_at": str,
-            "updated_at": str,
-            "cursor": str,  # the last slot fired (the fence); NULL before the first
-            "fired_count": int,  # pending scheduled fires, counted toward max_runs
-            # "file:<path in --jobs-dir>" for a job a file defines (the API may not change
-            # it); NULL for a job made through the API.
-            "managed_by": str,
-            # The next slot after the cursor and its fire time (slot + jitter), computed by
-            # the command's proposer; NULL when not known (the leader plans the job to learn
-            # it). A lower bound: the job is never due before `next_fire_at`.
-            "next_slot": str,
-            "next_fire_at": str,
-            # v4: why `pause_after_failures` paused the job; NULL otherwise (resume clears it).
-            "pause_reason": str,
-        },
-        "name",
-        ["spec", "paused", "status", "version", "created_at", "updated_at", "fired_count"],
-        {"paused": 0, "fired_count": 0},
-    ),
-    "runs": (
-        {
-            "id": str,
-            "job": str,
-            "slot": str,
-            "attempt": int,
-            "peer": str,
-            "target": str,
-            "status": str,
-            "fired_at": str,
-            "started_at": str,
-            "finished_at": str,
-            "exit_code": int,
-            "stdout_tail": str,
-            "stderr_tail": str,
-            "reason": str,
-            "manual": int,
-            "retry_of": str,
-            "cancel_requested": int,
-            "output_bytes": int,
-            # v4: the parent run that started this one (`after`, `on_failure`), NULL if none.
-            "triggered_by": str,
-            "backfill": int,  # 1: one slot of a backfill
-            "slow": int,  # 1: went past the job's expected_duration
-        },
-        "id",
-        ["job", "slot", "attempt", "status", "fired_at", "stdout_tail", "stderr_tail",
-         "manual", "cancel_requested", "output_bytes", "backfill", "slow"],
-        {"stdout_tail": "", "stderr_tail": "", "manual": 0, "cancel_requested": 0,
-         "output_bytes": 0, "backfill": 0, "slow": 0},
-    ),
-    "nodes": (
-        {
-            "name": str,
-            "spec": str,
-            "healthy": int,
-            "health_reason": str,
-            "health_at": str,
-            "created_at": str,
-            "updated_at": str,
-        },
-        "name",
-        ["spec", "created_at", "updated_at"],
-        {},
-    ),
-    "applied_keys": ({"key": str, "idx": int, "result": str}, "key", ["idx", "result"], {}),
-    # The audit history (`state/history.py`): one row per change to a job or node, `id`
-    # in apply order, `by` the API token's name, `changes` the redacted field diff (JSON).
-    "history": (
-        {"id": int, "kind": str, "name": str, "version": int, "op": str, "at": str,
-         "by": str, "changes": str},
-        "id",
-        ["kind", "name", "version", "op", "at"],
-        {},
-    ),
-    # The notification outbox (`state/outbox.py`): committed intents and their results.
-    # `seq` orders them (apply order); `payload` is the JSON the target is told.
-    "notifications": (
-        {"seq": int, "id": str, "job": str, "event": str, "run_id": str, "kind": str,
-         "target": str, "payload": str, "status": str, "attempts": int, "error": str,
-         "created_at": str, "updated_at": str},
-        "seq",
-        ["id", "job", "event", "kind", "target", "payload", "status", "attempts",
-         "created_at", "updated_at"],
-        {"attempts": 0},
-    ),
-    "backfills": _BACKFILLS_TABLE,
-    # What each peer announced about itself (put_peer): its API's base URL, for proxying.
-    "peers": (
-        {"id": str, "api": str, "version": int, "updated_at": str},
-        "id",
-        ["api", "version", "updated_at"],
-        {},
-    ),
-}
-
-_INDEXES = [
-    ("runs", ["job", "slot"]),
-    ("runs", ["job", "fired_at", "id"]),
-    ("runs", ["status"]),
-    ("runs", ["peer", "status"]),
-    ("runs", ["fired_at", "id"]),
-    ("applied_keys", ["idx"]),
-]
-_INDEXES_V4 = [("runs", ["triggered_by"]), ("backfills", ["job"])]
-
-#: The leader's window: scheduled jobs due before a time, in order (`scheduler_queries.due_jobs`).
-_NEXT_INDEX_SQL = "CREATE INDEX jobs_status_next_fire_at ON jobs (status, next_fire_at)"
-#: The jobs whose `notify.on` lists `absent` (the dead man's switch reads only these:
-#: `queries.absent_watched_jobs` repeats this exact condition so SQLite uses the index).
-ABSENT_CONDITION = "instr(json_extract(spec, '$.notify.on'), '\"absent\"') > 0"
-_ABSENT_INDEX_SQL = f"CREATE INDEX jobs_watch_absent ON jobs (name) WHERE {ABSENT_CONDITION}"
-#: One job's or node's history, newest first (`queries.history`).
-_HISTORY_INDEX_SQL = "CREATE INDEX history_kind_name_id ON history (kind, name, id)"
-#: The outbox: one row per notification id; the pending ones in order (`outbox_queries`).
-_OUTBOX_INDEX_SQL = ("CREATE UNIQUE INDEX notifications_id ON notifications (id)",
-                     "CREATE INDEX notifications_status_seq ON notifications (status, seq)")
-#: The file-managed jobs (`queries.managed_jobs`, read before every batch write).
-_MANAGED_INDEX_SQL = "CREATE INDEX jobs_managed ON jobs (name) WHERE managed_by IS NOT NULL"
-
-# Backstops for the fence, which apply checks first: one scheduled run per (job, slot,
-# attempt, target), and one retry per (run retried, attempt).
-_UNIQUE_SQL = [
-    "CREATE UNIQUE INDEX runs_scheduled_unique ON runs (job, slot, attempt, ifnull(target, ''))"
-    " WHERE manual = 0 AND retry_of IS NULL",
-    "CREATE UNIQUE INDEX runs_retry_unique ON runs (retry_of, attempt) WHERE retry_of IS NOT NULL",
-]
-
-
-#: v4: a job starts once per parent run (and target); the jobs that list `after`.
-AFTER_CONDITION = "json_array_length(spec, '$.after') > 0"
-_TRIGGER_SQL = [
-    "CREATE UNIQUE INDEX runs_trigger_unique ON runs (job, triggered_by, attempt,"
-    " ifnull(target, '')) WHERE triggered_by IS NOT NULL AND retry_of IS NULL",
-    f"CREATE INDEX jobs_with_after ON jobs (name) WHERE {AFTER_CONDITION}",
-]
 def _migrate_3_to_4_triggers(conn: sqlite3.Connection) -> None:
     """Dependencies, backfill, pause on failure, slow runs. Idempotent: each column, table and
     index only when missing, so it composes with the other version-4 steps."""
@@ -254,13 +131,13 @@ def _migrate_3_to_4_triggers(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE jobs ADD COLUMN pause_reason TEXT")
     db = wrap(conn)
     if not db["backfills"].exists():
-        cols, pk, not_null, defaults = _BACKFILLS_TABLE
+        cols, pk, not_null, defaults = BACKFILLS_TABLE
         db["backfills"].create(cols, pk=pk, not_null=not_null, defaults=defaults, strict=True)
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    for table, cols in _INDEXES_V4:
+    for table, cols in INDEXES_V4:
         if f"{table}_{'_'.join(cols)}" not in indexes:
             db[table].create_index(cols, index_name=f"{table}_{'_'.join(cols)}")
-    for sql in _TRIGGER_SQL:
+    for sql in TRIGGER_SQL:
         if sql.split()[2 if sql.startswith("CREATE INDEX") else 3] not in indexes:
             conn.execute(sql)
 
@@ -380,14 +257,14 @@ def _ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
 def create_schema(conn: sqlite3.Connection) -> None:
     """Create every table and index in an empty database (inside the caller's transaction)."""
     db = wrap(conn)
-    for name in _TABLES:
+    for name in TABLES:
         _create_table(db, name)
-    for table, cols in _INDEXES:
+    for table, cols in INDEXES:
         db[table].create_index(cols, index_name=f"{table}_{'_'.join(cols)}")
-    for table, cols in _INDEXES_V4:
+    for table, cols in INDEXES_V4:
         db[table].create_index(cols, index_name=f"{table}_{'_'.join(cols)}")
-    for sql in (*_UNIQUE_SQL, _NEXT_INDEX_SQL, _ABSENT_INDEX_SQL, _MANAGED_INDEX_SQL,
-                _HISTORY_INDEX_SQL, *_OUTBOX_INDEX_SQL, *_TRIGGER_SQL):
+    for sql in (*UNIQUE_SQL, NEXT_INDEX_SQL, ABSENT_INDEX_SQL, MANAGED_INDEX_SQL,
+                HISTORY_INDEX_SQL, *OUTBOX_INDEX_SQL, *TRIGGER_SQL):
         conn.execute(sql)
     conn.executemany(
         "INSERT INTO meta (key, value) VALUES (?, ?)",
@@ -396,5 +273,5 @@ def create_schema(conn: sqlite3.Connection) -> None:
 
 
 def _create_table(db: sqlite_utils.Database, name: str) -> None:
-    columns, pk, not_null, defaults = _TABLES[name]
+    columns, pk, not_null, defaults = TABLES[name]
     db[name].create(columns, pk=pk, not_null=not_null, defaults=defaults, strict=True)

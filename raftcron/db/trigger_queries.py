@@ -10,7 +10,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from raftcron.db.queries import job_dict
-from raftcron.db.sqlite import AFTER_CONDITION
+from raftcron.db.schema import AFTER_CONDITION
 from raftcron.db.times import api_time
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from raftcron.model import commands_v4
+from raftcron.model import commands_v4, window_commands
 from raftcron.model.audit import AUDITED_OPS
 from raftcron.model.types import MAX_OUTPUT_TAIL
 
@@ -114,6 +114,8 @@ ARGS: dict[str, dict[str, Arg]] = {
 
 # v4: dependencies, backfill, pause on failure, slow runs (`commands_v4.py`).
 ARGS.update({op: {k: Arg(*t) for k, t in spec.items()} for op, spec in commands_v4.ARGS.items()})
+# v4: blackout windows, concurrency groups, rolling fan-out (`window_commands.py`).
+ARGS.update(window_commands.args(Arg))
 # v4: the name of the API token that made a change (the audit history; null: no token).
 for _op in AUDITED_OPS:
     ARGS[_op]["by"] = Arg("str", required=False, nullable=True)
@@ -133,6 +135,7 @@ INTRODUCED: dict[tuple[str, str | None], int] = {
     ("notify_result", None): 4,
     **{(op, "by"): 4 for op in AUDITED_OPS},
     **{(op, None): commands_v4.VERSION for op in commands_v4.ARGS},
+    **window_commands.INTRODUCED,
 }
 
 #: The arguments of a `next` value: the next slot and its fire time.

@@ -28,6 +28,7 @@ from typing import Any
 
 from raftcron.durations import parse_time
 from raftcron.errors import CommandDecodeError, ValidationError
+from raftcron.model import window_commands
 from raftcron.model.command_table import (
     ARGS,
     INTRODUCED,
@@ -49,7 +50,7 @@ __all__ = ["ARGS", "INTRODUCED", "MAX_TAIL_BYTES", "OPS", "VERSION", "Command", 
 
 def version_of(op: str, args: Mapping[str, Any]) -> int:
     """The lowest envelope version that holds `op(args)` (a batch: its newest entry)."""
-    v = INTRODUCED.get((op, None), 1)
+    v = max(INTRODUCED.get((op, None), 1), window_commands.version_of_args(op, args))
     # Presence counts, null or not: an older peer refuses an argument it does not know.
     for name in args:
         v = max(v, INTRODUCED.get((op, name), 1))

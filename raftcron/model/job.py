@@ -21,10 +21,13 @@ from raftcron import schedule as schedules
 from raftcron.durations import format_duration, format_time
 from raftcron.model import checks as c
 from raftcron.model import job_rules
+from raftcron.model.job_windows import blackout_list, max_parallel, one_schedule, schedule_out
 from raftcron.model.types import (
+    DEFAULT_QUEUE_CAP,
     DEFAULT_SCRIPT_INTERPRETER,
     MAX_KEEP_RUNS,
     MAX_OUTPUT_TAIL,
+    MAX_QUEUE_CAP,
     MAX_RETRIES,
     MAX_SCRIPT_BYTES,
     Catchup,
@@ -43,7 +46,8 @@ FIELDS = (
     "env", "cwd", "user", "timeout", "kill_grace", "retries", "retry_backoff",
     "retry_backoff_max", "concurrency", "catchup", "catchup_window", "jitter", "start_at",
     "end_at", "max_runs", "hosts", "roles", "keep_runs", "paused", "output_tail", "notify",
-    "labels", "owners", *job_rules.FIELDS,
+    "labels", "owners", *job_rules.FIELDS, "blackout", "queue_cap", "max_parallel",
+    "keep_going", "concurrency_group",
 )
 #: Added by the server to what it returns; accepted and ignored on input.
 READ_ONLY_FIELDS = frozenset({
@@ -98,6 +102,9 @@ def job_from_dict(data: Any, *, name: str | None = None) -> Job:
     if start_at is not None and end_at is not None and end_at <= start_at:
         raise c.fail("end_at", "must be after start_at")
     schedule = _schedule(get("schedule"), tz=tz, name=job_name, anchor=start_at)
+    if get("concurrency_group") is not None and get("max_parallel") is not None:
+        raise c.fail("concurrency_group", "a rolling fan-out (max_parallel) cannot also "
+                                          "wait for a concurrency group")
     jtype, command, script, interpreter = _executable(data)
 
     retry_backoff = _duration(get, "retry_backoff", "10s")
@@ -146,6 +153,13 @@ def job_from_dict(data: Any, *, name: str | None = None) -> Job:
                             max_value=256),
         owners=_owners(get("owners")),
         **job_rules.rules_from_dict(get, job_name),
+        blackout=blackout_list(get("blackout"), tz=tz, field="blackout"),
+        queue_cap=c.integer(_or(get("queue_cap"), DEFAULT_QUEUE_CAP), "queue_cap", minimum=1,
+                            maximum=MAX_QUEUE_CAP),
+        max_parallel=max_parallel(get("max_parallel")),
+        keep_going=c.boolean(_or(get("keep_going"), True), "keep_going"),
+        concurrency_group=(None if get("concurrency_group") is None
+                           else c.name(get("concurrency_group"), "concurrency_group")),
     )
 
 
@@ -155,7 +169,7 @@ def job_to_dict(job: Job) -> dict[str, Any]:
     return {
         "name": job.name,
         "description": job.description,
-        "schedule": dict(job.schedule) if isinstance(job.schedule, Mapping) else job.schedule,
+        "schedule": schedule_out(job.schedule),
         "tz": job.tz,
         "type": job.type.value,
         "command": list(job.command) if isinstance(job.command, list) else job.command,
@@ -192,6 +206,11 @@ def job_to_dict(job: Job) -> dict[str, Any]:
         "labels": dict(job.labels),
         "owners": [{"name": o.name, "email_address": o.email_address} for o in job.owners],
         **job_rules.rules_to_dict(job),
+        "blackout": list(job.blackout),
+        "queue_cap": job.queue_cap,
+        "max_parallel": job.max_parallel,
+        "keep_going": job.keep_going,
+        "concurrency_group": job.concurrency_group,
     }
 
 
@@ -229,19 +248,18 @@ def _unnest_policy(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, s
     return flat, where
 
 
-def _schedule(value: Any, *, tz: str, name: str, anchor: Any) -> str | dict[str, str]:
-    """A cron/@every/@at string or distcrond's `{interval, reference}`; parsed to prove it."""
+def _schedule(value: Any, *, tz: str, name: str, anchor: Any) -> Any:
+    """A cron/@every/@at string or distcrond's `{interval, reference}`, or a list of those
+    (several schedules: the union of their slots); parsed to prove it."""
     if value is None:
         raise c.fail("schedule", "a job needs a schedule")
-    expr: str | dict[str, str]
-    if isinstance(value, Mapping):
-        c.check_keys(value, ("interval", "reference"), prefix="schedule")
-        if value.get("interval") is None:
-            raise c.fail("schedule.interval", "an interval schedule needs an interval")
-        expr = {k: c.string(v, f"schedule.{k}", max_len=64)
-                for k, v in value.items() if v is not None}
+    expr: Any
+    if isinstance(value, list | tuple):
+        if not value:
+            raise c.fail("schedule", "an empty list has no slots")
+        expr = [one_schedule(v, f"schedule.{i}") for i, v in enumerate(value)]
     else:
-        expr = c.string(value, "schedule", max_len=1024)
+        expr = one_schedule(value, "schedule")
     # The time zone first, so a bad zone is reported as `tz` whatever the expression.
     schedules.validate_tz(tz)
     schedules.parse(expr, tz=tz, name=name, anchor=anchor)

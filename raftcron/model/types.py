@@ -42,6 +42,7 @@ class Concurrency(StrEnum):
     FORBID = "forbid"    # record the new slot as `skipped`
     REPLACE = "replace"  # stop the old run, start the new one
     QUEUE = "queue"      # start after the old run ends; at most one waiting
+    QUEUE_ALL = "queue_all"  # every overlapping slot waits, oldest first, up to `queue_cap`
 
 
 class Catchup(StrEnum):
@@ -75,6 +76,8 @@ class RunStatus(StrEnum):
     SKIPPED = "skipped"
     MISSED = "missed"
     CANCELLED = "cancelled"
+    #: A rolling fan-out's target waiting its turn (`max_parallel`): recorded, not started.
+    WAITING = "waiting"
 
     @property
     def is_active(self) -> bool:
@@ -98,10 +101,11 @@ class JobStatus(StrEnum):
 RUN_STATUSES: frozenset[str] = frozenset(RunStatus)
 #: A process may exist (or is about to): the run can still change.
 ACTIVE_STATUSES: frozenset[str] = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
-TERMINAL_STATUSES: frozenset[str] = RUN_STATUSES - ACTIVE_STATUSES
-#: Statuses a `fire` record may carry; skipped and missed are stored as terminal at once.
+TERMINAL_STATUSES: frozenset[str] = RUN_STATUSES - ACTIVE_STATUSES - {RunStatus.WAITING}
+#: Statuses a `fire` record may carry; skipped and missed are stored as terminal at once,
+#: waiting (v4) stays until the leader starts or skips it (`fanout_step`).
 FIRE_STATUSES: frozenset[str] = frozenset({RunStatus.PENDING, RunStatus.SKIPPED,
-                                           RunStatus.MISSED})
+                                           RunStatus.MISSED, RunStatus.WAITING})
 #: Statuses a `run_finished` may report.
 FINISH_STATUSES: frozenset[str] = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED,
                                              RunStatus.TIMED_OUT, RunStatus.CANCELLED})
@@ -152,18 +156,24 @@ class Owner:
     email_address: str | None = None
 
 
+#: `queue_all`: how many overlapping slots may wait by default, and at most.
+DEFAULT_QUEUE_CAP = 10
+MAX_QUEUE_CAP = 1000
+
+
 @dataclass(frozen=True, kw_only=True)
 class Job:
     """One job: the job resource of docs/jobs.md.
 
     Exactly one of `command` (type command) and `script` (type script or binary) is set.
-    `schedule` is what the user wrote: a string, or distcrond's `{"interval", "reference"}`.
+    `schedule` is what the user wrote: a string, or distcrond's `{"interval", "reference"}`,
+    or a list of those (several schedules: the union of their slots).
     Times are aware UTC datetimes; durations are timedeltas in whole milliseconds.
     """
 
     name: str
     description: str = ""
-    schedule: str | dict[str, str]
+    schedule: str | dict[str, str] | list[str | dict[str, str]]
     tz: str = "UTC"
     type: JobType = JobType.COMMAND
     command: list[str] | str | None = None
@@ -199,6 +209,16 @@ class Job:
     success_exit_codes: list[int] = field(default_factory=lambda: [0])
     fail_if_output_matches: str | None = None
     expected_duration: timedelta | None = None
+    #: Cron expressions in `tz`: a slot inside one is not run (recorded `skipped`).
+    blackout: list[str] = field(default_factory=list)
+    #: `queue_all`: at most this many slots wait; beyond it the oldest are `skipped`.
+    queue_cap: int = DEFAULT_QUEUE_CAP
+    #: `hosts = "all"`: targets started at a time, a number or "25%" (None: all at once).
+    max_parallel: int | str | None = None
+    #: `hosts = "all"` with `max_parallel`: start further targets after one failed.
+    keep_going: bool = True
+    #: Runs of the jobs of one group share its limit (config or API); over it they wait.
+    concurrency_group: str | None = None
 
     @property
     def script_bytes(self) -> bytes | None:

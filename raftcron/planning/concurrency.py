@@ -1,6 +1,7 @@
 """Concurrency policies for the slots one plan runs, and the catch-up line: pure.
 
-`concurrency` applies a job's policy (`allow`, `forbid`, `replace`, `queue`) to the slots that
+`concurrency` applies a job's policy (`allow`, `forbid`, `replace`, `queue`; `queue_all` is
+`queue_all.py`) to the slots that
 one plan would run, against the job's active runs. `in_line` is `catchup = "all"` under
 `forbid` or `queue`: the missed slots (the *backlog*) run one after another, oldest first,
 each when the previous run has ended, instead of all but the first being `skipped`

@@ -43,6 +43,13 @@ class JobPlan:
     hosts: Hosts = _JOB_DEFAULTS["hosts"]
     roles: frozenset[str] = frozenset()
     paused: bool = False
+    #: The job's own blackout windows (cron expressions in `tz`) and its zone.
+    blackout: tuple[str, ...] = ()
+    tz: str = "UTC"
+    queue_cap: int = _JOB_DEFAULTS["queue_cap"]
+    max_parallel: int | str | None = None
+    keep_going: bool = True
+    concurrency_group: str | None = None
 
     @classmethod
     def of(cls, job: JobPlan | Job | Mapping[str, Any]) -> JobPlan:
@@ -72,6 +79,12 @@ class JobPlan:
             hosts=_enum(Hosts, get("hosts"), "hosts"),
             roles=frozenset(_roles(get("roles"))),
             paused=bool(get("paused") or False),
+            blackout=tuple(_blackout(get("blackout"))),
+            tz=str(get("tz") or "UTC"),
+            queue_cap=_count(get("queue_cap"), "queue_cap") or 1,
+            max_parallel=get("max_parallel"),
+            keep_going=get("keep_going") is not False,
+            concurrency_group=get("concurrency_group") or None,
         )
 
 
@@ -109,6 +122,17 @@ def _count(value: Any, field: str, *, optional: bool = False) -> Any:
         raise ValidationError(f"{field}: expected a whole number >= 0, got {value!r}",
                               field=field)
     return value
+
+
+def _blackout(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if not all(isinstance(r, str) for r in value):
+        raise ValidationError(f"blackout: expected a list of cron expressions, got {value!r}",
+                              field="blackout")
+    return list(value)
 
 
 def _roles(value: Any) -> list[str]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from raftcron.durations import format_time
 from raftcron.model.commands import batch_entry
+from raftcron.planning.fanout import first_wave
 from raftcron.planning.job_plan import JobPlan
 from raftcron.planning.placement import (
     NO_TARGET_REASON,
@@ -74,10 +75,12 @@ def slot_records(job: JobPlan, plan: SlotPlan, where: Placement, *, now: datetim
         if not pairs:
             out.append(_record(job.name, d.slot, 1, where.self_id, None, "skipped",
                                NO_TARGET_REASON, None, now, new_run_id()))
+        wave = []
         for peer, target in pairs:
             record_assignment(where.load, where.recent, peer, target)
-            out.append(_record(job.name, d.slot, 1, peer, target, "pending", None, None, now,
-                               new_run_id()))
+            wave.append(_record(job.name, d.slot, 1, peer, target, "pending", None, None, now,
+                                new_run_id()))
+        out += first_wave(job, wave)  # `max_parallel`: the rest wait their turn
     return out
 
 

@@ -39,6 +39,7 @@ from raftcron.durations import format_duration, format_time
 from raftcron.model import Catchup, Concurrency
 from raftcron.planning.concurrency import SlotDecision, concurrency, in_line
 from raftcron.planning.job_plan import JobPlan
+from raftcron.planning.queue_all import queue_all
 
 #: Late by at most this much, a slot is on time: it runs whatever the catch-up policy.
 DEFAULT_GRACE = timedelta(seconds=5)
@@ -50,6 +51,8 @@ DEFAULT_RECORD_CAP = 20
 DEFAULT_SCAN_CAP = 10_000
 
 _TICK = timedelta(microseconds=1)
+#: Policies under which a due slot waits for the active run (late only from its end).
+_WAITING = (Concurrency.QUEUE, Concurrency.QUEUE_ALL)
 PAUSED_REASON = "due while the job was paused, or before its last change"
 
 JitterFn = Callable[[str, datetime, timedelta, "datetime | None"], timedelta]
@@ -165,7 +168,9 @@ def due_slots(
             late, on_time = [], due
         until = None
         to_run, behind = _catch_up(job, late, on_time, catchup_cap)
-        ran, cancel, held = concurrency(job, to_run, active, released_at)
+        ran, cancel, held = (queue_all(job, to_run, active)
+                             if job.concurrency == Concurrency.QUEUE_ALL
+                             else concurrency(job, to_run, active, released_at))
 
     decisions: list[SlotDecision] = []
     decisions += _bulk(scan.paused, "skipped", PAUSED_REASON, record_cap,
@@ -231,7 +236,7 @@ def _lower_bound(job: JobPlan, cursor: datetime | None, created_at: datetime | N
 
 def _lateness(job: JobPlan, fire_at: datetime, now: datetime,
               released_at: datetime | None) -> timedelta:
-    if job.concurrency == Concurrency.QUEUE and released_at is not None:
+    if job.concurrency in _WAITING and released_at is not None:
         return now - max(fire_at, released_at)
     return now - fire_at
 

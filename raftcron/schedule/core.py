@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 #: No schedule fires at or after this instant (naive UTC). The scheduler adds a job's jitter
@@ -21,19 +21,22 @@ class Rule(Protocol):
 class Schedule:
     """A parsed schedule. Immutable in meaning; safe to share between threads and callers.
 
-    `source` is what the user wrote (a string, or the distcrond mapping as a dict); `expanded`
+    `source` is what the user wrote (a string, the distcrond mapping as a dict, or a list of
+    those for several schedules); `expanded`
     is the text with every `H` item replaced by numbers (the source text itself when there is
     none) and parses back to the same schedule without the job name. `tz` is the IANA zone name
     the fire times are computed and returned in. `one_shot` is True for `@at`. `kind` is one of
-    `cron`, `every`, `interval`, `at`.
+    `cron`, `every`, `interval`, `at`, `union` (several; `expanded` joins their texts by a
+    newline).
     """
 
     __slots__ = ("_rule", "_utc", "expanded", "kind", "one_shot", "source", "tz", "zone")
 
-    def __init__(self, *, source: str | Mapping[str, str], expanded: str, tz: str,
+    def __init__(self, *, source: str | Mapping[str, str] | list[Any], expanded: str, tz: str,
                  zone: ZoneInfo, kind: str, rule: Rule, one_shot: bool = False) -> None:
-        self.source: str | dict[str, str] = (
-            source if isinstance(source, str) else dict(source))
+        # A list is several schedules (`union.parse_union`, kind `union`).
+        self.source: str | dict[str, str] | list[Any] = (
+            source if isinstance(source, str | list) else dict(source))
         self.expanded = expanded
         self.tz = tz
         self.zone = zone

@@ -4,9 +4,10 @@ the field at fault."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from raftcron.errors import InvalidScheduleError
@@ -14,6 +15,7 @@ from raftcron.schedule.core import Schedule
 from raftcron.schedule.cron import CronRule
 from raftcron.schedule.fields import parse_cron
 from raftcron.schedule.interval import at_rule, every_rule, mapping_from_text, mapping_rule
+from raftcron.schedule.union import SEPARATOR, parse_union
 from raftcron.schedule.zones import validate_tz
 
 MAX_LENGTH = 256
@@ -32,7 +34,7 @@ def _fail(problem: str, field: str = "schedule") -> InvalidScheduleError:
     return InvalidScheduleError(f"{field}: {problem}", field=field)
 
 
-def parse(expr: str | Mapping[str, str], *, tz: str = "UTC", name: str = "",
+def parse(expr: str | Mapping[str, str] | Sequence[Any], *, tz: str = "UTC", name: str = "",
           anchor: datetime | None = None, anchor_is_slot: bool = False) -> Schedule:
     """Parse a schedule. Pure: no clock, no I/O.
 
@@ -43,10 +45,19 @@ def parse(expr: str | Mapping[str, str], *, tz: str = "UTC", name: str = "",
     creation time (aware), used by `@every`; `anchor_is_slot` makes the anchor itself the
     first slot (pass True when the anchor is `start_at`).
 
+    A list (or tuple) of such expressions, or their texts joined by a newline (a union's
+    `expanded`), is several schedules: the union of their slots, each slot once
+    (`union.parse_union`).
+
     Raises `InvalidScheduleError` whose `field` (and the message's first word) is the cron
     field at fault (`second`, `minute`, `hour`, `day-of-month`, `month`, `day-of-week`),
     `interval`/`reference` for the mapping, `tz`, or `schedule` for the expression as a whole.
     """
+    if isinstance(expr, list | tuple) or _joined(expr):
+        parts = expr.split(SEPARATOR) if isinstance(expr, str) else list(expr)
+        validate_tz(tz)
+        return parse_union(parts, parse_one=parse, tz=tz, name=name, anchor=anchor,
+                           anchor_is_slot=anchor_is_slot)
     zone = validate_tz(tz)
     if not isinstance(name, str):
         raise TypeError("name must be a string")
@@ -68,6 +79,13 @@ def parse(expr: str | Mapping[str, str], *, tz: str = "UTC", name: str = "",
     expanded, rule = _cron(text, name if _HASHED_ITEM.search(text) else "", zone)
     return Schedule(source=expr, expanded=expr if expanded == text else expanded, tz=tz,
                     zone=zone, kind="cron", rule=rule)
+
+
+def _joined(expr: object) -> bool:
+    """A union's stored text: parts joined by newlines, none empty (a stray newline is a
+    control character, refused as such)."""
+    return isinstance(expr, str) and SEPARATOR in expr and all(
+        p.strip() for p in expr.split(SEPARATOR))
 
 
 def _macro(expr: str, text: str, *, tz: str, zone: ZoneInfo, name: str,

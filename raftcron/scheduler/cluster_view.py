@@ -49,6 +49,10 @@ class SchedulerSettings:
     #: Records per `fire` entry (one job's records always share an entry).
     max_records_per_fire: int = 2000
     propose_timeout: float = 5.0
+    #: The cluster config's blackout windows: (name, cron expression, zone).
+    blackouts: tuple[tuple[str, str, str], ...] = ()
+    #: The cluster config's concurrency group limits: (name, limit).
+    concurrency_groups: tuple[tuple[str, int], ...] = ()
 
     @classmethod
     def of(cls, value: Any = None, **overrides: Any) -> SchedulerSettings:

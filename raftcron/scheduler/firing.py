@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from raftcron.model.commands import INTRODUCED
+from raftcron.planning.blackouts import hold as blackouts_hold
+from raftcron.planning.blackouts import relabel
 from raftcron.planning.proposals import Proposal, slot_records, tick_proposal
 from raftcron.planning.slots import SlotPlan, due_slots
 from raftcron.scheduler.window import planned_next
@@ -41,15 +43,26 @@ class _Chunk:
 async def fire(sched: Any, names: list[str], now: datetime,
                plan_slots: Callable[..., SlotPlan] = due_slots) -> list[Proposal]:
     """Plan and propose `names` (popped from `sched.table`) at `now` with `plan_slots`
-    (`due_slots`); what was proposed."""
+    (`due_slots`); what was proposed. Blackout windows (`sched.blackouts`) hold a job while one
+    covers `now` and relabel the slots they kept from running (`planning.blackouts`)."""
     table = sched.table
     active = await sched.db(sched.read.active_runs)
     by_job: dict[str, list[Mapping[str, Any]]] = {}
     for run in active:
         by_job.setdefault(str(run.get("job")), []).append(run)
+    if hasattr(sched.read, "waiting_runs"):  # a fan-out still rolling counts as a run going
+        for run in await sched.db(sched.read.waiting_runs):
+            by_job.setdefault(str(run.get("job")), []).append(run)
     passes = sched.passes
     where = await passes.placement(now, active)
     with_next = sched.gate.reads(NEXT_VERSION)
+    blackouts = getattr(sched, "blackouts", None) is not None
+    if blackouts:
+        await sched.blackouts.refresh(sched)
+    groups = getattr(sched, "groups", None)
+    gate = await groups.gate(sched, any(
+        (e := table.entries.get(n)) is not None and e.plan.concurrency_group
+        for n in names)) if groups is not None else None
     chunks: list[_Chunk] = []
     size = 0
     for name in names:
@@ -59,14 +72,19 @@ async def fire(sched: Any, names: list[str], now: datetime,
         runs = by_job.get(name, [])
         try:
             released = await passes.released_at(entry, runs, now)
-            plan = plan_slots(
+            windows = sched.blackouts.for_job(entry.plan) if blackouts else []
+            plan = blackouts_hold(windows, now, held=entry.held,
+                                  catchup_until=entry.catchup_until) or plan_slots(
                 entry.plan, entry.schedule, entry.cursor, entry.fired_count, now,
                 sched.settings.catchup_cap, active=[str(r.get("id")) for r in runs],
                 created_at=entry.created_at, paused_until=entry.changed_at,
                 released_at=released, grace=sched.settings.grace, jitter_fn=sched.jitter_fn,
                 catchup_until=entry.catchup_until)
+            plan = relabel(plan, windows)
             records = slot_records(entry.plan, plan, where, now=now,
                                    new_run_id=sched.new_run_id)
+            if gate is not None:  # over its concurrency group's limit: the run waits
+                records = gate.apply(entry.plan, records)
             nxt = (planned_next(entry, records, now, sched.jitter_fn)
                    if with_next and records else None)
         except Exception:  # one job's bad data must not stop the others

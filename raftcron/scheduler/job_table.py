@@ -277,7 +277,7 @@ class JobTable:
             fence = fences.setdefault(name, CursorFence(entry.cursor, entry.fired_count))
             if not fence.admits(slot):
                 continue  # already in the rows this table was loaded from
-            fence.accept(slot, pending=rec.get("status", "pending") == "pending")
+            fence.accept(slot, pending=rec.get("status", "pending") in ("pending", "waiting"))
             entry.cursor, entry.fired_count = fence.cursor, fence.fired_count
             if entry.held is not None and slot >= entry.held:
                 self.set_held(name, None)

@@ -14,10 +14,9 @@ step by step with a `FakeClock`; `start()` runs it in a loop that sleeps until t
 job heap, the next pass, or an applied command that moves a job earlier.
 
 The job table (`scheduler.job_table.JobTable`) is loaded from the state on start and kept
-current from
-the node's apply listener, so an idle leader with 100,000 jobs only wakes for its once-a-second
-recovery pass. Pacing uses the monotonic clock; if wall time moves against it by more than
-`clock_jump`, the tick fires nothing, re-reads the state and plans again on the next tick.
+current from the node's apply listener, so an idle leader with 100,000 jobs only wakes for
+its once-a-second recovery pass. Pacing uses the monotonic clock; if wall time moves against
+it by more than `clock_jump`, the tick fires nothing, re-reads the state and plans again.
 """
 
 from __future__ import annotations
@@ -38,7 +37,9 @@ from raftcron.planning.proposals import Proposal, tick_proposal
 from raftcron.planning.slots import JitterFn, due_slots
 from raftcron.raft.version_gate import VersionGate
 from raftcron.scheduler import firing
+from raftcron.scheduler.blackouts import ClusterBlackouts
 from raftcron.scheduler.cluster_view import SchedulerSettings
+from raftcron.scheduler.groups import ClusterGroups
 from raftcron.scheduler.job_table import JobTable, ParseFn, default_parse
 from raftcron.scheduler.passes import Passes
 from raftcron.scheduler.triggers import Triggers
@@ -78,6 +79,10 @@ class Scheduler:
         self.gate = VersionGate(node)
         self._passes = Passes(self)
         self._triggers = Triggers(self)  # dependencies, backfills, pauses, slow runs
+        self.blackouts = ClusterBlackouts(self.settings.blackouts)
+        node.add_apply_listener(self.blackouts.on_applied)
+        self.groups = ClusterGroups(self.settings.concurrency_groups)
+        node.add_apply_listener(self.groups.on_applied)
         self._task: asyncio.Task | None = None
         self._wake: asyncio.Event | None = None
         self._live = False  # acting as leader: listener events are applied
@@ -122,6 +127,8 @@ class Scheduler:
         self._loaded = False
         self._passes.forget()
         self._triggers.forget()
+        self.blackouts.forget()
+        self.groups.forget()
         # A follower holds no job table: what the old leadership parsed is let go.
         self._table = JobTable(parse=self._parse, jitter_fn=self._jitter_fn)
         self.window.reset()

@@ -3,7 +3,8 @@
 - Recovery (every `recovery_interval`): which peers are silent, their active runs `lost`
   past the lease; retries owed (from `run_finished`/`run_lost` seen, or found in the state by a
   new leader) fired when due; `queue` slots released when the job has no active run left; the
-  node table and recent assignments re-read for placement.
+  next targets of rolling fan-outs started (`fanout.py`); the node table and recent
+  assignments re-read for placement.
 - Retention (every `retention_interval`): `ReadDb.runs_to_prune` -> `prune_runs` chunks.
 
 All of it is derivable from the state: a new leader rebuilds it (`reload`), at the cost of
@@ -37,6 +38,7 @@ from raftcron.planning.recovery import (
     update_down_since,
 )
 from raftcron.scheduler.cluster_view import cluster_view
+from raftcron.scheduler.fanout import fanout_pass
 from raftcron.scheduler.job_table import JobEntry
 
 if TYPE_CHECKING:
@@ -150,6 +152,8 @@ class Passes:
             if name not in busy:
                 s.release(name, now)  # the run it waited for ended while we did not see it
         out += await self._fire_retries(now, active)
+        # Rolling fan-outs: the next targets (re-placed off silent peers), or skip them.
+        out += await fanout_pass(s, now, lambda: self.placement(now, active))
         return out
 
     async def _fire_retries(self, now: datetime, active: Sequence[Mapping[str, Any]]
@@ -234,9 +238,9 @@ class Passes:
 
     async def released_at(self, entry: JobEntry, runs: Sequence[Mapping[str, Any]],
                           now: datetime) -> datetime | None:
-        """`queue` jobs: `now` while a run is active (due slots are waiting, not late), else
-        when the job's last run ended (from memory, else from the state)."""
-        if entry.plan.concurrency != Concurrency.QUEUE:
+        """`queue` and `queue_all` jobs: `now` while a run is active (due slots are waiting,
+        not late), else when the job's last run ended (from memory, else from the state)."""
+        if entry.plan.concurrency not in (Concurrency.QUEUE, Concurrency.QUEUE_ALL):
             return None
         if runs:
             return now

@@ -35,6 +35,9 @@ from raftcron.db.sqlite import open_reader, open_writer, read_meta
 from raftcron.errors import ValidationError
 from raftcron.model.audit import AUDITED_OPS
 from raftcron.model.commands import Command, decode, validate_args
+from raftcron.state import blackouts as state_blackouts
+from raftcron.state import fanout as state_fanout
+from raftcron.state import groups as state_groups
 from raftcron.state import jobs as state_jobs
 from raftcron.state import outbox
 from raftcron.state import peers as state_peers
@@ -65,6 +68,11 @@ HANDLERS: dict[str, Handler] = {
     "put_peer": state_peers.put_peer,
     "notify_intent": outbox.notify_intent,
     "notify_result": outbox.notify_result,
+    "put_blackout": state_blackouts.put_blackout,
+    "delete_blackout": state_blackouts.delete_blackout,
+    "fanout_step": state_fanout.fanout_step,
+    "put_group": state_groups.put_group,
+    "delete_group": state_groups.delete_group,
     "noop": lambda conn, args: ok(),
     # Version 4 (model.commands_v4).
     "trigger": state_triggers.trigger,

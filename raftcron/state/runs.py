@@ -26,7 +26,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from raftcron.db.queries import ACTIVE_SQL
+from raftcron.db.queries import UNFINISHED_SQL
 from raftcron.db.times import db_time
 from raftcron.model import ACTIVE_STATUSES
 from raftcron.model.fence import CursorFence
@@ -85,11 +85,13 @@ def fire(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:
         status = rec["status"]
         if not rec["manual"] and rec["retry_of"] is None:
             seen_slots.add((name, slot, attempt, rec["target"] or ""))
-            job.fence.accept(slot, pending=status == "pending")
+            # A waiting run (v4) will run: it counts toward max_runs like a pending one.
+            job.fence.accept(slot, pending=status in ("pending", "waiting"))
             job.changed = True
         elif rec["retry_of"] is not None:
             seen_retries.add((rec["retry_of"], attempt))
-        terminal_at = fired_at if status != "pending" else None
+        # A waiting target (rolling fan-out) is not terminal: `fanout_step` starts or skips it.
+        terminal_at = fired_at if status not in ("pending", "waiting") else None
         rows.append((run_id, name, slot, attempt, rec["peer"], rec["target"], status, fired_at,
                      terminal_at, rec["reason"], int(rec["manual"]), rec["retry_of"]))
         accepted.append(run_id)
@@ -233,7 +235,7 @@ def prune_runs(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]
     """Delete the listed runs that are terminal; active or unknown ones are skipped."""
     deleted = []
     for run_id in dict.fromkeys(args["run_ids"]):
-        cur = conn.execute(f"DELETE FROM runs WHERE id = ? AND status NOT IN {ACTIVE_SQL}",
+        cur = conn.execute(f"DELETE FROM runs WHERE id = ? AND status NOT IN {UNFINISHED_SQL}",
                            (run_id,))
         if cur.rowcount:
             deleted.append(run_id)

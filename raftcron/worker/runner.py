@@ -2,10 +2,10 @@
 
 Contract (docs/design/worker.md tells the whole path):
 
-- Work arrives through `on_applied` (an accepted `pending` fire record naming this peer; a
-  `cancel_run` or `run_lost` for one of its runs) and, at `start()` and after a snapshot
-  (`on_snapshot`), through a scan of this peer's copy. Nothing is taken before `start()`, so
-  replaying a journal never runs anything again.
+- Work arrives through `on_applied` (an accepted `pending` fire record naming this peer, or a
+  `fanout_step` record it started; a `cancel_run` or `run_lost` for one of its runs) and, at
+  `start()` and after a snapshot (`on_snapshot`), through a scan of this peer's copy. Nothing
+  is taken before `start()`, so replaying a journal never runs anything again.
 - Never started (`admission.py`): a run no longer `pending` here in the copy; a run fired more
   than `late_after` ago until this peer has caught up and its `run_started` is committed (the
   state refuses it for a run already `lost`).
@@ -250,6 +250,11 @@ class Worker:
                     and record.get("status", "pending") == "pending"
                     and record.get("run_id") in accepted
                 ):
+                    self._take(record)
+        elif command.op == "fanout_step":  # a rolling fan-out's next targets (v4)
+            started = set(result.get("started") or ())
+            for record in command.args.get("runs") or ():
+                if record.get("peer") == self.self_id and record.get("run_id") in started:
                     self._take(record)
         elif command.op in ("cancel_run", "run_lost") and result.get("ok"):
             run_id = command.args.get("run_id")

@@ -11,12 +11,15 @@ import pytest
 from raftcron.cli import job_options
 from raftcron.errors import ValidationError
 from raftcron.model.job import FIELDS
-from tests.support.api import TOKEN, LiveApi
+from tests.support.api import OTHER, SELF, TOKEN, LiveApi
+from tests.support.fake_node import THIRD
 from tests.unit.cli.conftest import run_cli as run
 
 
 def test_cli_jobs_add_sets_every_job_field(api: LiveApi, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
+    for peer in (SELF, OTHER, THIRD):  # the cluster reads command version 4 (new fields)
+        api.node.set_peer(peer, command_version=4)
     script = tmp_path / "job.py"
     script.write_text("print('hi')\n")
     for other in ("up", "oncall"):
@@ -36,7 +39,9 @@ def test_cli_jobs_add_sets_every_job_field(api: LiveApi, tmp_path: Path,
         "--label", "team=data", "--owner", "ann:ann@example.com", "--set", "type=script",
         "--after", "up", "--on-failure", "oncall", "--pause-after-failures", "3",
         "--success-exit-codes", "0,3", "--fail-if-output-matches", "^FATAL",
-        "--expected-duration", "10m")
+        "--expected-duration", "10m", "--schedule", "30 2 * * *", "--blackout",
+        "* 0-6 * * sat,sun", "--max-parallel", "25%", "--stop-on-failure",
+        "--concurrency", "queue_all", "--queue-cap", "4")
     assert code == 0, err
     job = api.client(TOKEN).get_job("every")
     expected = {
@@ -54,11 +59,14 @@ def test_cli_jobs_add_sets_every_job_field(api: LiveApi, tmp_path: Path,
         "owners": [{"name": "ann", "email_address": "ann@example.com"}],
         "after": ["up"], "on_failure": ["oncall"], "pause_after_failures": 3,
         "success_exit_codes": [0, 3], "fail_if_output_matches": "^FATAL",
-        "expected_duration": "10m",
+        "expected_duration": "10m", "blackout": ["* 0-6 * * sat,sun"],
+        "max_parallel": "25%", "keep_going": False, "queue_cap": 4,
     }
+    expected.update(schedule=["@every 5m", "30 2 * * *"], concurrency="queue_all")
     assert {k: job[k] for k in expected} == expected
-    # Every field of the model has an option (the command comes after `--`).
-    assert set(FIELDS) - set(expected) == {"name", "command"}
+    # Every field of the model has an option (the command comes after `--`;
+    # `--concurrency-group`, which cannot go with `max_parallel`, is in test_cli_windows).
+    assert set(FIELDS) - set(expected) == {"name", "command", "concurrency_group"}
 
 
 def test_cli_set_is_typed_from_the_job_model() -> None:

@@ -69,7 +69,7 @@ def test_cli_completion_bash_completes_commands_actions_options_and_choices(
     assert sorted(_complete(script, "")) == sorted(SUBCOMMANDS)
     assert _complete(script, "jobs", "--api", "http://x", "pa") == ["pause"]
     assert _complete(script, "jobs", "add", "--concurrency", "") == [
-        "allow", "forbid", "replace", "queue"]
+        "allow", "forbid", "replace", "queue", "queue_all"]
     assert _complete(script, "--log-f") == ["--log-format"]
     assert _complete(script, "completion", "") == ["bash", "zsh"]
     assert "--data-dir" in _complete(script, "restore", "--")

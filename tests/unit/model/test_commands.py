@@ -64,6 +64,15 @@ SAMPLES: dict[str, tuple[dict, str | None]] = {
     "pause_reason": ({"name": "backup", "reason": "paused after 3 consecutive failures; "
                       "last run r-1", "run_id": "r-1", "at": AT}, None),
     "run_slow": ({"run_id": "r-1", "at": AT}, "slow:r-1"),
+    "put_blackout": ({"name": "weekend", "schedule": "* 0-6 * * sat,sun", "tz": "Europe/Berlin",
+                      "description": "maintenance", "at": AT}, "k-blackout"),
+    "delete_blackout": ({"name": "weekend", "at": AT}, "k-blackout-del"),
+    "put_group": ({"name": "db-heavy", "limit": 2, "at": AT}, "k-group"),
+    "delete_group": ({"name": "db-heavy", "at": AT}, "k-group-del"),
+    "fanout_step": ({"runs": [{**RECORD, "fired_at": AT},
+                              {**RECORD, "run_id": "r-2", "target": "db2", "status": "skipped",
+                               "reason": "not started: target db1 failed (keep_going = false)",
+                               "fired_at": AT}], "at": AT}, "fanout:k"),
     "batch": ({"commands": [
         {"op": "run_started", "key": None, "args": {"run_id": "r-1", "peer": "p:1", "at": AT}},
         {"op": "run_finished", "key": "k-fin",
