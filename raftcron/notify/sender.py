@@ -98,6 +98,8 @@ class Notifier:
         self._warned_no_smtp = False
         #: Jobs whose spec has a `notify` policy (a superset: the read decides the events).
         self._notify_jobs: set[str] = set()
+        #: True while `start` reads them: until then every job may have someone to tell.
+        self._notify_loading = False
         #: run id -> job, for the runs fired and not yet ended (while started).
         self._run_jobs: dict[str, str] = {}
         self.sent = 0
@@ -111,29 +113,35 @@ class Notifier:
 
     async def start(self) -> None:
         """Begin acting on applied commands and checking absences (this peer leads)."""
-        if not self.running:
-            # On the loop, with no await in between: every command applied from here on
-            # updates what this load found.
-            self._load_tracking()
-            self._task = asyncio.get_running_loop().create_task(
-                self._absent_loop(), name="raftcron-notifier-absent")
-
-    def _load_tracking(self) -> None:
-        """The jobs with a notify policy and the job of every active run, from the copy."""
+        if self.running:
+            return
+        # The active runs on the loop, with no await before the task exists: every command
+        # applied from here on updates what this read found (there are few: an index).
         self._notify_jobs.clear()
-        cursor: str | None = None
-        while True:
-            jobs, cursor = self.read.list_jobs(limit=500, cursor=cursor)
-            self._notify_jobs.update(str(j["name"]) for j in jobs if self._has_targets(j))
-            if cursor is None:
-                break
         self._run_jobs = {str(r["id"]): str(r["job"]) for r in self.read.active_runs()}
+        task = self._task = asyncio.get_running_loop().create_task(
+            self._absent_loop(), name="raftcron-notifier-absent")
+        # The jobs with a policy off the loop (a new leader with 100,000 jobs must not stall
+        # its scheduler for this): the `put_job`s applied meanwhile are already tracked, and
+        # what the read adds on top is at worst a superset, which is fine (the read decides).
+        self._notify_loading = True
+        try:
+            names = await self.read.call(self.read.notify_jobs)
+        finally:
+            if self._task is task:
+                self._notify_loading = False
+        if self._task is task:  # still the same leadership
+            self._notify_jobs.update(str(j["name"]) for j in names if self._has_targets(j))
+
+    def _may_tell(self, job: str) -> bool:
+        return self._notify_loading or job in self._notify_jobs
 
     async def stop(self) -> None:
         """Stop deciding (leadership ended). Sends already under way finish on their own."""
         task, self._task = self._task, None
         self._told_absent.clear()  # the next leadership starts from scratch (at least once)
         self._notify_jobs.clear()
+        self._notify_loading = False
         self._run_jobs.clear()
         if task is not None:
             task.cancel()
@@ -186,7 +194,7 @@ class Notifier:
             run_id = str(command.args.get("run_id"))
             job = self._run_jobs.pop(run_id, None)
             # An unknown run (evicted past the cap) is read, as every run once was.
-            if job is None or job in self._notify_jobs:
+            if job is None or self._may_tell(job):
                 self._run_ended(run_id)
         elif command.op == "fire":
             accepted = set(result.get("accepted") or ())
@@ -196,7 +204,7 @@ class Notifier:
                     continue
                 if record.get("status", "pending") not in notify.MISSED_STATUSES:
                     self._track(str(run_id), job)
-                elif job in self._notify_jobs:
+                elif self._may_tell(job):
                     self._run_ended(str(run_id))
         elif command.op == "put_job" and result.get("ok"):
             spec = command.args.get("job") or {}
