@@ -35,8 +35,8 @@ from raftcron.model.types import (
     MAX_OUTPUT_TAIL,
 )
 
-#: The newest envelope version this build writes and reads.
-VERSION = 3
+#: The newest envelope version this build writes and reads (4: compressed log entries, raft).
+VERSION = 4
 
 #: Hard cap, in UTF-8 bytes, on each replicated output tail (docs/jobs.md).
 MAX_TAIL_BYTES = MAX_OUTPUT_TAIL
