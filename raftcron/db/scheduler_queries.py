@@ -66,11 +66,17 @@ def due_jobs(db: Database, until: str, after: tuple[str, str] | None, limit: int
     return _scheduler_rows(db.query(sql, params))
 
 
-def notify_jobs(db: Database) -> list[dict]:
-    """`{"name", "notify"}` of every job whose spec sets `notify.on` (the notifier's superset
-    of the jobs that may have someone to tell). SQLite filters inside the scan, so a table of
-    100,000 jobs without a policy costs a fraction of a second and no JSON decoded here."""
+def notify_jobs(db: Database, *, own_targets_only: bool = False) -> list[dict]:
+    """`{"name", "notify"}` of every job whose spec lists events in `notify.on` and, with
+    `own_targets_only` (the cluster has no webhook or email of its own), names a webhook or
+    an email itself: the notifier's superset of the jobs that may have someone to tell.
+    SQLite filters inside the scan, so 100,000 jobs with nobody to tell cost a fraction of a
+    second and no JSON decoded here."""
+    where = "json_array_length(spec, '$.notify.on') > 0"
+    if own_targets_only:
+        where += (" AND (ifnull(json_extract(spec, '$.notify.webhook'), '') != ''"
+                  " OR ifnull(json_array_length(spec, '$.notify.email'), 0) > 0)")
     rows = db.query("SELECT name, json_extract(spec, '$.notify') AS notify FROM jobs"
-                    " WHERE json_extract(spec, '$.notify.on') IS NOT NULL ORDER BY name")
+                    f" WHERE {where} ORDER BY name")
     return [{"name": r["name"], "notify": json.loads(r["notify"]) if r["notify"] else None}
             for r in rows]

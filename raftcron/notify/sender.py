@@ -126,7 +126,8 @@ class Notifier:
         # what the read adds on top is at worst a superset, which is fine (the read decides).
         self._notify_loading = True
         try:
-            names = await self.read.call(self.read.notify_jobs)
+            names = await self.read.call(self.read.notify_jobs, own_targets_only=not (
+                self.config.webhook or self.config.email))
         finally:
             if self._task is task:
                 self._notify_loading = False

@@ -151,5 +151,7 @@ def test_notify_jobs_reads_only_jobs_that_set_notify_on(env: Env) -> None:
     env.job("c", on=[])
     spec = {"name": "d", "schedule": "0 * * * *"}
     assert env.node.apply("put_job", {"job": spec, "at": T[0]})["ok"]
-    assert [(j["name"], j["notify"]["on"]) for j in env.read.notify_jobs()] == [
-        ("a", ["failure"]), ("c", [])]
+    env.job("e", on=["failure"])                    # events, nobody of its own to tell
+    env.job("f", on=["failure"], email=["ops@example.com"])
+    assert [j["name"] for j in env.read.notify_jobs()] == ["a", "e", "f"]
+    assert [j["name"] for j in env.read.notify_jobs(own_targets_only=True)] == ["a", "f"]
