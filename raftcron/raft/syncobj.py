@@ -74,6 +74,9 @@ class RaftObj(SyncObj):
         #: election timer is pushed past every tick, a leader's `timeout_now` included.
         self.refuse_candidacy = False
         self._gate = VersionGate(owner)
+        #: Bytes of the entry being applied as the log holds it (compressed or not): what the
+        #: node's `log_compaction_bytes` trigger counts, since that is what takes memory.
+        self.entry_bytes = 0
         super().__init__(self_id, others, conf, transportClass=transport_class)
 
     def submit(self, payload: bytes, callback: Callable[[Any, int], None]) -> None:
@@ -86,6 +89,7 @@ class RaftObj(SyncObj):
     @replicated
     def apply(self, payload: bytes) -> dict | None:
         # The index of the entry being applied; the same on every peer and after a restart.
+        self.entry_bytes = len(payload)
         return self._owner._apply_entry(self.raftLastApplied + 1, unpack_entry(payload))
 
     def _onTick(self, timeToWait: float = 0.0) -> None:

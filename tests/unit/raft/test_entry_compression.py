@@ -9,20 +9,21 @@ from pathlib import Path
 
 import pytest
 
+from raftcron.config.tuning import RaftTuning
 from raftcron.model.commands import batch_entry
 from raftcron.raft.node import Node
 from raftcron.raft.syncobj import COMPRESSED_VERSION, pack_entry, unpack_entry
 from raftcron.raft.version_gate import GOSSIP_KEY
 from raftcron.state.machine import StateMachine
 from tests.support.wait import wait_until_async
-from tests.unit.raft.test_node import Group, put_job
+from tests.unit.raft.test_node import FAST, Group, put_job
 
 
 class VersionedGroup(Group):
     """A group whose peers gossip the command version given for each (as the daemon does)."""
 
-    def __init__(self, root: Path, versions: list[int]) -> None:
-        super().__init__(root, len(versions))
+    def __init__(self, root: Path, versions: list[int], tuning: RaftTuning = FAST) -> None:
+        super().__init__(root, len(versions), tuning)
         self.versions = dict(zip(self.ids, versions, strict=True))
 
     def start(self, peer: str) -> Node:
@@ -97,3 +98,23 @@ async def test_entries_stay_plain_while_one_peer_reads_an_older_version(
     assert (await put_many(group, "plain"))["ok"]
     for peer in group.ids:
         assert b"plain-000" in group.journal(peer)
+
+
+async def test_the_byte_trigger_counts_entries_as_the_log_holds_them(
+        groups: list[VersionedGroup], tmp_path: Path) -> None:
+    """Eight batches of ~27 kB of JSON each: past the 100-167 kB trigger (staggered per peer)
+    as plain entries, far below it compressed (the trigger bounds memory, and compressed
+    entries take little)."""
+    tuning = RaftTuning(heartbeat=0.05, election_timeout_min=0.3, election_timeout_max=0.9,
+                        connection_timeout=1.0, connection_retry=0.1, leader_fallback=2.0,
+                        log_compaction_entries=100_000, log_compaction_bytes=100_000)
+    packed = VersionedGroup(tmp_path / "packed", [COMPRESSED_VERSION] * 3, tuning).start_all()
+    plain = VersionedGroup(tmp_path / "plain", [COMPRESSED_VERSION - 1] * 3, tuning).start_all()
+    groups += [packed, plain]
+    for i in range(8):
+        assert (await put_many(packed, f"p{i}", 200))["ok"]
+        assert (await put_many(plain, f"q{i}", 200))["ok"]
+    await wait_until_async(
+        lambda: all(n.status()["snapshots_written"] >= 1 for n in plain.nodes.values()),
+        message="a snapshot of the plain log from the byte trigger on every peer")
+    assert all(n.status()["snapshots_written"] == 0 for n in packed.nodes.values())
