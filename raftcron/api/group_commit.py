@@ -17,12 +17,17 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from raftcron.model.commands import batch_entry
-
 #: How long the first write of a group waits for others, in seconds.
 WINDOW = 0.002
 #: Writes in one group at most.
 MAX_GROUP = 500
+
+
+def put_entry(args: dict, key: str | None = None) -> dict[str, Any]:
+    """A `put_job` batch entry, as `commands.batch_entry` makes it but not checked on its
+    own: `encode` checks every entry of the batch anyway, and checking each twice was a
+    tenth of a leader's time in a fill."""
+    return {"op": "put_job", "key": key, "args": dict(args)}
 
 
 class _Group:
@@ -69,7 +74,7 @@ class GroupCommit:
                 args, key, fut = writes[0]
                 fut.set_result(await rt.propose("put_job", args, key))
                 return
-            entries = [batch_entry("put_job", a, k) for a, k, _ in writes]
+            entries = [put_entry(a, k) for a, k, _ in writes]
             result = await rt.propose("batch", {"commands": entries}, None)
             results = result.get("results") if isinstance(result, dict) else None
             if not isinstance(results, list) or len(results) != len(writes):

@@ -23,11 +23,12 @@ from typing import Any
 
 from raftcron.api import nextfire
 from raftcron.api.dependencies import check_graph
+from raftcron.api.group_commit import put_entry
 from raftcron.api.http import HttpError, Request, Response, json_response
 from raftcron.api.jobs import _from_body, keep_redacted, put_args
 from raftcron.api.results import check_result
 from raftcron.errors import ConflictError, RaftcronError, ValidationError
-from raftcron.model.commands import INTRODUCED, batch_entry
+from raftcron.model.commands import INTRODUCED
 
 #: Jobs in one batch at most (the body cap may be reached first).
 MAX_BATCH = 1000
@@ -125,7 +126,7 @@ async def apply_jobs(rt: Any, req: Request) -> Response:
         await _refuse_managed(rt, args)
         if create_only:
             await _refuse_existing(rt, args)
-    batch: dict[str, Any] = {"commands": [batch_entry("put_job", a) for a in args]}
+    batch: dict[str, Any] = {"commands": [put_entry(a) for a in args]}
     if atomic:
         batch["atomic"] = True
     result = await rt.propose("batch", batch, key)

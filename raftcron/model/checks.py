@@ -155,6 +155,25 @@ def duration(value: object, field: str, *, maximum: timedelta | None = None) -> 
     a round trip through its canonical form unchanged.
     """
     limit = MAX_DURATION if maximum is None else min(maximum, MAX_DURATION)
+    if type(value) is str:
+        # A batch of 1,000 jobs repeats a handful of durations (every default among them):
+        # the checked result of a (text, limit) pair is kept. Errors are not (they raise).
+        key = (value, limit)
+        found = _DURATIONS.get(key)
+        if found is None:
+            found = _checked_duration(value, field, limit)
+            if len(_DURATIONS) < _DURATIONS_KEPT:
+                _DURATIONS[key] = found
+        return found
+    return _checked_duration(value, field, limit)
+
+
+#: (text, limit) -> the duration `duration` returned for it (bounded: only the first ones).
+_DURATIONS: dict[tuple[str, timedelta], timedelta] = {}
+_DURATIONS_KEPT = 4096
+
+
+def _checked_duration(value: object, field: str, limit: timedelta) -> timedelta:
     if isinstance(value, timedelta):
         delta = value
         if delta < timedelta(0):

@@ -18,7 +18,8 @@ from raftcron.model.types import MAX_OUTPUT_TAIL
 __all__ = ["ARGS", "INTRODUCED", "MAX_TAIL_BYTES", "NEXT_ARGS", "OPS", "RECORD_ARGS", "VERSION",
            "Arg"]
 
-#: The newest envelope version this build writes and reads.
+#: The newest envelope version this build writes and reads (4 also compresses big log entries:
+#: `raft/syncobj.py`).
 VERSION = 4
 
 #: Hard cap, in UTF-8 bytes, on each replicated output tail (docs/jobs.md).

@@ -74,13 +74,13 @@ class Outbox:
     """Delivers committed notifications while this peer leads (see the module docstring)."""
 
     def __init__(self, *, propose: Propose, now: Callable[[], str], config: NotifyConfig,
-                 secret_for: Callable[[Mapping[str, Any]], Awaitable[str | None]],
+                 job_of: Callable[[str], Awaitable[dict | None]],
                  attempts: int = 3, timeout: float = 10.0, backoff: float = 1.0,
                  post: PostJson | None = None, mail: SendMail | None = None) -> None:
         self._propose = propose
         self._now = now
         self.config = config
-        self._secret_for = secret_for
+        self._job_of = job_of
         self.attempts = max(1, attempts)
         self.timeout = timeout
         self.backoff = backoff
@@ -204,6 +204,14 @@ class Outbox:
                                  sender=cfg.smtp_from or "raftcron@localhost",
                                  to=item["target"].split(","), subject=payload["subject"],
                                  body=payload["body"], timeout=self.timeout)
+
+    async def _secret_for(self, item: Mapping[str, Any]) -> str | None:
+        """The HMAC secret of a webhook: the job's own hook's `webhook_secret`, or the
+        cluster's `[notify] webhook_secret` for the cluster's hook."""
+        if item["target"] == self.config.webhook:
+            return self.config.webhook_secret
+        policy = ((await self._job_of(str(item["job"]))) or {}).get("notify") or {}
+        return policy.get("webhook_secret") if policy.get("webhook") == item["target"] else None
 
     async def _in_thread(self, fn: Callable[[], None]) -> None:
         if self._pool is None:

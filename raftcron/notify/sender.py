@@ -73,7 +73,7 @@ class Notifier:
         self.config = config
         self.tick = tick
         self.outbox = Outbox(propose=propose, now=lambda: format_time(self.clock.now()),
-                             config=config, secret_for=self._secret_for, attempts=attempts,
+                             config=config, job_of=self._job_of, attempts=attempts,
                              timeout=timeout, backoff=backoff, post=post, mail=mail)
         self._task: asyncio.Task[None] | None = None
         self._sends: set[asyncio.Task[None]] = set()
@@ -81,6 +81,10 @@ class Notifier:
         self._told_absent: dict[str, datetime] = {}
         #: Jobs whose spec has a `notify` policy (a superset: the read decides the events).
         self._notify_jobs: set[str] = set()
+        #: True while `start` reads them: until then every job may have someone to tell.
+        self._notify_loading = False
+        #: Set once this leadership's read of the jobs with a policy has ended.
+        self._loaded = asyncio.Event()
         #: run id -> job, for the runs fired and not yet ended (while started).
         self._run_jobs: dict[str, str] = {}
 
@@ -99,25 +103,34 @@ class Notifier:
         return self._task is not None and not self._task.done()
 
     async def start(self) -> None:
-        """Begin acting on applied commands and checking absences (this peer leads)."""
-        if not self.running:
-            # On the loop, with no await in between: every command applied from here on
-            # updates what this load found.
-            self._load_tracking()
-            self.outbox.start()
-            self._task = asyncio.get_running_loop().create_task(
-                self._leading(), name="raftcron-notifier")
-
-    def _load_tracking(self) -> None:
-        """The jobs with a notify policy and the job of every active run, from the copy."""
+        """Begin acting on applied commands, delivering the outbox and checking absences (this
+        peer leads)."""
+        if self.running:
+            return
+        # The active runs on the loop, with no await before the task exists: every command
+        # applied from here on updates what this read found (there are few: an index).
         self._notify_jobs.clear()
-        cursor: str | None = None
-        while True:
-            jobs, cursor = self.read.list_jobs(limit=500, cursor=cursor)
-            self._notify_jobs.update(str(j["name"]) for j in jobs if self._has_targets(j))
-            if cursor is None:
-                break
         self._run_jobs = {str(r["id"]): str(r["job"]) for r in self.read.active_runs()}
+        self.outbox.start()
+        loaded = self._loaded = asyncio.Event()
+        task = self._task = asyncio.get_running_loop().create_task(
+            self._leading(), name="raftcron-notifier")
+        # The jobs with a policy off the loop (a new leader with 100,000 jobs must not stall
+        # its scheduler for this): the `put_job`s applied meanwhile are already tracked, and
+        # what the read adds on top is at worst a superset, which is fine (the read decides).
+        self._notify_loading = True
+        try:
+            names = await self.read.call(self.read.notify_jobs, own_targets_only=not (
+                self.config.webhook or self.config.email))
+            if self._task is task:  # still the same leadership
+                self._notify_jobs.update(str(j["name"]) for j in names if self._has_targets(j))
+        finally:
+            if self._task is task:
+                self._notify_loading = False
+            loaded.set()
+
+    def _may_tell(self, job: str) -> bool:
+        return self._notify_loading or job in self._notify_jobs
 
     async def stop(self) -> None:
         """Stop deciding (leadership ended). Sends already under way finish on their own."""
@@ -125,6 +138,7 @@ class Notifier:
         self.outbox.stop()
         self._told_absent.clear()  # the next leadership starts from scratch
         self._notify_jobs.clear()
+        self._notify_loading = False
         self._run_jobs.clear()
         if task is not None:
             task.cancel()
@@ -160,6 +174,7 @@ class Notifier:
         try:
             await self.outbox.resume(
                 lambda after: self.read.call(self.read.pending_notifications, after=after))
+            await self._loaded.wait()  # the recovery looks at the jobs with a policy
             await self._recover_recent()
         except asyncio.CancelledError:
             raise
@@ -200,7 +215,7 @@ class Notifier:
             run_id = str(command.args.get("run_id"))
             job = self._run_jobs.pop(run_id, None)
             # An unknown run (evicted past the cap) is read, as every run once was.
-            if job is None or job in self._notify_jobs:
+            if job is None or self._may_tell(job):
                 self._run_ended(run_id)
         elif command.op == "fire":
             accepted = set(result.get("accepted") or ())
@@ -210,7 +225,7 @@ class Notifier:
                     continue
                 if record.get("status", "pending") not in notify.MISSED_STATUSES:
                     self._track(str(run_id), job)
-                elif job in self._notify_jobs:
+                elif self._may_tell(job):
                     self._run_ended(str(run_id))
         elif command.op in ("pause_reason", "run_slow") and result.get("ok"):
             if not result.get("already"):  # `slow` told once per run
@@ -373,16 +388,8 @@ class Notifier:
         return intent_items(job, str(event), about or run_id or name, run_id,
                             config=self.config, webhook_payload=payload, email=email)
 
-    async def _secret_for(self, item: Mapping[str, Any]) -> str | None:
-        """The HMAC secret of a webhook: the job's own hook's `webhook_secret`, or the
-        cluster's `[notify] webhook_secret` for the cluster's hook."""
-        if item["target"] == self.config.webhook:
-            return self.config.webhook_secret
-        job = await self.read.call(self.read.get_job, str(item["job"]))
-        policy = (job or {}).get("notify") or {}
-        if policy.get("webhook") == item["target"]:
-            return policy.get("webhook_secret")
-        return None
+    async def _job_of(self, name: str) -> dict | None:
+        return await self.read.call(self.read.get_job, name)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)

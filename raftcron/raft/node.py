@@ -302,7 +302,7 @@ class Node:
             self._fatal(f"applying log entry {index} failed: {exc!r}")
             return None
         self._applied_hint = index
-        self._log_bytes += len(payload)
+        self._log_bytes += self._raft.entry_bytes  # as held in the log (compressed or not)
         if self._index_waiters:
             self._post(self._index_waiters.wake, index)
         if not isinstance(result, dict) or result.get("duplicate_index"):

@@ -44,7 +44,7 @@ class Proposer:
         try:
             while True:
                 attempt: asyncio.Future[tuple[Any, int]] = loop.create_future()
-                self._raft.apply(payload, callback=self._callback_for(attempt))
+                self._raft.submit(payload, self._callback_for(attempt))
                 remaining = deadline - loop.time()
                 await asyncio.wait({done, attempt}, timeout=max(remaining, 0),
                                    return_when=asyncio.FIRST_COMPLETED)

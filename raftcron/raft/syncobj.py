@@ -9,6 +9,7 @@ nowhere else (pysyncobj is pinned to 0.3.17).
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,6 +22,7 @@ from pysyncobj.syncobj import SyncObjException as SyncObjException
 
 from raftcron.config.tuning import RaftTuning
 from raftcron.raft.transport import KeepaliveTransport
+from raftcron.raft.version_gate import VersionGate
 
 ROLES = {0: "follower", 1: "candidate", 2: "leader"}
 NEVER = 2**62
@@ -28,10 +30,37 @@ LEADER_STATE = 2
 SUCCESS = FAIL_REASON.SUCCESS
 #: pysyncobj's failure codes by number, for messages ("leader_changed", ...).
 FAIL_NAMES = {v: k.lower() for k, v in vars(FAIL_REASON).items() if k.isupper()}
+#: The command version from which a peer reads zlib-compressed log entries (gossiped as
+#: `command_version`, `raft.version_gate`).
+COMPRESSED_VERSION = 4
+#: Entries at least this long are compressed (once the cluster reads them): a batch of 1,000
+#: jobs is ~750 kB of JSON and ~16 kB compressed, held in pysyncobj's in-memory log and its
+#: journal until the next snapshot, and encrypted and sent once per follower.
+COMPRESS_AT = 2048
+
+
+def pack_entry(payload: bytes) -> bytes:
+    """The stored form of a large entry. A command is a JSON object (it starts with `{`); a
+    zlib stream starts with `x` (0x78), so the two never mix up."""
+    return zlib.compress(payload, 1)
+
+
+def unpack_entry(payload: bytes) -> bytes:
+    """The command an entry holds: `payload` itself, or decompressed. Never raises (an
+    exception inside pysyncobj's apply would stop this peer for good): an entry that does
+    not decompress is handed on as it is, and the apply path reports it as corrupt."""
+    if payload[:1] != b"x":
+        return payload
+    try:
+        return zlib.decompress(payload)
+    except zlib.error:
+        return payload
 
 
 class Applier(Protocol):
     def _apply_entry(self, index: int, payload: bytes) -> dict | None: ...
+
+    def status(self) -> dict: ...
 
 
 class RaftObj(SyncObj):
@@ -44,12 +73,24 @@ class RaftObj(SyncObj):
         #: While True (its clock is outvoted), this peer never starts an election: its
         #: election timer is pushed past every tick, a leader's `timeout_now` included.
         self.refuse_candidacy = False
+        self._gate = VersionGate(owner)
+        #: Bytes of the entry being applied as the log holds it (compressed or not): what the
+        #: node's `log_compaction_bytes` trigger counts, since that is what takes memory.
+        self.entry_bytes = 0
         super().__init__(self_id, others, conf, transportClass=transport_class)
+
+    def submit(self, payload: bytes, callback: Callable[[Any, int], None]) -> None:
+        """Append `payload` (a command) through Raft, compressed when it is large and every
+        reachable peer reads compressed entries (an older one would stop at it)."""
+        if len(payload) >= COMPRESS_AT and self._gate.reads(COMPRESSED_VERSION):
+            payload = pack_entry(payload)
+        self.apply(payload, callback=callback)
 
     @replicated
     def apply(self, payload: bytes) -> dict | None:
         # The index of the entry being applied; the same on every peer and after a restart.
-        return self._owner._apply_entry(self.raftLastApplied + 1, payload)
+        self.entry_bytes = len(payload)
+        return self._owner._apply_entry(self.raftLastApplied + 1, unpack_entry(payload))
 
     def _onTick(self, timeToWait: float = 0.0) -> None:
         # Read what has already arrived before pysyncobj looks at its election timer (it

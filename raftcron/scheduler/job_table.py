@@ -80,6 +80,9 @@ class JobTable:
         self._due: dict[str, datetime] = {}
         self._parsed: OrderedDict[tuple, ScheduleLike] = OrderedDict()
         self._held: set[str] = set()  # jobs with a queue slot waiting (few; checked each pass)
+        #: The leader's window end (`Window.fill` sets it): a put whose carried next fire time
+        #: is later is not parsed into the table at all (the window reads it back when due).
+        self.until: datetime | None = None
 
     # --- building -----------------------------------------------------------------------------
 
@@ -241,6 +244,11 @@ class JobTable:
             return set()
         name = str(spec.get("name"))
         old = self.entries.get(name)
+        if self._beyond_window(args.get("next"), old):
+            # A fill of 100,000 jobs would otherwise parse each one here only for the window
+            # to evict it right after: the state stored this time, so the refill finds it.
+            self.evict(name)
+            return {name}
         at = args.get("at")
         row = {"created_at": old.created_at if old else at, "updated_at": at,
                "cursor": old.cursor if old else None,
@@ -252,6 +260,19 @@ class JobTable:
             self.entries.pop(name, None)
         self.reschedule(name, now)
         return {name}
+
+    def _beyond_window(self, value: Any, old: JobEntry | None) -> bool:
+        """Whether a put's `next` (stored with it) is after `until`, for a job holding no
+        slot of its own (a queue slot or a catch-up line stays in the table)."""
+        if self.until is None or not isinstance(value, Mapping):
+            return False
+        if old is not None and (old.held is not None or old.catchup_until is not None):
+            return False
+        try:
+            fire_at = _time(value.get("fire_at"))
+        except Exception:  # validated at apply; the table never stops on a bad value
+            return False
+        return fire_at is not None and fire_at > self.until
 
     @staticmethod
     def _on_paused(entry: JobEntry, args: Mapping[str, Any], result: Mapping[str, Any]) -> None:

@@ -357,7 +357,10 @@ class Scheduler:
     # --- the loop -----------------------------------------------------------------------------
 
     async def _loop(self) -> None:
-        while True:
+        # Not `while True`: Python 3.11's `wait_for` (in `_sleep`) loses a cancel that comes
+        # as the wake event is set, and `stop()` then waited for this loop for ever (and the
+        # daemon's leadership changes behind it): a stopped loop ends at its next wake.
+        while self._task is asyncio.current_task():
             try:
                 await self.tick()
             except asyncio.CancelledError:

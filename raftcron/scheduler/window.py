@@ -11,8 +11,10 @@ soon), never a pass over every job, and parsed schedules stay bounded by the win
 Invariant: every scheduled job whose stored `next_fire_at` is NULL or at most `until` is in
 the table (or named in `missing`, read on the next tick). A job leaves the table (`evict`)
 only when the command that just changed it stored a `next_fire_at` later than `until`, so the
-refill that passes that time reads it back; a job whose change stored nothing (the cluster
-does not read `next` yet, the fence refused a stale one) stays. A resumed job the table does
+refill that passes that time reads it back (a `put_job` carrying such a time is not even
+parsed: `JobTable.until`, so a fill of 100,000 jobs costs the leader no schedule parsing); a
+job whose change stored nothing (the cluster does not read `next` yet, the fence refused a
+stale one) stays. A resumed job the table does
 not hold is read by name (`missing`).
 
 `planned_next` is the leader's side of `fire`'s `next`: the job's first slot after the cursor
@@ -109,7 +111,7 @@ class Window:
             last = rows[-1]
             at = last.get("next_fire_at")
             after = (db_time(at) if at else "", last["name"])
-        self.until = until
+        self.until = table.until = until
         return bad
 
     def due_for_refill(self, now: datetime) -> bool:

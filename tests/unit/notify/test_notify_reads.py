@@ -3,6 +3,7 @@ the jobs that do, including runs fired before its leadership began."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -129,3 +130,28 @@ async def test_the_cluster_wide_target_covers_every_job(tmp_path: Path) -> None:
         await e.notifier.close()
         e.read.close()
         e.sm.close()
+
+
+async def test_a_run_ending_while_leadership_starts_is_notified(env: Env) -> None:
+    # start() reads the jobs with a policy off the loop; a run that ends meanwhile must not
+    # be judged against the half-read set.
+    env.job("j", on=["failure"], webhook="http://127.0.0.1:9/hook")
+    starting = asyncio.create_task(env.notifier.start())
+    await asyncio.sleep(0)                           # start() is now awaiting its read
+    env.fire("r1", "j", 1)
+    env.finish("r1")
+    await starting
+    await env.notifier.drain()
+    assert [p["run"]["id"] for p in env.posts] == ["r1"]
+
+
+def test_notify_jobs_reads_only_jobs_that_set_notify_on(env: Env) -> None:
+    env.job("a", on=["failure"], webhook="http://127.0.0.1:9/hook")
+    env.job("b")
+    env.job("c", on=[])
+    spec = {"name": "d", "schedule": "0 * * * *"}
+    assert env.node.apply("put_job", {"job": spec, "at": T[0]})["ok"]
+    env.job("e", on=["failure"])                    # events, nobody of its own to tell
+    env.job("f", on=["failure"], email=["ops@example.com"])
+    assert [j["name"] for j in env.read.notify_jobs()] == ["a", "e", "f"]
+    assert [j["name"] for j in env.read.notify_jobs(own_targets_only=True)] == ["a", "f"]

@@ -151,3 +151,23 @@ async def test_scheduler_window_evicted_jobs_leave_no_heap_behind(h: Harness):
         table.push(f"j{i}", T0 + timedelta(days=1))
         table.evict(f"j{i}")
     assert len(table._heap) <= 1000 and table.next_due() is None
+
+
+async def test_scheduler_window_puts_due_later_are_not_parsed_on_the_leader(h: Harness):
+    counting = Counting(h)
+    sched = scheduler(h, counting)
+    await sched.tick()  # leading, window loaded (empty)
+    counting.parses = 0
+    # Applied while leading, so mirrored into the table: 600 distinct daily schedules (no
+    # cache hit between them) and one due within the window.
+    entries = [put_entry(f"daily{i:03d}", f"{i % 60} {3 + i // 60} * * *", h.now)
+               for i in range(600)] + [put_entry("often", EVERY_10S, h.now)]
+    assert h.external("batch", {"commands": entries})["ok"]
+    assert counting.parses <= 1  # only the job due soon was parsed
+    assert sched.status()["jobs"] == 1
+    h.advance(10)
+    out = await sched.tick()
+    assert [r["job"] for p in out for r in p.records()] == ["often"]
+    h.advance(3 * 3600 - 10)  # 03:00: the window reads the first daily one back
+    out = await sched.tick()
+    assert "daily000" in {r["job"] for p in out for r in p.records()}
