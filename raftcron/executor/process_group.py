@@ -274,10 +274,10 @@ def start_leader(
 
 
 def spawn_leader(argv: Sequence[str], **popen_kwargs: Any) -> subprocess.Popen[bytes]:
-    """The `Popen` half of `start_leader`: callable from any thread (the executor's spawner).
+    """The `Popen` half of `start_leader` (callable from any thread).
 
-    Hand the result to `watch_leader` on the loop: until then nothing reads its pipes (a
-    process that fills one waits) and nothing reaps it.
+    Hand the result to `watch_leader` on the loop with no await in between: until then
+    nothing reads its pipes (a process that fills one waits) and nothing reaps it.
     """
     return subprocess.Popen(
         list(argv),

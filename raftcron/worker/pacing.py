@@ -1,26 +1,28 @@
 """Pacing the worker's run starts, so they never starve the event loop.
 
 Under overload (more runs due than this peer can start) the API, the Raft bookkeeping and the
-reports share the event loop with the starts. The fork/exec of a local run happens in the
-executor's spawner thread (`executor/spawner.py`), but every start still costs the loop some
-work (preparing, recording, watching the pipes and the exit), and a fire of a thousand runs
-would hold it for a long time if every run were let through in the same loop iteration. So:
+reports share the event loop with the starts. Starting a local process costs the loop about
+a millisecond of CPU (output files, `fork`/`exec`); a fire of a thousand runs would hold it
+for a second if every run started in the same loop iteration. So:
 
 - `StartGate.turn()` lets runs through in the order they asked, a batch per loop iteration,
-  the batch sized by a time budget, not a fixed count: when the last iteration (the starts
-  it let through and everything else the loop did) took longer than `budget` seconds, the
-  next batch is halved (down to 1); when it took less, the batch grows again (up to
-  `MAX_PER_TURN`). Between two turns the loop serves everything else that is ready (an API
-  request, a report's answer), so a read or `/status` waits for about one budget of starts,
-  never for the whole backlog.
+  the batch sized by a time budget, not a fixed count: the gate measures the loop thread's
+  CPU time the batch's starts took (from the grant to the end of their synchronous part,
+  the spawn included: `time.thread_time`, so other processes taking the CPU do not count)
+  and sizes the next batch to fit `budget` (between 1 and `MAX_PER_TURN`). Between two
+  turns the loop serves everything else that is ready (an API request, a report's answer),
+  so a read or `/status` waits for about one budget of starts per loop iteration it needs,
+  never for the backlog. (A thread doing the spawns was measured and dropped: under load
+  the loop thread holds the GIL and the spawner waited a switch interval at each of the
+  several points where `Popen` releases it, starting ten times fewer processes.)
 - Lateness: the worker gives every run a deadline (`start_by()` here): its slot or the
   moment this peer took it, whichever is later, plus `deadline`. A run still waiting for its
-  turn (here or in the executor's spawner) after that is not started: it is reported
+  turn (here, or in an executor) after that is not started: it is reported
   `failed` with an `overloaded: ...` reason (a run that could not start is `failed`, as for a
   missing executable). A run taken late (after a restart or a partition) still gets
   `deadline` seconds from when it was taken: that lateness is admission's business.
-- At most `max_waiting` runs wait to start on this peer (here, in preparation or in the
-  spawner's queue); a run taken beyond that is reported at once with the same kind of
+- At most `max_waiting` runs wait to start on this peer (here, in preparation or in an
+  executor); a run taken beyond that is reported at once with the same kind of
   reason, so memory stays bounded however long the overload lasts.
 
 The gate decides nothing about the state: the report is an ordinary `run_finished` the state
@@ -36,8 +38,8 @@ from datetime import datetime, timedelta
 
 from raftcron.executor.base import OVERLOADED
 
-#: Loop time a turn of starts may take, in seconds: the batch of starts let through per
-#: iteration adapts so an iteration stays about this long, far under the API's one second.
+#: Loop CPU time a turn of starts may take, in seconds: the batch let through per iteration
+#: adapts to it, far under the API's one second.
 BUDGET = 0.02
 #: Bounds of the batch size (the first turn lets `FIRST_PER_TURN` through).
 FIRST_PER_TURN = 16
@@ -73,7 +75,8 @@ class StartGate:
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._granted = 0  # starts granted since the last turn began
         self._turn_scheduled = False
-        self._last_turn: float | None = None
+        #: thread_time() when the last batch was granted (None: no batch being measured).
+        self._batch_began: float | None = None
 
     @property
     def waiting(self) -> int:
@@ -103,15 +106,8 @@ class StartGate:
             asyncio.get_running_loop().call_soon(self._next_turn)
 
     def _next_turn(self) -> None:
-        """A new loop iteration: size the batch by how long the last one took, then grant
-        it. The callbacks queued meanwhile (I/O included) run before the next turn does."""
-        now = time.monotonic()
-        if self._last_turn is not None and self._granted:
-            if now - self._last_turn > self.budget:
-                self.per_turn = max(1, self.per_turn // 2)
-            else:
-                self.per_turn = min(MAX_PER_TURN, self.per_turn + max(1, self.per_turn // 4))
-        self._last_turn = now
+        """A new loop iteration: grant the next batch. The callbacks queued meanwhile (I/O
+        included) run before the next turn does."""
         self._turn_scheduled = False
         self._granted = 0
         while self._waiters and self._granted < self.per_turn:
@@ -119,7 +115,22 @@ class StartGate:
             if not fut.done():
                 fut.set_result(None)
                 self._granted += 1
+        if self._granted:
+            # The granted tasks resume in the next iteration, in the order set; a callback
+            # queued after them marks the end of their synchronous part (the spawn).
+            self._batch_began = time.thread_time()
+            asyncio.get_running_loop().call_soon(self._batch_done, self._granted)
         if self._waiters or self._granted:
             self._schedule_turn()
-        else:
-            self._last_turn = None  # idle: the next burst is not measured against this
+
+    def _batch_done(self, granted: int) -> None:
+        """Size the next batch by what this one cost the loop thread."""
+        if self._batch_began is None:
+            return
+        spent = time.thread_time() - self._batch_began
+        self._batch_began = None
+        per_start = spent / granted
+        if per_start > 0:
+            fit = int(self.budget / per_start)
+            # Grow gently (a cheap batch may be luck), shrink at once.
+            self.per_turn = max(1, min(MAX_PER_TURN, fit, self.per_turn * 2))
