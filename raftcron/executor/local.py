@@ -33,8 +33,14 @@ stdout open would hide the main process's exit; and a cancellation while
 `loop.subprocess_exec` connects the pipes leaves it waiting, unbounded, for that descendant.
 `start_leader` starts the process with no await before its exit and pipes are watched.
 
-A run whose `spec.start_before` (a `time.monotonic()` value) has passed when its turn comes
-is not started: `failed`, reason `LATE_START` (`overloaded: ...`).
+Starts run off the event loop: the output files, the argv, the environment and the
+fork/exec of a run are done in the executor's `Spawner` thread (`spawner.py`), one run after
+another; the loop then watches the process (`watch_leader`) with no await in between. A
+`fork`/`exec` blocks its thread until the child has exec'd, which on a loaded machine can
+take a hundred milliseconds; on the loop that was the API's wait. A run whose
+`spec.start_before` (a `time.monotonic()` value) has passed when its turn comes is not
+started (`failed`, reason `LATE_START`). A `run()` cancelled while its start is queued or
+under way returns at once; whatever the spawner then starts for it is SIGKILLed and reaped.
 """
 
 from __future__ import annotations
@@ -63,10 +69,12 @@ from raftcron.executor.process_group import (
     GroupLeader,
     group_alive,
     kill_group,
+    signal_group,
     spawn_leader,
     terminate_group,
     watch_leader,
 )
+from raftcron.executor.spawner import Spawner
 from raftcron.model import RunStatus
 
 log = logging.getLogger(__name__)
@@ -81,7 +89,7 @@ EXIT_TIMEOUT = 5.0
 
 @dataclass
 class _Start:
-    """What starting one run did: its sink, and its process or why there is none."""
+    """What the spawner thread did for one run: its sink, and its process or why none."""
 
     sink: OutputSink | None = None
     proc: subprocess.Popen[bytes] | None = None
@@ -89,6 +97,22 @@ class _Start:
     started_at: datetime | None = None
     status: RunStatus = RunStatus.FAILED
     reason: str | None = None
+
+
+def _abandon(start: _Start) -> None:
+    """Loop: the run's task was cancelled while the spawner started it: stop what it began."""
+    if start.proc is not None:
+        signal_group(start.proc.pid, signal.SIGKILL)
+        # Watched only to be reaped (its pidfd); the pipes are closed at once.
+        watch_leader(start.proc, on_stdout=_ignore, on_stderr=_ignore).close()
+    if start.sink is not None:
+        start.sink.close()
+    if start.scratch is not None:
+        shutil.rmtree(start.scratch, ignore_errors=True)
+
+
+def _ignore(_data: bytes) -> None:
+    pass
 
 
 class _StartError(Exception):
@@ -133,6 +157,8 @@ class LocalExecutor:
         #: environment does not change while it runs, and rebuilding it was per-run work.
         self._inherited = inherited_env(base_env)
         self._active: dict[str, _Active] = {}
+        #: Starts (output files, argv, env, fork/exec) run in this thread, off the loop.
+        self._spawner = Spawner()
 
     @property
     def running(self) -> int:
@@ -169,8 +195,8 @@ class LocalExecutor:
         active: _Active,
         on_started: Callable[[datetime], None] | None,
     ) -> RunOutcome:
-        # No await from here to the watch of the process: a cancellation cannot land between.
-        start = self._start(spec, active)
+        # Everything up to the spawn runs in the spawner thread, off the event loop.
+        start = await self._spawner.call(lambda: self._start(spec, active), discard=_abandon)
         sink = start.sink
         if sink is None:
             return self._outcome(spec, RunStatus.FAILED, None, start.reason)
@@ -193,8 +219,8 @@ class LocalExecutor:
         )
 
     def _start(self, spec: RunSpec, active: _Active) -> _Start:
-        """Output files, argv, environment, then the process. Never raises for the run's
-        own problems: they are the `_Start`'s status and reason."""
+        """Spawner thread: output files, argv, environment, then the process. Never raises
+        for the run's own problems: they are the `_Start`'s status and reason."""
         start = _Start()
         try:
             start.sink = OutputSink(self.output_dir, spec.run_id, spec.output_tail)
@@ -208,7 +234,7 @@ class LocalExecutor:
         except _StartError as exc:
             start.reason = exc.reason
             return start
-        if active.cancel.is_set():
+        if active.cancel.is_set():  # a bool read; the loop sets it
             start.status, start.reason = RunStatus.CANCELLED, "cancelled before it started"
             return start
         if spec.start_before is not None and time.monotonic() > spec.start_before:
@@ -238,6 +264,8 @@ class LocalExecutor:
         on_started: Callable[[datetime], None] | None,
     ) -> tuple[RunStatus, int | None, str | None, datetime | None]:
         assert start.proc is not None
+        # No await between the spawner's hand-over and the watch: a cancellation cannot
+        # land in between.
         child = watch_leader(start.proc, on_stdout=sink.write_stdout,
                              on_stderr=sink.write_stderr)
         started_at = start.started_at or self.clock.now()

@@ -1,20 +1,18 @@
 """Pacing the worker's run starts, so they never starve the event loop.
 
 Under overload (more runs due than this peer can start) the API, the Raft bookkeeping and the
-reports share the event loop with the starts. Starting a local process costs the loop about
-a millisecond of CPU (output files, `fork`/`exec`); a fire of a thousand runs would hold it
-for a second if every run started in the same loop iteration. So:
+reports share the event loop with the starts. The fork/exec of a local run happens in the
+executor's spawner thread (`executor/spawner.py`), but every start still costs the loop some
+work (preparing, recording in started.log, watching the pipes and the exit), and a fire of a
+thousand runs would hold it for long if every run were let through in the same iteration. So:
 
 - `StartGate.turn()` lets runs through in the order they asked, a batch per loop iteration,
   the batch sized by a time budget, not a fixed count: the gate measures the loop thread's
-  CPU time the batch's starts took (from the grant to the end of their synchronous part,
-  the spawn included: `time.thread_time`, so other processes taking the CPU do not count)
-  and sizes the next batch to fit `budget` (between 1 and `MAX_PER_TURN`). Between two
-  turns the loop serves everything else that is ready (an API request, a report's answer),
-  so a read or `/status` waits for about one budget of starts per loop iteration it needs,
-  never for the backlog. (A thread doing the spawns was measured and dropped: under load
-  the loop thread holds the GIL and the spawner waited a switch interval at each of the
-  several points where `Popen` releases it, starting ten times fewer processes.)
+  CPU time the batch took (from the grant to the end of the starts' synchronous part;
+  `time.thread_time`, so other processes taking the CPU do not count) and sizes the next
+  batch to fit `budget` (between 1 and `MAX_PER_TURN`). Between two turns the loop serves
+  everything else that is ready (an API request, a report's answer), so a read or `/status`
+  waits for about one budget of starts per loop iteration it needs, never for the backlog.
 - Lateness: the worker gives every run a deadline (`start_by()` here): its slot or the
   moment this peer took it, whichever is later, plus `deadline`. A run still waiting for its
   turn (here, or in an executor) after that is not started: it is reported
