@@ -3,10 +3,11 @@ on three real peers start more processes a second than this machine can start on
 `/status` and `GET /jobs/{name}` are sampled on every peer every ~100 ms.
 
 The contract is "reads and /status answer within a second, whatever runs are due". The
-machine running the suite is shared and loaded, so a request is only counted as unanswered
-when it got no 200 within a generous client timeout (`CLIENT_TIMEOUT`); the ones answered but
-slower than a second are allowed to be a small fraction of the samples (on main before the
-fix, whole seconds of samples timed out while a peer spawned its backlog on the event loop).
+machine running the suite is shared with other work (load averages of 10-20 on two cores
+were seen), so the client timeout is twice that (`CLIENT_TIMEOUT`) and every request must
+get its 200 within it: before the fix, with the spawns on the event loop, every peer had
+answers of 2.3-4.5 s in each run of this test; after it, the slowest seen was 1.2 s at a
+load average of 20. Answers over a second are counted in the report, not asserted on.
 Every job's process appends its slot to a file of its own: no slot may run twice.
 """
 
@@ -27,12 +28,11 @@ JOBS = 400
 #: Seconds of overload sampled.
 WINDOW = 20
 INTERVAL = 0.1
-#: A request without a 200 within this is unanswered.
-CLIENT_TIMEOUT = 5.0
-#: The contract: answered within a second. Answers slower than that may be at most this
-#: fraction of a peer's samples (noise on a shared machine), never a run of them.
+#: A request without a 200 within this is unanswered: the one-second contract, doubled for
+#: a shared machine.
+CLIENT_TIMEOUT = 2.0
+#: The contract; reported only.
 SLOW = 1.0
-SLOW_FRACTION = 0.05
 
 
 @dataclass
@@ -108,7 +108,5 @@ def test_cluster_api_answers_while_hundreds_of_runs_a_second_start(tmp_path: Pat
         assert not any(doubled.values()), {n: d for n, d in doubled.items() if d}
         for s in samples:
             assert s.latencies and not s.failures, report
-            slow = sum(1 for x in s.latencies if x > SLOW)
-            assert slow <= SLOW_FRACTION * len(s.latencies), report
     finally:
         cluster.close()
