@@ -46,6 +46,8 @@ T = TypeVar("T")
 
 #: The interpreter's switch interval while a spawner runs, in seconds (see the docstring).
 SWITCH_INTERVAL = 0.001
+#: Seconds without a call after which the thread ends (the next call starts another).
+IDLE_EXIT = 30.0
 
 _STOP = object()
 
@@ -65,7 +67,8 @@ class _Call:
 class Spawner:
     """Runs start functions in one thread, FIFO, results back to the loop in batches.
 
-    Use `call` from one event loop. The thread starts with the first call; `close()` ends it.
+    Use `call` from one event loop. The thread starts with a call and ends after `IDLE_EXIT`
+    seconds without one (or at `close()`), so an idle executor holds no thread.
     """
 
     def __init__(self, name: str = "raftcron-spawner") -> None:
@@ -82,27 +85,37 @@ class Spawner:
                    discard: Callable[[T], None] | None = None) -> T:
         """`fn()` run in the spawner thread; see the module docstring for `discard`."""
         loop = asyncio.get_running_loop()
-        if self._thread is None:
-            self._loop = loop
-            if sys.getswitchinterval() > SWITCH_INTERVAL:
-                sys.setswitchinterval(SWITCH_INTERVAL)
-            self._thread = threading.Thread(target=self._serve, name=self.name, daemon=True)
-            self._thread.start()
+        self._loop = loop
         future: asyncio.Future[T] = loop.create_future()
         self.pending += 1
-        self._queue.put(_Call(fn, future, discard))
+        with self._lock:  # the thread decides to end under the same lock: no call is lost
+            self._queue.put(_Call(fn, future, discard))
+            if self._thread is None:
+                if sys.getswitchinterval() > SWITCH_INTERVAL:
+                    sys.setswitchinterval(SWITCH_INTERVAL)
+                self._thread = threading.Thread(target=self._serve, name=self.name,
+                                                daemon=True)
+                self._thread.start()
         return await future
 
     def close(self) -> None:
         """End the thread once what is queued has run (it never waits here)."""
-        if self._thread is not None:
-            self._queue.put(_STOP)
-            self._thread = None
+        with self._lock:
+            if self._thread is not None:
+                self._queue.put(_STOP)
+                self._thread = None
 
     def _serve(self) -> None:
         try:
             while True:
-                item = self._queue.get()
+                try:
+                    item = self._queue.get(timeout=IDLE_EXIT)
+                except queue.Empty:
+                    with self._lock:
+                        if self._queue.empty():
+                            self._thread = None
+                            return
+                    continue
                 if item is _STOP:
                     return
                 try:

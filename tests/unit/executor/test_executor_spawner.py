@@ -56,3 +56,15 @@ async def test_a_start_whose_caller_gave_up_is_discarded() -> None:
         assert abandoned.cancelled()
     finally:
         spawner.close()
+
+
+async def test_an_idle_thread_ends_and_the_next_call_starts_another(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("raftcron.executor.spawner.IDLE_EXIT", 0.05)
+    spawner = Spawner()
+    try:
+        assert await spawner.call(lambda: 1) == 1
+        await wait_until_async(lambda: spawner._thread is None, 5, "the idle thread to end")
+        assert await spawner.call(lambda: 2) == 2
+    finally:
+        spawner.close()
