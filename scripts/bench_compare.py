@@ -43,6 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_probe import ApiProbe
 from benchcluster import (
     ROOT,
     SlotVerdict,
@@ -73,6 +74,8 @@ _TICK = os.sysconf("SC_CLK_TCK")
 class Side:
     verdict: SlotVerdict
     cpu_s: float
+    #: raftcron only: what `/status` looked like during the window (`bench_probe.py`).
+    api: str = ""
 
     @property
     def cpu_per_run_ms(self) -> float:
@@ -145,12 +148,14 @@ def run_raftcron(root: Path, jobs: int, seconds: int, spy: Path | None) -> Side:
         pids = [p.pid for p in cluster.peers if p.pid]
         spies = _py_spy(spy, pids, seconds, f"raftcron-{jobs}") if spy else []
         before = cpu_seconds(pids)
+        probe = ApiProbe(cluster.peers)
         sleep_until(last + 1)
         cpu = cpu_seconds(pids) - before
+        probe.stop()
         sleep_until(last + 1 + GRACE)
         for proc in spies:
             proc.wait(timeout=60)
-        return Side(slot_verdict(read_stamps(out), names, first, last), cpu)
+        return Side(slot_verdict(read_stamps(out), names, first, last), cpu, probe.summary())
     finally:
         cluster.close()
 
@@ -161,7 +166,7 @@ def _py_spy(where: Path, pids: list[int], seconds: int, tag: str) -> list[subpro
     where.mkdir(parents=True, exist_ok=True)
     return [subprocess.Popen([exe, "record", "-o", str(where / f"{tag}-peer{i}.txt"), "--format",
                               "raw", "--pid", str(pid), "--duration", str(seconds),
-                              "--nonblocking"],
+                              "--nonblocking", "--threads"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for i, pid in enumerate(pids)]
 
@@ -285,6 +290,8 @@ def markdown(rows: list[tuple[int, Side | None, Side | None]], argv: list[str], 
         "| Celery + RedBeat missed / p50 / p99 / CPU per run |",
         "|---|---|---|",
         *(f"| {n:,} | {cell(a)} | {cell(b)} |" for n, a, b in rows), "",
+        *(f"raftcron at {n:,} jobs, {a.api}." for n, a, _ in rows if a is not None and a.api),
+        "",
         f"Load average (1/5/15 min) before the first case: {before[0]:.1f} / {before[1]:.1f} "
         f"/ {before[2]:.1f}.",
     ])
@@ -309,7 +316,7 @@ def main() -> int:
             if args.only in (None, "raftcron"):
                 print(f"[compare] raftcron, {n} jobs", file=sys.stderr)
                 ours = run_raftcron(root, n, args.seconds, args.py_spy)
-                print(f"[compare]   {cell(ours)}", file=sys.stderr)
+                print(f"[compare]   {cell(ours)}; {ours.api}", file=sys.stderr)
             if args.only in (None, "celery"):
                 print(f"[compare] Celery + RedBeat, {n} jobs", file=sys.stderr)
                 theirs = run_celery(root, n, args.seconds)

@@ -96,7 +96,11 @@ async def get_output(rt: Runtime, req: Request) -> Response:
     if not peer:
         raise HttpError(404, f"run {run_id!r} has not started on any peer", field="output")
     files = await rt.db(_read_local, rt.ctx.data_dir, run_id)
-    if all(v is None for v in files.values()):
+    # A stream's file is made with its first byte: no file at all is empty output for a run
+    # still running or one that printed nothing, and gone (deleted) otherwise.
+    silent = run.get("status") == "running" or (
+        run.get("finished_at") and not run.get("output_bytes"))
+    if all(v is None for v in files.values()) and not silent:
         raise _output_gone(run_id)
     if stream is not None:
         return text_response(files[stream] or "")

@@ -18,7 +18,10 @@ from typing import Protocol
 from raftcron.model import Node, RunStatus
 from raftcron.model.types import DEFAULT_OUTPUT_TAIL
 
-#: Hard cap on the replicated tail of each stream.
+#: The reason's first word for a run this peer could not start in time (worker and executors).
+OVERLOADED = "overloaded"
+#: The reason of a run given up because its `start_before` passed while it waited its turn.
+LATE_START = f"{OVERLOADED}: not started in time on this peer (more runs due than it can start)"
 DEFAULT_KILL_GRACE = timedelta(seconds=5)
 
 
@@ -47,6 +50,11 @@ class RunSpec:
     #: Success rules (`worker.success`).
     success_exit_codes: tuple[int, ...] = (0,)
     fail_if_output_matches: str | None = None
+    #: Give the run up instead of starting it once `time.monotonic()` has passed this (None:
+    #: start it whenever its turn comes). Set by the worker so a run queued behind an
+    #: overload is not started long after its slot; the outcome is then `failed` with
+    #: `LATE_START`. Monotonic: it only ever means something inside this process.
+    start_before: float | None = None
 
     @property
     def target_name(self) -> str:

@@ -32,6 +32,15 @@ asyncio's subprocess support is not used (see `process_group.py`): in Python 3.1
 stdout open would hide the main process's exit; and a cancellation while
 `loop.subprocess_exec` connects the pipes leaves it waiting, unbounded, for that descendant.
 `start_leader` starts the process with no await before its exit and pipes are watched.
+
+Starts run off the event loop: the output files, the argv, the environment and the
+fork/exec of a run are done in the executor's `Spawner` thread (`spawner.py`), one run after
+another; the loop then watches the process (`watch_leader`) with no await in between. A
+`fork`/`exec` blocks its thread until the child has exec'd, which on a loaded machine can
+take a hundred milliseconds; on the loop that was the API's wait. A run whose
+`spec.start_before` (a `time.monotonic()` value) has passed when its turn comes is not
+started (`failed`, reason `LATE_START`). A `run()` cancelled while its start is queued or
+under way returns at once; whatever the spawner then starts for it is SIGKILLed and reaped.
 """
 
 from __future__ import annotations
@@ -45,6 +54,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -52,16 +62,19 @@ from pathlib import Path
 
 from raftcron.clock import Clock, SystemClock
 from raftcron.durations import format_duration
-from raftcron.executor.base import RunOutcome, RunSpec
+from raftcron.executor.base import LATE_START, RunOutcome, RunSpec
 from raftcron.executor.environment import inherited_env, local_env
 from raftcron.executor.output import OutputSink
 from raftcron.executor.process_group import (
     GroupLeader,
     group_alive,
     kill_group,
-    start_leader,
+    signal_group,
+    spawn_leader,
     terminate_group,
+    watch_leader,
 )
+from raftcron.executor.spawner import Spawner
 from raftcron.model import RunStatus
 
 log = logging.getLogger(__name__)
@@ -72,6 +85,34 @@ DRAIN_TIMEOUT = 5.0
 #: How long to wait for the main process to be reaped once its group is gone (a safety net:
 #: a process that is gone is reaped at once, unless something else reaped it first).
 EXIT_TIMEOUT = 5.0
+
+
+@dataclass
+class _Start:
+    """What the spawner thread did for one run: its sink, and its process or why none."""
+
+    sink: OutputSink | None = None
+    proc: subprocess.Popen[bytes] | None = None
+    scratch: Path | None = None
+    started_at: datetime | None = None
+    status: RunStatus = RunStatus.FAILED
+    reason: str | None = None
+
+
+def _abandon(start: _Start) -> None:
+    """Loop: the run's task was cancelled while the spawner started it: stop what it began."""
+    if start.proc is not None:
+        signal_group(start.proc.pid, signal.SIGKILL)
+        # Watched only to be reaped (its pidfd); the pipes are closed at once.
+        watch_leader(start.proc, on_stdout=_ignore, on_stderr=_ignore).close()
+    if start.sink is not None:
+        start.sink.close()
+    if start.scratch is not None:
+        shutil.rmtree(start.scratch, ignore_errors=True)
+
+
+def _ignore(_data: bytes) -> None:
+    pass
 
 
 class _StartError(Exception):
@@ -116,6 +157,8 @@ class LocalExecutor:
         #: environment does not change while it runs, and rebuilding it was per-run work.
         self._inherited = inherited_env(base_env)
         self._active: dict[str, _Active] = {}
+        #: Starts (output files, argv, env, fork/exec) run in this thread, off the loop.
+        self._spawner = Spawner()
 
     @property
     def running(self) -> int:
@@ -152,32 +195,22 @@ class LocalExecutor:
         active: _Active,
         on_started: Callable[[datetime], None] | None,
     ) -> RunOutcome:
-        try:
-            sink = OutputSink(self.output_dir, spec.run_id, spec.output_tail)
-        except OSError as exc:
-            return self._outcome(spec, RunStatus.FAILED, None, f"cannot write output: {exc}")
-        scratch: Path | None = None
+        # Everything up to the spawn runs in the spawner thread, off the event loop.
+        start = await self._spawner.call(lambda: self._start(spec, active), discard=_abandon)
+        sink = start.sink
+        if sink is None:
+            return self._outcome(spec, RunStatus.FAILED, None, start.reason)
+        status, exit_code, reason = start.status, None, start.reason
         started_at: datetime | None = None
-        status, exit_code, reason = RunStatus.FAILED, None, None
         try:
-            try:
-                ids, identity = _resolve_user(spec.user)
-                argv, scratch = _prepare_argv(spec, self.scratch_dir, ids)
-                _check_cwd(spec.cwd)
-            except _StartError as exc:
-                reason = exc.reason
-            else:
-                if active.cancel.is_set():
-                    status, reason = RunStatus.CANCELLED, "cancelled before it started"
-                else:
-                    env = local_env(spec, identity=identity, inherited=self._inherited)
-                    status, exit_code, reason, started_at = await self._spawn_and_wait(
-                        spec, active, sink, argv, env, ids, on_started
-                    )
+            if start.proc is not None:
+                status, exit_code, reason, started_at = await self._watch_and_wait(
+                    spec, active, sink, start, on_started
+                )
         finally:
             stdout_tail, stderr_tail, total = sink.close()
-            if scratch is not None:
-                shutil.rmtree(scratch, ignore_errors=True)
+            if start.scratch is not None:
+                shutil.rmtree(start.scratch, ignore_errors=True)
         if sink.error is not None:
             note = f"output file incomplete: {sink.error}"
             reason = f"{reason}; {note}" if reason else note
@@ -185,29 +218,57 @@ class LocalExecutor:
             spec, status, exit_code, reason, started_at, stdout_tail, stderr_tail, total
         )
 
-    async def _spawn_and_wait(
-        self,
-        spec: RunSpec,
-        active: _Active,
-        sink: OutputSink,
-        argv: list[str],
-        env: dict[str, str],
-        ids: dict[str, object],
-        on_started: Callable[[datetime], None] | None,
-    ) -> tuple[RunStatus, int | None, str | None, datetime | None]:
+    def _start(self, spec: RunSpec, active: _Active) -> _Start:
+        """Spawner thread: output files, argv, environment, then the process. Never raises
+        for the run's own problems: they are the `_Start`'s status and reason."""
+        start = _Start()
         try:
-            child = start_leader(
+            start.sink = OutputSink(self.output_dir, spec.run_id, spec.output_tail)
+        except OSError as exc:
+            start.reason = f"cannot write output: {exc}"
+            return start
+        try:
+            ids, identity = _resolve_user(spec.user)
+            argv, start.scratch = _prepare_argv(spec, self.scratch_dir, ids)
+            _check_cwd(spec.cwd)
+        except _StartError as exc:
+            start.reason = exc.reason
+            return start
+        if active.cancel.is_set():  # a bool read; the loop sets it
+            start.status, start.reason = RunStatus.CANCELLED, "cancelled before it started"
+            return start
+        if spec.start_before is not None and time.monotonic() > spec.start_before:
+            start.reason = LATE_START
+            return start
+        env = local_env(spec, identity=identity, inherited=self._inherited)
+        try:
+            start.proc = spawn_leader(
                 argv,
-                on_stdout=sink.write_stdout,
-                on_stderr=sink.write_stderr,
                 cwd=spec.cwd or None,
                 env=env,
                 umask=-1 if self.job_umask is None else self.job_umask,
                 **ids,
             )
         except (OSError, ValueError, subprocess.SubprocessError) as exc:
-            return RunStatus.FAILED, None, _spawn_failure(argv, spec.cwd, exc), None
-        started_at = self.clock.now()
+            start.reason = _spawn_failure(argv, spec.cwd, exc)
+            return start
+        start.started_at = self.clock.now()
+        return start
+
+    async def _watch_and_wait(
+        self,
+        spec: RunSpec,
+        active: _Active,
+        sink: OutputSink,
+        start: _Start,
+        on_started: Callable[[datetime], None] | None,
+    ) -> tuple[RunStatus, int | None, str | None, datetime | None]:
+        assert start.proc is not None
+        # No await between the spawner's hand-over and the watch: a cancellation cannot
+        # land in between.
+        child = watch_leader(start.proc, on_stdout=sink.write_stdout,
+                             on_stderr=sink.write_stderr)
+        started_at = start.started_at or self.clock.now()
         active.pgid = child.pid
         if on_started is not None:
             try:

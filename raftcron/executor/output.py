@@ -2,10 +2,15 @@
 
 Shared by every executor. An `OutputSink` takes the bytes of stdout and stderr as they
 arrive, appends them to `<output_dir>/<run_id>.stdout` and `<output_dir>/<run_id>.stderr`
-(created at once, mode 0600: output may hold anything the job printed), and keeps the last
+(mode 0600: output may hold anything the job printed), and keeps the last
 `tail_bytes` of each stream in memory. `close()` returns the two tails decoded as UTF-8
 with replacement, cut on a character boundary and never longer than `tail_bytes` bytes once
 encoded, plus the total number of bytes written.
+
+A file is created when the first bytes of its stream arrive: a run that prints nothing on a
+stream has no file for it (`GET /runs/{id}/output` reads a missing file of a run that is
+running, or that finished having printed nothing, as empty). Creating two files per run on
+the event loop cost about as much as the fork/exec itself, and most cron jobs print nothing.
 
 Only the tails are replicated (`run_finished`); the files stay on the executing peer and are
 served by `GET /runs/{id}/output`. Memory per run is bounded by twice the tail cap,
@@ -88,8 +93,8 @@ class OutputSink:
         self.run_id = run_id
         self.tail_bytes = max(0, min(int(tail_bytes), MAX_OUTPUT_TAIL))
         self.paths = {s: output_path(output_dir, run_id, s) for s in STREAMS}
-        Path(output_dir).mkdir(parents=True, exist_ok=True)
-        self._files: dict[str, BinaryIO] = {s: _open_private(p) for s, p in self.paths.items()}
+        #: A stream's file, once its first bytes came.
+        self._files: dict[str, BinaryIO] = {}
         self._tails = {s: _Tail(self.tail_bytes) for s in STREAMS}
         self.total_bytes = 0
         #: The first error writing the files (disk full...); the tails are kept regardless.
@@ -107,7 +112,10 @@ class OutputSink:
             return
         if self.error is None:
             try:
-                self._files[stream].write(data)
+                f = self._files.get(stream)
+                if f is None:
+                    f = self._files[stream] = _open_private(self.paths[stream])
+                f.write(data)
             except OSError as exc:
                 self.error = exc
         self._tails[stream].add(data)
@@ -133,7 +141,12 @@ class OutputSink:
 
 
 def _open_private(path: Path) -> BinaryIO:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o600)
+    except FileNotFoundError:  # the first output of this peer: make its directory
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, flags, 0o600)
     # Unbuffered: every chunk read from the pipe reaches the file at once, so
     # `GET /runs/{id}/output` (and a follower of it) sees a running job's output as it comes.
     # Chunks are whole pipe reads (up to 64 KiB), so this is one write(2) per read.

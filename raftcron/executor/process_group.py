@@ -269,8 +269,17 @@ def start_leader(
     what `Popen` raises when the process cannot start (OSError, ValueError,
     SubprocessError); then no process is left. Must be called from the event loop's thread.
     """
-    loop = asyncio.get_running_loop()
-    proc = subprocess.Popen(
+    return watch_leader(spawn_leader(argv, **popen_kwargs), on_stdout=on_stdout,
+                        on_stderr=on_stderr)
+
+
+def spawn_leader(argv: Sequence[str], **popen_kwargs: Any) -> subprocess.Popen[bytes]:
+    """The `Popen` half of `start_leader` (callable from any thread).
+
+    Hand the result to `watch_leader` on the loop with no await in between: until then
+    nothing reads its pipes (a process that fills one waits) and nothing reaps it.
+    """
+    return subprocess.Popen(
         list(argv),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -279,6 +288,19 @@ def start_leader(
         start_new_session=True,
         **popen_kwargs,
     )
+
+
+def watch_leader(
+    proc: subprocess.Popen[bytes],
+    *,
+    on_stdout: Callable[[bytes], None],
+    on_stderr: Callable[[bytes], None],
+) -> GroupLeader:
+    """Watch a process from `spawn_leader` on the running loop (its pipes and its exit).
+
+    If it cannot be watched it is killed (it must not run unwatched) and the error raised.
+    """
+    loop = asyncio.get_running_loop()
     assert proc.stdout is not None and proc.stderr is not None
     pipes = [(proc.stdout, on_stdout), (proc.stderr, on_stderr)]
     try:

@@ -1,20 +1,27 @@
-"""Pacing the worker's process starts, so run starts never starve the event loop.
+"""Pacing the worker's run starts, so they never starve the event loop.
 
 Under overload (more runs due than this peer can start) the API, the Raft bookkeeping and the
-reports share the event loop with the spawns. Starting a process costs the loop about a
-millisecond; a fire of a thousand runs would hold it for a second if every run started in the
-same loop iteration, and the backlog would grow without bound. So:
+reports share the event loop with the starts. The fork/exec of a local run happens in the
+executor's spawner thread (`executor/spawner.py`), but every start still costs the loop some
+work (preparing, recording in started.log, watching the pipes and the exit), and a fire of a
+thousand runs would hold it for long if every run were let through in the same iteration. So:
 
-- `StartGate.turn()` lets at most `per_turn` runs start per loop iteration, in the order they
-  asked; the others wait for later iterations. Between two turns the loop serves everything
-  else that is ready (an API request, a report's answer), so a read or `/status` waits for at
-  most one turn of starts, never for the whole backlog.
-- A run that had to wait for its turn and is then more than `deadline` seconds past its slot
-  is not started: the worker reports it `failed` with an `overloaded: ...` reason (a run that
-  could not start is `failed`, as for a missing executable). A run that found the gate free
-  starts whatever its age: lateness from a restart or a partition is admission's business.
-- At most `max_waiting` runs wait here; a run taken beyond that is reported at once with the
-  same kind of reason, so memory stays bounded however long the overload lasts.
+- `StartGate.turn()` lets runs through in the order they asked, a batch per loop iteration,
+  the batch sized by a time budget, not a fixed count: the gate measures the loop thread's
+  CPU time the batch took (from the grant to the end of the starts' synchronous part;
+  `time.thread_time`, so other processes taking the CPU do not count) and sizes the next
+  batch to fit `budget` (between 1 and `MAX_PER_TURN`). Between two turns the loop serves
+  everything else that is ready (an API request, a report's answer), so a read or `/status`
+  waits for about one budget of starts per loop iteration it needs, never for the backlog.
+- Lateness: the worker gives every run a deadline (`start_by()` here): its slot or the
+  moment this peer took it, whichever is later, plus `deadline`. A run still waiting for its
+  turn (here, or in an executor) after that is not started: it is reported
+  `failed` with an `overloaded: ...` reason (a run that could not start is `failed`, as for a
+  missing executable). A run taken late (after a restart or a partition) still gets
+  `deadline` seconds from when it was taken: that lateness is admission's business.
+- At most `max_waiting` runs wait to start on this peer (here, in preparation or in an
+  executor); a run taken beyond that is reported at once with the same kind of
+  reason, so memory stays bounded however long the overload lasts.
 
 The gate decides nothing about the state: the report is an ordinary `run_finished` the state
 applies like any other (refused if the run was meanwhile lost or cancelled).
@@ -23,29 +30,29 @@ applies like any other (refused if the run was meanwhile lost or cancelled).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
-from collections.abc import Mapping
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
 
-from raftcron.durations import parse_time
+from raftcron.executor.base import OVERLOADED
 
-#: Runs that may start in one loop iteration: a turn holds the loop for 30-100 ms (a spawn
-#: costs the loop 0.5-1.5 ms), far under the API's one-second aim. 16 made the starts' own
-#: tail later (p99 1.6 s against 1.1 s at 300 runs/s on a loaded 2-core box).
-PER_TURN = 64
-#: A run that waited for its turn is given up this many seconds past its slot.
+#: Loop CPU time a turn of starts may take, in seconds: the batch let through per iteration
+#: adapts to it, far under the API's one second.
+BUDGET = 0.02
+#: Bounds of the batch size (the first turn lets `FIRST_PER_TURN` through).
+FIRST_PER_TURN = 16
+MAX_PER_TURN = 256
+#: A run not started this many seconds after its slot (or after it was taken, if later) is
+#: given up.
 START_DEADLINE = 30.0
 #: Runs that may wait to start on this peer at once: about what a peer starts within
 #: `START_DEADLINE` (a few hundred a second), so a burst that could still start in time (every
 #: job due at the top of the hour) is not refused, and memory stays in the tens of MB.
 MAX_WAITING = 10_000
 
-OVERLOADED = "overloaded"
-
-
-def late_reason(deadline: float) -> str:
-    return f"{OVERLOADED}: could not start within {deadline:g}s of its slot on this peer"
+def start_by(slot: datetime, taken: datetime, deadline: float) -> datetime:
+    """When a run slotted at `slot` and taken at `taken` is given up if not started."""
+    return max(slot, taken) + timedelta(seconds=deadline)
 
 
 def full_reason(waiting: int) -> str:
@@ -53,17 +60,21 @@ def full_reason(waiting: int) -> str:
 
 
 class StartGate:
-    """Grants run starts, at most `per_turn` per loop iteration, first come first served.
+    """Grants run starts, a time-budgeted batch per loop iteration, first come first served.
     Use from one event loop."""
 
-    def __init__(self, *, per_turn: int = PER_TURN, deadline: float = START_DEADLINE,
+    def __init__(self, *, budget: float = BUDGET, deadline: float = START_DEADLINE,
                  max_waiting: int = MAX_WAITING) -> None:
-        self.per_turn = max(1, per_turn)
+        self.budget = budget
         self.deadline = deadline
         self.max_waiting = max_waiting
+        #: Starts let through per turn now (adapts to `budget`).
+        self.per_turn = FIRST_PER_TURN
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._granted = 0  # starts granted since the last turn began
         self._turn_scheduled = False
+        #: thread_time() when the last batch was granted (None: no batch being measured).
+        self._batch_began: float | None = None
 
     @property
     def waiting(self) -> int:
@@ -93,8 +104,8 @@ class StartGate:
             asyncio.get_running_loop().call_soon(self._next_turn)
 
     def _next_turn(self) -> None:
-        """A new loop iteration: grant the next `per_turn` waiters. The callbacks queued
-        meanwhile (I/O included) run before the next turn does."""
+        """A new loop iteration: grant the next batch. The callbacks queued meanwhile (I/O
+        included) run before the next turn does."""
         self._turn_scheduled = False
         self._granted = 0
         while self._waiters and self._granted < self.per_turn:
@@ -102,17 +113,22 @@ class StartGate:
             if not fut.done():
                 fut.set_result(None)
                 self._granted += 1
+        if self._granted:
+            # The granted tasks resume in the next iteration, in the order set; a callback
+            # queued after them marks the end of their synchronous part (the spawn).
+            self._batch_began = time.thread_time()
+            asyncio.get_running_loop().call_soon(self._batch_done, self._granted)
         if self._waiters or self._granted:
             self._schedule_turn()
 
-    def too_late(self, run: Mapping[str, Any], now: datetime, *, waited: bool) -> str | None:
-        """The reason not to start `run` after its turn, or None to start it."""
-        if not waited:
-            return None
-        try:
-            slot = parse_time(str(run.get("slot")))
-        except Exception:
-            return None  # no slot to measure against: start it
-        if (now - slot).total_seconds() > self.deadline:
-            return late_reason(self.deadline)
-        return None
+    def _batch_done(self, granted: int) -> None:
+        """Size the next batch by what this one cost the loop thread."""
+        if self._batch_began is None:
+            return
+        spent = time.thread_time() - self._batch_began
+        self._batch_began = None
+        per_start = spent / granted
+        if per_start > 0:
+            fit = int(self.budget / per_start)
+            # Grow gently (a cheap batch may be luck), shrink at once.
+            self.per_turn = max(1, min(MAX_PER_TURN, fit, self.per_turn * 2))

@@ -2,7 +2,7 @@
 
 The runs of one `fire` arrive together; each one asks for its preparation, and all the asks of
 one loop iteration are served by one thread hop that reads each job (and target node) from
-this peer's copy once, and this peer's pending runs once: a run the copy no longer holds as
+this peer's copy once, and checks each run in the copy: a run the copy no longer holds as
 `pending` and assigned here (lost, cancelled, finished meanwhile) is not prepared, so it is
 never started (admission.py states the whole rule). At hundreds of runs per second the hops,
 one per run, not the reads, were what delayed the spawns.
@@ -80,16 +80,26 @@ class Preparer:
         place of a run no longer pending here."""
         jobs: dict[str, Any] = {}
         out: list[Any] = []
-        pending = {run_id_of(r): r for r in self.read.runs_for_peer(self.self_id, ("pending",))}
         for run in runs:
-            row = pending.get(run_id_of(run))
             try:
+                row = self._pending_row(run)
                 # The copy's row adds what the fire record lacks (triggered_by).
                 out.append(None if row is None else self._prepare(
                     {**run, "triggered_by": row.get("triggered_by")}, jobs))
             except Exception as exc:
                 out.append(exc)
         return out
+
+    def _pending_row(self, run: Mapping[str, Any]) -> dict | None:
+        """The copy's row of `run` if it holds it as pending and assigned here, else None. One
+        primary-key read per run: reading this peer's pending runs per batch instead grew
+        with the backlog, so an overloaded peer spent more per start the further behind it
+        was."""
+        row = self.read.get_run(run_id_of(run))
+        if row is not None and row.get("status") == "pending" and (
+                row.get("peer") == self.self_id):
+            return row
+        return None
 
     def _prepare(self, run: Mapping[str, Any], jobs: dict[str, Any] | None = None,
                  ) -> tuple[Executor, RunSpec]:

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import time
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -30,12 +32,12 @@ from typing import TYPE_CHECKING, Any
 from raftcron.clock import Clock
 from raftcron.durations import format_time
 from raftcron.errors import ValidationError
-from raftcron.executor.base import Executor, RunOutcome, RunSpec
+from raftcron.executor.base import LATE_START, Executor, RunOutcome, RunSpec
 from raftcron.metrics import NULL_RECORDER, Recorder
 from raftcron.model.commands import Command
 from raftcron.model.types import ACTIVE_STATUSES
 from raftcron.worker.admission import Admission
-from raftcron.worker.pacing import MAX_WAITING, START_DEADLINE, StartGate, full_reason
+from raftcron.worker.pacing import MAX_WAITING, START_DEADLINE, StartGate, full_reason, start_by
 from raftcron.worker.prepare import Preparer
 from raftcron.worker.reports import Reporter, finished_args
 from raftcron.worker.run_spec import run_id_of
@@ -97,6 +99,8 @@ class Worker:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         #: Runs handed to an executor, and which one.
         self._executing: dict[str, Executor] = {}
+        #: Runs whose process has started (the others in `_tasks` wait to start).
+        self._running: set[str] = set()
         #: run id -> why it must stop: "cancel" (report cancelled), "lost" (the cluster ended
         #: it: report nothing) or "stopping" (this peer stops: report lost).
         self._stop: dict[str, str] = {}
@@ -268,16 +272,17 @@ class Worker:
         if (self._stopping or run_id in self._tasks or run_id in self._logged
                 or run_id in self._refused):
             return  # already ours, or possibly started before: never twice
-        waiting = len(self._tasks) - len(self._executing)
+        waiting = len(self._tasks) - len(self._running)
         if waiting >= self.gate.max_waiting:
             self._refused.add(run_id)  # bounded memory: no task for it
             self._report_unstarted(run_id, "failed", full_reason(waiting))
             return
-        task = asyncio.get_running_loop().create_task(self._execute(run_id, dict(run)))
+        task = asyncio.get_running_loop().create_task(
+            self._execute(run_id, dict(run), self.clock.now()))
         self._tasks[run_id] = task
         task.add_done_callback(lambda _t, rid=run_id: self._tasks.pop(rid, None))
 
-    async def _execute(self, run_id: str, run: dict[str, Any]) -> None:
+    async def _execute(self, run_id: str, run: dict[str, Any], taken: datetime) -> None:
         try:
             try:
                 prepared = await self._preparer.prepare(run)
@@ -297,13 +302,16 @@ class Worker:
                 self._logged.discard(run_id)
                 self._report_unstarted(run_id, "failed", f"cannot write started.log: {exc}")
                 return
-            waited = await self.gate.turn()  # a few starts per loop iteration
+            await self.gate.turn()  # a time-budgeted batch of starts per loop iteration
             if self._skip_before_start(run_id):
                 return
-            late = self.gate.too_late(run, self.clock.now(), waited=waited)
-            if late is not None and run_id not in self._confirmed:
-                self._report_unstarted(run_id, "failed", late)
-                return
+            if run_id not in self._confirmed:  # a confirmed late run is running already
+                left = (start_by(spec.slot, taken, self.gate.deadline)
+                        - self.clock.now()).total_seconds()
+                if left < 0:
+                    self._report_unstarted(run_id, "failed", LATE_START)
+                    return
+                spec = dataclasses.replace(spec, start_before=time.monotonic() + left)
             # No await from here to the executor's registration of the run, so a cancel is
             # either seen above or reaches the executor.
             self._executing[run_id] = executor
@@ -314,6 +322,7 @@ class Worker:
             self._report_unstarted(run_id, "failed", "internal error in the worker")
         finally:
             self._executing.pop(run_id, None)
+            self._running.discard(run_id)
             self._stop.pop(run_id, None)
             self._confirmed.discard(run_id)
 
@@ -352,6 +361,7 @@ class Worker:
 
     def _on_started(self, spec: RunSpec, at: datetime) -> None:
         run_id = spec.run_id
+        self._running.add(run_id)
         self.recorder.run_started(slot=spec.slot, attempt=spec.attempt, started_at=at)
         if run_id not in self._confirmed:  # a confirmed run's run_started is committed
             self.reporter.report(

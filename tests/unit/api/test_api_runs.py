@@ -109,6 +109,20 @@ def test_runs_output_local_whole_and_by_stream(api: LiveApi) -> None:
     assert api.request("GET", "/runs/nope/output")[0] == 404
 
 
+def test_runs_output_of_a_run_that_printed_nothing_is_empty(api: LiveApi) -> None:
+    # A stream's file is made with its first byte: a silent run has none.
+    _seed(api)
+    api.apply("run_started", {"run_id": "b1", "peer": SELF, "at": "2030-01-01T10:00:00Z"})
+    status, _, body = api.request("GET", "/runs/b1/output")
+    assert status == 200 and body == {"stdout": "", "stderr": ""}
+    assert api.apply("run_finished", {
+        "run_id": "b1", "status": "succeeded", "exit_code": 0, "stdout_tail": "",
+        "stderr_tail": "", "reason": None, "at": "2030-01-01T10:00:01Z", "output_bytes": 0,
+    })["ok"]
+    status, _, text = api.request("GET", "/runs/b1/output?stream=stdout")
+    assert status == 200 and text == ""
+
+
 def test_runs_output_is_proxied_to_the_peer_that_ran_it(tmp_path: Path) -> None:
     other = LiveApi(tmp_path / "other", self_id=OTHER)
     try:

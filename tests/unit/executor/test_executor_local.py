@@ -6,6 +6,7 @@ import asyncio
 import os
 import pwd
 import signal
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from raftcron.executor import local
+from raftcron.executor.base import LATE_START
 from raftcron.executor.local import LocalExecutor
 from raftcron.executor.process_group import pid_alive
 from raftcron.model import RunStatus
@@ -313,3 +315,27 @@ async def test_local_main_process_is_reaped(harness: ContractHarness, tmp_path: 
     # Reaped, not merely dead: no zombie of ours is left behind.
     await wait_until_async(lambda: not Path(f"/proc/{main}").exists(),
                            message=f"main process {main} reaped")
+
+
+async def test_local_run_past_its_start_before_is_not_started(harness: ContractHarness,
+                                                               tmp_path: Path):
+    marker = tmp_path / "ran"
+    spec = harness.spec(command=f"touch {marker}", start_before=time.monotonic() - 1)
+    out = await harness.run(spec)
+    assert (out.status, out.reason, out.started_at) == (RunStatus.FAILED, LATE_START, None)
+    assert not marker.exists()
+
+
+async def test_local_run_cancelled_while_its_start_is_queued_leaves_nothing_running(
+        harness: ContractHarness, tmp_path: Path):
+    pidfile = tmp_path / "pid"
+    spec = harness.spec(command=f"echo $$ > {pidfile}; exec sleep 60")
+    task = asyncio.ensure_future(harness.executor.run(spec))
+    await asyncio.sleep(0)  # queued in (or handed to) the spawner thread
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # Whatever the spawner started for it is killed and reaped.
+    if pidfile.exists() and pidfile.read_text().strip():
+        pid = int(pidfile.read_text())
+        await wait_until_async(lambda: not pid_alive(pid), WAIT, "the abandoned run to be gone")

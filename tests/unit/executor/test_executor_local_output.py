@@ -36,6 +36,16 @@ def test_output_sink_file_holds_each_chunk_before_close(tmp_path: Path):
     sink.close()
 
 
+def test_output_sink_makes_a_file_only_for_a_stream_that_printed(tmp_path: Path):
+    sink = OutputSink(tmp_path / "out", "quiet", 100)
+    assert sink.close() == ("", "", 0)
+    assert not (tmp_path / "out").exists()
+    sink = OutputSink(tmp_path / "out", "half", 100)
+    sink.write_stderr(b"x")
+    sink.close()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["half.stderr"]
+
+
 def test_output_sink_close_is_idempotent_and_ignores_late_writes(tmp_path: Path):
     sink = OutputSink(tmp_path, "run-2", 100)
     sink.write_stdout(b"a")

@@ -27,8 +27,8 @@ class CountingRead:
     def get_node(self, name: str) -> Any:
         return self._read.get_node(name)
 
-    def runs_for_peer(self, peer: str, statuses: Any) -> Any:
-        return self._read.runs_for_peer(peer, statuses)
+    def get_run(self, run_id: str) -> Any:
+        return self._read.get_run(run_id)
 
     async def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return await self._read.call(fn, *args, **kwargs)
