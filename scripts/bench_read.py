@@ -77,6 +77,9 @@ class Result:
     p99_ms: float
     errors: int
     load: float
+    #: CPU time the server process spent per request (microseconds): steadier than req/s
+    #: on a busy machine.
+    cpu_us: float = float("nan")
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -89,14 +92,24 @@ def _ms(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def wrk(url: str, script: Path | None, args: argparse.Namespace) -> Result:
-    """One wrk run against `url` (with the Lua `script` choosing paths, when given)."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url: str, script: Path | None, args: argparse.Namespace, pid: int) -> Result:
+    """One wrk run against `url` (with the Lua `script` choosing paths, when given), served
+    by process `pid`."""
     load = os.getloadavg()[0]
+    cpu = cpu_seconds(pid)
     cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.seconds:g}s",
            "--latency"]
     if script is not None:
         cmd += ["-s", str(script)]
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    cpu = cpu_seconds(pid) - cpu
+    total = int(re.search(r"([0-9]+) requests in", out).group(1))
     rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
@@ -105,14 +118,15 @@ def wrk(url: str, script: Path | None, args: argparse.Namespace) -> Result:
     count = int(bad.group(1)) if bad else 0
     if errors:
         count += sum(int(n) for n in re.findall(r"[0-9]+", errors.group(0)))
-    return Result(rps, p50, p99, count, load)
+    return Result(rps, p50, p99, count, load, cpu / max(total, 1) * 1e6)
 
 
 def median_result(results: list[Result]) -> Result:
     return Result(statistics.median(r.rps for r in results),
                   statistics.median(r.p50_ms for r in results),
                   statistics.median(r.p99_ms for r in results),
-                  sum(r.errors for r in results), statistics.median(r.load for r in results))
+                  sum(r.errors for r in results), statistics.median(r.load for r in results),
+                  statistics.median(r.cpu_us for r in results))
 
 
 def fill(peer, count: int) -> int:
@@ -153,7 +167,7 @@ def wait_http(url: str, timeout: float = 30.0) -> None:
 
 
 def fmt(r: Result) -> str:
-    return f"{r.rps:,.0f} | {r.p50_ms:.1f} ms | {r.p99_ms:.1f} ms"
+    return f"{r.rps:,.0f} | {r.p50_ms:.1f} ms | {r.p99_ms:.1f} ms | {r.cpu_us:.0f} µs"
 
 
 def main() -> int:
@@ -210,17 +224,17 @@ def main() -> int:
         follower_url = f"http://127.0.0.1:{follower.api_port}"
         # Warm both (the first reads open connections and fill caches), then alternate.
         quick = argparse.Namespace(**{**vars(args), "seconds": 2.0})
-        wrk(bare_url, lua, quick)
-        wrk(follower_url, lua, quick)
+        wrk(bare_url, lua, quick, bare.pid)
+        wrk(follower_url, lua, quick, follower.pid)
         bares, ours = [], []
         for _ in range(args.rounds):
-            bares.append(wrk(bare_url, lua, args))
-            ours.append(wrk(follower_url, lua, args))
+            bares.append(wrk(bare_url, lua, args, bare.pid))
+            ours.append(wrk(follower_url, lua, args, follower.pid))
         b, r = median_result(bares), median_result(ours)
         others = []
         if not args.no_others:
             for path in ("/jobs?limit=100", "/runs?limit=100", "/status"):
-                others.append((path, wrk(follower_url + path, None, args)))
+                others.append((path, wrk(follower_url + path, None, args, follower.pid)))
     finally:
         if bare is not None:
             bare.terminate()
@@ -252,12 +266,17 @@ def main() -> int:
         f"(both on the {loop} event loop), {args.names} names cycled by a wrk Lua script; "
         f"bare and raftcron alternate for {args.rounds} rounds of {args.seconds:g} s and each "
         "cell is the median. Ratio: raftcron's req/s over the bare handler's; p99 ratio: "
-        "raftcron's p99 over the bare handler's.", "",
-        "| server | request | req/s | p50 | p99 | ratio | p99 ratio | load avg | command |",
-        "|---|---|---|---|---|---|---|---|---|", *rows, "",
+        "raftcron's p99 over the bare handler's. CPU per request: the server process's CPU "
+        "time (all threads; for raftcron also its share of Raft heartbeats) over the requests "
+        "served.", "",
+        "| server | request | req/s | p50 | p99 | CPU per request | ratio | p99 ratio "
+        "| load avg | command |",
+        "|---|---|---|---|---|---|---|---|---|---|", *rows, "",
         f"- >= 50 % of the bare handler's req/s with p99 <= 2x its p99: "
         f"**{'met' if met else 'not met'}** ({100 * r.rps / b.rps:.0f} %, "
         f"p99 {r.p99_ms / b.p99_ms:.1f}x).",
+        f"- CPU per `GET /jobs/{{name}}`: raftcron {r.cpu_us:.0f} µs, the bare handler "
+        f"{b.cpu_us:.0f} µs ({r.cpu_us / b.cpu_us:.1f}x).",
         f"- Non-2xx answers and socket errors over every run: {errors}.",
         f"- Load average (1 min) before the cluster started: {load_before[0]:.1f}; the load "
         "column is the 1-minute load as each run began. wrk shares the machine's cores with "

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 
 T = TypeVar("T")
+#: The largest page a list reads on the event loop (`Runtime.page`): the default `limit`.
+QUICK_PAGE = 100
 
 #: (status, content type, body) of a GET to another peer's API.
 Fetched = tuple[int, str, bytes]
@@ -69,9 +71,17 @@ class ApiContext:
     #: builds its own for this app on first use (state only, no events).
     metrics: PeerMetrics | None = None
 
+    _tokens: Tokens | None = field(default=None, init=False, repr=False, compare=False)
+
     @property
     def tokens(self) -> Tokens:
-        return Tokens(write=self.token, read=self.read_token, admin=self.admin_token)
+        """The configured tokens, built once (and again only if a token field changes)."""
+        cached = self._tokens
+        if (cached is None or cached.write is not self.token or cached.read is not self.read_token
+                or cached.admin is not self.admin_token):
+            cached = self._tokens = Tokens(write=self.token, read=self.read_token,
+                                           admin=self.admin_token)
+        return cached
 
     def peer_credential(self) -> str | None:
         """The token this peer shows another peer's API when it proxies a read: the least
@@ -91,6 +101,18 @@ class Runtime:
     async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking `ReadDb` call on the API's own read pool and await its result."""
         return await self.ctx.read.call(fn, *args, executor=self.pool, **kwargs)
+
+    async def quick(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A read an index bounds, run right on the loop (`ReadDb.quick`); on the read pool
+        when SQLite is busy or the read defers itself."""
+        return await self.ctx.read.quick(fn, *args, executor=self.pool, **kwargs)
+
+    async def page(self, size: int, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """A list read of `size` items at most: on the loop (`quick`) up to `QUICK_PAGE`, on
+        the read pool beyond (a thousand rows take milliseconds)."""
+        if size <= QUICK_PAGE:
+            return await self.quick(fn, *args, **kwargs)
+        return await self.db(fn, *args, **kwargs)
 
     async def propose(self, op: str, args: dict, key: str | None) -> dict:
         """Propose a command; returns `apply`'s result once applied on this peer.

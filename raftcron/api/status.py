@@ -59,9 +59,10 @@ def peer_status(rt: Runtime, apis: dict[str, str] | None = None) -> dict:
 
 async def get_status(rt: Runtime, req: Request) -> Response:
     """`GET /status` -> at least id, role, leader, term, commit_index, applied_index, peers."""
-    # One trip to the read pool, and a count rather than every active run decoded: under
-    # overload thousands of runs are active, and /status must stay cheap then above all.
-    announced, active = await rt.db(_status_reads, rt.ctx.read, rt.ctx.self_id)
+    # Read on the loop, and a count rather than every active run decoded: under overload
+    # thousands of runs are active, and /status must stay cheap then above all (the count
+    # walks the (peer, status) index only).
+    announced, active = await rt.quick(_status_reads, rt.ctx.read, rt.ctx.self_id)
     st = peer_status(rt, rt.merge_peer_apis(announced))
     st["active_runs"] = active
     return json_response(st)
