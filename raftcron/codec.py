@@ -3,7 +3,9 @@
 `encode` gives the bytes `json.dumps(value, ensure_ascii=False, separators=(",", ":"))`
 would, encoded as UTF-8, in about a fifth of the time; a value msgspec refuses (an integer
 beyond 64 bits, a key such as None) goes through the standard library instead, so the answer
-does not change with the codec. `decode` reads any JSON text back as `json.loads` does.
+does not change with the codec. Two spellings differ, never the value: a float in exponent
+form (`1e+300` is written `1e300`) and a non-finite float (`null`, where the standard
+library writes `NaN`, which is not JSON). `decode` reads any JSON text back as `json.loads` does.
 Request bodies are still parsed by the standard library, whose error messages are part of
 the answer (`api/app.py`).
 """

@@ -7,6 +7,7 @@ token or password are dropped at every level before answering.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from raftcron import __version__
@@ -20,13 +21,17 @@ READY_LAG = 5
 _SECRET_WORDS = ("secret", "token", "password", "passwd", "private_key")
 
 
+@functools.lru_cache(maxsize=4096)
+def _names_secret(key: str) -> bool:
+    """Whether a mapping key names a secret (remembered: /status has the same keys each time)."""
+    low = key.lower()
+    return any(word in low for word in _SECRET_WORDS)
+
+
 def scrub(value: Any) -> Any:
     """`value` without any mapping key that names a secret (at every depth)."""
     if isinstance(value, dict):
-        return {
-            k: scrub(v) for k, v in value.items()
-            if not any(word in str(k).lower() for word in _SECRET_WORDS)
-        }
+        return {k: scrub(v) for k, v in value.items() if not _names_secret(str(k))}
     if isinstance(value, list | tuple):
         return [scrub(v) for v in value]
     return value
