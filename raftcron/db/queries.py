@@ -5,7 +5,7 @@ Each function takes a `Database` around a read-only connection (see
 (URL-safe base64 of the last row's sort key): jobs and nodes by name, runs newest first by
 `(fired_at, id)`. Bad parameters raise `ValidationError` naming the parameter.
 
-Rows are read with the connection's own cursor (`_rows`), not sqlite-utils' `query`: the
+Rows are read with the connection's own cursor (`fetch_rows`), not sqlite-utils' `query`: the
 API answers thousands of reads a second, and the per-row work is most of a lookup's cost.
 """
 
@@ -35,18 +35,13 @@ _RUN_COLUMNS = (
     "exit_code, stdout_tail, stderr_tail, reason, manual, retry_of, cancel_requested, "
     "output_bytes"
 )
-_RUN_NAMES = tuple(c.strip() for c in _RUN_COLUMNS.split(","))
-_NEWEST_FIRST = "ORDER BY fired_at DESC, id DESC"
+RUN_NAMES = tuple(c.strip() for c in _RUN_COLUMNS.split(","))
+NEWEST_FIRST = "ORDER BY fired_at DESC, id DESC"
 #: `status IN ACTIVE_SQL`: the active statuses as an SQL list (also used by `state.runs`).
 ACTIVE_SQL = "(" + ", ".join(f"'{status}'" for status in sorted(ACTIVE_STATUSES)) + ")"
 
 
-class Defer(Exception):
-    """A read found more work than it should do on the event loop: `ReadDb.quick` runs it
-    on a reader thread instead."""
-
-
-def _rows(db: Database, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+def fetch_rows(db: Database, sql: str, params: Any = ()) -> list[dict[str, Any]]:
     """Every row of `sql` as a dict keyed by column name (names are unique in our queries)."""
     cur = db.conn.execute(sql, params)
     names = [d[0] for d in cur.description]
@@ -156,7 +151,7 @@ def _in(column: str, values: list[str], params: dict[str, Any], prefix: str) -> 
 
 
 def get_job(db: Database, name: str) -> dict | None:
-    rows = _rows(db, "SELECT * FROM jobs WHERE name = ?", [name])
+    rows = fetch_rows(db, "SELECT * FROM jobs WHERE name = ?", [name])
     return job_dict(rows[0]) if rows else None
 
 
@@ -183,7 +178,7 @@ def list_jobs(db: Database, *, status: str | None = None, role: str | None = Non
         where.append("name > :after")
         params["after"] = decode_cursor(cursor, 1)[0]
     sql = "SELECT * FROM jobs" + (" WHERE " + " AND ".join(where) if where else "")
-    rows = _rows(db, sql + " ORDER BY name LIMIT :n", params)
+    rows = fetch_rows(db, sql + " ORDER BY name LIMIT :n", params)
     return _page(rows, n, lambda r: [r["name"]], job_dict)
 
 
@@ -195,7 +190,7 @@ def absent_watched_jobs(db: Database, *, limit: int, after: str | None = None
     params: dict[str, Any] = {"after": after or "", "n": limit + 1}
     sql = (f"SELECT * FROM jobs INDEXED BY jobs_watch_absent WHERE {ABSENT_CONDITION}"
            " AND status = 'scheduled' AND name > :after ORDER BY name LIMIT :n")
-    rows = _rows(db, sql, params)
+    rows = fetch_rows(db, sql, params)
     more = len(rows) > limit
     rows = rows[:limit]
     return [job_dict(r) for r in rows], (rows[-1]["name"] if more and rows else None)
@@ -203,20 +198,21 @@ def absent_watched_jobs(db: Database, *, limit: int, after: str | None = None
 
 def job_cursors(db: Database) -> dict[str, str | None]:
     """name -> the last slot fired (the fence), or None before the first."""
-    return {r["name"]: api_time(r["cursor"]) for r in _rows(db, "SELECT name, cursor FROM jobs")}
+    rows = fetch_rows(db, "SELECT name, cursor FROM jobs")
+    return {r["name"]: api_time(r["cursor"]) for r in rows}
 
 
 def managed_jobs(db: Database) -> dict[str, str]:
     """Job name -> `managed_by`, for every job a file in `--jobs-dir` defines."""
     return {r["name"]: r["managed_by"] for r in
-            _rows(db, "SELECT name, managed_by FROM jobs WHERE managed_by IS NOT NULL")}
+            fetch_rows(db, "SELECT name, managed_by FROM jobs WHERE managed_by IS NOT NULL")}
 
 
 # --- runs -----------------------------------------------------------------------------------
 
 
 def get_run(db: Database, run_id: str) -> dict | None:
-    rows = _rows(db, f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", [run_id])
+    rows = fetch_rows(db, f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", [run_id])
     return run_dict(rows[0]) if rows else None
 
 
@@ -246,14 +242,14 @@ def list_runs(db: Database, *, job: str | None = None,
         where.append("(fired_at, id) < (:cf, :ci)")
         params["cf"], params["ci"] = decode_cursor(cursor, 2)
     sql = f"SELECT {_RUN_COLUMNS} FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
-    rows = _rows(db, f"{sql} {_NEWEST_FIRST} LIMIT :n", params)
+    rows = fetch_rows(db, f"{sql} {NEWEST_FIRST} LIMIT :n", params)
     return _page(rows, n, lambda r: [r["fired_at"], r["id"]], run_dict)
 
 
 def active_runs(db: Database) -> list[dict]:
     """Every pending or running run, oldest fired first."""
     sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE status IN {ACTIVE_SQL} ORDER BY fired_at, id"
-    return [run_dict(r) for r in _rows(db, sql)]
+    return [run_dict(r) for r in fetch_rows(db, sql)]
 
 
 def runs_for_peer(db: Database, peer: str, statuses: Iterable[str]) -> list[dict]:
@@ -264,7 +260,7 @@ def runs_for_peer(db: Database, peer: str, statuses: Iterable[str]) -> list[dict
         return []
     cond = _in("status", wanted, params, "s")
     sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE peer = :peer AND {cond} ORDER BY fired_at, id"
-    return [run_dict(r) for r in _rows(db, sql, params)]
+    return [run_dict(r) for r in fetch_rows(db, sql, params)]
 
 
 def active_run_count(db: Database, peer: str) -> int:
@@ -278,76 +274,26 @@ def recent_assignments(db: Database, since: str) -> dict[str, int]:
     """peer -> runs fired to it (skipped and missed records excluded) at or after `since`."""
     sql = ("SELECT peer, count(*) AS n FROM runs WHERE fired_at >= ? "
            "AND status NOT IN ('skipped', 'missed') GROUP BY peer")
-    return {r["peer"]: r["n"] for r in _rows(db, sql, [db_time(since, field="since")])}
+    return {r["peer"]: r["n"] for r in fetch_rows(db, sql, [db_time(since, field="since")])}
 
 
 def run_counts(db: Database, job: str) -> dict[str, int]:
     """status -> number of runs of `job` (statuses with none are absent)."""
     sql = "SELECT status, count(*) AS n FROM runs WHERE job = ? GROUP BY status"
-    return {r["status"]: r["n"] for r in _rows(db, sql, [job])}
+    return {r["status"]: r["n"] for r in fetch_rows(db, sql, [job])}
 
 
 def status_counts(db: Database) -> dict[str, int]:
     """status -> number of runs, over every job (for /metrics)."""
     return {r["status"]: r["n"]
-            for r in _rows(db, "SELECT status, count(*) AS n FROM runs GROUP BY status")}
+            for r in fetch_rows(db, "SELECT status, count(*) AS n FROM runs GROUP BY status")}
 
 
 def last_run(db: Database, job: str) -> dict | None:
     """The newest run of `job` by (fired_at, id), whatever its status."""
-    sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE job = ? {_NEWEST_FIRST} LIMIT 1"
-    rows = _rows(db, sql, [job])
+    sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE job = ? {NEWEST_FIRST} LIMIT 1"
+    rows = fetch_rows(db, sql, [job])
     return run_dict(rows[0]) if rows else None
-
-
-#: One job with its newest run (columns `run_<name>`) and its run counts (`run_counts`, a
-#: JSON object by status): one statement, so a `GET /jobs/{name}` is one read, not three.
-#: With `:max` not NULL, the counts are not read (NULL) for a job keeping more runs than it.
-_JOB_VIEW_SQL = (
-    "SELECT jobs.*, CASE WHEN :max IS NOT NULL AND"
-    " coalesce(json_extract(jobs.spec, '$.keep_runs'), 0) > :max THEN NULL ELSE"
-    " (SELECT json_group_object(status, n) FROM (SELECT status, count(*) AS n"
-    " FROM runs WHERE job = jobs.name GROUP BY status ORDER BY status)) END AS run_counts, "
-    + ", ".join(f"r.{c} AS run_{c}" for c in _RUN_NAMES)
-    + f" FROM jobs LEFT JOIN runs AS r ON r.id = (SELECT id FROM runs WHERE job = jobs.name"
-    f" {_NEWEST_FIRST} LIMIT 1) WHERE jobs.name = :name"
-)
-
-
-def load_job(db: Database, name: str, *, max_runs: int | None = None) -> dict | None:
-    """`get_job` plus `last_run` and `counts` (what `GET /jobs/{name}` shows), or None.
-
-    With `max_runs`: `Defer` when the job keeps more runs than that (`keep_runs`): the
-    count reads every run of the job, which is then better done off the event loop."""
-    cur = db.conn.execute(_JOB_VIEW_SQL, {"name": name, "max": max_runs})
-    row = cur.fetchone()
-    if row is None:
-        return None
-    names = [d[0] for d in cur.description]
-    split = names.index("run_counts")  # jobs.* | run_counts | run_<column>...
-    counts = row[split]
-    if counts is None:  # not counted: the job keeps more runs than `max_runs`
-        raise Defer(name)
-    job = job_dict(dict(zip(names[:split], row[:split], strict=True)))
-    run = row[split + 1:]
-    job["last_run"] = None if run[0] is None else run_dict(
-        dict(zip(_RUN_NAMES, run, strict=True)))
-    job["counts"] = codec.decode(counts)
-    return job
-
-
-def last_runs(db: Database, names: list[str] | tuple[str, ...]) -> dict[str, dict | None]:
-    """Each of `names` -> its newest run by (fired_at, id), None when it has none: one
-    statement, one index probe per job."""
-    out: dict[str, dict | None] = dict.fromkeys(names)
-    if not names:
-        return out
-    columns = ", ".join(f"runs.{c}" for c in _RUN_NAMES)  # json_each has an `id` too
-    sql = (f"SELECT {columns} FROM json_each(:names) AS j JOIN runs ON runs.id = "
-           f"(SELECT id FROM runs WHERE job = j.value {_NEWEST_FIRST} LIMIT 1)")
-    for row in _rows(db, sql, {"names": json.dumps(list(names))}):
-        out[row["job"]] = run_dict(row)
-    return out
 
 
 def runs_to_prune(db: Database, keep_per_job_default: int,
@@ -365,7 +311,7 @@ def runs_to_prune(db: Database, keep_per_job_default: int,
     sql = f"""
         WITH ranked AS (
             SELECT r.id, r.status, r.fired_at, coalesce(r.finished_at, r.fired_at) AS ended,
-                   row_number() OVER (PARTITION BY r.job {_NEWEST_FIRST}) AS rn,
+                   row_number() OVER (PARTITION BY r.job {NEWEST_FIRST}) AS rn,
                    coalesce(json_extract(j.spec, '$.keep_runs'), :keep) AS keep
             FROM runs r LEFT JOIN jobs j ON j.name = r.job {within}
         )
@@ -377,12 +323,12 @@ def runs_to_prune(db: Database, keep_per_job_default: int,
     params = {"keep": keep_per_job_default, "before": before, "limit": limit}
     if job_range:
         params.update(after=job_range[0], last=job_range[1])
-    return [r["id"] for r in _rows(db, sql, params)]
+    return [r["id"] for r in fetch_rows(db, sql, params)]
 
 
 def job_names(db: Database, after: str, limit: int) -> list[str]:
     """Up to `limit` job names after `after`, in order (the primary key: a range read)."""
-    return [r["name"] for r in _rows(db,
+    return [r["name"] for r in fetch_rows(db,
         "SELECT name FROM jobs WHERE name > ? ORDER BY name LIMIT ?", [after, limit])]
 
 
@@ -392,11 +338,11 @@ def job_names(db: Database, after: str, limit: int) -> list[str]:
 def peer_apis(db: Database) -> dict[str, str]:
     """Peer id -> the API base URL that peer announced (put_peer); peers that never did are
     absent."""
-    return {r["id"]: r["api"] for r in _rows(db, "SELECT id, api FROM peers ORDER BY id")}
+    return {r["id"]: r["api"] for r in fetch_rows(db, "SELECT id, api FROM peers ORDER BY id")}
 
 
 def get_peer(db: Database, peer: str) -> dict | None:
-    rows = _rows(db, "SELECT id, api, version, updated_at FROM peers WHERE id = ?", [peer])
+    rows = fetch_rows(db, "SELECT id, api, version, updated_at FROM peers WHERE id = ?", [peer])
     if not rows:
         return None
     return {**rows[0], "updated_at": api_time(rows[0]["updated_at"])}
@@ -406,7 +352,7 @@ def get_peer(db: Database, peer: str) -> dict | None:
 
 
 def get_node(db: Database, name: str) -> dict | None:
-    rows = _rows(db, "SELECT * FROM nodes WHERE name = ?", [name])
+    rows = fetch_rows(db, "SELECT * FROM nodes WHERE name = ?", [name])
     return node_dict(rows[0]) if rows else None
 
 
@@ -419,6 +365,6 @@ def list_nodes(db: Database, *, limit: int | None = None,
     if cursor is not None:
         where = " WHERE name > :after"
         params["after"] = decode_cursor(cursor, 1)[0]
-    rows = _rows(db, f"SELECT * FROM nodes{where} ORDER BY name LIMIT :n", params)
+    rows = fetch_rows(db, f"SELECT * FROM nodes{where} ORDER BY name LIMIT :n", params)
     return _page(rows, n, lambda r: [r["name"]], node_dict)
 

@@ -27,9 +27,9 @@ from typing import Any, TypeVar
 
 import sqlite_utils
 
-from raftcron.db import metric_queries, queries, scheduler_queries
-from raftcron.db.queries import Defer
+from raftcron.db import metric_queries, queries, scheduler_queries, view_queries
 from raftcron.db.sqlite import open_reader, read_meta, wrap
+from raftcron.db.view_queries import Defer
 
 __all__ = ["Defer", "ReadDb"]
 
@@ -129,11 +129,11 @@ class ReadDb:
         """The job with `last_run` and `counts`, or None. Inside `quick`, a job that keeps
         more than `QUICK_MAX_RUNS` runs is deferred to a thread (counting reads them all)."""
         bound = QUICK_MAX_RUNS if getattr(self._local, "quick", False) else None
-        return queries.load_job(self._db(), name, max_runs=bound)
+        return view_queries.load_job(self._db(), name, max_runs=bound)
 
     def last_runs(self, names: Sequence[str]) -> dict[str, dict | None]:
         """Each job's newest run (None for a job without runs), in one query."""
-        return queries.last_runs(self._db(), names)
+        return view_queries.last_runs(self._db(), names)
 
     def applied_index(self) -> int:
         return int(read_meta(self._db().conn, "applied_index") or 0)
