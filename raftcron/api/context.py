@@ -2,8 +2,10 @@
 
 `ApiContext` is built by the daemon (the composition root) and handed to `create_app`. The
 API never opens the SQLite copy for writing and never touches pysyncobj: reads go through
-`ReadDb` on a small thread pool (so a slow query never blocks the event loop) and writes go
-through `Node.propose`, which answers once the command is applied on this peer.
+`ReadDb`, right on the loop when an index bounds them (`Runtime.quick`, `Runtime.page`: a
+thread hop costs more than such a read) and on a small thread pool otherwise (`Runtime.db`:
+a slow query never blocks the event loop); writes go through `Node.propose`, which answers
+once the command is applied on this peer.
 
 `Runtime` is what every handler receives: the context plus the thread pool and an HTTP
 fetcher for proxying to other peers. It holds no aiohttp objects, so handlers are plain
