@@ -104,7 +104,7 @@ def wrk(url: str, script: Path | None, args: argparse.Namespace, pid: int) -> Re
     load = os.getloadavg()[0]
     cpu = cpu_seconds(pid)
     cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.seconds:g}s",
-           "--latency"]
+           "--timeout", "10s", "--latency"]
     if script is not None:
         cmd += ["-s", str(script)]
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
@@ -243,8 +243,8 @@ def main() -> int:
     shutil.rmtree(root, ignore_errors=True)
 
     cmd = "scripts/bench read " + " ".join(a for a in sys.argv[1:] if a != "--write")
-    wrk_cmd = (f"wrk -t{args.threads} -c{args.connections} -d{args.seconds:g}s --latency "
-               f"-s names.lua")
+    wrk_cmd = (f"wrk -t{args.threads} -c{args.connections} -d{args.seconds:g}s --timeout 10s "
+               "--latency -s names.lua")
     rows = [
         f"| bare aiohttp, `SELECT * FROM jobs WHERE name = ?` on the loop | `GET /jobs/{{name}}` "
         f"| {fmt(b)} | 100 % | 1.0x | {b.load:.1f} | `{wrk_cmd} {'{bare}'}` |",
@@ -254,7 +254,7 @@ def main() -> int:
     for path, o in others:
         rows.append(f"| raftcron follower | `GET {path}` | {fmt(o)} | | | {o.load:.1f} "
                     f"| `wrk -t{args.threads} -c{args.connections} -d{args.seconds:g}s "
-                    f"--latency {{follower}}{path}` |")
+                    f"--timeout 10s --latency {{follower}}{path}` |")
     errors = b.errors + r.errors + sum(o.errors for _, o in others)
     met = r.rps >= 0.5 * b.rps and r.p99_ms <= 2 * b.p99_ms
     body = "\n".join([
@@ -268,7 +268,7 @@ def main() -> int:
         "cell is the median. Ratio: raftcron's req/s over the bare handler's; p99 ratio: "
         "raftcron's p99 over the bare handler's. CPU per request: the server process's CPU "
         "time (all threads; for raftcron also its share of Raft heartbeats) over the requests "
-        "served.", "",
+        "served. `{bare}` and `{follower}` stand for the two base URLs.", "",
         "| server | request | req/s | p50 | p99 | CPU per request | ratio | p99 ratio "
         "| load avg | command |",
         "|---|---|---|---|---|---|---|---|---|---|", *rows, "",
