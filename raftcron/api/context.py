@@ -109,10 +109,13 @@ class Runtime:
         when SQLite is busy or the read defers itself."""
         return await self.ctx.read.quick(fn, *args, executor=self.pool, **kwargs)
 
-    async def page(self, size: int, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """A list read of `size` items at most: on the loop (`quick`) up to `QUICK_PAGE`, on
-        the read pool beyond (a thousand rows take milliseconds)."""
-        if size <= QUICK_PAGE:
+    async def page(self, size: int, ordered: bool, fn: Callable[..., T], /, *args: Any,
+                   **kwargs: Any) -> T:
+        """A list read of `size` items at most: on the loop (`quick`) when `ordered` (an index
+        yields its rows in the list's order, so the read stops after the page) and `size` is
+        at most `QUICK_PAGE`; on the read pool otherwise (a filter that sorts every match, or
+        a thousand rows, takes milliseconds)."""
+        if ordered and size <= QUICK_PAGE:
             return await self.quick(fn, *args, **kwargs)
         return await self.db(fn, *args, **kwargs)
 

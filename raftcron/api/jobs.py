@@ -67,8 +67,10 @@ async def list_jobs(rt: Runtime, req: Request) -> Response:
     label = _label_filter(req)
     limit = req.limit()
     cursor = req.arg("cursor") or None
+    # Only the name order (the primary key) stops after a page: a filter reads every match.
+    ordered = status is None and role is None and label is None
     items, next_cursor, last_runs = await rt.page(
-        limit, _page_with_last_runs, rt.ctx.read,
+        limit, ordered, _page_with_last_runs, rt.ctx.read,
         status=status, role=role, label=label, limit=limit, cursor=cursor,
     )
     now = rt.ctx.clock.now()

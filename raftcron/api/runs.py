@@ -39,11 +39,15 @@ async def list_runs(rt: Runtime, req: Request) -> Response:
     if since is not None and until is not None and since > until:
         raise HttpError(400, "until: must not be before since", field="until")
     limit = req.limit()
+    peer = req.arg("peer") or None
+    # Newest first comes straight from the (fired_at, id) and (job, fired_at, id) indexes;
+    # a status or peer filter sorts every matching run, which is not for the loop.
+    ordered = status is None and peer is None
     items, next_cursor = await rt.page(
-        limit, rt.ctx.read.list_runs,
+        limit, ordered, rt.ctx.read.list_runs,
         job=req.arg("job") or None,
         status=status,
-        peer=req.arg("peer") or None,
+        peer=peer,
         since=req.arg("since") or None,
         until=req.arg("until") or None,
         limit=limit,
