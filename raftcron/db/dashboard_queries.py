@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from raftcron.db.queries import (
-    NEWEST_FIRST,
     _RUN_COLUMNS,
+    NEWEST_FIRST,
     _limit,
     _statuses,
     decode_cursor,
