@@ -3,9 +3,10 @@
     raftcron jobs add NAME --schedule EXPR [--tz ZONE] [options] -- COMMAND [ARG...]
     raftcron jobs edit NAME --set KEY=VALUE [--unset KEY]
     raftcron jobs list | show NAME | pause NAME | resume NAME | run NAME [--wait] | rm NAME
+    raftcron jobs history NAME [--limit N]
     raftcron runs list [--job NAME] [--status S] | show RUN_ID | logs RUN_ID [--follow]
     raftcron runs cancel RUN_ID
-    raftcron nodes list
+    raftcron nodes list | history NAME [--limit N]
     raftcron status
 
 `--api URL[,URL...]` (default `$RAFTCRON_API`, else http://127.0.0.1:8101): a list of peers
@@ -26,6 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from raftcron.cli import jobs_cmd, runs_cmd
+from raftcron.cli.history_cmd import add_history_action, history
 from raftcron.cli.job_options import add_edit_options, add_job_options
 from raftcron.cli.output import print_json, table
 from raftcron.client import DEFAULT_API, Client
@@ -117,6 +119,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         p.add_argument("--label", metavar="KEY:VALUE",
                        help="only jobs with this label (KEY alone: with the label at all)")
         action("show", "show one job", "name")
+        add_history_action(action, "job")
         action("pause", "pause a job", "name")
         action("resume", "resume a job", "name")
         p = action("run", "run a job now", "name")
@@ -152,6 +155,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         action("cancel", "cancel an active run", "run_id")
     elif name == "nodes":
         action("list", "list peers and SSH nodes")
+        add_history_action(action, "node")
 
 
 def client_from_args(args: argparse.Namespace) -> Client:
@@ -162,6 +166,8 @@ def client_from_args(args: argparse.Namespace) -> Client:
 
 
 def _nodes(client: Client, args: argparse.Namespace, as_json: bool) -> int:
+    if args.action == "history":
+        return history(client.node_history, args, as_json)
     items = client.list_nodes()["items"]
     if as_json:
         print_json(items)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from raftcron.cli import runs_cmd, views
+from raftcron.cli.history_cmd import history
 from raftcron.cli.job_options import job_body, patch_body
 from raftcron.cli.output import emit, print_json, table, zone_time
 from raftcron.client import Client
@@ -111,6 +112,8 @@ def jobs(client: Client, args: argparse.Namespace, as_json: bool) -> int:
         job = client.get_job(args.name)
         emit(as_json, job, views.job_text(job))
         return 0
+    if act == "history":
+        return history(client.job_history, args, as_json)
     if act in ("pause", "resume"):
         write = client.pause_job if act == "pause" else client.resume_job
         job = checked(show, lambda: write(args.name))

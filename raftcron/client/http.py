@@ -234,6 +234,12 @@ class Client:
     def get_job(self, name: str, **read: Any) -> dict:
         return self._get(f"/jobs/{self._q(name)}", lambda: JobNotFoundError(name), **read)
 
+    def job_history(self, name: str, *, limit: int | None = None,
+                    cursor: str | None = None) -> dict:
+        """A page of the job's audit history, newest first (`{"items", "next_cursor"}`)."""
+        return self._get(f"/jobs/{self._q(name)}/history", lambda: JobNotFoundError(name),
+                         limit=limit, cursor=cursor)
+
     def create_job(self, job: dict) -> dict:
         """POST /jobs (the name in the body); ConflictError if it exists."""
         return self.request("POST", "/jobs", body=job)
@@ -318,6 +324,12 @@ class Client:
 
     def get_node(self, name: str) -> dict:
         return self._get(f"/nodes/{self._q(name)}", lambda: NodeNotFoundError(name))
+
+    def node_history(self, name: str, *, limit: int | None = None,
+                     cursor: str | None = None) -> dict:
+        """A page of the node's audit history, newest first (`{"items", "next_cursor"}`)."""
+        return self._get(f"/nodes/{self._q(name)}/history", lambda: NodeNotFoundError(name),
+                         limit=limit, cursor=cursor)
 
     def put_node(self, name: str, node: dict) -> tuple[dict, bool]:
         out = self.request("PUT", f"/nodes/{self._q(name)}", body=node)

@@ -133,6 +133,19 @@ def test_dashboard_create_run_follow_pause_filter(cluster: Cluster, browser: Bro
     job = peer.get("/jobs/hello-lines").json()
     assert job["kill_grace"] == "7s" and job["status"] == "paused"
 
+    # The job's history: the creation, the pause and the edit, newest first, each made with
+    # the write token (named "token"), the edit with its changed fields.
+    browser.wait("!!document.querySelector('#history tr[data-op=update]')")
+    ops = browser.eval("[...document.querySelectorAll('#history tbody tr')]"
+                       ".map(r => r.dataset.op)")
+    history = peer.get("/jobs/hello-lines/history").json()["items"]
+    assert ops == [h["op"] for h in history] and ops[0] == "update" and ops[-1] == "create"
+    assert "pause" in ops
+    assert {browser.text(f"#history tr[data-op={op}] .by") for op in ops} == {"token"}
+    changes = browser.text("#history tr[data-op=update] .changes")
+    assert 'description: "prints a line a second" -> "prints ten lines"' in changes
+    assert 'kill_grace: "5s" -> "7s"' in changes
+
     # Filter the list: by text, then by status; the counts are over the whole cluster.
     browser.goto(peer.api + "/#/jobs")
     browser.wait("document.querySelectorAll('#jobs tbody tr').length === 3")

@@ -1,6 +1,6 @@
 // A job's page: every field, the next ten fire times, run history with a duration chart,
 // missed and skipped slots, and the actions (run now, pause, resume, backfill, edit, delete).
-// One GET /dashboard/jobs/{name} per refresh.
+// One GET /dashboard/jobs/{name} and one GET /jobs/{name}/history?limit=20 per refresh.
 "use strict";
 
 //: Fields shown in the page's own sections, not in the field list.
@@ -55,6 +55,23 @@ function runRow(r) {
     el("td", {}, badge(r.status)),
     el("td", {}, durationText(seconds(r.started_at, r.finished_at))),
     el("td", {}, r.exit_code ?? ""), el("td", { class: "reason" }, r.reason || ""));
+}
+
+// A history entry's changed fields, compact: `field: from -> to`, one per line.
+function changesText(changes) {
+  if (!changes) return "";
+  const short = (v) => {
+    const text = JSON.stringify(v === undefined ? null : v);
+    return text.length <= 40 ? text : text.slice(0, 37) + "...";
+  };
+  return Object.keys(changes).sort().map((k) =>
+    el("div", {}, k + ": " + short(changes[k].from) + " -> " + short(changes[k].to)));
+}
+
+function historyRow(h) {
+  return el("tr", { "data-version": h.version, "data-op": h.op },
+    el("td", {}, h.version), el("td", {}, h.op), el("td", {}, h.at),
+    el("td", { class: "by" }, h.by || "—"), el("td", { class: "changes" }, changesText(h.changes)));
 }
 
 function table(id, heads, rows, empty) {
@@ -121,10 +138,17 @@ VIEWS.job = {
         el("section", {}, el("h3", {}, "Next ten fire times"), el("div", { id: "fire-times" }),
           el("h3", {}, "Run durations"), el("div", { id: "chart" }))),
       el("h3", {}, "Runs"), el("div", { id: "job-runs" }),
-      el("h3", {}, "Missed and skipped slots"), el("div", { id: "job-missed" }));
+      el("h3", {}, "Missed and skipped slots"), el("div", { id: "job-missed" }),
+      el("h3", {}, "History"), el("div", { id: "job-history" }));
   },
 
   async refresh(params, root) {
+    // The history is its own request: a peer without the route still shows the job.
+    const history = api.get("/jobs/" + enc(params.job) + "/history?limit=20").then(
+      (page) => table("history", ["version", "op", "at", "by (token)", "changes"],
+        page.items.map(historyRow), "No change recorded."),
+      (err) => el("p", { class: "note", id: "history-error" },
+        "History unavailable: " + err.message));
     const job = await api.get("/dashboard/jobs/" + enc(params.job));
     root.querySelector("#job-status").replaceChildren(badge(job.status),
       whyNotFiring(job) ? el("span", { class: "note why" }, " " + whyNotFiring(job)) : "");
@@ -152,5 +176,6 @@ VIEWS.job = {
       ["slot", "status", "reason"], job.missed.map((r) => el("tr", {},
         el("td", {}, r.slot), el("td", {}, badge(r.status)),
         el("td", { class: "reason" }, r.reason || ""))), "None."));
+    root.querySelector("#job-history").replaceChildren(await history);
   },
 };
