@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from raftcron.client import backup
 from raftcron.client.peers import Retry, split_peers
 from raftcron.errors import (
     AuthError,
@@ -369,49 +370,8 @@ class Client:
     # -- backup ----------------------------------------------------------------------------
 
     def download_backup(self, dest: Path, *, consistency: str | None = None) -> int:
-        """GET /backup into the file `dest` (created or truncated), in chunks; returns the
-        bytes written. Sends the token even though this is a read: the route needs it. A
-        peer that cannot be reached or answers 503 is skipped for the next one."""
-        headers = {"Accept": "application/vnd.sqlite3, application/json"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        # Opened first: a file we cannot write is the caller's OSError, not "cannot reach".
-        with open(dest, "wb") as out:
-            resp = None
-            for attempt in range(len(self.peers)):
-                index = (self._current + attempt) % len(self.peers)
-                url = self._url("/backup", {"consistency": consistency}, self.peers[index])
-                req = urllib.request.Request(url, method="GET", headers=headers)
-                try:
-                    resp = urllib.request.urlopen(req, timeout=self.timeout)
-                except urllib.error.HTTPError as exc:
-                    error = self._http_error(exc, url, None)
-                    if exc.code != 503 or attempt == len(self.peers) - 1:
-                        raise error from None
-                    continue
-                except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-                    if attempt == len(self.peers) - 1:
-                        reason = getattr(exc, "reason", exc)
-                        raise UnavailableError(
-                            f"cannot reach {self.peers[index]}: {reason}") from None
-                    continue
-                self._current = index
-                break
-            assert resp is not None
-            with resp:
-                self._finish(resp.status, resp.headers, b"")
-                size = 0
-                while True:
-                    try:
-                        chunk = resp.read(1 << 20)
-                    except (OSError, http.client.HTTPException) as exc:
-                        raise UnavailableError(
-                            f"{self.base_url}: backup cut off after {size} bytes: {exc}"
-                        ) from None
-                    if not chunk:
-                        return size
-                    out.write(chunk)
-                    size += len(chunk)
+        """GET /backup into the file `dest`, in chunks; the bytes written (`client.backup`)."""
+        return backup.download(self, dest, consistency=consistency)
 
     # -- helpers ---------------------------------------------------------------------------
 
