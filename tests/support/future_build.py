@@ -27,7 +27,17 @@ def _next_version(op: str, args: Any) -> int:
     return NEXT
 
 
+_this_release_version_of = commands.version_of
 commands.version_of = _next_version
+
+# The API refuses a job the cluster cannot read yet (409, `api.blackouts.check_job_version`):
+# a real next release would ask that only of what it added. Here every entry is "newer", so
+# the API keeps this release's rule and the entry it proposes still carries NEXT (`encode`
+# looks `version_of` up in `commands` when it runs): the case of an older peer that was down
+# when the cluster agreed to write the newer version.
+from raftcron.api import blackouts as _api_blackouts  # noqa: E402 (after the patch above)
+
+_api_blackouts.version_of = _this_release_version_of
 
 if __name__ == "__main__":
     from raftcron.cli import main
