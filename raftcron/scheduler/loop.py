@@ -2,9 +2,9 @@
 `planning.placement`, `planning.recovery`, `planning.proposals`).
 
 Life cycle: the daemon calls `start()` when this peer becomes leader (or registers
-`on_leadership`) and `stop()` the moment it is not; every proposal also checks
-`node.firing` (leader, and its clock with the majority's) first. The state's fence makes a
-deposed leader's late `fire` harmless, but the loop does not lean on it.
+`on_leadership`) and `stop()` the moment it is not; every proposal also checks `node.firing`
+(leader, and its clock with the majority's) first. The state's fence makes a deposed leader's
+late `fire` harmless, but the loop does not lean on it.
 
 One `tick()` is one wake: at `now` from the clock, it runs the recovery pass when due (leases,
 retries, held queue slots; every `recovery_interval`), the retention pass when due (every
@@ -14,9 +14,9 @@ step by step with a `FakeClock`; `start()` runs it in a loop that sleeps until t
 job heap, the next pass, or an applied command that moves a job earlier.
 
 The job table (`scheduler.job_table.JobTable`) is loaded from the state on start and kept
-current from the node's apply listener, so an idle leader with 100,000 jobs only wakes for
-its once-a-second recovery pass. Pacing uses the monotonic clock; if wall time moves against
-it by more than `clock_jump`, the tick fires nothing, re-reads the state and plans again.
+current from the node's apply listener, so an idle leader with 100,000 jobs only wakes for its
+once-a-second recovery pass. Pacing uses the monotonic clock; if wall time moves against it by
+more than `clock_jump`, the tick fires nothing, re-reads the state and plans again.
 """
 
 from __future__ import annotations
@@ -126,9 +126,8 @@ class Scheduler:
                 await task
         self._loaded = False
         self._passes.forget()
-        self._triggers.forget()
-        self.blackouts.forget()
-        self.groups.forget()
+        for part in (self._triggers, self.blackouts, self.groups):
+            part.forget()
         # A follower holds no job table: what the old leadership parsed is let go.
         self._table = JobTable(parse=self._parse, jitter_fn=self._jitter_fn)
         self.window.reset()
@@ -312,11 +311,10 @@ class Scheduler:
         now = self.clock.now()
         self._apply_one(op, args, result, now)
         self._passes.on_command(op, args, result, now)
-        if self._triggers.on_command(op, args, result) and self._wake is not None:
-            self._wake.set()
+        triggered = self._triggers.on_command(op, args, result)
         nd = self._table.next_due()
-        if self._wake is not None and nd is not None and (
-                self._sleep_until is None or nd < self._sleep_until):
+        if self._wake is not None and (triggered or (nd is not None and (
+                self._sleep_until is None or nd < self._sleep_until))):
             self._wake.set()
 
     def _apply_one(self, op: str, args: Any, result: Any, now: datetime) -> None:
@@ -357,9 +355,8 @@ class Scheduler:
     # --- the loop -----------------------------------------------------------------------------
 
     async def _loop(self) -> None:
-        # Not `while True`: Python 3.11's `wait_for` (in `_sleep`) loses a cancel that comes
-        # as the wake event is set, and `stop()` then waited for this loop for ever (and the
-        # daemon's leadership changes behind it): a stopped loop ends at its next wake.
+        # Not `while True`: 3.11's `wait_for` (in `_sleep`) loses a cancel that comes as the
+        # wake is set, and `stop()` waited for ever: a stopped loop ends at its next wake.
         while self._task is asyncio.current_task():
             try:
                 await self.tick()

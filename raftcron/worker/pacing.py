@@ -30,11 +30,12 @@ applies like any other (refused if the run was meanwhile lost or cancelled).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections import deque
 from datetime import datetime, timedelta
 
-from raftcron.executor.base import OVERLOADED
+from raftcron.executor.base import OVERLOADED, RunSpec
 
 #: Loop CPU time a turn of starts may take, in seconds: the batch let through per iteration
 #: adapts to it, far under the API's one second.
@@ -53,6 +54,14 @@ MAX_WAITING = 10_000
 def start_by(slot: datetime, taken: datetime, deadline: float) -> datetime:
     """When a run slotted at `slot` and taken at `taken` is given up if not started."""
     return max(slot, taken) + timedelta(seconds=deadline)
+
+
+def with_start_deadline(spec: RunSpec, taken: datetime, deadline: float,
+                        now: datetime) -> RunSpec:
+    """`spec` with `start_before`: the monotonic time past which it is given up unstarted
+    (`start_by`); already in the past when the run is late now."""
+    left = (start_by(spec.slot, taken, deadline) - now).total_seconds()
+    return dataclasses.replace(spec, start_before=time.monotonic() + left)
 
 
 def full_reason(waiting: int) -> str:

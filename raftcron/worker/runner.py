@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import time
 from collections.abc import Mapping
@@ -36,8 +35,8 @@ from raftcron.executor.base import LATE_START, Executor, RunOutcome, RunSpec
 from raftcron.metrics import NULL_RECORDER, Recorder
 from raftcron.model.commands import Command
 from raftcron.model.types import ACTIVE_STATUSES
+from raftcron.worker import pacing
 from raftcron.worker.admission import Admission
-from raftcron.worker.pacing import MAX_WAITING, START_DEADLINE, StartGate, full_reason, start_by
 from raftcron.worker.prepare import Preparer
 from raftcron.worker.reports import Reporter, finished_args
 from raftcron.worker.run_spec import run_id_of
@@ -71,8 +70,8 @@ class Worker:
         coalesce_window: float = 0.005,
         stop_timeout: float = 10.0,
         late_after: float = 5.0,
-        start_deadline: float = START_DEADLINE,
-        max_waiting: int = MAX_WAITING,
+        start_deadline: float = pacing.START_DEADLINE,
+        max_waiting: int = pacing.MAX_WAITING,
         recorder: Recorder = NULL_RECORDER,
     ) -> None:
         self.node = node
@@ -114,7 +113,7 @@ class Worker:
         #: Runs whose `run_started` is committed already (confirmed late runs).
         self._confirmed: set[str] = set()
         #: Paces the starts under overload (`pacing.py`).
-        self.gate = StartGate(deadline=start_deadline, max_waiting=max_waiting)
+        self.gate = pacing.StartGate(deadline=start_deadline, max_waiting=max_waiting)
         #: Runs given up before their task existed (overloaded), until their report settles.
         self._refused: set[str] = set()
         #: Rescans after a snapshot, in flight (kept so they are not garbage-collected).
@@ -249,11 +248,8 @@ class Worker:
         if command.op == "fire":
             accepted = set(result.get("accepted") or ())
             for record in command.args.get("runs") or ():
-                if (
-                    record.get("peer") == self.self_id
-                    and record.get("status", "pending") == "pending"
-                    and record.get("run_id") in accepted
-                ):
+                if (record.get("peer") == self.self_id and record.get("run_id") in accepted
+                        and record.get("status", "pending") == "pending"):
                     self._take(record)
         elif command.op == "fanout_step":  # a rolling fan-out's next targets (v4)
             started = set(result.get("started") or ())
@@ -275,7 +271,7 @@ class Worker:
         waiting = len(self._tasks) - len(self._running)
         if waiting >= self.gate.max_waiting:
             self._refused.add(run_id)  # bounded memory: no task for it
-            self._report_unstarted(run_id, "failed", full_reason(waiting))
+            self._report_unstarted(run_id, "failed", pacing.full_reason(waiting))
             return
         task = asyncio.get_running_loop().create_task(
             self._execute(run_id, dict(run), self.clock.now()))
@@ -306,12 +302,10 @@ class Worker:
             if self._skip_before_start(run_id):
                 return
             if run_id not in self._confirmed:  # a confirmed late run is running already
-                left = (start_by(spec.slot, taken, self.gate.deadline)
-                        - self.clock.now()).total_seconds()
-                if left < 0:
+                spec = pacing.with_start_deadline(spec, taken, self.gate.deadline, self.clock.now())
+                if spec.start_before is not None and spec.start_before < time.monotonic():
                     self._report_unstarted(run_id, "failed", LATE_START)
                     return
-                spec = dataclasses.replace(spec, start_before=time.monotonic() + left)
             # No await from here to the executor's registration of the run, so a cancel is
             # either seen above or reaches the executor.
             self._executing[run_id] = executor
@@ -400,10 +394,5 @@ class Worker:
         # The run is final in the state: its started.log line no longer matters.
         self._logged.discard(run_id)
         self._refused.discard(run_id)
-        if self.log.lines > 2 * len(self._logged) + 1000 and (
-            self._rewrite is None or self._rewrite.done()
-        ):
-            # The ids are read under the log's lock, so a run recorded meanwhile stays in.
-            self._rewrite = asyncio.get_running_loop().create_task(
-                self.log.rewrite(lambda: set(self._logged))
-            )
+        self._rewrite = self.log.compact_soon(len(self._logged), lambda: set(self._logged),
+                                              self._rewrite)

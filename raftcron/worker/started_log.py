@@ -84,6 +84,16 @@ class StartedLog:
                         if not f.done():
                             f.set_result(None)
 
+    def compact_soon(self, live: int, keep: Callable[[], Iterable[str]],
+                     running: asyncio.Task | None) -> asyncio.Task | None:
+        """Start a `rewrite` keeping `keep()` when the file holds more than twice the `live`
+        ids (plus 1,000) and none is under way; the task under way (or the new one). The ids
+        are read under the log's lock, so a run recorded meanwhile stays in."""
+        if self.lines <= 2 * live + 1000 or (
+                running is not None and not running.done()):
+            return running
+        return asyncio.get_running_loop().create_task(self.rewrite(keep))
+
     async def rewrite(self, keep: Iterable[str] | Callable[[], Iterable[str]]) -> None:
         """Replace the file's content by `keep`, atomically.
 
