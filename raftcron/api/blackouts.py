@@ -51,7 +51,7 @@ def check_job_version(rt: Runtime, args: dict[str, Any]) -> None:
     """The `put_job` args' version (a list schedule, blackout or queue_all: 4) is readable."""
     require_version(rt, version_of("put_job", args),
                     "a job with several schedules, blackout windows, queue_all, max_parallel, "
-                    "keep_going or a concurrency_group")
+                    "keep_going, a concurrency_group or an output_limit")
 
 
 def _missing(name: str) -> HttpError:

@@ -19,6 +19,7 @@ from raftcron.model.checks import NAME_RE
 from raftcron.model.job import DURATION_LIMITS, MAX_MAX_RUNS
 from raftcron.model.job_rules import MAX_EXPECTED_DURATION, MAX_PATTERN, MAX_PAUSE_AFTER
 from raftcron.model.node import MAX_CAPACITY, MAX_CONNECT_TIMEOUT, MAX_SESSIONS
+from raftcron.model.sizes import MAX_OUTPUT_LIMIT, MIN_OUTPUT_LIMIT
 from raftcron.model.types import MAX_QUEUE_CAP
 from raftcron.planning.dependencies import MAX_CAP as BACKFILL_MAX_CAP
 
@@ -110,6 +111,10 @@ _JOB = {
                                    "a regular expression; no nested repetition, no "
                                    "backreference, at most 3 unbounded repetitions"},
         "expected_duration": _duration(MAX_EXPECTED_DURATION),
+        "output_limit": {"type": ["integer", "string", "null"], "description":
+                         f"cap on each output file of a run: bytes ({MIN_OUTPUT_LIMIT}-"
+                         f"{MAX_OUTPUT_LIMIT}) or a size like \"10MiB\"; null: the "
+                         "cluster's [scheduler] output_limit; read back as bytes"},
         "pause_reason": {"type": ["string", "null"], "readOnly": True,
                          "description": "why pause_after_failures paused the job"},
     },
@@ -128,6 +133,8 @@ _RUN = {
                          "description": "the parent run (after, on_failure)"},
         "backfill": {"type": "boolean", "description": "one slot of a backfill"},
         "slow": {"type": "boolean", "description": "went past expected_duration"},
+        "output_truncated": {"type": "boolean",
+                             "description": "an output file stopped at output_limit"},
     },
 }
 _NODE = {

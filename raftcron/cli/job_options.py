@@ -30,6 +30,8 @@ from raftcron.model.job import FIELDS, NOTIFY_FIELDS
 _ARGV_FIELDS = frozenset({"command", "interpreter"})
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
+#: Integer fields that also take a size with a unit ("10MiB"), sent as written.
+_SIZE_FIELDS = frozenset({"output_limit"})
 
 #: (option, job field, help) of the options that each set one plain field (the text as given).
 _TEXT_OPTIONS = (
@@ -69,6 +71,8 @@ _TYPED_OPTIONS = (
     ("--keep-runs", "keep_runs", "N", "finished runs kept in the history (default 100)"),
     ("--output-tail", "output_tail", "BYTES", "bytes of each stream's tail kept with a run "
                                               "(default 4096)"),
+    ("--output-limit", "output_limit", "SIZE", "cap on each output file of a run, bytes or "
+                                               "e.g. 10MiB (default: the cluster's, 100MiB)"),
     ("--roles", "roles", "a,b", "run only on targets that have all these roles"),
     ("--queue-cap", "queue_cap", "N", "queue_all: at most this many slots wait (default 10)"),
     ("--max-parallel", "max_parallel", "N|N%", "hosts all: targets at a time, a number or a "
@@ -203,7 +207,7 @@ def typed_value(key: str, text: str) -> Any:
         try:
             return int(stripped)
         except ValueError:
-            if str in kinds:  # max_parallel: a number or a share like "25%"
+            if str in kinds or key in _SIZE_FIELDS:  # "25%" (max_parallel), "10MiB"
                 return text
             raise ValidationError(f"{key}: expected an integer, got {text!r}",
                                   field=key) from None

@@ -41,6 +41,7 @@ from raftcron.model import checks as c
 from raftcron.model.job import USER_RE, email, url
 from raftcron.model.job_windows import blackout_expr
 from raftcron.model.privilege import ROOT_NAMES
+from raftcron.model.sizes import DEFAULT_OUTPUT_LIMIT, output_limit
 from raftcron.schedule import validate_tz
 
 __all__ = [
@@ -71,7 +72,7 @@ BLACKOUT_KEYS = ("schedule", "tz")
 #: [raft] tuning (`raftcron.config.tuning` owns their meaning), in seconds except the entry count.
 RAFT_KEYS = tuple(CONFIG_KEYS)
 RAFT_COUNTS = ("log_compaction_entries",)
-SCHEDULER_KEYS = ("lease", "max_run_age", "catchup_cap")
+SCHEDULER_KEYS = ("lease", "max_run_age", "catchup_cap", "output_limit")
 NOTIFY_KEYS = ("webhook", "email", "smtp_host", "smtp_port", "smtp_from", "webhook_secret")
 #: The environment variable that overrides `[notify] webhook_secret`.
 WEBHOOK_SECRET_ENV = "RAFTCRON_WEBHOOK_SECRET"
@@ -89,6 +90,8 @@ class SchedulerConfig:
     lease: timedelta = timedelta(seconds=15)       # a silent executing peer's run is lost after
     max_run_age: timedelta = timedelta(days=30)    # runs older than this are pruned
     catchup_cap: int = 100                         # at most this many missed slots per job
+    #: Bytes each output file of a run may grow to, unless its job sets `output_limit`.
+    output_limit: int = DEFAULT_OUTPUT_LIMIT
     #: `[blackouts.NAME]` of the file: (name, cron expression, zone), by name.
     blackouts: tuple[tuple[str, str, str], ...] = ()
     #: `[concurrency_groups]` of the file: (name, limit), by name.
@@ -311,6 +314,8 @@ def _scheduler(value: Any) -> SchedulerConfig:
         lease=lease, max_run_age=max_age,
         catchup_cap=c.integer(_or(data.get("catchup_cap"), 100), "scheduler.catchup_cap",
                               minimum=0, maximum=1_000_000),
+        output_limit=_or(output_limit(data.get("output_limit"), "scheduler.output_limit"),
+                         DEFAULT_OUTPUT_LIMIT),
     )
 
 

@@ -163,8 +163,10 @@ class Daemon:
         # This peer's metrics registry: the worker and the scheduler record events into it,
         # the API's /metrics reads it (with the node's and the copy's state at scrape time).
         metrics = PeerMetrics(self_id=s.self_id, node=self.node, read=self.read)
-        local = LocalExecutor(outputs, clock=self.clock, job_umask=self._job_umask)
-        ssh = self.ssh = SshExecutor(outputs, clock=self.clock)
+        limit = s.scheduler.output_limit  # a job's own `output_limit` wins over it
+        local = LocalExecutor(outputs, clock=self.clock, job_umask=self._job_umask,
+                              output_limit=limit)
+        ssh = self.ssh = SshExecutor(outputs, clock=self.clock, output_limit=limit)
         # SSH node health: this peer reports what its executor sees (a failed connect, a
         # node answering again) into the replicated state; while it leads it also probes the
         # nodes the state calls unhealthy (scheduler/node_health.py).

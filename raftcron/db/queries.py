@@ -33,7 +33,7 @@ MAX_LIMIT = 1000
 _RUN_COLUMNS = (
     "id, job, slot, attempt, peer, target, status, fired_at, started_at, finished_at, "
     "exit_code, stdout_tail, stderr_tail, reason, manual, retry_of, cancel_requested, "
-    "output_bytes, triggered_by, backfill, slow"
+    "output_bytes, triggered_by, backfill, slow, output_truncated"
 )
 RUN_NAMES = tuple(c.strip() for c in _RUN_COLUMNS.split(","))
 NEWEST_FIRST = "ORDER BY fired_at DESC, id DESC"
@@ -78,6 +78,7 @@ def run_dict(row: dict[str, Any]) -> dict[str, Any]:
         out[name] = api_time(row[name])
     out["backfill"] = bool(row.get("backfill"))
     out["slow"] = bool(row.get("slow"))
+    out["output_truncated"] = bool(row.get("output_truncated"))
     # Stored as manual (outside the schedule's fence); shown as what started them.
     out["manual"] = bool(row["manual"]) and not out["backfill"] and not row.get("triggered_by")
     out["cancel_requested"] = bool(row["cancel_requested"])

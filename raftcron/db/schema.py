@@ -71,12 +71,13 @@ TABLES: dict[str, tuple[dict[str, type], str, list[str], dict[str, Any]]] = {
             "triggered_by": str,
             "backfill": int,  # 1: one slot of a backfill
             "slow": int,  # 1: went past the job's expected_duration
+            "output_truncated": int,  # 1: the output files stopped at the job's output_limit
         },
         "id",
         ["job", "slot", "attempt", "status", "fired_at", "stdout_tail", "stderr_tail",
-         "manual", "cancel_requested", "output_bytes", "backfill", "slow"],
+         "manual", "cancel_requested", "output_bytes", "backfill", "slow", "output_truncated"],
         {"stdout_tail": "", "stderr_tail": "", "manual": 0, "cancel_requested": 0,
-         "output_bytes": 0, "backfill": 0, "slow": 0},
+         "output_bytes": 0, "backfill": 0, "slow": 0, "output_truncated": 0},
     ),
     "nodes": (
         {

@@ -124,7 +124,8 @@ def _migrate_3_to_4_triggers(conn: sqlite3.Connection) -> None:
         return {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
     runs, jobs = columns("runs"), columns("jobs")
     for name, decl in (("triggered_by", "TEXT"), ("backfill", "INTEGER NOT NULL DEFAULT 0"),
-                       ("slow", "INTEGER NOT NULL DEFAULT 0")):
+                       ("slow", "INTEGER NOT NULL DEFAULT 0"),
+                       ("output_truncated", "INTEGER NOT NULL DEFAULT 0")):
         if name not in runs:
             conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {decl}")
     if "pause_reason" not in jobs:

@@ -5,7 +5,9 @@ anything the command does (a failing exit, a timeout, an unreachable host): thos
 outcomes. It calls `on_started` once, when the process has been started, before it waits.
 
 The full stdout/stderr go to `<output_dir>/<run_id>.stdout|.stderr`; the outcome carries
-only the last `output_tail` bytes of each (decoded as UTF-8 with replacement).
+only the last `output_tail` bytes of each (decoded as UTF-8 with replacement). Each file
+stops at `output_limit` bytes (None: the executor's own `output_limit`, the daemon's config),
+and the outcome's `output_truncated` says one did.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ class RunSpec:
     timeout: timedelta | None = None
     kill_grace: timedelta = DEFAULT_KILL_GRACE
     output_tail: int = DEFAULT_OUTPUT_TAIL
+    #: The job's `output_limit` in bytes (None: the executor's, from the daemon's config).
+    output_limit: int | None = None
     #: The parent run that started this one (`after`, `on_failure`): RAFTCRON_TRIGGERED_BY.
     triggered_by: str | None = None
     #: Success rules (`worker.success`).
@@ -71,6 +75,8 @@ class RunOutcome:
     started_at: datetime | None
     finished_at: datetime
     output_bytes: int = 0
+    #: An output file stopped at the run's output limit.
+    output_truncated: bool = False
 
 
 class Executor(Protocol):

@@ -46,6 +46,7 @@ under way returns at once; whatever the spawner then starts for it is SIGKILLed 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import shutil
 import signal
@@ -69,6 +70,7 @@ from raftcron.executor.local_start import (
     spawn_failure,
 )
 from raftcron.executor.output import OutputSink
+from raftcron.executor.output import effective_limit as _limit
 from raftcron.executor.process_group import (
     GroupLeader,
     group_alive,
@@ -80,6 +82,7 @@ from raftcron.executor.process_group import (
 )
 from raftcron.executor.spawner import Spawner
 from raftcron.model import RunStatus
+from raftcron.model.sizes import DEFAULT_OUTPUT_LIMIT
 
 log = logging.getLogger(__name__)
 
@@ -141,8 +144,11 @@ class LocalExecutor:
         scratch_dir: Path | None = None,
         base_env: Mapping[str, str] | None = None,
         job_umask: int | None = None,
+        output_limit: int = DEFAULT_OUTPUT_LIMIT,
     ) -> None:
         self.output_dir = Path(output_dir)
+        #: The cap on each output file of a run whose job sets no `output_limit`.
+        self.output_limit = output_limit
         #: The umask a job's process starts with (None: this process's own). The daemon
         #: runs with 077 for its data dir; jobs get the umask the daemon started with.
         self.job_umask = job_umask
@@ -210,16 +216,18 @@ class LocalExecutor:
         if sink.error is not None:
             note = f"output file incomplete: {sink.error}"
             reason = f"{reason}; {note}" if reason else note
-        return self._outcome(
+        outcome = self._outcome(
             spec, status, exit_code, reason, started_at, stdout_tail, stderr_tail, total
         )
+        return dataclasses.replace(outcome, output_truncated=True) if sink.truncated else outcome
 
     def _start(self, spec: RunSpec, active: _Active) -> _Start:
         """Spawner thread: output files, argv, environment, then the process. Never raises
         for the run's own problems: they are the `_Start`'s status and reason."""
         start = _Start()
         try:
-            start.sink = OutputSink(self.output_dir, spec.run_id, spec.output_tail)
+            start.sink = OutputSink(self.output_dir, spec.run_id, spec.output_tail,
+                                    _limit(spec.output_limit, self.output_limit))
         except OSError as exc:
             start.reason = f"cannot write output: {exc}"
             return start

@@ -12,6 +12,10 @@ stream has no file for it (`GET /runs/{id}/output` reads a missing file of a run
 running, or that finished having printed nothing, as empty). Creating two files per run on
 the event loop cost about as much as the fork/exec itself, and most cron jobs print nothing.
 
+Each file stops growing at `limit` bytes (the job's `output_limit`, or the daemon's): the
+rest of that stream is dropped from the file but still counted and still feeds the tail, and
+`truncated` is set (reported as the run's `output_truncated`).
+
 Only the tails are replicated (`run_finished`); the files stay on the executing peer and are
 served by `GET /runs/{id}/output`. Memory per run is bounded by twice the tail cap,
 whatever the job prints.
@@ -21,6 +25,7 @@ Usage by an executor::
     sink = OutputSink(output_dir, spec.run_id, spec.output_tail)
     sink.write_stdout(chunk) ...        # or: await pump(reader, sink.write_stdout)
     stdout_tail, stderr_tail, total = sink.close()
+    sink.truncated                      # True when a file stopped at the limit
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from typing import BinaryIO, Protocol
 
 from raftcron.errors import ValidationError
 from raftcron.model import MAX_OUTPUT_TAIL
+from raftcron.model.sizes import DEFAULT_OUTPUT_LIMIT
 from raftcron.model.tails import decode_tail
 
 STREAMS = ("stdout", "stderr")
@@ -85,11 +91,13 @@ class _Tail:
 class OutputSink:
     """Collects one run's stdout and stderr: full files on disk, bounded tails in memory.
 
-    `tail_bytes` is clamped to [0, MAX_OUTPUT_TAIL]. Writes after `close()` are ignored (a
-    late chunk from a dying process must not raise). Not thread-safe: one event loop.
+    `tail_bytes` is clamped to [0, MAX_OUTPUT_TAIL]; each file holds at most `limit` bytes
+    (None: `DEFAULT_OUTPUT_LIMIT`). Writes after `close()` are ignored (a late chunk from a
+    dying process must not raise). Not thread-safe: one event loop.
     """
 
-    def __init__(self, output_dir: Path, run_id: str, tail_bytes: int) -> None:
+    def __init__(self, output_dir: Path, run_id: str, tail_bytes: int,
+                 limit: int | None = None) -> None:
         self.run_id = run_id
         self.tail_bytes = max(0, min(int(tail_bytes), MAX_OUTPUT_TAIL))
         self.paths = {s: output_path(output_dir, run_id, s) for s in STREAMS}
@@ -97,6 +105,10 @@ class OutputSink:
         self._files: dict[str, BinaryIO] = {}
         self._tails = {s: _Tail(self.tail_bytes) for s in STREAMS}
         self.total_bytes = 0
+        self.limit = DEFAULT_OUTPUT_LIMIT if limit is None else max(0, int(limit))
+        self._written = dict.fromkeys(STREAMS, 0)
+        #: Some output was left out of a file because it reached `limit`.
+        self.truncated = False
         #: The first error writing the files (disk full...); the tails are kept regardless.
         self.error: OSError | None = None
         self._closed = False
@@ -110,12 +122,16 @@ class OutputSink:
     def _write(self, stream: str, data: bytes) -> None:
         if self._closed or not data:
             return
-        if self.error is None:
+        room = self.limit - self._written[stream]
+        if len(data) > room:
+            self.truncated = True
+        if self.error is None and room > 0:
             try:
                 f = self._files.get(stream)
                 if f is None:
                     f = self._files[stream] = _open_private(self.paths[stream])
-                f.write(data)
+                f.write(data[:room] if len(data) > room else data)
+                self._written[stream] += min(len(data), room)
             except OSError as exc:
                 self.error = exc
         self._tails[stream].add(data)
@@ -138,6 +154,11 @@ class OutputSink:
             decode_tail(self._tails["stderr"].buf, self.tail_bytes),
             self.total_bytes,
         )
+
+
+def effective_limit(job_limit: int | None, default: int) -> int:
+    """The cap on a run's output files: its job's `output_limit`, else the executor's."""
+    return default if job_limit is None else job_limit
 
 
 def _open_private(path: Path) -> BinaryIO:

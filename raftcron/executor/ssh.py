@@ -48,6 +48,7 @@ from raftcron.executor.ssh_executor import SshExecutorBase, Unreachable, log, wh
 from raftcron.executor.ssh_pool import PoolKey
 from raftcron.executor.ssh_run import remove
 from raftcron.model import Node
+from raftcron.model.sizes import DEFAULT_OUTPUT_LIMIT
 
 __all__ = ["KEEPALIVE_INTERVAL", "SSH_ERRORS", "SshExecutor"]
 
@@ -82,8 +83,10 @@ class SshExecutor(SshExecutorBase):
         environ: Mapping[str, str] | None = None,
         passthrough_env: Sequence[str] = (),
         keepalive_interval: float = KEEPALIVE_INTERVAL,
+        output_limit: int = DEFAULT_OUTPUT_LIMIT,
     ) -> None:
-        super().__init__(output_dir, clock=clock, environ=environ, passthrough_env=passthrough_env)
+        super().__init__(output_dir, clock=clock, environ=environ, passthrough_env=passthrough_env,
+                         output_limit=output_limit)
         self._keepalive = keepalive_interval
 
     async def _connect(self, node: Node, key: PoolKey) -> asyncssh.SSHClientConnection:

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,11 +24,13 @@ from raftcron.errors import ValidationError
 from raftcron.executor.base import RunOutcome, RunSpec
 from raftcron.executor.environment import job_env
 from raftcron.executor.output import OutputSink
+from raftcron.executor.output import effective_limit as _limit
 from raftcron.executor.ssh_command import command_words, run_line, validate_env
 from raftcron.executor.ssh_pool import ConnectionPool, NodeBook, PoolKey, pool_key
 from raftcron.executor.ssh_run import RemoteRun, remove
 from raftcron.model import Node, RunStatus
 from raftcron.model.privilege import ssh_refusal
+from raftcron.model.sizes import DEFAULT_OUTPUT_LIMIT
 
 log = logging.getLogger("raftcron.executor.ssh")
 
@@ -64,8 +66,11 @@ class SshExecutorBase:
         clock: Clock | None = None,
         environ: Mapping[str, str] | None = None,
         passthrough_env: Sequence[str] = (),
+        output_limit: int = DEFAULT_OUTPUT_LIMIT,
     ) -> None:
         self.output_dir = Path(output_dir)
+        #: The cap on each output file of a run whose job sets no `output_limit`.
+        self.output_limit = output_limit
         self.clock: Clock = clock or SystemClock()
         self._environ = os.environ if environ is None else environ
         self._passthrough = [n for n in passthrough_env if not n.startswith("RAFTCRON_")]
@@ -107,7 +112,8 @@ class SshExecutorBase:
         self._active[spec.run_id] = active
         try:
             try:
-                sink = OutputSink(self.output_dir, spec.run_id, spec.output_tail)
+                sink = OutputSink(self.output_dir, spec.run_id, spec.output_tail,
+                                  _limit(spec.output_limit, self.output_limit))
             except OSError as exc:
                 return self._outcome((RunStatus.FAILED, None, f"cannot write output: {exc}"))
             started: list[datetime] = []
@@ -118,7 +124,8 @@ class SshExecutorBase:
             if sink.error is not None:
                 note = f"output file incomplete: {sink.error}"
                 reason = f"{reason}; {note}" if reason else note
-            return self._outcome((status, exit_code, reason), started, tails)
+            outcome = self._outcome((status, exit_code, reason), started, tails)
+            return replace(outcome, output_truncated=True) if sink.truncated else outcome
         finally:
             del self._active[spec.run_id]
 

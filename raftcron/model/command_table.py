@@ -87,6 +87,8 @@ ARGS: dict[str, dict[str, Arg]] = {
         # When the run_started event was never committed (coalesced away or lost), the
         # executing peer still knows when the process started.
         "started_at": Arg("time", required=False, nullable=True),
+        # v4: the output files stopped at the job's output_limit (sent only when true).
+        "output_truncated": Arg("bool", required=False, default=False),
     },
     "run_lost": {"run_id": _NAME, "reason": Arg("str", required=False, nullable=True), "at": _T},
     "cancel_run": {"run_id": _NAME, "at": _T},
@@ -132,6 +134,7 @@ INTRODUCED: dict[tuple[str, str | None], int] = {
     ("fire", "next"): 3,
     ("batch", "atomic"): 3,
     ("delete_node", "at"): 4,
+    ("run_finished", "output_truncated"): 4,
     ("notify_intent", None): 4,
     ("notify_result", None): 4,
     **{(op, "by"): 4 for op in AUDITED_OPS},

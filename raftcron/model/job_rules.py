@@ -11,6 +11,8 @@
   repetitions, and matched line by line on lines cut to `MAX_LINE` characters, so the worst
   case is polynomial in a bounded size.
 - `expected_duration`: a run still going past it is flagged `slow` (and notified), not killed.
+- `output_limit`: the cap on each of a run's output files (`model.sizes`); null: the
+  daemon's `output_limit`.
 
 Whether the names in `after`/`on_failure` exist and form no cycle needs the other jobs: that
 is `planning.dependencies.check_graph`, run by the API before the write. Pure.
@@ -28,9 +30,10 @@ from typing import Any
 
 from raftcron.durations import format_duration
 from raftcron.model import checks as c
+from raftcron.model.sizes import output_limit
 
 FIELDS = ("after", "on_failure", "pause_after_failures", "success_exit_codes",
-          "fail_if_output_matches", "expected_duration")
+          "fail_if_output_matches", "expected_duration", "output_limit")
 #: Set by the server: why the job was paused by `pause_after_failures` (null otherwise).
 READ_ONLY_FIELDS = ("pause_reason",)
 MAX_DEPENDENCIES = 32
@@ -75,6 +78,7 @@ def rules_from_dict(get: Callable[[str], Any], name: str) -> dict[str, Any]:
         "success_exit_codes": sorted(exit_codes),
         "fail_if_output_matches": pattern,
         "expected_duration": expected,
+        "output_limit": output_limit(get("output_limit")),
     }
 
 
@@ -88,6 +92,7 @@ def rules_to_dict(job: Any) -> dict[str, Any]:
         "fail_if_output_matches": job.fail_if_output_matches,
         "expected_duration": (None if job.expected_duration is None
                               else format_duration(job.expected_duration)),
+        "output_limit": job.output_limit,
     }
 
 

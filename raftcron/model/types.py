@@ -209,6 +209,8 @@ class Job:
     success_exit_codes: list[int] = field(default_factory=lambda: [0])
     fail_if_output_matches: str | None = None
     expected_duration: timedelta | None = None
+    #: Bytes each output file of a run may grow to (None: the daemon's `output_limit`).
+    output_limit: int | None = None
     #: Cron expressions in `tz`: a slot inside one is not run (recorded `skipped`).
     blackout: list[str] = field(default_factory=list)
     #: `queue_all`: at most this many slots wait; beyond it the oldest are `skipped`.

@@ -1,6 +1,6 @@
 """The command-envelope additions of version 4 for blackout windows, several schedules,
-`queue_all` and rolling fan-out: the `put_blackout`, `delete_blackout` and `fanout_step` ops,
-`waiting` fire records, and which jobs need version 4.
+`queue_all`, rolling fan-out and `output_limit`: the `put_blackout`, `delete_blackout` and
+`fanout_step` ops, `waiting` fire records, and which jobs need version 4.
 
 `model.commands` merges `args(_Arg)` into its table and `INTRODUCED` into its own (this
 module is kept apart so as not to grow that one past its size, and is handed the argument
@@ -61,6 +61,7 @@ def job_version(job: Any) -> int:
         return 1
     if isinstance(job.get("schedule"), list) or job.get("blackout") \
             or job.get("concurrency") == "queue_all" or job.get("max_parallel") is not None \
-            or job.get("keep_going") is False or job.get("concurrency_group") is not None:
+            or job.get("keep_going") is False or job.get("concurrency_group") is not None \
+            or job.get("output_limit") is not None:
         return V4
     return 1

@@ -203,10 +203,11 @@ def run_finished(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, An
     started = db_time(args["started_at"], field="started_at") if args["started_at"] else None
     conn.execute(
         "UPDATE runs SET status = ?, exit_code = ?, stdout_tail = ?, stderr_tail = ?, reason = ?,"
-        " finished_at = ?, output_bytes = ?, started_at = coalesce(started_at, ?) WHERE id = ?",
+        " finished_at = ?, output_bytes = ?, started_at = coalesce(started_at, ?),"
+        " output_truncated = ? WHERE id = ?",
         (args["status"], args["exit_code"], cap_tail(args["stdout_tail"]),
          cap_tail(args["stderr_tail"]), args["reason"], db_time(args["at"], field="at"),
-         args["output_bytes"], started, args["run_id"]),
+         args["output_bytes"], started, int(bool(args["output_truncated"])), args["run_id"]),
     )
     return ok(job=run["job"], status=args["status"])
 

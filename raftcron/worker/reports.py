@@ -57,6 +57,8 @@ def finished_args(run_id: str, outcome: RunOutcome) -> dict[str, Any]:
         "at": format_time(outcome.finished_at),
         "output_bytes": outcome.output_bytes,
         "started_at": format_time(outcome.started_at) if outcome.started_at else None,
+        # Only when true: the argument is version 4, and a peer still on 3 would refuse it.
+        **({"output_truncated": True} if outcome.output_truncated else {}),
     }
 
 

@@ -24,6 +24,7 @@ from raftcron.durations import parse_duration, parse_time
 from raftcron.errors import ValidationError
 from raftcron.executor.base import DEFAULT_KILL_GRACE, DEFAULT_OUTPUT_TAIL, RunSpec
 from raftcron.model import DEFAULT_SCRIPT_INTERPRETER, Node
+from raftcron.model.sizes import output_limit
 
 
 def run_id_of(run: Mapping[str, Any]) -> str:
@@ -79,6 +80,7 @@ def build_run_spec(
         timeout=_duration(job.get("timeout"), "timeout"),
         kill_grace=_duration(job.get("kill_grace"), "kill_grace") or DEFAULT_KILL_GRACE,
         output_tail=_output_tail(job.get("output_tail")),
+        output_limit=output_limit(job.get("output_limit")),
         triggered_by=run.get("triggered_by") or None,
         success_exit_codes=tuple(int(c) for c in job.get("success_exit_codes") or (0,)),
         fail_if_output_matches=job.get("fail_if_output_matches") or None,

@@ -33,7 +33,8 @@ def test_cli_jobs_add_sets_every_job_field(api: LiveApi, tmp_path: Path,
         "--retry-backoff-max", "1m", "--concurrency", "queue", "--catchup", "all",
         "--catchup-window", "2h", "--jitter", "10s", "--start-at", "2030-01-02T00:00:00Z",
         "--end-at", "2031-01-01T00:00:00Z", "--max-runs", "7", "--hosts", "all",
-        "--roles", "db,main", "--keep-runs", "20", "--output-tail", "100", "--paused",
+        "--roles", "db,main", "--keep-runs", "20", "--output-tail", "100",
+        "--output-limit", "2MiB", "--paused",
         "--notify-on", "failure,success", "--notify-webhook", "https://hooks.example/x",
         "--notify-email", "ops@example.com", "--notify-absent-after", "2d",
         "--label", "team=data", "--owner", "ann:ann@example.com", "--set", "type=script",
@@ -53,7 +54,7 @@ def test_cli_jobs_add_sets_every_job_field(api: LiveApi, tmp_path: Path,
         "catchup": "all", "catchup_window": "2h", "jitter": "10s",
         "start_at": "2030-01-02T00:00:00Z", "end_at": "2031-01-01T00:00:00Z", "max_runs": 7,
         "hosts": "all", "roles": ["db", "main"], "keep_runs": 20, "paused": True,
-        "output_tail": 100, "labels": {"team": "data"},
+        "output_tail": 100, "output_limit": 2 * 1024 * 1024, "labels": {"team": "data"},
         "notify": {"on": ["failure", "success"], "webhook": "https://hooks.example/x",
                    "email": ["ops@example.com"], "absent_after": "2d"},
         "owners": [{"name": "ann", "email_address": "ann@example.com"}],
@@ -71,6 +72,8 @@ def test_cli_jobs_add_sets_every_job_field(api: LiveApi, tmp_path: Path,
 
 def test_cli_set_is_typed_from_the_job_model() -> None:
     assert job_options.typed_value("retries", "3") == 3
+    assert job_options.typed_value("output_limit", "4096") == 4096
+    assert job_options.typed_value("output_limit", "10MiB") == "10MiB"
     assert job_options.typed_value("paused", "yes") is True
     assert job_options.typed_value("roles", "a, b") == ["a", "b"]
     assert job_options.typed_value("roles", '["x"]') == ["x"]

@@ -124,6 +124,8 @@ def test_load_cluster_config_refuses_unknown_keys(tmp_path: Path, text: str, fie
         ("[scheduler]\nlease = 'long'", "scheduler.lease"),
         ("[scheduler]\nlease = '0s'", "scheduler.lease"),
         ("[scheduler]\ncatchup_cap = -1", "scheduler.catchup_cap"),
+        ("[scheduler]\noutput_limit = 'huge'", "scheduler.output_limit"),
+        ("[scheduler]\noutput_limit = 10", "scheduler.output_limit"),
         ("[notify]\nwebhook = 'mailto:x@y.z'", "notify.webhook"),
         ("[notify]\nemail = ['nope']", "notify.email.0"),
         ("[notify]\nsmtp_port = 0", "notify.smtp_port"),
@@ -211,3 +213,10 @@ def test_parse_peer_address_refuses_with_a_clear_error(text: object) -> None:
         parse_peer_address(text, field="peers")
     assert exc.value.field == "peers"
     assert exc.value.message.startswith("peers: ")
+
+
+def test_load_cluster_config_output_limit_default_and_size(tmp_path: Path) -> None:
+    assert load_cluster_config(write(tmp_path, "[scheduler]\nlease = '15s'"),
+                               environ={}).scheduler.output_limit == 100 * 1024 * 1024
+    cfg = load_cluster_config(write(tmp_path, "[scheduler]\noutput_limit = '10MiB'"), environ={})
+    assert cfg.scheduler.output_limit == 10 * 1024 * 1024

@@ -206,7 +206,7 @@ def test_db_run_resource_has_the_design_fields(env) -> None:
     assert set(run) == {"id", "job", "slot", "attempt", "peer", "target", "status", "fired_at",
                         "started_at", "finished_at", "exit_code", "stdout_tail", "stderr_tail",
                         "reason", "manual", "retry_of", "cancel_requested", "output_bytes",
-                        "triggered_by", "backfill", "slow"}
+                        "triggered_by", "backfill", "slow", "output_truncated"}
     assert run["slot"] == "2024-05-01T11:00:00.250000Z"
 
 

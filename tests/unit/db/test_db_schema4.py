@@ -23,7 +23,7 @@ def test_db_schema4_trigger_step_is_idempotent(tmp_path: Path) -> None:
         conn.execute("COMMIT")
         assert _shape(conn) == before
         cols = {r[1] for r in conn.execute("PRAGMA table_info(runs)")}
-        assert {"triggered_by", "backfill", "slow"} <= cols
+        assert {"triggered_by", "backfill", "slow", "output_truncated"} <= cols
         assert "pause_reason" in {r[1] for r in conn.execute("PRAGMA table_info(jobs)")}
     finally:
         conn.close()

@@ -230,7 +230,7 @@ def test_commands_validate_args_fills_defaults() -> None:
     args = validate_args("run_finished", {"run_id": "r", "status": "succeeded", "at": AT})
     assert args == {"run_id": "r", "status": "succeeded", "exit_code": None, "stdout_tail": "",
                     "stderr_tail": "", "reason": None, "at": AT, "output_bytes": 0,
-                    "started_at": None}
+                    "started_at": None, "output_truncated": False}
     minimal = {"run_id": "r", "job": "j", "slot": AT, "peer": "p", "fired_at": AT}
     record = validate_args("fire", {"runs": [minimal], "at": AT})["runs"][0]
     assert record["attempt"] == 1 and record["status"] == "pending"
