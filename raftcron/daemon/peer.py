@@ -183,7 +183,7 @@ class Daemon:
         # little off (within max_clock_skew) then fires nothing early by the others' clocks,
         # and a job put through a peer far off gets the others' creation time.
         node = self.node
-        majority_time = MajorityClock(self.clock, lambda: node.clock.correction)
+        majority_time = MajorityClock(self.clock, node.time_correction)
         self.scheduler = Scheduler(node=self.node, read=self.read, clock=majority_time,
                                    self_id=s.self_id, peers=list(s.peers),
                                    settings=_scheduler_settings(s), recorder=metrics)

@@ -58,19 +58,27 @@ class ClockGuard:
     def offsets(self) -> dict[str, float | None]:
         """Each other peer's clock minus this one's, in seconds (None: not measured)."""
         transport = self._raft.transport()
-        return {n.id: transport.clock_offset(n.id) for n in self._raft.otherNodes}
+        # list(): one atomic copy, as the raft thread may change the members meanwhile.
+        return {n.id: transport.clock_offset(n.id) for n in list(self._raft.otherNodes)}
+
+    def judge_now(self) -> ClockVerdict:
+        """A judgement from the transport's estimates as they are this instant, without
+        acting on it. `verdict` may be up to a tick old (`CHECK_EVERY`, more on a loaded
+        raft thread); what stamps a proposal's time reads this instead, so a write that
+        follows the measurement at once is already stamped by the majority's time."""
+        # A peer of an older release sends no time: it counts as agreeing, as every peer did
+        # before clocks were measured, so a rolling upgrade never stops the firing.
+        transport = self._raft.transport()
+        judged = {p: (0.0 if o is None and transport.sends_no_clock(p) else o)
+                  for p, o in self.offsets().items()}
+        return judge(judged, self._members, self._max_skew)
 
     def tick(self) -> ClockVerdict:
         now = time.monotonic()
         if now < self._next_check:
             return self.verdict
         self._next_check = now + CHECK_EVERY
-        # A peer of an older release sends no time: it counts as agreeing, as every peer did
-        # before clocks were measured, so a rolling upgrade never stops the firing.
-        transport = self._raft.transport()
-        judged = {p: (0.0 if o is None and transport.sends_no_clock(p) else o)
-                  for p, o in self.offsets().items()}
-        verdict = judge(judged, self._members, self._max_skew)
+        verdict = self.judge_now()
         self._report(verdict)
         self.verdict = verdict
         raft = self._raft

@@ -4,8 +4,7 @@ Threads. pysyncobj runs its own tick thread (the "raft thread"): it applies comm
 calls the snapshot hooks and the callbacks. Everything user-facing (`propose`, listeners,
 `wait_applied`) lives on the asyncio loop of the thread that created the `Node`, which must be
 the main thread and must stay alive (pysyncobj's tick thread stops when its creator dies). The
-raft thread never runs user code: it hands results over through a `waiters.Mailbox` (one
-`loop.call_soon_threadsafe` per burst).
+raft thread never runs user code: it hands results over through a `waiters.Mailbox`.
 
 Applying. The one replicated method `apply(payload)` carries a JSON command
 (`raftcron.model.commands`) and calls `StateMachine.apply(raftLastApplied + 1, payload)`. It never
@@ -176,6 +175,10 @@ class Node:
     def clock(self) -> ClockVerdict:
         """The latest judgement of this peer's clock against the others'."""
         return self._clock.verdict
+
+    def time_correction(self) -> float:
+        """Seconds off this wall clock to the majority's, measured now (0: no majority)."""
+        return self._clock.judge_now().correction
 
     def has_lease(self) -> bool:
         """A majority of the members (this one included) sent this peer something within

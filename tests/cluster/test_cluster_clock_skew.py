@@ -118,7 +118,10 @@ def test_cluster_skewed_leader_hands_over_and_no_slot_runs_early(tmp_path: Path,
             return honest_ok and own is not None and abs(own - SKEW) < 1.0
         wait_until(measured, 20, "every peer to show the skew")
         assert all(abs(status(p)["clock_offset"] or 0) < 1.0 for p in (b, c))
-        assert status(new)["firing"] is True
+        # The new leader fires once it has measured both clocks itself (it may have been
+        # elected a moment before its first keepalive from the third peer arrived).
+        wait_until(lambda: status(new).get("firing") is True, 20,
+                   "the new leader to fire")
 
         wait_until(lambda: len(lines(out)) >= 8, 40, "eight runs under the honest leader")
         runs = lines(out)

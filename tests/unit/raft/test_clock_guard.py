@@ -116,3 +116,17 @@ def test_peers_of_an_older_release_count_as_agreeing() -> None:
     g = guard(raft)
     assert g.tick().ok
     assert g.offsets() == {"b": None, "c": None}  # and /status says they are not measured
+
+
+def test_judge_now_sees_a_measurement_before_the_next_tick(monkeypatch: pytest.MonkeyPatch) -> None:
+    # What stamps a proposal reads `judge_now`: a write right after the last peer is measured
+    # must get the majority's time even though the guard's own verdict is a tick old.
+    monkeypatch.setattr(clock_guard, "CHECK_EVERY", 3600.0)
+    wire = Transport({"b": -30.0, "c": None})
+    g = guard(Raft(wire))
+    assert g.tick().correction == 0.0  # no majority measured yet: this peer's own time
+    wire.offsets["c"] = -30.2
+    assert g.verdict.correction == 0.0  # the verdict waits for the next check...
+    fresh = g.judge_now()
+    assert fresh.outvoted and fresh.correction == pytest.approx(30.1)  # ...this does not
+    assert g.verdict.correction == 0.0  # and judging changes nothing
