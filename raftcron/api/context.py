@@ -2,8 +2,10 @@
 
 `ApiContext` is built by the daemon (the composition root) and handed to `create_app`. The
 API never opens the SQLite copy for writing and never touches pysyncobj: reads go through
-`ReadDb` on a small thread pool (so a slow query never blocks the event loop) and writes go
-through `Node.propose`, which answers once the command is applied on this peer.
+`ReadDb`, right on the loop when an index bounds them (`Runtime.quick`, `Runtime.page`: a
+thread hop costs more than such a read) and on a small thread pool otherwise (`Runtime.db`:
+a slow query never blocks the event loop); writes go through `Node.propose`, which answers
+once the command is applied on this peer.
 
 `Runtime` is what every handler receives: the context plus the thread pool and an HTTP
 fetcher for proxying to other peers. It holds no aiohttp objects, so handlers are plain
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
 
 
 T = TypeVar("T")
+#: The largest page a list reads on the event loop (`Runtime.page`): the default `limit`.
+QUICK_PAGE = 100
 
 #: (status, content type, body) of a GET to another peer's API.
 Fetched = tuple[int, str, bytes]
@@ -82,18 +86,20 @@ class ApiContext:
     #: The cluster config's concurrency group limits (name, limit): `api/groups.py`.
     config_groups: tuple[tuple[str, int], ...] = ()
 
+    _tokens: Tokens | None = field(default=None, init=False, repr=False, compare=False)
+
     @property
     def tokens(self) -> Tokens:
-        """The tokens as `api/auth.py` checks them (built once per configuration)."""
-        key = (self.token, self.read_token, self.admin_token, self.named_tokens,
-               self.reads_need_token)
-        cached = self.__dict__.get("_tokens")
-        if cached is None or cached[0] != key:
-            cached = (key, Tokens(write=self.token, read=self.read_token, admin=self.admin_token,
-                                  named=self.named_tokens,
-                                  reads_need_token=self.reads_need_token))
-            self.__dict__["_tokens"] = cached
-        return cached[1]
+        """The tokens as `api/auth.py` checks them: built once (and again only if a token
+        field changes)."""
+        cached = self._tokens
+        if (cached is None or cached.write is not self.token or cached.read is not self.read_token
+                or cached.admin is not self.admin_token or cached.named is not self.named_tokens
+                or cached.reads_need_token is not self.reads_need_token):
+            cached = self._tokens = Tokens(write=self.token, read=self.read_token,
+                                           admin=self.admin_token, named=self.named_tokens,
+                                           reads_need_token=self.reads_need_token)
+        return cached
 
     def peer_credential(self) -> str | None:
         """The token this peer shows another peer's API when it proxies a read: the least
@@ -114,6 +120,21 @@ class Runtime:
     async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking `ReadDb` call on the API's own read pool and await its result."""
         return await self.ctx.read.call(fn, *args, executor=self.pool, **kwargs)
+
+    async def quick(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A read an index bounds, run right on the loop (`ReadDb.quick`); on the read pool
+        when SQLite is busy or the read defers itself."""
+        return await self.ctx.read.quick(fn, *args, executor=self.pool, **kwargs)
+
+    async def page(self, size: int, ordered: bool, fn: Callable[..., T], /, *args: Any,
+                   **kwargs: Any) -> T:
+        """A list read of `size` items at most: on the loop (`quick`) when `ordered` (an index
+        yields its rows in the list's order, so the read stops after the page) and `size` is
+        at most `QUICK_PAGE`; on the read pool otherwise (a filter that sorts every match, or
+        a thousand rows, takes milliseconds)."""
+        if ordered and size <= QUICK_PAGE:
+            return await self.quick(fn, *args, **kwargs)
+        return await self.db(fn, *args, **kwargs)
 
     async def propose(self, op: str, args: dict, key: str | None) -> dict:
         """Propose a command; returns `apply`'s result once applied on this peer.

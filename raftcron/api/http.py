@@ -8,7 +8,6 @@ the constants below, which `/openapi.json` states too.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
+from raftcron import codec
 from raftcron.durations import parse_time
 from raftcron.errors import RaftcronError, ValidationError
 
@@ -180,7 +180,7 @@ class Response:
             return self.body
         if isinstance(self.body, str) and not self.content_type.startswith("application/json"):
             return self.body.encode("utf-8")
-        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return codec.encode(self.body)
 
 
 def json_response(body: Any, status: int = 200, **headers: str) -> Response:

@@ -24,7 +24,15 @@ from typing import TYPE_CHECKING, Any
 from raftcron import model, schedule
 from raftcron.api import actor, blackouts, dependencies, group_commit, nextfire
 from raftcron.api.http import HttpError, Request, Response, json_response, page
-from raftcron.api.jobview import REDACTED, load_job, next_run, public, redact, with_next_runs
+from raftcron.api.jobview import (
+    REDACTED,
+    after_now,
+    load_job,
+    next_run,
+    public,
+    redact,
+    with_next_runs,
+)
 from raftcron.api.results import check_result
 from raftcron.durations import parse_time
 from raftcron.errors import ConflictError, JobNotFoundError, ValidationError
@@ -59,29 +67,33 @@ async def list_jobs(rt: Runtime, req: Request) -> Response:
     label = _label_filter(req)
     limit = req.limit()
     cursor = req.arg("cursor") or None
-    items, next_cursor, last_runs = await rt.db(
-        _page_with_last_runs, rt.ctx.read,
+    # Only the name order (the primary key) stops after a page: a filter reads every match.
+    ordered = status is None and role is None and label is None
+    items, next_cursor, last_runs = await rt.page(
+        limit, ordered, _page_with_last_runs, rt.ctx.read,
         status=status, role=role, label=label, limit=limit, cursor=cursor,
     )
     now = rt.ctx.clock.now()
+    ahead = after_now(now)
+    reveal = req.sees_secrets
     out = []
     for item in items:
-        entry = redact(public(item), reveal=req.sees_secrets)
-        entry["next_run"] = next_run(item, now)
+        entry = redact(public(item), reveal=reveal)
+        entry["next_run"] = next_run(item, now, ahead)
         entry["last_run"] = last_runs.get(item["name"])
         out.append(entry)
     return json_response(page(out, next_cursor))
 
 
 def _page_with_last_runs(read: ReadDb, **filters: Any) -> tuple[list[dict], str | None, dict]:
-    """One page of jobs and the newest run of each, read in one go off the event loop."""
+    """One page of jobs and the newest run of each (two statements)."""
     items, next_cursor = read.list_jobs(**filters)
-    return items, next_cursor, {item["name"]: read.last_run(item["name"]) for item in items}
+    return items, next_cursor, read.last_runs([item["name"] for item in items])
 
 
 async def job_view(rt: Runtime, name: str, req: Request) -> dict:
     """The job as answered to `req` (env values redacted unless it carries a token)."""
-    job = await rt.db(load_job, rt.ctx.read, name)
+    job = await rt.quick(load_job, rt.ctx.read, name)
     return redact(with_next_runs(job, rt.ctx.clock.now()), reveal=req.sees_secrets)
 
 

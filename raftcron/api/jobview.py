@@ -7,12 +7,16 @@ fired) and its status: a paused or finished job has none.
 
 They are remembered per job version (`_NextRunsCache`): the times after `now` stay the same
 until the first of them passes, so a read asks the schedule again only once per slot (or
-after a change to the job), not on every request.
+after a change to the job), not on every request. `GET /jobs` shows only `next_run`, which
+is the `next_slot` the state stores (no schedule at all while it is ahead).
+
+A job read is a handful of index lookups (`ReadDb.load_job`), done on the event loop
+(`Runtime.quick`): cheaper than the hop to a reader thread.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from raftcron.durations import format_time, parse_time
@@ -61,6 +65,8 @@ class _NextRunsCache:
         self._entries: dict[tuple, tuple[datetime, datetime | None, list[str]]] = {}
 
     def get(self, key: tuple, now: datetime) -> list[str] | None:
+        """The times remembered under `key` while still valid at `now`; TypeError when `key`
+        is not hashable."""
         entry = self._entries.get(key)
         if entry is None:
             return None
@@ -81,11 +87,15 @@ _CACHE = _NextRunsCache()
 
 def next_runs(job: dict, now: datetime, *, count: int = NEXT_RUNS) -> list[str]:
     """`compute_next_runs`, remembered until its first time passes (or the job changes)."""
+    key = (count, *[job.get(f) for f in _KEY_FIELDS])
     try:
-        key = (count, *(repr(job.get(f)) for f in _KEY_FIELDS))
-    except Exception:  # an unprintable value: compute it every time
-        return compute_next_runs(job, now, count=count)
-    cached = _CACHE.get(key, now)
+        cached = _CACHE.get(key, now)
+    except TypeError:  # a field that is not hashable (a stored oddity): by its text instead
+        try:
+            key = (count, *[repr(job.get(f)) for f in _KEY_FIELDS])
+        except Exception:  # an unprintable value: compute it every time
+            return compute_next_runs(job, now, count=count)
+        cached = _CACHE.get(key, now)
     if cached is not None:
         return cached
     out = compute_next_runs(job, now, count=count)
@@ -128,30 +138,50 @@ def compute_next_runs(job: dict, now: datetime, *, count: int = NEXT_RUNS) -> li
     return out
 
 
-def next_run(job: dict, now: datetime) -> str | None:
+def after_now(now: datetime) -> str:
+    """`now` in the fixed-width form `_fixed` gives a stored time, for `next_run`: compared
+    as strings, no time is parsed per job."""
+    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _fixed(text: str) -> str | None:
+    """A time as the API writes it (`...:SSZ` or `...:SS.ffffffZ`) in the fixed-width form,
+    whose string order is time order; None for any other shape."""
+    if len(text) == 20 and text[19] == "Z" and text[10] == "T":
+        return text[:19] + ".000000Z"
+    if len(text) == 27 and text[19] == "." and text[26] == "Z" and text[10] == "T":
+        return text
+    return None
+
+
+def next_run(job: dict, now: datetime, ahead: str | None = None) -> str | None:
     """The job's next slot time after `now`: the `next_slot` its last command stored, when
     that is still ahead (no schedule parsed: what `GET /jobs` shows for every job), else
-    worked out as `next_runs` does (a stored time already passed, or none stored yet)."""
-    stored = _time(job.get("next_slot"))
-    if (stored is not None and stored > now and job.get("status") == "scheduled"
-            and not job.get("paused")):
+    worked out as `next_runs` does (a stored time already passed, or none stored yet).
+    `ahead` is `after_now(now)`, worked out once for a whole page."""
+    text = job.get("next_slot")
+    stored: str | None = None
+    if isinstance(text, str) and text:
+        key = _fixed(text)
+        if key is not None:
+            stored = text if key > (ahead or after_now(now)) else None
+        else:
+            parsed = _time(text)
+            stored = format_time(parsed) if parsed is not None and parsed > now else None
+    if stored is not None and job.get("status") == "scheduled" and not job.get("paused"):
         max_runs, fired = job.get("max_runs"), _fired_count(job)
         if not isinstance(max_runs, int) or fired is None or fired < max_runs:
-            return format_time(stored)
+            return stored
     upcoming = next_runs(job, now, count=1)
     return upcoming[0] if upcoming else None
 
 
 def load_job(read: ReadDb, name: str) -> dict:
-    """Blocking: the job with `last_run` and `counts` (run on the read pool)."""
-    job = read.get_job(name)
+    """Blocking: the job with `last_run` and `counts`, a fresh dict (`Runtime.quick` runs it
+    on the loop; `ReadDb.load_job` defers a job with a long run history to a thread)."""
+    job = read.load_job(name)
     if job is None:
         raise JobNotFoundError(name)
-    job = dict(job)
-    if "last_run" not in job:
-        job["last_run"] = read.last_run(name)
-    if "counts" not in job:
-        job["counts"] = read.run_counts(name)
     return job
 
 
@@ -162,8 +192,11 @@ INTERNAL_FIELDS = ("expanded_schedule", "expanded", "cursor", "fired_count", "ne
 
 
 def public(job: dict) -> dict:
-    """`job` without the internal bookkeeping fields."""
-    return {k: v for k, v in job.items() if k not in INTERNAL_FIELDS}
+    """A copy of `job` without the internal bookkeeping fields (in the same order)."""
+    out = dict(job)
+    for key in INTERNAL_FIELDS:
+        out.pop(key, None)
+    return out
 
 
 #: What a hidden secret value is answered as (and, in a write, "keep the stored value").

@@ -38,24 +38,30 @@ async def list_runs(rt: Runtime, req: Request) -> Response:
     until = req.time_arg("until")
     if since is not None and until is not None and since > until:
         raise HttpError(400, "until: must not be before since", field="until")
-    items, next_cursor = await rt.db(
-        rt.ctx.read.list_runs,
+    limit = req.limit()
+    peer = req.arg("peer") or None
+    # Newest first comes straight from the (fired_at, id) and (job, fired_at, id) indexes;
+    # a status or peer filter sorts every matching run, which is not for the loop.
+    ordered = status is None and peer is None
+    items, next_cursor = await rt.page(
+        limit, ordered, rt.ctx.read.list_runs,
         job=req.arg("job") or None,
         status=status,
-        peer=req.arg("peer") or None,
+        peer=peer,
         since=req.arg("since") or None,
         until=req.arg("until") or None,
-        limit=req.limit(),
+        limit=limit,
         cursor=req.arg("cursor") or None,
     )
-    return json_response(page(list(items), next_cursor))
+    return json_response(page(items, next_cursor))
 
 
 async def load_run(rt: Runtime, run_id: str) -> dict:
-    run = await rt.db(rt.ctx.read.get_run, run_id)
+    """The run (a fresh dict: a primary-key lookup, read on the loop); 404 if none."""
+    run = await rt.quick(rt.ctx.read.get_run, run_id)
     if run is None:
         raise RunNotFoundError(run_id)
-    return dict(run)
+    return run
 
 
 async def get_run(rt: Runtime, req: Request) -> Response:

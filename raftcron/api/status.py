@@ -7,6 +7,7 @@ token or password are dropped at every level before answering.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from raftcron import __version__
@@ -20,13 +21,17 @@ READY_LAG = 5
 _SECRET_WORDS = ("secret", "token", "password", "passwd", "private_key")
 
 
+@functools.lru_cache(maxsize=4096)
+def _names_secret(key: str) -> bool:
+    """Whether a mapping key names a secret (remembered: /status has the same keys each time)."""
+    low = key.lower()
+    return any(word in low for word in _SECRET_WORDS)
+
+
 def scrub(value: Any) -> Any:
     """`value` without any mapping key that names a secret (at every depth)."""
     if isinstance(value, dict):
-        return {
-            k: scrub(v) for k, v in value.items()
-            if not any(word in str(k).lower() for word in _SECRET_WORDS)
-        }
+        return {k: scrub(v) for k, v in value.items() if not _names_secret(str(k))}
     if isinstance(value, list | tuple):
         return [scrub(v) for v in value]
     return value
@@ -59,9 +64,10 @@ def peer_status(rt: Runtime, apis: dict[str, str] | None = None) -> dict:
 
 async def get_status(rt: Runtime, req: Request) -> Response:
     """`GET /status` -> at least id, role, leader, term, commit_index, applied_index, peers."""
-    # One trip to the read pool, and a count rather than every active run decoded: under
-    # overload thousands of runs are active, and /status must stay cheap then above all.
-    announced, active = await rt.db(_status_reads, rt.ctx.read, rt.ctx.self_id)
+    # Read on the loop, and a count rather than every active run decoded: under overload
+    # thousands of runs are active, and /status must stay cheap then above all (the count
+    # walks the (peer, status) index only).
+    announced, active = await rt.quick(_status_reads, rt.ctx.read, rt.ctx.self_id)
     st = peer_status(rt, rt.merge_peer_apis(announced))
     st["active_runs"] = active
     return json_response(st)

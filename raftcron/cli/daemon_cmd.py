@@ -7,8 +7,8 @@ Bad flags or config exit with status 2 and one line naming the problem (the disp
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
+import os
 
 from raftcron.config.daemon import resolve_settings
 from raftcron.logs import setup_logging
@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser, name: str | None) -> None:
                         choices=("debug", "info", "warning", "error"), help="log level")
     parser.add_argument("--insecure", action="store_true",
                         help="allow a non-loopback address without RAFTCRON_SECRET")
+    parser.add_argument("--event-loop", choices=("auto", "asyncio", "uvloop"),
+                        help="event loop: uvloop when installed (auto, the default), or "
+                             "always the standard one (asyncio); also RAFTCRON_EVENT_LOOP")
     parser.add_argument("--allow-privileged-jobs", action="store_true",
                         help="without an admin token, let any writer create jobs that run as "
                              "root or as another user (refused by default)")
@@ -57,9 +60,14 @@ def run(args: argparse.Namespace) -> int:
                            settings.read_token, settings.notify.webhook_secret,
                            *(t.value for t in settings.named_tokens)))
     # Imported here so `raftcron --help` and flag errors stay fast.
+    from raftcron.daemon import loops
     from raftcron.daemon.peer import Daemon
 
+    choice = args.event_loop or os.environ.get(loops.ENV) or "auto"
+    loop_name = loops.loop_name(choice)  # a bad choice exits 2 before anything starts
+
     async def main() -> int:
+        logging.getLogger("raftcron.daemon").info("event loop: %s", loop_name)
         return await Daemon(settings).run()
 
-    return asyncio.run(main())
+    return loops.run(main(), loop_name)

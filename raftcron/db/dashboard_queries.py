@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from raftcron.db.queries import (
-    _NEWEST_FIRST,
     _RUN_COLUMNS,
+    NEWEST_FIRST,
     _limit,
     _statuses,
     decode_cursor,
@@ -106,7 +106,7 @@ def job_page(db: Database, *, q: str | None = None, status: str | None = None,
             job = job_dict(row)
             job["outcomes"] = [
                 _short(r) for r in db.query(
-                    f"SELECT {_STRIP_COLUMNS} FROM runs WHERE job = ? {_NEWEST_FIRST} LIMIT ?",
+                    f"SELECT {_STRIP_COLUMNS} FROM runs WHERE job = ? {NEWEST_FIRST} LIMIT ?",
                     [row["name"], strip])]
             items.append(job)
     finally:
@@ -126,7 +126,7 @@ def _short(row: dict[str, Any]) -> dict[str, Any]:
 
 def job_runs(db: Database, job: str, limit: int) -> list[dict[str, Any]]:
     """The newest `limit` runs of `job` (every status, skipped and missed included)."""
-    sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE job = ? {_NEWEST_FIRST} LIMIT ?"
+    sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE job = ? {NEWEST_FIRST} LIMIT ?"
     return [run_dict(r) for r in db.query(sql, [job, limit])]
 
 

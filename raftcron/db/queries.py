@@ -4,6 +4,9 @@ Each function takes a `Database` around a read-only connection (see
 `db.ReadDb`) and runs short, index-backed queries. Lists are paginated by an opaque cursor
 (URL-safe base64 of the last row's sort key): jobs and nodes by name, runs newest first by
 `(fired_at, id)`. Bad parameters raise `ValidationError` naming the parameter.
+
+Rows are read with the connection's own cursor (`fetch_rows`), not sqlite-utils' `query`: the
+API answers thousands of reads a second, and the per-row work is most of a lookup's cost.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from raftcron import codec
 from raftcron.db.schema import ABSENT_CONDITION
 from raftcron.db.times import api_time, db_time
 from raftcron.errors import ValidationError
@@ -31,11 +35,19 @@ _RUN_COLUMNS = (
     "exit_code, stdout_tail, stderr_tail, reason, manual, retry_of, cancel_requested, "
     "output_bytes, triggered_by, backfill, slow, output_truncated"
 )
-_NEWEST_FIRST = "ORDER BY fired_at DESC, id DESC"
+RUN_NAMES = tuple(c.strip() for c in _RUN_COLUMNS.split(","))
+NEWEST_FIRST = "ORDER BY fired_at DESC, id DESC"
 #: `status IN ACTIVE_SQL`: the active statuses as an SQL list (also used by `state.runs`).
 ACTIVE_SQL = "(" + ", ".join(f"'{status}'" for status in sorted(ACTIVE_STATUSES)) + ")"
 #: Runs never pruned: the active ones and the `waiting` ones (not started yet, v4).
 UNFINISHED_SQL = ACTIVE_SQL[:-1] + ", 'waiting')"
+
+
+def fetch_rows(db: Database, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+    """Every row of `sql` as a dict keyed by column name (names are unique in our queries)."""
+    cur = db.conn.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
 # --- row shapes -----------------------------------------------------------------------------
@@ -43,7 +55,7 @@ UNFINISHED_SQL = ACTIVE_SQL[:-1] + ", 'waiting')"
 
 def job_dict(row: dict[str, Any]) -> dict[str, Any]:
     """A jobs row -> the canonical spec plus the server's read-only fields."""
-    out = json.loads(row["spec"])
+    out = codec.decode(row["spec"])
     out.update(
         status=row["status"],
         version=row["version"],
@@ -146,7 +158,7 @@ def _in(column: str, values: list[str], params: dict[str, Any], prefix: str) -> 
 
 
 def get_job(db: Database, name: str) -> dict | None:
-    rows = list(db.query("SELECT * FROM jobs WHERE name = ?", [name]))
+    rows = fetch_rows(db, "SELECT * FROM jobs WHERE name = ?", [name])
     return job_dict(rows[0]) if rows else None
 
 
@@ -173,7 +185,7 @@ def list_jobs(db: Database, *, status: str | None = None, role: str | None = Non
         where.append("name > :after")
         params["after"] = decode_cursor(cursor, 1)[0]
     sql = "SELECT * FROM jobs" + (" WHERE " + " AND ".join(where) if where else "")
-    rows = list(db.query(sql + " ORDER BY name LIMIT :n", params))
+    rows = fetch_rows(db, sql + " ORDER BY name LIMIT :n", params)
     return _page(rows, n, lambda r: [r["name"]], job_dict)
 
 
@@ -185,7 +197,7 @@ def absent_watched_jobs(db: Database, *, limit: int, after: str | None = None
     params: dict[str, Any] = {"after": after or "", "n": limit + 1}
     sql = (f"SELECT * FROM jobs INDEXED BY jobs_watch_absent WHERE {ABSENT_CONDITION}"
            " AND status = 'scheduled' AND name > :after ORDER BY name LIMIT :n")
-    rows = list(db.query(sql, params))
+    rows = fetch_rows(db, sql, params)
     more = len(rows) > limit
     rows = rows[:limit]
     return [job_dict(r) for r in rows], (rows[-1]["name"] if more and rows else None)
@@ -193,20 +205,21 @@ def absent_watched_jobs(db: Database, *, limit: int, after: str | None = None
 
 def job_cursors(db: Database) -> dict[str, str | None]:
     """name -> the last slot fired (the fence), or None before the first."""
-    return {r["name"]: api_time(r["cursor"]) for r in db.query("SELECT name, cursor FROM jobs")}
+    rows = fetch_rows(db, "SELECT name, cursor FROM jobs")
+    return {r["name"]: api_time(r["cursor"]) for r in rows}
 
 
 def managed_jobs(db: Database) -> dict[str, str]:
     """Job name -> `managed_by`, for every job a file in `--jobs-dir` defines."""
     return {r["name"]: r["managed_by"] for r in
-            db.query("SELECT name, managed_by FROM jobs WHERE managed_by IS NOT NULL")}
+            fetch_rows(db, "SELECT name, managed_by FROM jobs WHERE managed_by IS NOT NULL")}
 
 
 # --- runs -----------------------------------------------------------------------------------
 
 
 def get_run(db: Database, run_id: str) -> dict | None:
-    rows = list(db.query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", [run_id]))
+    rows = fetch_rows(db, f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", [run_id])
     return run_dict(rows[0]) if rows else None
 
 
@@ -236,14 +249,14 @@ def list_runs(db: Database, *, job: str | None = None,
         where.append("(fired_at, id) < (:cf, :ci)")
         params["cf"], params["ci"] = decode_cursor(cursor, 2)
     sql = f"SELECT {_RUN_COLUMNS} FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
-    rows = list(db.query(f"{sql} {_NEWEST_FIRST} LIMIT :n", params))
+    rows = fetch_rows(db, f"{sql} {NEWEST_FIRST} LIMIT :n", params)
     return _page(rows, n, lambda r: [r["fired_at"], r["id"]], run_dict)
 
 
 def active_runs(db: Database) -> list[dict]:
     """Every pending or running run, oldest fired first."""
     sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE status IN {ACTIVE_SQL} ORDER BY fired_at, id"
-    return [run_dict(r) for r in db.query(sql)]
+    return [run_dict(r) for r in fetch_rows(db, sql)]
 
 
 def runs_for_peer(db: Database, peer: str, statuses: Iterable[str]) -> list[dict]:
@@ -254,12 +267,12 @@ def runs_for_peer(db: Database, peer: str, statuses: Iterable[str]) -> list[dict
         return []
     cond = _in("status", wanted, params, "s")
     sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE peer = :peer AND {cond} ORDER BY fired_at, id"
-    return [run_dict(r) for r in db.query(sql, params)]
+    return [run_dict(r) for r in fetch_rows(db, sql, params)]
 
 
 def active_run_count(db: Database, peer: str) -> int:
     """How many pending or running runs are assigned to `peer` (counted, not read)."""
-    row = db.execute(f"SELECT count(*) FROM runs WHERE peer = ? AND status IN {ACTIVE_SQL}",
+    row = db.conn.execute(f"SELECT count(*) FROM runs WHERE peer = ? AND status IN {ACTIVE_SQL}",
                      [peer]).fetchone()
     return int(row[0]) if row else 0
 
@@ -268,25 +281,25 @@ def recent_assignments(db: Database, since: str) -> dict[str, int]:
     """peer -> runs fired to it (skipped and missed records excluded) at or after `since`."""
     sql = ("SELECT peer, count(*) AS n FROM runs WHERE fired_at >= ? "
            "AND status NOT IN ('skipped', 'missed') GROUP BY peer")
-    return {r["peer"]: r["n"] for r in db.query(sql, [db_time(since, field="since")])}
+    return {r["peer"]: r["n"] for r in fetch_rows(db, sql, [db_time(since, field="since")])}
 
 
 def run_counts(db: Database, job: str) -> dict[str, int]:
     """status -> number of runs of `job` (statuses with none are absent)."""
     sql = "SELECT status, count(*) AS n FROM runs WHERE job = ? GROUP BY status"
-    return {r["status"]: r["n"] for r in db.query(sql, [job])}
+    return {r["status"]: r["n"] for r in fetch_rows(db, sql, [job])}
 
 
 def status_counts(db: Database) -> dict[str, int]:
     """status -> number of runs, over every job (for /metrics)."""
     return {r["status"]: r["n"]
-            for r in db.query("SELECT status, count(*) AS n FROM runs GROUP BY status")}
+            for r in fetch_rows(db, "SELECT status, count(*) AS n FROM runs GROUP BY status")}
 
 
 def last_run(db: Database, job: str) -> dict | None:
     """The newest run of `job` by (fired_at, id), whatever its status."""
-    sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE job = ? {_NEWEST_FIRST} LIMIT 1"
-    rows = list(db.query(sql, [job]))
+    sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE job = ? {NEWEST_FIRST} LIMIT 1"
+    rows = fetch_rows(db, sql, [job])
     return run_dict(rows[0]) if rows else None
 
 
@@ -305,7 +318,7 @@ def runs_to_prune(db: Database, keep_per_job_default: int,
     sql = f"""
         WITH ranked AS (
             SELECT r.id, r.status, r.fired_at, coalesce(r.finished_at, r.fired_at) AS ended,
-                   row_number() OVER (PARTITION BY r.job {_NEWEST_FIRST}) AS rn,
+                   row_number() OVER (PARTITION BY r.job {NEWEST_FIRST}) AS rn,
                    coalesce(json_extract(j.spec, '$.keep_runs'), :keep) AS keep
             FROM runs r LEFT JOIN jobs j ON j.name = r.job {within}
         )
@@ -317,12 +330,12 @@ def runs_to_prune(db: Database, keep_per_job_default: int,
     params = {"keep": keep_per_job_default, "before": before, "limit": limit}
     if job_range:
         params.update(after=job_range[0], last=job_range[1])
-    return [r["id"] for r in db.query(sql, params)]
+    return [r["id"] for r in fetch_rows(db, sql, params)]
 
 
 def job_names(db: Database, after: str, limit: int) -> list[str]:
     """Up to `limit` job names after `after`, in order (the primary key: a range read)."""
-    return [r["name"] for r in db.query(
+    return [r["name"] for r in fetch_rows(db,
         "SELECT name FROM jobs WHERE name > ? ORDER BY name LIMIT ?", [after, limit])]
 
 
@@ -332,11 +345,11 @@ def job_names(db: Database, after: str, limit: int) -> list[str]:
 def peer_apis(db: Database) -> dict[str, str]:
     """Peer id -> the API base URL that peer announced (put_peer); peers that never did are
     absent."""
-    return {r["id"]: r["api"] for r in db.query("SELECT id, api FROM peers ORDER BY id")}
+    return {r["id"]: r["api"] for r in fetch_rows(db, "SELECT id, api FROM peers ORDER BY id")}
 
 
 def get_peer(db: Database, peer: str) -> dict | None:
-    rows = list(db.query("SELECT id, api, version, updated_at FROM peers WHERE id = ?", [peer]))
+    rows = fetch_rows(db, "SELECT id, api, version, updated_at FROM peers WHERE id = ?", [peer])
     if not rows:
         return None
     return {**rows[0], "updated_at": api_time(rows[0]["updated_at"])}
@@ -346,7 +359,7 @@ def get_peer(db: Database, peer: str) -> dict | None:
 
 
 def get_node(db: Database, name: str) -> dict | None:
-    rows = list(db.query("SELECT * FROM nodes WHERE name = ?", [name]))
+    rows = fetch_rows(db, "SELECT * FROM nodes WHERE name = ?", [name])
     return node_dict(rows[0]) if rows else None
 
 
@@ -359,6 +372,6 @@ def list_nodes(db: Database, *, limit: int | None = None,
     if cursor is not None:
         where = " WHERE name > :after"
         params["after"] = decode_cursor(cursor, 1)[0]
-    rows = list(db.query(f"SELECT * FROM nodes{where} ORDER BY name LIMIT :n", params))
+    rows = fetch_rows(db, f"SELECT * FROM nodes{where} ORDER BY name LIMIT :n", params)
     return _page(rows, n, lambda r: [r["name"]], node_dict)
 

@@ -1,9 +1,17 @@
 """`ReadDb`: read-only access to a peer's SQLite copy, one connection per thread.
 
 Each method is one of the typed queries in `queries`, run on the calling thread's own
-read-only connection (opened on first use). On the daemon's event loop every read goes
-through `ReadDb.call`, the one helper that runs it on a reader thread: a slow query never
-stalls the loop, the API or the scheduler.
+read-only connection (opened on first use). On the daemon's event loop a read goes through
+one of two helpers:
+
+- `ReadDb.call` runs it on a reader thread: a slow query never stalls the loop, the API or
+  the scheduler. Any read whose cost grows with the data (a scan, a count over many rows, a
+  big page) goes here.
+- `ReadDb.quick` runs it right on the loop, for reads an index bounds (a primary-key lookup,
+  a short page): those take tens of microseconds, less than the hop to a thread and back
+  (and the GIL hand-offs the hop costs everyone else). Its connection never waits for a
+  lock (`busy_timeout` 0): should SQLite answer busy, or the read raise `Defer` (it found
+  more work than it wants to do on the loop), the same read goes to a reader thread.
 """
 
 from __future__ import annotations
@@ -30,14 +38,19 @@ from raftcron.db import (
     queries,
     scheduler_queries,
     trigger_queries,
+    view_queries,
 )
 from raftcron.db.sqlite import open_reader, read_meta, wrap
+from raftcron.db.view_queries import Defer
 
-__all__ = ["ReadDb"]
+__all__ = ["Defer", "ReadDb"]
 
 T = TypeVar("T")
 #: Reader threads of a `ReadDb`'s own pool (each keeps one read-only connection).
 READ_THREADS = 4
+#: Inside `quick`: the most runs a job may keep (`keep_runs`) for its counts to be read on
+#: the loop (a count reads every run of the job: about a microsecond each).
+QUICK_MAX_RUNS = 1000
 
 
 class ReadDb:
@@ -72,14 +85,44 @@ class ReadDb:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(executor, functools.partial(fn, *args, **kwargs))
 
+    async def quick(self, fn: Callable[..., T], *args: Any, executor: Executor | None = None,
+                    **kwargs: Any) -> T:
+        """`fn(*args, **kwargs)` on the calling thread (the event loop), on a connection of
+        its own that never waits for a lock; `call` with the same arguments instead when
+        SQLite answers busy or `fn` raises `Defer`. Only for reads an index bounds."""
+        local = self._local
+        if not getattr(local, "quick", False):  # not re-entered (fn calling quick again)
+            local.quick = True
+            try:
+                return fn(*args, **kwargs)
+            except Defer:
+                pass
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc):
+                    raise
+            finally:
+                local.quick = False
+        return await self.call(fn, *args, executor=executor, **kwargs)
+
     def _db(self) -> sqlite_utils.Database:
-        db = getattr(self._local, "db", None)
+        local = self._local
+        if getattr(local, "quick", False):
+            db = getattr(local, "quick_db", None)
+            if db is None:
+                db = local.quick_db = wrap(self._open(busy_timeout_ms=0))
+            return db
+        db = getattr(local, "db", None)
         if db is None:
-            conn = open_reader(self.path)
-            with self._lock:
-                self._all.append(conn)
-            db = self._local.db = wrap(conn)
+            db = local.db = wrap(self._open())
         return db
+
+    def _open(self, busy_timeout_ms: int | None = None) -> sqlite3.Connection:
+        conn = open_reader(self.path)
+        if busy_timeout_ms is not None:
+            conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        with self._lock:
+            self._all.append(conn)
+        return conn
 
     def close(self) -> None:
         """Stop the reader pool and close every thread's connection (call once no thread
@@ -93,6 +136,16 @@ class ReadDb:
         for conn in conns:
             conn.close()
         self._local = threading.local()
+
+    def load_job(self, name: str) -> dict | None:
+        """The job with `last_run` and `counts`, or None. Inside `quick`, a job that keeps
+        more than `QUICK_MAX_RUNS` runs is deferred to a thread (counting reads them all)."""
+        bound = QUICK_MAX_RUNS if getattr(self._local, "quick", False) else None
+        return view_queries.load_job(self._db(), name, max_runs=bound)
+
+    def last_runs(self, names: Sequence[str]) -> dict[str, dict | None]:
+        """Each job's newest run (None for a job without runs), in one query."""
+        return view_queries.last_runs(self._db(), names)
 
     def applied_index(self) -> int:
         return int(read_meta(self._db().conn, "applied_index") or 0)
@@ -263,3 +316,9 @@ class ReadDb:
                       other: str) -> dict[str, Any]:
         """The grouped counts behind /metrics (`metric_queries.metric_counts`)."""
         return metric_queries.metric_counts(self._db(), reason_classes, other)
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    """SQLite answered busy or locked (what `busy_timeout` would have waited out)."""
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
