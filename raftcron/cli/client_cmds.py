@@ -94,13 +94,13 @@ def _seconds(maximum: float) -> Callable[[str], float]:
     return parse
 
 
-def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
-    """The arguments of `raftcron NAME` (NAME in jobs, runs, nodes, status)."""
+def add_actions(parser: argparse.ArgumentParser,
+                **subparsers: Any) -> Callable[..., argparse.ArgumentParser]:
+    """Give `parser` (with the API options) its ACTION subcommands; returns
+    `action(word, help, *positionals)`, which adds one with the API options too (they may
+    come before or after the action). `subparsers` go to `add_subparsers`."""
     add_api_arguments(parser)
-    if name == "status":
-        return
-    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION",
-                                parser_class=_CommandParser)
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION", **subparsers)
 
     def action(word: str, help_text: str, *args: str) -> argparse.ArgumentParser:
         p = sub.add_parser(word, help=help_text)
@@ -109,6 +109,15 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
             p.add_argument(arg)
         return p
 
+    return action
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    """The arguments of `raftcron NAME` (NAME in jobs, runs, nodes, status)."""
+    if name == "status":
+        add_api_arguments(parser)
+        return
+    action = add_actions(parser, parser_class=_CommandParser)
     if name == "jobs":
         add_job_options(action("add", "create a job (or replace it with --replace)"))
         add_edit_options(action("edit", "change some fields of a job (the others stay)"))

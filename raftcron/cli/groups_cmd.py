@@ -5,65 +5,51 @@
     raftcron groups rm NAME
 
 The API address and the token as for `raftcron jobs`; `--json` prints the API's JSON. Every
-error prints one line on stderr and exits with status 2.
+error prints one line on stderr and exits with its status in `raftcron.cli.exits`.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 
-from raftcron.cli import exits
-from raftcron.cli.client_cmds import add_api_arguments, client_from_args, print_json
-from raftcron.errors import RaftcronError, ValidationError
+from raftcron.cli.client_cmds import add_actions, client_from_args, print_json
+from raftcron.errors import ValidationError
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str | None) -> None:
-    add_api_arguments(parser)
-    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-
-    def action(word: str, help_text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(word, help=help_text)
-        add_api_arguments(p)
-        return p
-
+    action = add_actions(parser)
     action("list", "list the groups: limit, active and waiting runs")
-    p = action("set", "set a group's limit (it wins over the cluster config's)")
-    p.add_argument("name")
-    p.add_argument("limit")
-    action("rm", "remove the limit set through the API").add_argument("name")
+    action("set", "set a group's limit (it wins over the cluster config's)", "name", "limit")
+    action("rm", "remove the limit set through the API", "name")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run `raftcron groups ACTION`; the exit status of `cli.exits` on an error."""
+    """Run `raftcron groups ACTION`; an error raises (`raftcron.cli.main` prints it and exits
+    with its status)."""
     as_json = bool(getattr(args, "json", False))
-    try:
-        client = client_from_args(args)
-        if args.action == "list":
-            items = client.list_groups()["items"]
-            if as_json:
-                print_json(items)
-                return 0
-            for g in items:
-                limit = "-" if g.get("limit") is None else g["limit"]
-                print(f"{g['name']}\tlimit {limit}\tactive {g['active']}\twaiting "
-                      f"{g['waiting']}\t{g.get('source') or '-'}")
+    client = client_from_args(args)
+    if args.action == "list":
+        items = client.list_groups()["items"]
+        if as_json:
+            print_json(items)
             return 0
-        if args.action == "set":
-            if not args.limit.isdigit():
-                raise ValidationError(f"limit: expected a whole number, got {args.limit!r}",
-                                      field="limit")
-            group, created = client.put_group(args.name, int(args.limit))
-            if as_json:
-                print_json(group)
-            else:
-                print(f"{'set' if created else 'changed'} the limit of {args.name} to "
-                      f"{group['limit']}")
-            return 0
-        client.delete_group(args.name)
-        if not as_json:
-            print(f"removed the limit of {args.name}")
+        for g in items:
+            limit = "-" if g.get("limit") is None else g["limit"]
+            print(f"{g['name']}\tlimit {limit}\tactive {g['active']}\twaiting "
+                  f"{g['waiting']}\t{g.get('source') or '-'}")
         return 0
-    except RaftcronError as exc:
-        print(f"raftcron: {exits.message(exc)}", file=sys.stderr)
-        return exits.code_for(exc)
+    if args.action == "set":
+        if not args.limit.isdigit():
+            raise ValidationError(f"limit: expected a whole number, got {args.limit!r}",
+                                  field="limit")
+        group, created = client.put_group(args.name, int(args.limit))
+        if as_json:
+            print_json(group)
+        else:
+            print(f"{'set' if created else 'changed'} the limit of {args.name} to "
+                  f"{group['limit']}")
+        return 0
+    client.delete_group(args.name)
+    if not as_json:
+        print(f"removed the limit of {args.name}")
+    return 0

@@ -2,9 +2,9 @@
 
 `ClusterBlackouts` keeps the parsed cluster-wide windows: those of the cluster config
 (`[blackouts.NAME]`, from the settings) and those the state holds (`PUT /blackouts/{name}`),
-read again after an applied `put_blackout`/`delete_blackout` (its `on_applied` is an apply
-listener). `for_job(plan)` is what one plan of one job looks at: the job's own windows (in
-its zone) first, then the cluster's by name. A window that does not parse (none should: the
+read again after an applied `put_blackout`/`delete_blackout` (a `StateCache`). `for_job(plan)`
+is what one plan of one job looks at: the job's own windows (in its zone) first, then the
+cluster's by name. A window that does not parse (none should: the
 API and the config check them) is logged and left out, never fatal.
 """
 
@@ -16,35 +16,22 @@ from typing import Any
 from raftcron.errors import ValidationError
 from raftcron.planning.blackouts import Window, job_windows, window
 from raftcron.planning.job_plan import JobPlan
+from raftcron.scheduler.state_cache import StateCache
 
 log = logging.getLogger(__name__)
 
-#: The ops after which the state's windows are read again.
-OPS = frozenset({"put_blackout", "delete_blackout"})
+class ClusterBlackouts(StateCache[list[Window]]):
+    ops = frozenset({"put_blackout", "delete_blackout"})
+    reader = "list_blackouts"
 
-
-class ClusterBlackouts:
     def __init__(self, config: tuple[tuple[str, str, str], ...] = ()) -> None:
+        super().__init__()
         self._config = _parse(config)
-        self._state: list[Window] | None = None  # None: read at the next plan
 
-    def on_applied(self, index: int, command: Any, result: Any) -> None:
-        """Apply listener: a changed window is read again before the next plan."""
-        if getattr(command, "op", None) in OPS:
-            self._state = None
-
-    def forget(self) -> None:
-        self._state = None
-
-    async def refresh(self, sched: Any) -> None:
-        """Read the state's windows if a change (or a new leadership) left them unknown."""
-        if self._state is not None:
-            return
-        read = getattr(sched.read, "list_blackouts", None)
-        rows = await sched.db(read) if read is not None else []
-        configured = {w.name for w in self._config}
-        self._state = _parse(tuple((r["name"], r["schedule"], r["tz"]) for r in rows
-                                   if r["name"] not in configured))
+    def load(self, rows: list[dict[str, Any]]) -> list[Window]:
+        configured = {w.name for w in self._config}  # the config's window wins its name
+        return _parse(tuple((r["name"], r["schedule"], r["tz"]) for r in rows
+                            if r["name"] not in configured))
 
     def cluster(self) -> list[Window]:
         return [*self._config, *(self._state or ())]

@@ -11,28 +11,19 @@ from __future__ import annotations
 from typing import Any
 
 from raftcron.planning.groups import Gate
+from raftcron.scheduler.state_cache import StateCache
 
-OPS = frozenset({"put_group", "delete_group"})
 
+class ClusterGroups(StateCache[dict[str, int]]):
+    ops = frozenset({"put_group", "delete_group"})
+    reader = "list_groups"
 
-class ClusterGroups:
     def __init__(self, config: tuple[tuple[str, int], ...] = ()) -> None:
+        super().__init__()
         self._config = dict(config)
-        self._state: dict[str, int] | None = None
 
-    def on_applied(self, index: int, command: Any, result: Any) -> None:
-        if getattr(command, "op", None) in OPS:
-            self._state = None
-
-    def forget(self) -> None:
-        self._state = None
-
-    async def refresh(self, sched: Any) -> None:
-        if self._state is not None:
-            return
-        read = getattr(sched.read, "list_groups", None)
-        rows = await sched.db(read) if read is not None else []
-        self._state = {str(r["name"]): int(r["limit"]) for r in rows}
+    def load(self, rows: list[dict[str, Any]]) -> dict[str, int]:
+        return {str(r["name"]): int(r["limit"]) for r in rows}
 
     def limits(self) -> dict[str, int]:
         return {**self._config, **(self._state or {})}
