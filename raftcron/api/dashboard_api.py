@@ -26,7 +26,7 @@ from raftcron.api.http import Request, Response, json_response
 from raftcron.api.jobview import load_job, next_run, next_runs, public, redact, with_next_runs
 from raftcron.api.runs import load_run
 from raftcron.durations import format_time, parse_time
-from raftcron.errors import RaftcronError, ValidationError
+from raftcron.errors import RaftcronError
 from raftcron.model import JobStatus
 from raftcron.planning.job_plan import JobPlan
 from raftcron.schedule.jitter import jitter
@@ -49,27 +49,13 @@ PAGE = 50
 PEER_TIMEOUT = 2.0
 
 
-def _label(req: Request) -> str | None:
-    """`label=key:value` (or `key=value`, or a bare `key`) -> the `key=value` / `key` form
-    the query takes (as `GET /jobs` reads it)."""
-    label = req.arg("label") or None
-    if label is None:
-        return None
-    key, sep, value = label.partition(":")
-    if sep and "=" not in key:
-        label = f"{key}={value}"
-    if label.startswith(("=", ":")):
-        raise ValidationError(f"label: expected 'key:value', got {label!r}", field="label")
-    return label
-
-
 async def jobs_page(rt: Runtime, req: Request) -> Response:
     """`GET /dashboard/jobs` -> `{"items", "next_cursor", "counts", "total"}`."""
     filters = {
         "q": (req.arg("q") or "").strip() or None,
         "status": req.choice_arg("status", _STATUSES),
         "role": req.arg("role") or None,
-        "label": _label(req),
+        "label": req.label_arg(),
         "limit": req.int_arg("limit", default=PAGE, minimum=1, maximum=1000),
         "cursor": req.arg("cursor") or None,
     }

@@ -142,6 +142,19 @@ class Request:
             )
         return text
 
+    def label_arg(self) -> str | None:
+        """`label=key:value` (also `key=value`; a bare `key`: the label is present) -> the
+        `key=value` / `key` form the job queries take; None when not given."""
+        label = self.arg("label")
+        if label is None or label == "":
+            return None
+        key, sep, value = label.partition(":")
+        if sep and "=" not in key:
+            label = f"{key}={value}"
+        if label.startswith(("=", ":")):
+            raise ValidationError(f"label: expected 'key:value', got {label!r}", field="label")
+        return label
+
     def idempotency_key(self) -> str | None:
         """The `Idempotency-Key` header: a retry with the same key never applies twice."""
         key = self.headers.get("Idempotency-Key")

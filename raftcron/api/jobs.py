@@ -45,26 +45,12 @@ if TYPE_CHECKING:
 _JOB_STATUSES = tuple(JobStatus)
 
 
-def _label_filter(req: Request) -> str | None:
-    """`label=key:value` (also `key=value`; a bare `key`: the label is present) -> the
-    `key=value` / `key` form `ReadDb.list_jobs` takes."""
-    label = req.arg("label")
-    if label is None or label == "":
-        return None
-    key, sep, value = label.partition(":")
-    if sep and "=" not in key:
-        label = f"{key}={value}"
-    if label.startswith(("=", ":")):
-        raise ValidationError(f"label: expected 'key:value', got {label!r}", field="label")
-    return label
-
-
 async def list_jobs(rt: Runtime, req: Request) -> Response:
     """`GET /jobs?status=&role=&label=k:v&limit=&cursor=` -> a page of jobs, each with its
     `next_run` and `last_run`."""
     status = req.choice_arg("status", _JOB_STATUSES)
     role = req.arg("role") or None
-    label = _label_filter(req)
+    label = req.label_arg()
     limit = req.limit()
     cursor = req.arg("cursor") or None
     # Only the name order (the primary key) stops after a page: a filter reads every match.
