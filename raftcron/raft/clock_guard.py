@@ -44,6 +44,7 @@ class ClockGuard:
         self._handover_since: float | None = None
         self._last_request = 0.0
         self._complained: str | None = None
+        self._fresh: tuple[tuple[int, int, int], ClockVerdict] | None = None
         #: The latest judgement; single-member clusters are always fine.
         self.verdict = judge({}, members, max_skew)
 
@@ -69,9 +70,17 @@ class ClockGuard:
         # A peer of an older release sends no time: it counts as agreeing, as every peer did
         # before clocks were measured, so a rolling upgrade never stops the firing.
         transport = self._raft.transport()
+        # Judged again only when a sample arrived, the members changed or a second passed
+        # (samples expire by the second): a batch of a thousand writes reads it per job.
+        key = (transport.clock_samples, self._members, int(time.monotonic()))
+        cached = self._fresh
+        if cached is not None and cached[0] == key:
+            return cached[1]
         judged = {p: (0.0 if o is None and transport.sends_no_clock(p) else o)
                   for p, o in self.offsets().items()}
-        return judge(judged, self._members, self._max_skew)
+        verdict = judge(judged, self._members, self._max_skew)
+        self._fresh = (key, verdict)  # one tuple: the loop and the raft thread both read it
+        return verdict
 
     def tick(self) -> ClockVerdict:
         now = time.monotonic()

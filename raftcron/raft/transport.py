@@ -77,6 +77,9 @@ class KeepaliveTransport(TCPTransport):
         # peer id -> (its wall time in the last keepalive from it, our wall time on receipt).
         self._echo: dict[str, tuple[float, float]] = {}
         self._clockless: set[str] = set()
+        #: Clock samples taken so far: what has been judged from them is still the judgement
+        #: while this has not moved (`ClockGuard.judge_now`).
+        self.clock_samples = 0
         #: While True (a leader handing over leadership), append_entries are not sent, so
         #: the followers' election timers run out. Set from the raft thread only.
         self.mute_append_entries = False
@@ -113,6 +116,7 @@ class KeepaliveTransport(TCPTransport):
             self._clockless.add(peer_id)  # an older release: no clock in its keepalive
             return
         self._clockless.discard(peer_id)
+        self.clock_samples += 1
         self._echo[peer_id] = (float(sent), received)
         est = self._clocks.get(peer_id)
         if est is None:

@@ -23,6 +23,7 @@ class Transport:
     offsets: dict[str, float | None]
     clockless: set[str] = field(default_factory=set)
     mute_append_entries: bool = False
+    clock_samples: int = 0
 
     def clock_offset(self, peer_id: str) -> float | None:
         return self.offsets.get(peer_id)
@@ -126,7 +127,10 @@ def test_judge_now_sees_a_measurement_before_the_next_tick(monkeypatch: pytest.M
     g = guard(Raft(wire))
     assert g.tick().correction == 0.0  # no majority measured yet: this peer's own time
     wire.offsets["c"] = -30.2
+    wire.clock_samples += 1
     assert g.verdict.correction == 0.0  # the verdict waits for the next check...
     fresh = g.judge_now()
     assert fresh.outvoted and fresh.correction == pytest.approx(30.1)  # ...this does not
     assert g.verdict.correction == 0.0  # and judging changes nothing
+    wire.offsets["c"] = None  # no new sample: the same judgement, not judged again
+    assert g.judge_now() is fresh
