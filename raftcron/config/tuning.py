@@ -31,7 +31,8 @@ CONFIG_KEYS = {
 class RaftTuning:
     """Seconds unless said otherwise.
 
-    - `heartbeat`: the leader's append_entries period (pysyncobj `appendEntriesPeriod`).
+    - `heartbeat`: the leader's append_entries period (pysyncobj `appendEntriesPeriod`), and
+      how often the raft thread wakes when nothing arrives (pysyncobj `autoTickPeriod`).
     - `election_timeout_min/max`: a follower that hears nothing for a random time in this range
       starts an election.
     - `connection_timeout`: a connection that reads nothing this long is dropped. The
