@@ -13,6 +13,7 @@ the answer (`api/app.py`).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -31,11 +32,14 @@ def encode(value: Any) -> bytes:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def decode(data: bytes | str) -> Any:
-    """The value of a JSON document; `ValueError` when it is not one."""
+def decode(data: bytes | str, *, parse_constant: Callable[[str], Any] | None = None) -> Any:
+    """The value of a JSON document as `json.loads(text, parse_constant=...)` reads it, the
+    text being `data` decoded as UTF-8; `ValueError` (`UnicodeDecodeError` included) when it
+    is not one."""
     try:
         return _DECODER.decode(data)
     except msgspec.DecodeError:
-        # The standard library's verdict and message (and its reading of what msgspec
-        # refuses but it accepts, such as integers beyond 64 bits).
-        return json.loads(data)
+        # The standard library's verdict and message, and its reading of what msgspec
+        # refuses but it accepts (a number beyond a float's range, a lone surrogate escape).
+        text = data.decode() if isinstance(data, bytes | bytearray) else data
+        return json.loads(text, parse_constant=parse_constant)

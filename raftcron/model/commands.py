@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from raftcron import codec
 from raftcron.durations import parse_time
 from raftcron.errors import CommandDecodeError, ValidationError
 from raftcron.model import window_commands
@@ -100,8 +101,9 @@ def batch_entry(op: str, args: Mapping[str, Any], key: str | None = None) -> dic
 def decode(payload: bytes | str) -> Command:
     """Parse a log entry. Raises `CommandDecodeError` for anything but a well-formed envelope."""
     try:
-        text = payload.decode() if isinstance(payload, bytes | bytearray) else payload
-        data = json.loads(text, parse_constant=_refuse_constant)
+        # msgspec where it reads the text; the standard library's reading and verdict where
+        # it does not (`raftcron.codec`): every peer decodes an entry to the same value.
+        data = codec.decode(payload, parse_constant=_refuse_constant)
     except (UnicodeDecodeError, ValueError, TypeError, RecursionError) as exc:
         raise CommandDecodeError(f"command is not valid JSON: {exc}") from None
     if not isinstance(data, dict):

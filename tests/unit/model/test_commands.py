@@ -266,3 +266,14 @@ def test_commands_decode_reads_version_1_and_2_and_refuses_newer() -> None:
     assert decode(b'{"v":2,"op":"noop","key":null,"args":{}}').v == 2
     with pytest.raises(CommandDecodeError, match="newer than this build"):
         decode(f'{{"v":{VERSION + 1},"op":"noop","key":null,"args":{{}}}}'.encode())
+
+
+def test_decode_reads_what_msgspec_refuses_as_the_standard_library_does() -> None:
+    # Entries are read through msgspec; where it refuses a text the standard library reads
+    # it, so an entry's value does not depend on which one did.
+    raw = (b'{"v":1,"op":"delete_job","key":null,"args":{"name":"x","huge":1e400,'
+           b'"big":123456789012345678901234567890,"s":"\\ud800"}}')
+    assert decode(raw).args == json.loads(raw.decode())["args"]
+    for bad in (b'{"v":1,"op":"delete_job","args":{"n":NaN}}', b'\xff', b'[' * 100_000):
+        with pytest.raises(CommandDecodeError, match="not valid JSON"):
+            decode(bad)
