@@ -11,21 +11,17 @@ from typing import Any
 
 import pytest
 
-from raftcron.db.reader import QUICK_MAX_RUNS, ReadDb
-from raftcron.state.machine import StateMachine
+from raftcron.db.reader import QUICK_MAX_RUNS
 from tests.support.records import run_record
-from tests.support.state import Log
+from tests.support.state import Log, open_state
 
 T = [f"2024-05-01T1{h}:00:00Z" for h in range(10)]
 
 
 @pytest.fixture
 def env(tmp_path: Path):
-    sm = StateMachine(tmp_path / "state.db")
-    read = ReadDb(tmp_path / "state.db")
-    yield Log(sm), read
-    read.close()
-    sm.close()
+    with open_state(tmp_path) as (log, read, _sm):
+        yield log, read
 
 
 def put_job(log: Log, name: str, **extra: Any) -> None:

@@ -9,9 +9,7 @@ from typing import Any
 
 import pytest
 
-from raftcron.db.reader import ReadDb
-from raftcron.state.machine import StateMachine
-from tests.support.state import Log
+from tests.support.state import open_state
 
 T0 = "2024-05-01T10:00:00Z"
 
@@ -31,11 +29,8 @@ def db(t: str) -> str:
 
 @pytest.fixture
 def env(tmp_path: Path):
-    sm = StateMachine(tmp_path / "state.db")
-    read = ReadDb(tmp_path / "state.db")
-    yield Log(sm), read
-    read.close()
-    sm.close()
+    with open_state(tmp_path) as (log, read, _sm):
+        yield log, read
 
 
 def test_db_due_jobs_pages_unknown_first_then_by_time_up_to_until(env) -> None:

@@ -7,11 +7,10 @@ from typing import Any
 
 import pytest
 
-from raftcron.db.reader import ReadDb
 from raftcron.model.audit import HISTORY_PER_RESOURCE, SECRET_MARK, changes
 from raftcron.state.machine import StateMachine
 from tests.support.records import job_body, put_job_args
-from tests.support.state import Log
+from tests.support.state import Log, open_state
 
 T0, T1, T2, T3 = ("2024-05-01T10:00:00Z", "2024-05-01T11:00:00Z", "2024-05-01T12:00:00Z",
                   "2024-05-01T13:00:00Z")
@@ -19,11 +18,8 @@ T0, T1, T2, T3 = ("2024-05-01T10:00:00Z", "2024-05-01T11:00:00Z", "2024-05-01T12
 
 @pytest.fixture
 def env(tmp_path: Path):
-    sm = StateMachine(tmp_path / "state.db")
-    read = ReadDb(tmp_path / "state.db")
-    yield Log(sm), read, sm
-    read.close()
-    sm.close()
+    with open_state(tmp_path) as opened:
+        yield opened
 
 
 def put(at: str, by: str | None = None, **extra: Any) -> dict[str, Any]:

@@ -8,21 +8,16 @@ from typing import Any
 
 import pytest
 
-from raftcron.db.reader import ReadDb
-from raftcron.state.machine import StateMachine
 from tests.support.records import job_body, put_job_args, run_record
-from tests.support.state import Log
+from tests.support.state import Log, open_state
 
 T0, T1, T2 = "2024-05-01T10:00:00Z", "2024-05-01T11:00:00Z", "2024-05-01T12:00:00Z"
 
 
 @pytest.fixture
 def env(tmp_path: Path):
-    sm = StateMachine(tmp_path / "state.db")
-    read = ReadDb(tmp_path / "state.db")
-    yield Log(sm), read
-    read.close()
-    sm.close()
+    with open_state(tmp_path) as (log, read, _sm):
+        yield log, read
 
 
 def put(name: str = "backup", at: str = T0, **extra: Any) -> dict[str, Any]:

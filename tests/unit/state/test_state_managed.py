@@ -15,7 +15,7 @@ from raftcron.db.reader import ReadDb
 from raftcron.db.sqlite import SCHEMA_VERSION
 from raftcron.state.machine import StateMachine
 from tests.support.paths import DATA
-from tests.support.state import Log
+from tests.support.state import Log, open_state
 
 T0, T1 = "2024-05-01T10:00:00Z", "2024-05-01T11:00:00Z"
 V1_COPY = DATA / "state" / "state-v1.sqlite3"
@@ -24,11 +24,8 @@ FILE = "file:backup.toml"
 
 @pytest.fixture
 def env(tmp_path: Path):
-    sm = StateMachine(tmp_path / "state.db")
-    read = ReadDb(tmp_path / "state.db")
-    yield Log(sm), read
-    read.close()
-    sm.close()
+    with open_state(tmp_path) as (log, read, _sm):
+        yield log, read
 
 
 def put(name: str = "backup", managed_by: Any = "absent", **extra: Any) -> dict[str, Any]:

@@ -7,26 +7,20 @@ from typing import Any
 
 import pytest
 
-from raftcron.db.reader import ReadDb
 from raftcron.model.tails import cap_tail
-from raftcron.state.machine import StateMachine
 from tests.support.records import run_record
-from tests.support.state import Log
+from tests.support.state import open_state
 
 T = [f"2024-05-01T1{h}:00:00Z" for h in range(10)]
 
 
 @pytest.fixture
 def env(tmp_path: Path):
-    sm = StateMachine(tmp_path / "state.db")
-    read = ReadDb(tmp_path / "state.db")
-    log = Log(sm)
-    log("put_job", {"job": {"name": "backup"}, "at": T[0]})
-    records = [run_record(f"r{i}", "backup", T[i], target="n1") for i in (1, 2, 3)]
-    log("fire", {"runs": records, "at": T[1]})
-    yield log, read
-    read.close()
-    sm.close()
+    with open_state(tmp_path) as (log, read, _sm):
+        log("put_job", {"job": {"name": "backup"}, "at": T[0]})
+        records = [run_record(f"r{i}", "backup", T[i], target="n1") for i in (1, 2, 3)]
+        log("fire", {"runs": records, "at": T[1]})
+        yield log, read
 
 
 def finish(run_id: str = "r1", **extra: Any) -> dict[str, Any]:

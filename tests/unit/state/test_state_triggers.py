@@ -8,12 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from raftcron.db.reader import ReadDb
 from raftcron.model.commands import version_of
 from raftcron.planning.trigger_proposals import pause_proposal, trigger_proposal
-from raftcron.state.machine import StateMachine
 from tests.support.records import job_body, put_job_args, run_record
-from tests.support.state import Log
+from tests.support.state import open_state
 
 T0 = "2024-05-01T10:00:00Z"
 NOW = datetime(2024, 5, 1, 10, 5, tzinfo=UTC)
@@ -21,14 +19,10 @@ NOW = datetime(2024, 5, 1, 10, 5, tzinfo=UTC)
 
 @pytest.fixture
 def env(tmp_path: Path):
-    sm = StateMachine(tmp_path / "state.db")
-    read = ReadDb(tmp_path / "state.db")
-    log = Log(sm)
-    for name in ("a", "b"):
-        assert log("put_job", put_job_args(job_body(name), T0))["ok"]
-    yield log, read
-    read.close()
-    sm.close()
+    with open_state(tmp_path) as (log, read, _sm):
+        for name in ("a", "b"):
+            assert log("put_job", put_job_args(job_body(name), T0))["ok"]
+        yield log, read
 
 
 def _triggered(run_id: str, parent: str = "pa-1"):
