@@ -95,7 +95,7 @@ async def keep_redacted(rt: Runtime, job: model.Job) -> model.Job:
     secret_hidden = job.notify.webhook_secret == REDACTED
     if not hidden and not secret_hidden:
         return job
-    stored = await rt.db(rt.ctx.read.get_job, job.name)
+    stored = await rt.quick(rt.ctx.read.get_job, job.name)
     stored_env = (stored or {}).get("env") or {}
     env = dict(job.env)
     for key in hidden:
@@ -157,7 +157,7 @@ async def _precheck(rt: Runtime, req: Request, name: str, *, want: bool) -> None
     """
     if req.idempotency_key() is not None:
         return
-    exists = await rt.db(rt.ctx.read.get_job, name) is not None
+    exists = await rt.quick(rt.ctx.read.get_job, name) is not None
     if want and not exists:
         raise JobNotFoundError(name)
     if not want and exists:
@@ -168,7 +168,7 @@ async def _refuse_managed(rt: Runtime, req: Request, name: str) -> None:
     """409 for a file-managed job, without a log entry (the state would refuse it anyway)."""
     if req.idempotency_key() is not None:
         return
-    job = await rt.db(rt.ctx.read.get_job, name)
+    job = await rt.quick(rt.ctx.read.get_job, name)
     owner = (job or {}).get("managed_by")
     if owner:
         raise ConflictError(f"job {name!r} is defined by file {owner.removeprefix('file:')} in "

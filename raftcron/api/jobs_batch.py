@@ -95,7 +95,7 @@ async def _refuse_managed(rt: Any, args: list[dict]) -> None:
 async def _refuse_existing(rt: Any, args: list[dict]) -> None:
     """`create_only`: 409 naming the first job that exists, before anything is proposed."""
     for i, a in enumerate(args):
-        if await rt.db(rt.ctx.read.get_job, a["job"]["name"]) is not None:
+        if await rt.quick(rt.ctx.read.get_job, a["job"]["name"]) is not None:
             raise ConflictError(f"jobs[{i}]: a job named {a['job']['name']!r} already exists",
                                 field=f"jobs[{i}].name")
 

@@ -63,7 +63,7 @@ async def patch_job(rt: Runtime, req: Request) -> Response:
     name = req.params["name"]
     patch = req.object_body()
     key = req.idempotency_key()
-    stored = await rt.db(rt.ctx.read.get_job, name)
+    stored = await rt.quick(rt.ctx.read.get_job, name)
     if stored is None:
         raise JobNotFoundError(name)
     job = await keep_redacted(rt, merged_job(stored, patch, name))

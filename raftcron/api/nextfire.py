@@ -76,7 +76,7 @@ async def add_to_put(rt: Any, args: dict) -> dict:
     """`put_job` args with `next` added (when the cluster reads it)."""
     if not gate(rt).reads(NEXT_VERSION) or args["job"].get("paused"):
         return args
-    stored = await rt.db(rt.ctx.read.get_job, args["job"]["name"])
+    stored = await rt.quick(rt.ctx.read.get_job, args["job"]["name"])
     cursor = (stored or {}).get("cursor")
     created = (stored or {}).get("created_at") or args["at"]
     nxt = compute(args["job"], args.get("expanded"), cursor, created, rt.ctx.clock.now())
@@ -104,7 +104,7 @@ async def add_to_resume(rt: Any, args: dict) -> dict:
     """`set_paused` args with `next` added for a resume (when the cluster reads it)."""
     if args["paused"] or not gate(rt).reads(NEXT_VERSION):
         return args
-    stored = await rt.db(rt.ctx.read.get_job, args["name"])
+    stored = await rt.quick(rt.ctx.read.get_job, args["name"])
     if stored is None:
         return args
     spec = {**stored, "paused": False}  # JobPlan reads only the spec's own keys
