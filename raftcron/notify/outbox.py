@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -40,6 +41,9 @@ SEND_THREADS = 4
 ATTEMPT_DEADLINE = 3
 #: Pending notifications read per page when a leader resumes them.
 RESUME_PAGE = 500
+#: Ids this leadership finished delivering, remembered so that a page of pending ones read
+#: before their result applied does not send them again (the newest this many).
+FINISHED_MEMORY = 10_000
 
 Propose = Callable[..., Awaitable[dict]]
 PostJson = Callable[..., None]
@@ -89,6 +93,7 @@ class Outbox:
         self._pool: ThreadPoolExecutor | None = None
         #: Ids being delivered by this peer now (one delivery per id per leadership).
         self._in_flight: set[str] = set()
+        self._finished: OrderedDict[str, None] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
         self.running = False
         self._warned_no_smtp = False
@@ -98,6 +103,7 @@ class Outbox:
     # --- leadership -------------------------------------------------------------------------
 
     def start(self) -> None:
+        self._finished.clear()
         self.running = True
 
     def stop(self) -> None:
@@ -168,7 +174,7 @@ class Outbox:
 
     def deliver(self, item: Mapping[str, Any]) -> None:
         ident = str(item["id"])
-        if ident in self._in_flight or not self.running:
+        if ident in self._in_flight or ident in self._finished or not self.running:
             return
         self._in_flight.add(ident)
         self._spawn(self._deliver(dict(item)))
@@ -182,6 +188,11 @@ class Outbox:
             if send is None:
                 return  # email without a relay: left pending for a leader that has one
             status, error, attempt = await self._attempts(send, job, event, what)
+            # Remembered before the result is proposed: `resume` may hold a page read while
+            # this was pending, and must not send it again once the result has applied.
+            self._finished[ident] = None
+            if len(self._finished) > FINISHED_MEMORY:
+                self._finished.popitem(last=False)
             await self._finish(ident, status, attempt, error)
         finally:
             self._in_flight.discard(ident)

@@ -15,6 +15,7 @@ import pytest
 from raftcron.config.cluster import NotifyConfig
 from raftcron.errors import UnavailableError
 from raftcron.model.outbox import OUTBOX_KEEP, notification_id
+from raftcron.notify.outbox import Outbox
 from raftcron.notify.sender import Notifier
 from raftcron.state.machine import StateMachine
 from tests.support.state import Log
@@ -126,3 +127,39 @@ async def test_a_new_leader_redecides_an_event_never_committed(env: Env) -> None
     await n.start()  # a second leadership finds it delivered: nothing again
     await n.drain()
     assert len(env.hook.bodies) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_page_read_while_pending_does_not_send_a_delivered_notification_again() -> None:
+    # A leader starting delivers what it reads as pending; a delivery of the same id may
+    # finish meanwhile (its intent was applied as leadership began). The page read before
+    # the result applied must not send it a second time.
+    posts: list[dict] = []
+    proposed: list[str] = []
+
+    async def propose(op: str, args: dict, **kwargs: object) -> dict:
+        proposed.append(op)
+        return {"ok": True}
+
+    async def job_of(name: str) -> dict | None:
+        return {"name": name, "notify": {}}
+
+    box = Outbox(propose=propose, now=lambda: AT, config=NotifyConfig(), job_of=job_of,
+                 attempts=1, timeout=5, backoff=0.01,
+                 post=lambda url, payload, timeout, **_: posts.append(payload))
+    box.start()
+    box.deliver(item("a"))  # applied as leadership began
+    await box.drain()
+    assert [p["id"] for p in posts] == ["a"] and proposed == ["notify_result"]
+
+    async def stale_page(after: int) -> list[dict]:
+        return [{**item("a"), "seq": 1}] if after == 0 else []
+    assert await box.resume(stale_page) == 1
+    await box.drain()
+    assert [p["id"] for p in posts] == ["a"]  # not sent again
+    box.stop()
+    box.start()  # a new leadership starts from the state: it delivers what the state says
+    box.deliver(item("a"))
+    await box.drain()
+    assert [p["id"] for p in posts] == ["a", "a"]
+    await box.close()
