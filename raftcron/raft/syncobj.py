@@ -102,6 +102,22 @@ class RaftObj(SyncObj):
             self._SyncObj__raftElectionDeadline = hold  # type: ignore[attr-defined]
         super()._onTick(timeToWait)
 
+    def _SyncObj__applyLogEntries(self) -> bool:  # pysyncobj's name, mangled
+        """pysyncobj's apply step, with the leader telling the followers first.
+
+        pysyncobj sends a leader's new commit index only after the leader has applied the
+        newly committed entries itself, so every follower's apply waited for the leader's:
+        a fire entry of 100 runs started its runs on the followers 20-40 ms after the
+        leader's. Sent before, the followers apply in parallel with the leader. The send
+        pysyncobj would make after the apply carries nothing new, so it is skipped."""
+        if (self._SyncObj__raftState == LEADER_STATE  # type: ignore[attr-defined]
+                and self._SyncObj__raftCommitIndex  # type: ignore[attr-defined]
+                > self._SyncObj__raftLastApplied):  # type: ignore[attr-defined]
+            self._SyncObj__sendAppendEntries()  # type: ignore[attr-defined]
+            SyncObj._SyncObj__applyLogEntries(self)  # type: ignore[attr-defined]
+            return False
+        return SyncObj._SyncObj__applyLogEntries(self)  # type: ignore[attr-defined]
+
     def hand_over(self, node: Any) -> None:
         """Ask `node` (one of `otherNodes`) to start an election at once (pysyncobj's Raft
         TimeoutNow; denied quietly unless this peer leads and `node` has its whole log)."""
