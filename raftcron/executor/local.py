@@ -72,6 +72,7 @@ from raftcron.executor.local_start import (
 from raftcron.executor.output import OutputSink
 from raftcron.executor.output import effective_limit as _limit
 from raftcron.executor.process_group import (
+    ChildProcess,
     GroupLeader,
     group_alive,
     kill_group,
@@ -99,7 +100,7 @@ class _Start:
     """What the spawner thread did for one run: its sink, and its process or why none."""
 
     sink: OutputSink | None = None
-    proc: subprocess.Popen[bytes] | None = None
+    proc: ChildProcess | None = None
     scratch: Path | None = None
     started_at: datetime | None = None
     status: RunStatus = RunStatus.FAILED

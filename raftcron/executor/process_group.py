@@ -26,8 +26,9 @@ import signal
 import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, Protocol
 
+from raftcron.executor import fast_spawn
 from raftcron.watchdog import thread_died
 
 _PROC = Path("/proc")
@@ -129,6 +130,28 @@ async def kill_group(pgid: int, *, kill_wait: float = KILL_WAIT) -> bool:
     return await wait_group_gone(pgid, kill_wait)
 
 
+class Pipe(Protocol):
+    """The parent's end of a child's output pipe."""
+
+    def fileno(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+class ChildProcess(Protocol):
+    """What is watched of a started child: a `subprocess.Popen` or a
+    `fast_spawn.SpawnedProcess` (stdout and stderr are pipes)."""
+
+    pid: int
+    returncode: int | None
+
+    @property
+    def stdout(self) -> Pipe | None: ...
+
+    @property
+    def stderr(self) -> Pipe | None: ...
+
+
 class GroupLeader:
     """A process started as the leader of a new session, hence of its own process group.
 
@@ -150,9 +173,9 @@ class GroupLeader:
 
     def __init__(
         self,
-        proc: subprocess.Popen[bytes],
+        proc: ChildProcess,
         loop: asyncio.AbstractEventLoop,
-        pipes: Sequence[tuple[IO[bytes], Callable[[bytes], None]]],
+        pipes: Sequence[tuple[Pipe, Callable[[bytes], None]]],
     ) -> None:
         self.pid = proc.pid
         self.returncode: int | None = None
@@ -160,7 +183,7 @@ class GroupLeader:
         self.drained: asyncio.Future[None] = loop.create_future()
         self._loop = loop
         #: fd -> (the pipe's file, where its data goes), while it is being read.
-        self._open: dict[int, tuple[IO[bytes], Callable[[bytes], None]]] = {}
+        self._open: dict[int, tuple[Pipe, Callable[[bytes], None]]] = {}
         for pipe, write in pipes:
             fd = pipe.fileno()
             os.set_blocking(fd, False)
@@ -181,12 +204,12 @@ class GroupLeader:
                 os.close(pidfd)
                 raise
 
-    def _watch_with_thread(self, proc: subprocess.Popen[bytes]) -> None:
+    def _watch_with_thread(self, proc: ChildProcess) -> None:
         # A bare thread (daemon-like: never joined): `threading.Thread.start` blocks until the
         # new thread has run, a context switch per spawn on the event loop.
         _thread.start_new_thread(self._reap, (proc,))
 
-    def _pidfd_readable(self, proc: subprocess.Popen[bytes], pidfd: int) -> None:
+    def _pidfd_readable(self, proc: ChildProcess, pidfd: int) -> None:
         """Loop: the process exited (its pidfd is readable); reap it and resolve `exited`."""
         try:
             pid, status = os.waitpid(proc.pid, os.WNOHANG)
@@ -204,7 +227,7 @@ class GroupLeader:
         proc.returncode = code if code is not None else 255
         self._on_exit(code)
 
-    def _reap(self, proc: subprocess.Popen[bytes]) -> None:
+    def _reap(self, proc: ChildProcess) -> None:
         """Reaper thread: wait for the process, then hand its status to the event loop.
 
         Anything unexpected here would leave the run waiting for an exit it never hears of:
@@ -265,20 +288,26 @@ def start_leader(
 ) -> GroupLeader:
     """Start `argv` in a new session, stdin from /dev/null, its output fed to the callbacks.
 
-    `popen_kwargs` go to `subprocess.Popen` (cwd, env, user, group, extra_groups). Raises
-    what `Popen` raises when the process cannot start (OSError, ValueError,
-    SubprocessError); then no process is left. Must be called from the event loop's thread.
+    `popen_kwargs` are `subprocess.Popen`'s (cwd, env, umask, user, group, extra_groups),
+    see `spawn_leader`. Raises what `Popen` raises when the process cannot start (OSError,
+    ValueError, SubprocessError); then no process is left. Must be called from the event
+    loop's thread.
     """
     return watch_leader(spawn_leader(argv, **popen_kwargs), on_stdout=on_stdout,
                         on_stderr=on_stderr)
 
 
-def spawn_leader(argv: Sequence[str], **popen_kwargs: Any) -> subprocess.Popen[bytes]:
-    """The `Popen` half of `start_leader` (callable from any thread).
+def spawn_leader(argv: Sequence[str], **popen_kwargs: Any) -> ChildProcess:
+    """The start half of `start_leader` (callable from any thread).
 
-    Hand the result to `watch_leader` on the loop with no await in between: until then
-    nothing reads its pipes (a process that fills one waits) and nothing reaps it.
+    Through `fast_spawn` (the GIL released while the child starts) when it can do what is
+    asked: no user to switch to, and a umask only from a thread with `private_fs()`;
+    otherwise through `subprocess.Popen`. Hand the result to `watch_leader` on the loop
+    with no await in between: until then nothing reads its pipes (a process that fills
+    one waits) and nothing reaps it.
     """
+    if fast_spawn.available() and fast_spawn.can_spawn(**popen_kwargs):
+        return fast_spawn.spawn(argv, **popen_kwargs)
     return subprocess.Popen(
         list(argv),
         stdin=subprocess.DEVNULL,
@@ -290,8 +319,13 @@ def spawn_leader(argv: Sequence[str], **popen_kwargs: Any) -> subprocess.Popen[b
     )
 
 
+def _reap_quietly(pid: int) -> None:
+    with contextlib.suppress(OSError):
+        os.waitpid(pid, 0)
+
+
 def watch_leader(
-    proc: subprocess.Popen[bytes],
+    proc: ChildProcess,
     *,
     on_stdout: Callable[[bytes], None],
     on_stderr: Callable[[bytes], None],
@@ -307,8 +341,12 @@ def watch_leader(
         return GroupLeader(proc, loop, pipes)
     except BaseException:
         # Could not watch it (no thread to spare, say): it must not run unwatched. Popen
-        # reaps it later, as it does any child it was dropped with.
+        # reaps it later, as it does any child it was dropped with; a fast-spawned child
+        # is reaped by a thread when one can be had.
         signal_group(proc.pid, signal.SIGKILL)
+        if not isinstance(proc, subprocess.Popen):
+            with contextlib.suppress(RuntimeError):
+                _thread.start_new_thread(_reap_quietly, (proc.pid,))
         for pipe, _ in pipes:
             with contextlib.suppress(OSError, ValueError):
                 loop.remove_reader(pipe.fileno())

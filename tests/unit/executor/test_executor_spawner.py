@@ -68,3 +68,25 @@ async def test_an_idle_thread_ends_and_the_next_call_starts_another(
         assert await spawner.call(lambda: 2) == 2
     finally:
         spawner.close()
+
+
+async def test_a_start_whose_caller_is_cancelled_as_its_result_arrives_is_discarded() -> None:
+    # The result is handed over (the future done) and the caller cancelled before it resumes:
+    # the caller never sees the result, so the start must go to `discard` all the same.
+    spawner = Spawner()
+    release = threading.Event()
+    discarded: list[str] = []
+    try:
+        caller = asyncio.ensure_future(
+            spawner.call(lambda: release.wait() and "started", discard=discarded.append))
+        await asyncio.sleep(0)
+        release.set()
+        while spawner.pending:  # until the loop has handed the result over
+            await asyncio.sleep(0)
+        assert not caller.done()
+        caller.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await caller
+        assert discarded == ["started"]
+    finally:
+        spawner.close()
