@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from raftcron import codec
@@ -37,6 +37,8 @@ _RUN_COLUMNS = (
 )
 RUN_NAMES = tuple(c.strip() for c in _RUN_COLUMNS.split(","))
 NEWEST_FIRST = "ORDER BY fired_at DESC, id DESC"
+#: Values bound per `IN (...)` (SQLite's default limit is 32,766 variables; small is quick).
+IN_CHUNK = 500
 #: `status IN ACTIVE_SQL`: the active statuses as an SQL list (also used by `state.runs`).
 ACTIVE_SQL = "(" + ", ".join(f"'{status}'" for status in sorted(ACTIVE_STATUSES)) + ")"
 #: Runs never pruned: the active ones and the `waiting` ones (not started yet, v4).
@@ -268,6 +270,25 @@ def runs_for_peer(db: Database, peer: str, statuses: Iterable[str]) -> list[dict
     cond = _in("status", wanted, params, "s")
     sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE peer = :peer AND {cond} ORDER BY fired_at, id"
     return [run_dict(r) for r in fetch_rows(db, sql, params)]
+
+
+def active_runs_of(db: Database, jobs: Sequence[str]) -> list[dict]:
+    """Every pending or running run of `jobs`, each job's oldest fired first."""
+    out: list[dict] = []
+    for at in range(0, len(jobs), IN_CHUNK):
+        params: dict[str, Any] = {}
+        cond = _in("job", list(jobs[at:at + IN_CHUNK]), params, "j")
+        sql = (f"SELECT {_RUN_COLUMNS} FROM runs WHERE status IN {ACTIVE_SQL} AND {cond} "
+               "ORDER BY fired_at, id")
+        out += [run_dict(r) for r in fetch_rows(db, sql, params)]
+    return out
+
+
+def active_groups(db: Database) -> list[tuple[str | None, str | None, int]]:
+    """(peer, target, how many) of the pending and running runs: counted, not read (under
+    overload thousands are active; `planning.placement.counted_loads` takes these)."""
+    sql = f"SELECT peer, target, count(*) FROM runs WHERE status IN {ACTIVE_SQL} GROUP BY 1, 2"
+    return [(r[0], r[1], int(r[2])) for r in db.conn.execute(sql)]
 
 
 def active_run_count(db: Database, peer: str) -> int:

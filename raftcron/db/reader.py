@@ -231,6 +231,12 @@ class ReadDb:
     def runs_for_peer(self, peer: str, statuses: Iterable[str]) -> list[dict]:
         return queries.runs_for_peer(self._db(), peer, statuses)
 
+    def active_runs_of(self, jobs: Sequence[str]) -> list[dict]:
+        return queries.active_runs_of(self._db(), jobs)
+
+    def active_groups(self) -> list[tuple[str | None, str | None, int]]:
+        return queries.active_groups(self._db())
+
     def active_run_count(self, peer: str) -> int:
         return queries.active_run_count(self._db(), peer)
 

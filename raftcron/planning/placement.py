@@ -121,12 +121,16 @@ def record_assignment(load: MutableMapping[str, int], recent: MutableMapping[str
 
 def loads(active_runs: Iterable[Mapping[str, object]]) -> dict[str, int]:
     """Active runs per peer (runs it executes or drives) and per node (runs on it)."""
+    return counted_loads((run.get("peer"), run.get("target"), 1) for run in active_runs)
+
+
+def counted_loads(groups: Iterable[tuple[object, object, int]]) -> dict[str, int]:
+    """`loads` from (peer, target, how many active runs) groups, as SQL counts them."""
     out: dict[str, int] = {}
-    for run in active_runs:
-        names = {run.get("peer"), run.get("target")}
-        for name in names:
+    for peer, target, count in groups:
+        for name in {peer, target}:
             if isinstance(name, str) and name:
-                out[name] = out.get(name, 0) + 1
+                out[name] = out.get(name, 0) + count
     return out
 
 

@@ -10,20 +10,25 @@ reads command version 3, each planned job's next slot after its records rides in
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from raftcron.model import Concurrency
 from raftcron.model.commands import INTRODUCED
 from raftcron.planning.blackouts import hold as blackouts_hold
 from raftcron.planning.blackouts import relabel
+from raftcron.planning.placement import counted_loads
 from raftcron.planning.proposals import Proposal, slot_records, tick_proposal
 from raftcron.planning.slots import SlotPlan, due_slots
 from raftcron.scheduler.window import planned_next
 
 log = logging.getLogger(__name__)
 
+#: Seconds of planning after which `fire` lets the event loop run other tasks.
+YIELD_EVERY = 0.02
 #: A chunk whose proposal failed is planned again this much later.
 RETRY_AFTER = timedelta(seconds=1)
 #: The command version that added fire's `next`.
@@ -46,15 +51,21 @@ async def fire(sched: Any, names: list[str], now: datetime,
     (`due_slots`); what was proposed. Blackout windows (`sched.blackouts`) hold a job while one
     covers `now` and relabel the slots they kept from running (`planning.blackouts`)."""
     table = sched.table
-    active = await sched.db(sched.read.active_runs)
+    # Only the jobs whose policy looks at their active runs have them read: under overload
+    # thousands of runs are active, and reading every one on every wake made the overload
+    # worse. Placement needs only how many each peer has, which SQL counts.
+    watched = [n for n in names if (e := table.entries.get(n)) is not None
+               and e.plan.concurrency != Concurrency.ALLOW]
     by_job: dict[str, list[Mapping[str, Any]]] = {}
-    for run in active:
-        by_job.setdefault(str(run.get("job")), []).append(run)
-    if hasattr(sched.read, "waiting_runs"):  # a fan-out still rolling counts as a run going
-        for run in await sched.db(sched.read.waiting_runs):
+    if watched:
+        for run in await sched.db(sched.read.active_runs_of, watched):
             by_job.setdefault(str(run.get("job")), []).append(run)
+        if hasattr(sched.read, "waiting_runs"):  # a fan-out still rolling counts as going
+            for run in await sched.db(sched.read.waiting_runs):
+                by_job.setdefault(str(run.get("job")), []).append(run)
     passes = sched.passes
-    where = await passes.placement(now, active)
+    where = await passes.placement(now, load=counted_loads(
+        await sched.db(sched.read.active_groups)))
     with_next = sched.gate.reads(NEXT_VERSION)
     blackouts = getattr(sched, "blackouts", None) is not None
     if blackouts:
@@ -65,7 +76,14 @@ async def fire(sched: Any, names: list[str], now: datetime,
         for n in names)) if groups is not None else None
     chunks: list[_Chunk] = []
     size = 0
+    loop = asyncio.get_running_loop()
+    yielded = loop.time()
     for name in names:
+        if loop.time() - yielded > YIELD_EVERY:
+            # Planning a thousand jobs is hundreds of milliseconds of the loop, and more on
+            # a busy machine: let the API and the applied commands in between.
+            await asyncio.sleep(0)
+            yielded = loop.time()
         entry = table.entries.get(name)
         if entry is None or not entry.schedulable:
             continue

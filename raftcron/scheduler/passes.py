@@ -14,6 +14,7 @@ re-proposing retries that may exist already (their key makes that a no-op).
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -91,6 +92,9 @@ class Passes:
         self._retries: dict[str, RetryPlan] = {}
         self._candidates: set[str] = set()
         self._run_jobs: dict[str, str] = {}  # active run id -> job
+        #: job -> how many of `_run_jobs` are its: "has the job a run going" without a scan
+        #: of every active run per ended run (under overload, thousands of them).
+        self._job_runs: Counter[str] = Counter()
         self._released: dict[str, Any] = {}  # job -> when its last run ended (queue)
         self._nodes: list[Mapping[str, Any]] = []
         self._recent: dict[str, int] = {}
@@ -133,6 +137,7 @@ class Passes:
         s, read = self._s, self._s.read
         active = await s.db(read.active_runs)
         self._run_jobs = {str(r.get("id")): str(r.get("job")) for r in active}
+        self._job_runs = Counter(self._run_jobs.values())
         self._nodes = _items(await s.db(read.list_nodes, limit=1000))
         self._recent = dict(await s.db(
             read.recent_assignments, format_time(now - s.settings.recent_window)))
@@ -223,7 +228,10 @@ class Passes:
 
     # --- what ticks ask -----------------------------------------------------------------------
 
-    async def placement(self, now: datetime, active: Sequence[Mapping[str, Any]]) -> Placement:
+    async def placement(self, now: datetime, active: Sequence[Mapping[str, Any]] = (), *,
+                        load: Mapping[str, int] | None = None) -> Placement:
+        """Where runs may go now: `load` is the active runs per peer and node, counted from
+        `active` (every active run) when not given."""
         s = self._s
         status = s.node.status() or {}
         # The current members only: the status follows membership changes, the peers this
@@ -234,7 +242,8 @@ class Passes:
                             status_peers=status.get("peers") or (), nodes=self._nodes,
                             silent=self._down_since, settings=s.settings)
         return Placement(self_id=s.self_id, peers=view.peers, nodes=view.nodes,
-                         load=loads(active), recent=dict(self._recent))
+                         load=dict(loads(active) if load is None else load),
+                         recent=dict(self._recent))
 
     async def released_at(self, entry: JobEntry, runs: Sequence[Mapping[str, Any]],
                           now: datetime) -> datetime | None:
@@ -258,8 +267,11 @@ class Passes:
         if op == "fire" and ok:
             accepted = set(result.get("accepted") or ())
             for rec in args.get("runs") or ():
-                if rec.get("run_id") in accepted and rec.get("status") == "pending":
-                    self._run_jobs[str(rec["run_id"])] = str(rec.get("job"))
+                run_id = str(rec.get("run_id"))
+                if (run_id in accepted and rec.get("status") == "pending"
+                        and run_id not in self._run_jobs):
+                    self._run_jobs[run_id] = job = str(rec.get("job"))
+                    self._job_runs[job] += 1
             return
         if op not in ("run_finished", "run_lost") or not ok:
             return
@@ -270,7 +282,9 @@ class Passes:
         if job is not None:
             at = args.get("at")
             self._released[job] = parse_time(at) if isinstance(at, str) else now
-            if job not in self._run_jobs.values():
+            self._job_runs[job] -= 1
+            if self._job_runs[job] <= 0:
+                del self._job_runs[job]
                 self._s.release(job, now)
 
 

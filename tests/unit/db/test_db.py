@@ -216,6 +216,10 @@ def test_db_scheduler_reads(env) -> None:
                           run_record("s1", "a", T[3], status="skipped")], "at": T[3]})
     log("run_started", {"run_id": "a1", "peer": "p1", "at": T[3]})
     assert [r["id"] for r in read.active_runs()] == ["a1", "a2"]
+    # What the scheduler's fire reads instead of every active run.
+    assert [r["id"] for r in read.active_runs_of(["a"])] == ["a1", "a2"]
+    assert read.active_runs_of(["b"]) == [] and read.active_runs_of([]) == []
+    assert sorted(read.active_groups()) == [("p1", "p1", 1), ("p2", "p1", 1)]
     assert [r["id"] for r in read.runs_for_peer("p1", ["running"])] == ["a1"]
     assert read.runs_for_peer("p1", []) == []
     assert read.job_cursors() == {"a": T[3], "b": None}

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from raftcron.planning.placement import NodeInfo, loads, record_assignment
+from raftcron.planning.placement import NodeInfo, counted_loads, loads, record_assignment
 from tests.support.placement import A, B, C, choose, peers
 from tests.support.schedules import at
 
@@ -116,3 +116,5 @@ def test_record_assignment_spreads_one_plans_runs():
 def test_loads_counts_peers_and_ssh_nodes():
     runs = [{"peer": A, "target": A}, {"peer": A, "target": "db1"}, {"peer": B, "target": None}]
     assert loads(runs) == {A: 2, "db1": 1, B: 1}
+    # The same from SQL's (peer, target, count) groups.
+    assert counted_loads([(A, A, 3), (A, "db1", 2), (B, None, 1)]) == {A: 5, "db1": 2, B: 1}

@@ -297,3 +297,30 @@ async def test_scheduler_runs_are_assigned_with_the_leader_as_peer_for_records(h
     await h.scheduler.tick()
     missed = h.runs("a", "missed")
     assert missed and {r["peer"] for r in missed} == {A}
+
+
+async def test_scheduler_planning_many_jobs_lets_other_tasks_run(h: Harness, monkeypatch):
+    from raftcron.scheduler import firing
+    for i in range(30):
+        h.put_job(f"j{i}", EVERY_10S, concurrency="allow")
+    h.advance(10)
+    monkeypatch.setattr(firing, "YIELD_EVERY", 0.0)  # yield between every two jobs
+    others = [0]
+    seen_by_plans: list[int] = []
+    plan = firing.slot_records
+
+    def planning(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen_by_plans.append(others[0])
+        return plan(*args, **kwargs)
+    monkeypatch.setattr(firing, "slot_records", planning)
+
+    async def other() -> None:
+        while True:
+            others[0] += 1
+            await asyncio.sleep(0)
+    task = asyncio.get_running_loop().create_task(other())
+    out = await h.scheduler.tick()
+    task.cancel()
+    assert len(fired(out)) == 30 and len(seen_by_plans) == 30
+    # Other tasks (the API, here one that counts) ran between the jobs being planned.
+    assert seen_by_plans[-1] - seen_by_plans[0] >= 20
