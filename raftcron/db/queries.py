@@ -284,6 +284,16 @@ def active_runs_of(db: Database, jobs: Sequence[str]) -> list[dict]:
     return out
 
 
+def active_refs(db: Database) -> list[dict]:
+    """`id`, `job`, `peer` and `target` of every pending or running run, oldest fired first:
+    what the leader's recovery pass needs of them, without decoding whole runs (under
+    overload thousands are active, and the pass runs every second)."""
+    sql = (f"SELECT id, job, peer, target FROM runs WHERE status IN {ACTIVE_SQL} "
+           "ORDER BY fired_at, id")
+    return [{"id": r[0], "job": r[1], "peer": r[2], "target": r[3]}
+            for r in db.conn.execute(sql)]
+
+
 def active_groups(db: Database) -> list[tuple[str | None, str | None, int]]:
     """(peer, target, how many) of the pending and running runs: counted, not read (under
     overload thousands are active; `planning.placement.counted_loads` takes these)."""

@@ -234,6 +234,9 @@ class ReadDb:
     def active_runs_of(self, jobs: Sequence[str]) -> list[dict]:
         return queries.active_runs_of(self._db(), jobs)
 
+    def active_refs(self) -> list[dict]:
+        return queries.active_refs(self._db())
+
     def active_groups(self) -> list[tuple[str | None, str | None, int]]:
         return queries.active_groups(self._db())
 

@@ -135,7 +135,9 @@ class Passes:
 
     async def recovery(self, now: datetime) -> list[Proposal]:
         s, read = self._s, self._s.read
-        active = await s.db(read.active_runs)
+        # Only what this pass uses of each active run (id, job, peer, target): it runs every
+        # second, and under overload thousands of runs are active.
+        active = await s.db(read.active_refs)
         self._run_jobs = {str(r.get("id")): str(r.get("job")) for r in active}
         self._job_runs = Counter(self._run_jobs.values())
         self._nodes = _items(await s.db(read.list_nodes, limit=1000))
