@@ -18,7 +18,8 @@ the daemons being the three peers. Celery: Celery beat with RedBeat's scheduler 
 prefork worker (`--concurrency` = cores) on a redis-server of Debian's package (on PATH,
 `apt-get install redis-server`) started on a loopback ephemeral port for each N and stopped
 after; the daemons being beat, the worker's processes and redis-server. Celery and RedBeat
-are pinned (`CELERY_REQUIREMENTS`) in `.bench-venv/`, which the script creates on first use.
+are pinned and hash-checked (`scripts/bench_celery/requirements.txt`) in `.bench-venv/`, which
+the script creates on first use.
 `--py-spy DIR` also records each raftcron peer over the window with py-spy (collapsed stacks,
 `<DIR>/raftcron-<N>-peer<i>.txt`, for speedscope or flamegraph.pl; py-spy on PATH or next to
 this Python).
@@ -60,11 +61,20 @@ from benchcluster import (
 )
 from benchdoc import publish
 
-#: What `.bench-venv` holds: the versions the published numbers were measured with.
-CELERY_REQUIREMENTS = ("celery[redis]==5.7.0", "celery-redbeat==2.4.2", "redis==8.2.0",
-                       "kombu==5.7.0", "billiard==4.3.2")
 BENCH_VENV = ROOT / ".bench-venv"
 CELERY_APP = Path(__file__).resolve().parent / "bench_celery"
+#: What `.bench-venv` holds, every package pinned and hash-checked (made by scripts/lock from
+#: requirements.in next to it): the versions the published numbers were measured with.
+CELERY_LOCK = CELERY_APP / "requirements.txt"
+
+
+def _pinned(package: str) -> str:
+    """The version of `package` in CELERY_LOCK."""
+    for line in CELERY_LOCK.read_text().splitlines():
+        name, sep, version = line.partition("==")
+        if sep and name.strip() == package:
+            return version.split()[0]
+    raise SystemExit(f"{CELERY_LOCK}: {package} is not pinned")
 #: Seconds after the window within which a slot must have started, else it is missed.
 GRACE = 5
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -177,13 +187,13 @@ def celery_venv() -> Path:
     """The virtualenv with Celery and RedBeat pinned, created on first use."""
     python = BENCH_VENV / "bin" / "python"
     marker = BENCH_VENV / "requirements.txt"
-    wanted = "\n".join(CELERY_REQUIREMENTS) + "\n"
+    wanted = CELERY_LOCK.read_text()
     if not python.exists() or not marker.exists() or marker.read_text() != wanted:
-        print(f"[compare] creating {BENCH_VENV} ({', '.join(CELERY_REQUIREMENTS)})",
+        print(f"[compare] creating {BENCH_VENV} from {CELERY_LOCK.relative_to(ROOT)}",
               file=sys.stderr)
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(BENCH_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *CELERY_REQUIREMENTS],
-                       check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "--require-hashes",
+                        "-r", str(CELERY_LOCK)], check=True)
         marker.write_text(wanted)
     return BENCH_VENV
 
@@ -278,8 +288,8 @@ def markdown(rows: list[tuple[int, Side | None, Side | None]], argv: list[str], 
         f"`{cmd}` — N every-second jobs, each run `bash -c 'echo \"$EPOCHREALTIME ...\" >> "
         f"file'`, all beginning at the same second; a {seconds} s window starting 2 s later. "
         "raftcron: three peers on 127.0.0.1 (secret on, production raft timings). Celery "
-        f"{CELERY_REQUIREMENTS[0].split('==')[1]} + RedBeat "
-        f"{CELERY_REQUIREMENTS[1].split('==')[1]}: beat with RedBeat's scheduler "
+        f"{_pinned('celery')} + RedBeat {_pinned('celery-redbeat')}: beat with RedBeat's "
+        "scheduler "
         "(`rrule SECONDLY`), one prefork worker with one process per core, redis-server on "
         "loopback; each task spawns the same bash command. Missed = slots with no run started "
         f"{GRACE} s after the window (Celery never runs a slot beat slept through); lag = "
