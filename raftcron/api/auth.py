@@ -100,7 +100,9 @@ def identify(presented: str | None, tokens: Tokens) -> tuple[Role, str | None] |
     exit, so the time taken does not say which one matched."""
     if presented is None:
         return Role.ANONYMOUS, None
-    given = presented.encode("utf-8")
+    # aiohttp decodes header bytes as UTF-8 with surrogateescape: a value that is not UTF-8
+    # (schemathesis sent one) is encoded back to its bytes, matches nothing, and is a 401.
+    given = presented.encode("utf-8", "surrogateescape")
     found: tuple[Role, str | None] | None = None
     for token in tokens.entries:
         if hmac.compare_digest(given, token.value.encode("utf-8")):

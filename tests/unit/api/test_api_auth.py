@@ -26,6 +26,7 @@ OPEN = Tokens()
         ("w-to", ALL, None),
         ("x", OPEN, None),         # a token where none is configured proves nothing
         ("a-tok", WRITE_ONLY, None),
+        ("\udcc3\udc98", ALL, None),  # header bytes that are not UTF-8, as aiohttp hands them
     ],
 )
 def test_role_of_table(presented: str | None, tokens: Tokens, role: Role | None) -> None:
