@@ -173,17 +173,17 @@ class Daemon:
         health = HealthReporter(node=self.node, read=self.read, self_id=s.self_id)
         ssh.add_health_listener(health.observe)
         self.prober = NodeProber(read=self.read, probe=ssh.probe, clock=self.clock)
-        self.worker = Worker(node=self.node, read=self.read, clock=self.clock,
-                             self_id=s.self_id, data_dir=s.data_dir,
-                             executors={"local": local, "ssh": ssh}, capacity=s.capacity,
-                             late_after=late_after_for(s.scheduler.lease.total_seconds(),
-                                                       s.tuning.connection_timeout),
-                             recorder=metrics)
         # Slots are planned and stamped by the majority's time (raft/clocks.py): a clock a
         # little off (within max_clock_skew) then fires nothing early by the others' clocks,
         # and a job put through a peer far off gets the others' creation time.
         node = self.node
         majority_time = MajorityClock(self.clock, node.time_correction)
+        self.worker = Worker(node=self.node, read=self.read, clock=self.clock,
+                             self_id=s.self_id, data_dir=s.data_dir,
+                             executors={"local": local, "ssh": ssh}, capacity=s.capacity,
+                             late_after=late_after_for(s.scheduler.lease.total_seconds(),
+                                                       s.tuning.connection_timeout),
+                             recorder=metrics, majority_clock=majority_time)
         self.scheduler = Scheduler(node=self.node, read=self.read, clock=majority_time,
                                    self_id=s.self_id, peers=list(s.peers),
                                    settings=_scheduler_settings(s), recorder=metrics)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
+from raftcron.planning.ahead import FIRE_AHEAD
 from raftcron.planning.placement import NodeInfo, PeerInfo
 from raftcron.planning.slots import DEFAULT_CATCHUP_CAP, DEFAULT_GRACE
 
@@ -46,6 +47,8 @@ class SchedulerSettings:
     retry_horizon: timedelta = timedelta(hours=6)
     #: Wall time moving this much against the monotonic clock is a jump: re-read, re-plan.
     clock_jump: timedelta = timedelta(seconds=5)
+    #: A job may be planned and committed this long before it is due (`planning.ahead`).
+    fire_ahead: timedelta = FIRE_AHEAD
     #: Records per `fire` entry (one job's records always share an entry).
     max_records_per_fire: int = 2000
     propose_timeout: float = 5.0

@@ -18,6 +18,7 @@ from typing import Any
 
 from raftcron.model import Concurrency
 from raftcron.model.commands import INTRODUCED
+from raftcron.planning.ahead import may_fire_early
 from raftcron.planning.blackouts import hold as blackouts_hold
 from raftcron.planning.blackouts import relabel
 from raftcron.planning.placement import counted_loads
@@ -46,10 +47,18 @@ class _Chunk:
 
 
 async def fire(sched: Any, names: list[str], now: datetime,
-               plan_slots: Callable[..., SlotPlan] = due_slots) -> list[Proposal]:
+               plan_slots: Callable[..., SlotPlan] = due_slots,
+               early: Mapping[str, datetime] | None = None) -> list[Proposal]:
     """Plan and propose `names` (popped from `sched.table`) at `now` with `plan_slots`
     (`due_slots`); what was proposed. Blackout windows (`sched.blackouts`) hold a job while one
-    covers `now` and relabel the slots they kept from running (`planning.blackouts`)."""
+    covers `now` and relabel the slots they kept from running (`planning.blackouts`).
+
+    `early` (job -> its due time, after `now`; those jobs are in `names` too): jobs popped
+    ahead of their time (`JobTable.pop_early`). Each is planned as of its due time, so its
+    records carry that time as `fired_at` and the worker starts them then
+    (`planning.ahead`), unless `ahead.may_fire_early` says it must be planned at its time: then it
+    goes back to the table (`JobTable.defer`) and is planned when due."""
+    early = early or {}
     table = sched.table
     # Only the jobs whose policy looks at their active runs have them read: under overload
     # thousands of runs are active, and reading every one on every wake made the overload
@@ -88,22 +97,28 @@ async def fire(sched: Any, names: list[str], now: datetime,
         if entry is None or not entry.schedulable:
             continue
         runs = by_job.get(name, [])
+        windows = sched.blackouts.for_job(entry.plan) if blackouts else []
+        at = early.get(name, now)  # the time the job is planned as of
+        if name in early and not may_fire_early(entry.plan, active=runs, windows=windows,
+                                                held=entry.held,
+                                                catchup_until=entry.catchup_until):
+            table.defer(name, at)
+            continue
         try:
-            released = await passes.released_at(entry, runs, now)
-            windows = sched.blackouts.for_job(entry.plan) if blackouts else []
-            plan = blackouts_hold(windows, now, held=entry.held,
+            released = await passes.released_at(entry, runs, at)
+            plan = blackouts_hold(windows, at, held=entry.held,
                                   catchup_until=entry.catchup_until) or plan_slots(
-                entry.plan, entry.schedule, entry.cursor, entry.fired_count, now,
+                entry.plan, entry.schedule, entry.cursor, entry.fired_count, at,
                 sched.settings.catchup_cap, active=[str(r.get("id")) for r in runs],
                 created_at=entry.created_at, paused_until=entry.changed_at,
                 released_at=released, grace=sched.settings.grace, jitter_fn=sched.jitter_fn,
                 catchup_until=entry.catchup_until)
             plan = relabel(plan, windows)
-            records = slot_records(entry.plan, plan, where, now=now,
+            records = slot_records(entry.plan, plan, where, now=at,
                                    new_run_id=sched.new_run_id)
             if gate is not None:  # over its concurrency group's limit: the run waits
                 records = gate.apply(entry.plan, records)
-            nxt = (planned_next(entry, records, now, sched.jitter_fn)
+            nxt = (planned_next(entry, records, at, sched.jitter_fn)
                    if with_next and records else None)
         except Exception:  # one job's bad data must not stop the others
             log.exception("job %s: planning failed; trying again in a minute", name)
@@ -124,7 +139,7 @@ async def fire(sched: Any, names: list[str], now: datetime,
             chunk.finishes.append(name)
         if nxt is not None:
             chunk.nexts[name] = nxt
-        chunk.lags.extend((now - d.fire_at).total_seconds() * 1000 for d in plan.pending)
+        chunk.lags.extend((at - d.fire_at).total_seconds() * 1000 for d in plan.pending)
         size += len(records)
     out = []
     for chunk in chunks:

@@ -8,7 +8,9 @@ idempotent: a command already reflected in the rows loaded is recognized by its 
 after the cursor, so replaying it changes nothing.
 
 The heap uses lazy deletion: `_due[name]` is the one valid time for a job; older heap entries
-for it are skipped when popped.
+for it are skipped when popped. A second, small heap holds the jobs that must be planned at
+their time, not ahead of it (`defer`): `pop_early` never takes those, and `next_wake` wakes
+for them at their time.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from raftcron.durations import parse_time
@@ -78,6 +80,8 @@ class JobTable:
         self.entries: dict[str, JobEntry] = {}
         self._heap: list[tuple[datetime, str]] = []
         self._due: dict[str, datetime] = {}
+        #: Jobs `defer`red to their exact time (not planned ahead): (due, name), lazy too.
+        self._on_time: list[tuple[datetime, str]] = []
         self._parsed: OrderedDict[tuple, ScheduleLike] = OrderedDict()
         self._held: set[str] = set()  # jobs with a queue slot waiting (few; checked each pass)
         #: The leader's window end (`Window.fill` sets it): a put whose carried next fire time
@@ -91,7 +95,7 @@ class JobTable:
 
         Returns the names of jobs that could not be read (logged and left out, never fatal).
         """
-        self.entries, self._heap, self._due = {}, [], {}
+        self.entries, self._heap, self._due, self._on_time = {}, [], {}, []
         return self.load_more(rows, now)
 
     def load_more(self, rows: Iterable[Mapping[str, Any]], now: datetime) -> list[str]:
@@ -173,26 +177,58 @@ class JobTable:
         self._due.pop(name, None)
         self.entries.pop(name, None)
         self._held.discard(name)
-        if len(self._heap) > 2 * len(self._due) + 1000:
+        if len(self._heap) + len(self._on_time) > 2 * len(self._due) + 1000:
             # Stale entries of evicted jobs would wait for their time to reach the head.
-            self._heap = [(due, n) for n, due in self._due.items()]
+            deferred = {n for _, n in self._on_time}
+            self._heap = [(due, n) for n, due in self._due.items() if n not in deferred]
+            self._on_time = [(due, n) for n, due in self._due.items() if n in deferred]
             heapq.heapify(self._heap)
+            heapq.heapify(self._on_time)
+
+    def defer(self, name: str, due: datetime) -> None:
+        """Put the job back at `due`, to be planned at that time and not ahead of it (its
+        concurrency policy or a blackout must see the cluster as it is then)."""
+        self._due[name] = due
+        heapq.heappush(self._on_time, (due, name))
+
+    def _head(self, heap: list[tuple[datetime, str]]) -> datetime | None:
+        while heap and self._due.get(heap[0][1]) != heap[0][0]:
+            heapq.heappop(heap)  # stale
+        return heap[0][0] if heap else None
 
     def next_due(self) -> datetime | None:
-        while self._heap and self._due.get(self._heap[0][1]) != self._heap[0][0]:
-            heapq.heappop(self._heap)  # stale
-        return self._heap[0][0] if self._heap else None
+        """The earliest time a job is due (None: none is)."""
+        heads = [h for h in (self._head(self._heap), self._head(self._on_time)) if h is not None]
+        return min(heads) if heads else None
+
+    def next_wake(self, ahead: timedelta) -> datetime | None:
+        """When the loop must next wake to plan: `ahead` before the earliest job that may be
+        planned ahead, or the earliest deferred job's time, whichever comes first."""
+        early = self._head(self._heap)
+        heads = [h for h in (early - ahead if early is not None else None,
+                             self._head(self._on_time)) if h is not None]
+        return min(heads) if heads else None
 
     def pop_due(self, now: datetime) -> list[str]:
         """Every job due at or before `now`, each once, taken out of the heap."""
         out = []
-        while True:
-            head = self.next_due()
-            if head is None or head > now:
-                return out
-            _, name = heapq.heappop(self._heap)
+        for heap in (self._heap, self._on_time):
+            while (head := self._head(heap)) is not None and head <= now:
+                _, name = heapq.heappop(heap)
+                del self._due[name]
+                out.append(name)
+        return out
+
+    def pop_early(self, until: datetime) -> dict[str, datetime]:
+        """The jobs due at or before `until`, with their due times, taken out of the heap: to
+        be planned ahead of their time. Called right after `pop_due(now)`, so each is due
+        after `now`. Deferred jobs are never among them."""
+        out: dict[str, datetime] = {}
+        while (head := self._head(self._heap)) is not None and head <= until:
+            due, name = heapq.heappop(self._heap)
             del self._due[name]
-            out.append(name)
+            out[name] = due
+        return out
 
     def scheduled_count(self) -> int:
         return len(self._due)

@@ -225,14 +225,16 @@ class Scheduler:
         out += await self._passes.maybe_run(now, mono)
         out += await self._triggers.maybe_run(now, mono)
         names = self._table.pop_due(now)
-        if names:
-            out += await self._fire(names, now)
+        early = self._table.pop_early(now + self.settings.fire_ahead)
+        if names or early:
+            out += await self._fire(names + list(early), now, early)
         self._last_tick = now
         return out
 
-    async def _fire(self, names: list[str], now: datetime) -> list[Proposal]:
+    async def _fire(self, names: list[str], now: datetime,
+                    early: Mapping[str, datetime]) -> list[Proposal]:
         # The planner is looked up here, on each call, so a test can watch it (`due_slots`).
-        return await firing.fire(self, names, now, due_slots)
+        return await firing.fire(self, names, now, due_slots, early)
 
     def record_lags(self, lags: list[float]) -> None:
         """Fire lags (ms) of records just applied: for /status and the metrics."""
@@ -318,7 +320,7 @@ class Scheduler:
         self._apply_one(op, args, result, now)
         self._passes.on_command(op, args, result, now)
         triggered = self._triggers.on_command(op, args, result)
-        nd = self._table.next_due()
+        nd = self._table.next_wake(self.settings.fire_ahead)
         if self._wake is not None and (triggered or (nd is not None and (
                 self._sleep_until is None or nd < self._sleep_until))):
             self._wake.set()
@@ -376,7 +378,7 @@ class Scheduler:
     async def _sleep(self) -> None:
         now, mono = self.clock.now(), self.clock.monotonic()
         delay = self._passes.seconds_to_next(mono)
-        nd = self._table.next_due()
+        nd = self._table.next_wake(self.settings.fire_ahead)
         if nd is not None:
             delay = min(delay, (nd - now).total_seconds())
         delay = min(max(delay, 0.001), self.settings.recovery_interval)

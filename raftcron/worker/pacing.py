@@ -23,6 +23,11 @@ thousand runs would hold it for long if every run were let through in the same i
   executor); a run taken beyond that is reported at once with the same kind of
   reason, so memory stays bounded however long the overload lasts.
 
+- Its time: a run the leader committed ahead of its slot (`planning.ahead`) carries its due
+  time as `fired_at`; `hold_until_due` keeps it until that time has come by this peer's clock
+  and by the majority's (`planning.ahead.start_delay`), after its preparation and its
+  started.log record, so what is left at its time is the spawn.
+
 The gate decides nothing about the state: the report is an ordinary `run_finished` the state
 applies like any other (refused if the run was meanwhile lost or cancelled).
 """
@@ -35,7 +40,11 @@ import time
 from collections import deque
 from datetime import datetime, timedelta
 
+from raftcron.clock import Clock
+from raftcron.durations import parse_time
+from raftcron.errors import ValidationError
 from raftcron.executor.base import OVERLOADED, RunSpec
+from raftcron.planning.ahead import start_delay
 
 #: Loop CPU time a turn of starts may take, in seconds: the batch let through per iteration
 #: adapts to it, far under the API's one second.
@@ -50,6 +59,8 @@ START_DEADLINE = 30.0
 #: `START_DEADLINE` (a few hundred a second), so a burst that could still start in time (every
 #: job due at the top of the hour) is not refused, and memory stays in the tens of MB.
 MAX_WAITING = 10_000
+#: Seconds after which a run held for its time looks at the clocks again.
+HOLD_RECHECK = 1.0
 
 def start_by(slot: datetime, taken: datetime, deadline: float) -> datetime:
     """When a run slotted at `slot` and taken at `taken` is given up if not started."""
@@ -62,6 +73,19 @@ def with_start_deadline(spec: RunSpec, taken: datetime, deadline: float,
     (`start_by`); already in the past when the run is late now."""
     left = (start_by(spec.slot, taken, deadline) - now).total_seconds()
     return dataclasses.replace(spec, start_before=time.monotonic() + left)
+
+
+async def hold_until_due(fired_at: object, clock: Clock, majority: Clock) -> None:
+    """Return once `fired_at` (a run record's, ISO text) has come by `clock` and by
+    `majority`; at once for a run fired at or after its time, or with no readable time."""
+    try:
+        at = parse_time(str(fired_at), field="fired_at")
+    except ValidationError:
+        return
+    # Looked at again at least every HOLD_RECHECK: the majority's time is a measurement that
+    # moves, and a clock stepped meanwhile must not hold a run for the old distance.
+    while (delay := start_delay(at, own=clock.now(), majority=majority.now())) > 0:
+        await asyncio.sleep(min(delay, HOLD_RECHECK))
 
 
 def full_reason(waiting: int) -> str:

@@ -19,6 +19,12 @@ events wait for the next one, so the busier the peer, the bigger the batches.
   longer active (`not_found`, `not_active`), or refused as invalid (logged: retrying would
   not help). `on_settled(op, run_id)` is then called, so the worker can forget the run.
 
+- While `busy()` says this peer has runs due to start now, the events wait (up to
+  `BUSY_HOLD`): reports committed in the middle of a burst of starts are applied on every
+  peer in the middle of theirs (they all take their runs of a slot at the same moment), and
+  that work delayed the spawns. A `run_started` whose run has finished by then is dropped
+  too, so a burst of short runs costs one entry per run, not two.
+
 Events are proposed in the order they were reported; at most one proposal is in flight.
 """
 
@@ -41,6 +47,9 @@ log = logging.getLogger(__name__)
 
 Propose = Callable[..., Awaitable[dict]]
 
+#: Longest a proposal waits for `busy()` to clear, and how often it looks, in seconds.
+BUSY_HOLD = 0.1
+BUSY_POLL = 0.002
 #: Results that settle an event without it having been applied: the run is past changing.
 _GONE = frozenset({"not_found", "not_active"})
 
@@ -86,8 +95,10 @@ class Reporter:
         backoff: float = 0.05,
         backoff_max: float = 2.0,
         propose_timeout: float = 5.0,
+        busy: Callable[[], bool] = lambda: False,
     ) -> None:
         self._propose = propose
+        self._busy = busy
         self._is_active = is_active
         self._on_settled = on_settled
         self.window = window
@@ -157,6 +168,7 @@ class Reporter:
                 continue
             # Let the events of the next few milliseconds join this proposal.
             await asyncio.sleep(self.window)
+            await self._wait_not_busy()
             batch, self._pending = self._pending, []
             try:
                 results = await self._send(batch)
@@ -179,6 +191,12 @@ class Reporter:
                 self._wake.set()
             else:
                 self._idle.set()
+
+    async def _wait_not_busy(self) -> None:
+        loop = asyncio.get_running_loop()
+        until = loop.time() + BUSY_HOLD
+        while self._busy() and loop.time() < until:
+            await asyncio.sleep(BUSY_POLL)
 
     async def _send(self, batch: list[Event]) -> list[dict]:
         self.proposals += 1

@@ -73,10 +73,13 @@ class Worker:
         start_deadline: float = pacing.START_DEADLINE,
         max_waiting: int = pacing.MAX_WAITING,
         recorder: Recorder = NULL_RECORDER,
+        majority_clock: Clock | None = None,
     ) -> None:
         self.node = node
         self.read = read
         self.clock = clock
+        #: The majority's time (`MajorityClock`): a run fired ahead waits for it too.
+        self.majority_clock = majority_clock or clock
         self.self_id = self_id
         self.executors = dict(executors)
         self.capacity = capacity
@@ -89,6 +92,7 @@ class Worker:
             is_active=self._run_is_active,
             on_settled=self._on_settled,
             window=coalesce_window,
+            busy=lambda: bool(self._starting),
         )
         self._started = False
         self._stopping = False
@@ -100,6 +104,8 @@ class Worker:
         self._executing: dict[str, Executor] = {}
         #: Runs whose process has started (the others in `_tasks` wait to start).
         self._running: set[str] = set()
+        #: Runs whose time has come, not started yet (reports wait for them: reports.py).
+        self._starting: set[str] = set()
         #: run id -> why it must stop: "cancel" (report cancelled), "lost" (the cluster ended
         #: it: report nothing) or "stopping" (this peer stops: report lost).
         self._stop: dict[str, str] = {}
@@ -298,6 +304,8 @@ class Worker:
                 self._logged.discard(run_id)
                 self._report_unstarted(run_id, "failed", f"cannot write started.log: {exc}")
                 return
+            await pacing.hold_until_due(run.get("fired_at"), self.clock, self.majority_clock)
+            self._starting.add(run_id)
             await self.gate.turn()  # a time-budgeted batch of starts per loop iteration
             if self._skip_before_start(run_id):
                 return
@@ -317,6 +325,7 @@ class Worker:
         finally:
             self._executing.pop(run_id, None)
             self._running.discard(run_id)
+            self._starting.discard(run_id)
             self._stop.pop(run_id, None)
             self._confirmed.discard(run_id)
 
@@ -356,6 +365,7 @@ class Worker:
     def _on_started(self, spec: RunSpec, at: datetime) -> None:
         run_id = spec.run_id
         self._running.add(run_id)
+        self._starting.discard(run_id)
         self.recorder.run_started(slot=spec.slot, attempt=spec.attempt, started_at=at)
         if run_id not in self._confirmed:  # a confirmed run's run_started is committed
             self.reporter.report(

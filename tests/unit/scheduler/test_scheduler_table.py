@@ -144,3 +144,28 @@ def test_scheduler_settings_of_reads_a_config_object():
     assert (settings.lease, settings.max_run_age, settings.catchup_cap, settings.roles) == (
         timedelta(seconds=30), timedelta(days=2), 7, ("db",))
     assert SchedulerSettings.of(None) == SchedulerSettings()
+
+
+def test_jobtable_pop_early_takes_jobs_due_soon_with_their_times_but_not_deferred_ones():
+    table = JobTable(parse=fake_parse)
+    table.load([row("a", "10"), row("b", "10"), row("c", "60")], at(0))
+    assert table.pop_due(at(9.7)) == []
+    assert table.next_wake(timedelta(seconds=0.3)) == at(9.7)
+    early = table.pop_early(at(10))
+    assert early == {"a": at(10), "b": at(10)}
+    table.defer("b", at(10))  # must be planned at its time: never taken early again
+    assert table.pop_early(at(10)) == {}
+    assert table.next_due() == at(10)
+    assert table.next_wake(timedelta(seconds=0.3)) == at(10)  # b's own time, not 0.3 s before
+    assert table.pop_due(at(10)) == ["b"]
+    assert table.pop_due(at(10)) == []
+
+
+def test_jobtable_a_deferred_job_rescheduled_is_early_again():
+    table = JobTable(parse=fake_parse)
+    table.load([row("a", "10")], at(0))
+    assert table.pop_early(at(10)) == {"a": at(10)}
+    table.defer("a", at(10))
+    table.push("a", at(20))  # planned at its time; its next slot may go early again
+    assert table.pop_due(at(10)) == []
+    assert table.pop_early(at(20)) == {"a": at(20)}

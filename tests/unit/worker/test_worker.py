@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from raftcron.durations import format_time
 from raftcron.executor.local import LocalExecutor
 from raftcron.worker.runner import RESTART_REASON, STOP_REASON
 from tests.support.fake_node import OTHER
@@ -292,3 +294,25 @@ async def test_worker_snapshot_rescan_starts_new_runs(env: Env):
     worker.on_snapshot(env.node.index)
     await wait_until_async(lambda: env.status_is("r1", "succeeded"),
                            message="r1 to run after the rescan")
+
+
+async def test_worker_holds_a_run_fired_ahead_until_its_time(env: Env):
+    # The leader commits a slot ahead of its time and stamps the record with that time
+    # (planning/ahead.py): the worker prepares and records it, and starts it only then.
+    env.put_job()
+    executor = FakeExecutor(env.clock)
+    executor.release()
+    worker = env.worker({"local": executor})
+    await worker.start()
+    record = env.record("r1")
+    record["fired_at"] = format_time(env.clock.now() + timedelta(seconds=10))
+    env.fire(record)
+    await wait_until_async(lambda: "r1" in (env.data_dir / "started.log").read_text().split()
+                           if (env.data_dir / "started.log").exists() else False,
+                           message="r1 to be recorded in started.log")
+    assert executor.specs == [] and env.run("r1")["status"] == "pending"
+    env.clock.advance(9.9)  # still before it
+    assert executor.specs == []
+    env.clock.advance(0.1)
+    await wait_until_async(lambda: env.status_is("r1", "succeeded"), message="r1 at its time")
+    assert [s.run_id for s in executor.specs] == ["r1"]

@@ -1,0 +1,48 @@
+"""Firing ahead: a slot is committed a moment before its time and started at its time.
+
+Between the leader deciding a slot and a process starting lie the planning, a Raft round
+trip, the apply on every copy, the worker's preparation and its started.log fsync: tens of
+milliseconds with a hundred jobs due at once, more with a thousand. So the leader plans a job
+up to `FIRE_AHEAD` before it is due (`JobTable.pop_early`) and stamps its records with the due
+time as `fired_at`; each worker prepares the run, records it in started.log, and holds it
+until `fired_at` has come by both its own clock and the majority's (`start_delay`). The
+commit and the apply then happen while the slot is still ahead, and what is left after it is
+the spawn.
+
+Only a job whose decision cannot change in that moment is planned ahead (`may_fire_early`):
+one whose concurrency policy does not look at its active runs (`allow`) or that has none; no
+queued slot or catch-up line; no blackout window that could begin; no concurrency group (its
+limit counts runs that may end). The others are planned at their time, as before.
+
+What a user can see: a run is `pending` (and listed) up to `FIRE_AHEAD` before its slot, with
+`fired_at` its due time; a pause, an edit or a delete in that moment comes after the run was
+decided (the run starts, with the job as it is then; a deleted job's run fails saying so),
+as one a few milliseconds after the slot does today. A run never starts before its time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from raftcron.model import Concurrency
+from raftcron.planning.job_plan import JobPlan
+
+#: How far ahead of its time a job may be planned and committed.
+FIRE_AHEAD = timedelta(milliseconds=300)
+
+
+def may_fire_early(plan: JobPlan, *, active: Sequence[Any], windows: Sequence[Any],
+                   held: datetime | None, catchup_until: datetime | None) -> bool:
+    """True when the job's next slot may be decided ahead of its time: nothing that decision
+    reads can change before then (see the module docstring)."""
+    if held is not None or catchup_until is not None or windows or plan.concurrency_group:
+        return False
+    return plan.concurrency == Concurrency.ALLOW or not active
+
+
+def start_delay(fired_at: datetime, *, own: datetime, majority: datetime) -> float:
+    """Seconds a run stamped `fired_at` must still wait before it starts: until that time has
+    come by this peer's clock and by the majority's (0 when it has)."""
+    return max(0.0, (fired_at - own).total_seconds(), (fired_at - majority).total_seconds())
