@@ -1,7 +1,7 @@
 """raftcron next to Celery beat + RedBeat on the same fire-lag workload: not a test.
 
-    scripts/bench compare [--jobs 10,100,1000] [--seconds 60] [--only raftcron|celery]
-                          [--write] [--keep] [--py-spy DIR]
+    scripts/bench compare [--jobs 10,100,1000] [--seconds 60]
+                          [--only raftcron|celery|floor] [--write] [--keep] [--py-spy DIR]
 
 For each N: N every-second jobs whose run is `bash -c 'echo "$EPOCHREALTIME ..." >> file'`
 (bash's clock read inside the run's own process, no second fork), all beginning at the same
@@ -20,6 +20,9 @@ prefork worker (`--concurrency` = cores) on a redis-server of Debian's package (
 after; the daemons being beat, the worker's processes and redis-server. Celery and RedBeat
 are pinned and hash-checked (`scripts/bench_celery/requirements.txt`) in `.bench-venv/`, which
 the script creates on first use.
+The floor (`bench_floor.py`): one plain process that starts the same runs at their slots
+back to back with `subprocess.Popen` and reaps them, judged the same way: what the machine
+takes to start that many processes a second, so each side's lag reads against it.
 `--py-spy DIR` also records each raftcron peer over the window with py-spy (collapsed stacks,
 `<DIR>/raftcron-<N>-peer<i>.txt`, for speedscope or flamegraph.pl; py-spy on PATH or next to
 this Python).
@@ -268,6 +271,29 @@ def _wait_port(port: int, timeout: float = 10.0) -> None:
     raise SystemExit(f"redis-server did not listen on 127.0.0.1:{port}")
 
 
+# --- the floor -------------------------------------------------------------------------------
+
+def run_floor(root: Path, jobs: int, seconds: int) -> Side:
+    out = root / f"floor-stamps-{jobs}"
+    out.mkdir(parents=True)
+    names = [f"fire-{i:04d}" for i in range(jobs)]
+    _, first = window(jobs)
+    last = first + seconds - 1
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve().parent /
+                                                 "bench_floor.py"),
+                             str(out), str(jobs), str(first), str(last)],
+                            start_new_session=True)
+    try:
+        sleep_until(first)
+        before = cpu_seconds([proc.pid])
+        sleep_until(last + 1)
+        cpu = cpu_seconds([proc.pid]) - before
+        sleep_until(last + 1 + GRACE)
+        return Side(slot_verdict(read_stamps(out), names, first, last), cpu)
+    finally:
+        _stop(proc)
+
+
 # --- report ----------------------------------------------------------------------------------
 
 def cell(side: Side | None) -> str:
@@ -279,7 +305,10 @@ def cell(side: Side | None) -> str:
             f"{side.cpu_per_run_ms:.2f} ms")
 
 
-def markdown(rows: list[tuple[int, Side | None, Side | None]], argv: list[str], seconds: int,
+Row = tuple[int, Side | None, Side | None, Side | None]
+
+
+def markdown(rows: list[Row], argv: list[str], seconds: int,
              before: tuple[float, ...]) -> str:
     cmd = " ".join(["scripts/bench compare", *(a for a in argv if a not in ("--write",
                                                                               "--keep"))])
@@ -295,12 +324,18 @@ def markdown(rows: list[tuple[int, Side | None, Side | None]], argv: list[str], 
         f"{GRACE} s after the window (Celery never runs a slot beat slept through); lag = "
         "the run's clock read minus its slot; CPU per run = the daemons' CPU time over the "
         "window (raftcron: the three peers; Celery: beat, the worker's processes and redis) "
-        "divided by the runs started, the runs' own processes excluded.", "",
+        "divided by the runs started, the runs' own processes excluded. Floor: one plain "
+        "Python process starting the same runs at their slot back to back "
+        "(`subprocess.Popen`, output to pipes) and reaping them, nothing else "
+        "(`scripts/bench_floor.py`): what this machine takes to start that many processes "
+        "a second.", "",
         "| every-second jobs | raftcron missed / p50 / p99 / CPU per run "
-        "| Celery + RedBeat missed / p50 / p99 / CPU per run |",
-        "|---|---|---|",
-        *(f"| {n:,} | {cell(a)} | {cell(b)} |" for n, a, b in rows), "",
-        *(f"raftcron at {n:,} jobs, {a.api}." for n, a, _ in rows if a is not None and a.api),
+        "| Celery + RedBeat missed / p50 / p99 / CPU per run "
+        "| floor missed / p50 / p99 / CPU per run |",
+        "|---|---|---|---|",
+        *(f"| {n:,} | {cell(a)} | {cell(b)} | {cell(f)} |" for n, a, b, f in rows), "",
+        *(f"raftcron at {n:,} jobs, {a.api}." for n, a, _, _ in rows
+          if a is not None and a.api),
         "",
         f"Load average (1/5/15 min) before the first case: {before[0]:.1f} / {before[1]:.1f} "
         f"/ {before[2]:.1f}.",
@@ -311,7 +346,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", default="10,100,1000", help="comma-separated job counts")
     parser.add_argument("--seconds", type=int, default=60, help="window per case")
-    parser.add_argument("--only", choices=("raftcron", "celery"), help="run one side only")
+    parser.add_argument("--only", choices=("raftcron", "celery", "floor"),
+                        help="run one side only")
     parser.add_argument("--write", action="store_true", help="store in docs/benchmarks.md")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--py-spy", type=Path, help="py-spy profiles of the raftcron peers here")
@@ -319,10 +355,10 @@ def main() -> int:
     counts = [int(x) for x in args.jobs.split(",") if x.strip()]
     root = Path(tempfile.mkdtemp(prefix="raftcron-compare-"))
     before = loadavg()
-    rows: list[tuple[int, Side | None, Side | None]] = []
+    rows: list[Row] = []
     try:
         for n in counts:
-            ours = theirs = None
+            ours = theirs = floor = None
             if args.only in (None, "raftcron"):
                 print(f"[compare] raftcron, {n} jobs", file=sys.stderr)
                 ours = run_raftcron(root, n, args.seconds, args.py_spy)
@@ -331,7 +367,11 @@ def main() -> int:
                 print(f"[compare] Celery + RedBeat, {n} jobs", file=sys.stderr)
                 theirs = run_celery(root, n, args.seconds)
                 print(f"[compare]   {cell(theirs)}", file=sys.stderr)
-            rows.append((n, ours, theirs))
+            if args.only in (None, "floor"):
+                print(f"[compare] floor, {n} jobs", file=sys.stderr)
+                floor = run_floor(root, n, args.seconds)
+                print(f"[compare]   {cell(floor)}", file=sys.stderr)
+            rows.append((n, ours, theirs, floor))
     finally:
         if args.keep:
             print(f"[compare] kept {root}", file=sys.stderr)

@@ -15,9 +15,10 @@ queued slot or catch-up line; no blackout window that could begin; no concurrenc
 limit counts runs that may end). The others are planned at their time, as before.
 
 What a user can see: a run is `pending` (and listed) up to `FIRE_AHEAD` before its slot, with
-`fired_at` its due time; a pause, an edit or a delete in that moment comes after the run was
-decided (the run starts, with the job as it is then; a deleted job's run fails saying so),
-as one a few milliseconds after the slot does today. A run never starts before its time.
+`fired_at` its due time. A change to the job in that moment is seen by the worker when the
+time comes (`worker.job_edits`): a paused job's run is cancelled and never starts, a deleted
+job's run goes with it, an edited job's run starts as edited. A run never starts before its
+time.
 """
 
 from __future__ import annotations

@@ -75,17 +75,21 @@ def with_start_deadline(spec: RunSpec, taken: datetime, deadline: float,
     return dataclasses.replace(spec, start_before=time.monotonic() + left)
 
 
-async def hold_until_due(fired_at: object, clock: Clock, majority: Clock) -> None:
+async def hold_until_due(fired_at: object, clock: Clock, majority: Clock) -> bool:
     """Return once `fired_at` (a run record's, ISO text) has come by `clock` and by
-    `majority`; at once for a run fired at or after its time, or with no readable time."""
+    `majority`; at once for a run fired at or after its time, or with no readable time.
+    True when it waited."""
     try:
         at = parse_time(str(fired_at), field="fired_at")
     except ValidationError:
-        return
+        return False
+    waited = False
     # Looked at again at least every HOLD_RECHECK: the majority's time is a measurement that
     # moves, and a clock stepped meanwhile must not hold a run for the old distance.
     while (delay := start_delay(at, own=clock.now(), majority=majority.now())) > 0:
+        waited = True
         await asyncio.sleep(min(delay, HOLD_RECHECK))
+    return waited
 
 
 def full_reason(waiting: int) -> str:

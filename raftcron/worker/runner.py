@@ -37,6 +37,7 @@ from raftcron.model.commands import Command
 from raftcron.model.types import ACTIVE_STATUSES
 from raftcron.worker import pacing
 from raftcron.worker.admission import Admission
+from raftcron.worker.job_edits import PAUSED_BEFORE_SLOT, JobEdits
 from raftcron.worker.prepare import Preparer
 from raftcron.worker.reports import Reporter, finished_args
 from raftcron.worker.run_spec import run_id_of
@@ -118,6 +119,8 @@ class Worker:
                                    late_after=late_after)
         #: Runs whose `run_started` is committed already (confirmed late runs).
         self._confirmed: set[str] = set()
+        #: Job changes, for runs fired ahead that wait for their time (`job_edits.py`).
+        self.edits = JobEdits()
         #: Paces the starts under overload (`pacing.py`).
         self.gate = pacing.StartGate(deadline=start_deadline, max_waiting=max_waiting)
         #: Runs given up before their task existed (overloaded), until their report settles.
@@ -262,6 +265,8 @@ class Worker:
             for record in command.args.get("runs") or ():
                 if record.get("peer") == self.self_id and record.get("run_id") in started:
                     self._take(record)
+        elif command.op in ("put_job", "set_paused", "delete_job"):
+            self.edits.on_command(command.op, command.args, result)
         elif command.op in ("cancel_run", "run_lost") and result.get("ok"):
             run_id = command.args.get("run_id")
             if run_id in self._tasks:
@@ -285,6 +290,8 @@ class Worker:
         task.add_done_callback(lambda _t, rid=run_id: self._tasks.pop(rid, None))
 
     async def _execute(self, run_id: str, run: dict[str, Any], taken: datetime) -> None:
+        job = str(run.get("job"))
+        mark = self.edits.mark(job)
         try:
             try:
                 prepared = await self._preparer.prepare(run)
@@ -304,7 +311,21 @@ class Worker:
                 self._logged.discard(run_id)
                 self._report_unstarted(run_id, "failed", f"cannot write started.log: {exc}")
                 return
-            await pacing.hold_until_due(run.get("fired_at"), self.clock, self.majority_clock)
+            if (await pacing.hold_until_due(run.get("fired_at"), self.clock,
+                                            self.majority_clock)
+                    and self.edits.changed_since(job, mark)):
+                # Fired ahead, and its job changed while it waited: look again (job_edits.py).
+                try:
+                    again = (None if self.edits.paused(job)
+                             else await self._preparer.prepare(run))
+                except ValidationError as exc:
+                    self._report_unstarted(run_id, "failed", exc.message)
+                    return
+                if again is None:  # paused; or deleted with its job, no longer pending here
+                    if self.edits.paused(job):
+                        self._report_unstarted(run_id, "cancelled", PAUSED_BEFORE_SLOT)
+                    return
+                executor, spec = again
             self._starting.add(run_id)
             await self.gate.turn()  # a time-budgeted batch of starts per loop iteration
             if self._skip_before_start(run_id):

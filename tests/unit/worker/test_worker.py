@@ -9,6 +9,7 @@ import pytest
 
 from raftcron.durations import format_time
 from raftcron.executor.local import LocalExecutor
+from raftcron.worker.job_edits import PAUSED_BEFORE_SLOT
 from raftcron.worker.runner import RESTART_REASON, STOP_REASON
 from tests.support.fake_node import OTHER
 from tests.support.wait import wait_until_async
@@ -296,23 +297,69 @@ async def test_worker_snapshot_rescan_starts_new_runs(env: Env):
                            message="r1 to run after the rescan")
 
 
-async def test_worker_holds_a_run_fired_ahead_until_its_time(env: Env):
-    # The leader commits a slot ahead of its time and stamps the record with that time
-    # (planning/ahead.py): the worker prepares and records it, and starts it only then.
-    env.put_job()
-    executor = FakeExecutor(env.clock)
-    executor.release()
+def _started_logged(env: Env, run_id: str) -> bool:
+    path = env.data_dir / "started.log"
+    return path.exists() and run_id in path.read_text().split()
+
+
+async def _fire_ahead(env: Env, executor: FakeExecutor, seconds: float = 10) -> None:
+    """Fire r1 stamped `seconds` ahead of the clock, as the leader does for a slot it
+    commits ahead (planning/ahead.py), and wait until the worker holds it."""
     worker = env.worker({"local": executor})
     await worker.start()
     record = env.record("r1")
-    record["fired_at"] = format_time(env.clock.now() + timedelta(seconds=10))
+    record["fired_at"] = format_time(env.clock.now() + timedelta(seconds=seconds))
     env.fire(record)
-    await wait_until_async(lambda: "r1" in (env.data_dir / "started.log").read_text().split()
-                           if (env.data_dir / "started.log").exists() else False,
+    await wait_until_async(lambda: _started_logged(env, "r1"),
                            message="r1 to be recorded in started.log")
+
+
+async def test_worker_holds_a_run_fired_ahead_until_its_time(env: Env):
+    # The worker prepares and records the run, and starts it only at its time.
+    env.put_job()
+    executor = FakeExecutor(env.clock)
+    executor.release()
+    await _fire_ahead(env, executor)
     assert executor.specs == [] and env.run("r1")["status"] == "pending"
     env.clock.advance(9.9)  # still before it
     assert executor.specs == []
     env.clock.advance(0.1)
     await wait_until_async(lambda: env.status_is("r1", "succeeded"), message="r1 at its time")
     assert [s.run_id for s in executor.specs] == ["r1"]
+
+
+async def test_worker_run_fired_ahead_of_a_job_paused_meanwhile_never_starts(env: Env):
+    env.put_job()
+    executor = FakeExecutor(env.clock)
+    executor.release()
+    await _fire_ahead(env, executor)
+    env.node.apply("set_paused", {"name": "job", "paused": True,
+                                  "at": format_time(env.clock.now())})
+    env.clock.advance(10)
+    await wait_until_async(lambda: env.status_is("r1", "cancelled"), message="r1 cancelled")
+    assert env.run("r1")["reason"] == PAUSED_BEFORE_SLOT
+    assert executor.specs == []
+
+
+async def test_worker_run_fired_ahead_starts_with_the_job_as_edited_meanwhile(env: Env):
+    env.put_job(command=["echo", "old"])
+    executor = FakeExecutor(env.clock)
+    executor.release()
+    await _fire_ahead(env, executor)
+    env.put_job(command=["echo", "new"])
+    env.clock.advance(10)
+    await wait_until_async(lambda: env.status_is("r1", "succeeded"), message="r1 at its time")
+    assert [s.command for s in executor.specs] == [["echo", "new"]]
+
+
+async def test_worker_run_fired_ahead_of_a_job_deleted_meanwhile_never_starts(env: Env):
+    env.put_job()
+    executor = FakeExecutor(env.clock)
+    executor.release()
+    worker_count = len(env.workers)
+    await _fire_ahead(env, executor)
+    env.node.apply("delete_job", {"name": "job", "at": format_time(env.clock.now())})
+    env.clock.advance(10)
+    await wait_until_async(lambda: not env.workers[worker_count]._tasks,
+                           message="the worker to drop r1")
+    assert executor.specs == []
