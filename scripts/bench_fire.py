@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import shutil
 import sys
 import tempfile
@@ -254,9 +255,8 @@ def markdown(results: list[CaseResult], argv: list[str], before: tuple[float, ..
         *([*aims(results), ""] if aims(results) else []),
         f"Load average (1/5/15 min) before the first cluster started: "
         f"{before[0]:.1f} / {before[1]:.1f} / {before[2]:.1f}; the column is the median of the "
-        "1-minute load sampled each second of the window. The 2 cores were shared with other "
-        "engineers' test runs: a load above 2 means every process, ours included, waited for a "
-        "core.",
+        f"1-minute load sampled each second of the window: above {os.cpu_count()} (the cores), "
+        "every process, ours and the runs, waited for a core.",
     ])
 
 
