@@ -70,9 +70,9 @@ class CaseResult:
 @dataclass
 class Breakdown:
     """Where the lag goes, from the run records of the window's last seconds (all peers share
-    this machine's clock): slot -> `fired_at` (the leader's decision), slot -> `started_at`
-    (the worker's clock right after the spawn), and how far apart the spawns of one second on
-    one peer are (first to last)."""
+    this machine's clock): slot -> `fired_at` (the leader's decision, or the due time it
+    decided ahead for), slot -> `started_at` (the worker's clock right after the spawn), and
+    how far apart the spawns of one second on one peer are (first to last)."""
 
     runs: int
     fired: list[float]
@@ -243,8 +243,9 @@ def markdown(results: list[CaseResult], argv: list[str], before: tuple[float, ..
         "| > 1 s late | scheduler lag p50 / p99 | raft entries/s | elections | load avg |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         *(row(r) for r in results), "",
-        "Where the lag goes, from the run records of each window's last 10 s: slot -> the "
-        "leader's decision (`fired_at`), slot -> the executing peer's clock right after it "
+        "Where the lag goes, from the run records of each window's last 10 s: slot -> "
+        "`fired_at` (the time the leader fired the run for: its due time when it decided "
+        "ahead of it, else when it decided), slot -> the executing peer's clock right after it "
         "spawned the process (`started_at`), runs each peer started per second, and how far "
         "apart one peer's spawns of the same second were (first to last, median over "
         "peer-seconds).", "",
