@@ -1,0 +1,36 @@
+"""The lock files agree: what `scripts/_venv.sh` installs (uv.lock) is what requirements.txt
+(for hosts that install with pip) pins, and every dependency in pyproject.toml is locked."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _locked() -> dict[str, str]:
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    return {_norm(p["name"]): p["version"] for p in lock["package"] if p["name"] != "raftcron"}
+
+
+def test_requirements_txt_pins_exactly_what_uv_lock_pins() -> None:
+    pinned = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        if m := re.match(r"^([A-Za-z0-9_.\-]+)==([^\s;\\]+)", line):
+            pinned[_norm(m.group(1))] = m.group(2)
+    assert pinned == _locked(), "requirements.txt is stale: run scripts/lock"
+
+
+def test_every_declared_dependency_is_locked() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = [*project["dependencies"], *project["optional-dependencies"]["test"]]
+    locked = _locked()
+    for spec in declared:
+        name = _norm(re.split(r"[\s<>=!~;\[]", spec, maxsplit=1)[0])
+        assert name in locked, f"{name} is declared in pyproject.toml but not in uv.lock"
