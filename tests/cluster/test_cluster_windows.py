@@ -81,7 +81,7 @@ def test_cluster_blackouts_skip_and_catch_up_across_a_leader_kill(
     cluster = biased_cluster(make_cluster, tmp_path, CONFIG)
     leader = cluster.peers[0]
     # A cluster window through the API, and the config's (Christmas: never in this test).
-    resp = cluster.peers[1].put("/blackouts/api-window", {"schedule": "36-47 * * * * *"})
+    resp = cluster.peers[1].put("/blackouts/api-window", {"schedule": "19-25,49-55 * * * * *"})
     assert resp.status == 201, resp
     for peer in cluster.peers:
         wait_until(lambda p=peer: [(w["name"], w["source"]) for w in
@@ -90,39 +90,41 @@ def test_cluster_blackouts_skip_and_catch_up_across_a_leader_kill(
     bad = leader.put("/blackouts/xmas", {"schedule": "* * * * *"})
     assert bad.status == 409, bad
     files = {name: tmp_path / f"{name}.slots" for name in ("dark", "dark-none")}
+    window = "0-15,30-45 * * * * *"
     for name, catchup in (("dark", "latest"), ("dark-none", "none")):
-        put_job(leader, name, {"schedule": "*/7 * * * * *", "blackout": ["0-19 * * * * *"],
+        put_job(leader, name, {"schedule": ["*/10 * * * * *", "17,47 * * * * *"],
+                               "blackout": [window],
                                "catchup": catchup, "command": slot_line(files[name]),
                                "roles": [WORKER_ROLE]})
-    # The next whole minute: the leader is killed inside the job's window (second 4), so the
-    # new leader decides the window's slots at its end (second 20).
-    minute = math.ceil(time.time() / 60) * 60
-    wait_wall_clock(minute + 4, timeout=70)
+    # Every schedule here repeats each half minute. At the next one the leader is killed
+    # inside the job's window (second 3), so the new leader decides the window's slots at its
+    # end (second 16). Slot 10 is 6 s late then, past the 5 s grace; 17 is an ordinary slot.
+    half = math.ceil((time.time() + 3) / 30) * 30
+    wait_wall_clock(half + 3, timeout=40)
     kill_leader(cluster)
-    wait_wall_clock(minute + 58, timeout=90)
-    got = {name: [r for r in records(cluster, name) if minute <= epoch(r["slot"]) < minute + 60]
+    wait_wall_clock(half + 29, timeout=60)
+    got = {name: [r for r in records(cluster, name) if half <= epoch(r["slot"]) < half + 30]
            for name in files}
     expect = {
-        "dark": {0: ("skipped", "blackout 0-19 * * * * *"), 7: ("skipped",
-                 "blackout 0-19 * * * * *"), 14: ("succeeded", None), 42: ("succeeded", None)},
-        "dark-none": {0: ("skipped", "blackout 0-19 * * * * *"),
-                      7: ("skipped", "blackout 0-19 * * * * *"),
-                      14: ("skipped", "blackout 0-19 * * * * *"),
-                      42: ("skipped", "blackout api-window")},
+        "dark": {0: ("skipped", f"blackout {window}"), 10: ("succeeded", None),
+                 20: ("succeeded", None)},
+        "dark-none": {0: ("skipped", f"blackout {window}"),
+                      10: ("skipped", f"blackout {window}"),
+                      20: ("skipped", "blackout api-window")},
     }
     for name, runs in got.items():
-        by_second = {round(epoch(r["slot"])) - minute: r for r in runs}
-        assert sorted(by_second) == list(range(0, 60, 7)), (name, runs)
+        by_second = {round(epoch(r["slot"])) - half: r for r in runs}
+        assert sorted(by_second) == [0, 10, 17, 20], (name, runs)
         assert len(runs) == len(by_second), (name, "a slot recorded twice", runs)
         for second, r in by_second.items():
             status, reason = expect[name].get(second, ("succeeded", None))
             assert (r["status"], r["reason"] if status == "skipped" else None) == (
                 status, reason), (name, second, r)
             # Nothing of a window's slots is decided before the window ends.
-            end = 20 if second < 20 else 48 if 36 <= second <= 47 else second
-            assert epoch(r["fired_at"]) >= minute + end - 0.01, (name, second, r)
+            end = 16 if second < 16 else 26 if 19 <= second <= 25 else second
+            assert epoch(r["fired_at"]) >= half + end - 0.01, (name, second, r)
         ran = {round(epoch(r["slot"])) for r in runs if r["status"] == "succeeded"}
-        written = {s for s, _ in file_slots(files[name]) if minute <= s < minute + 60}
+        written = {s for s, _ in file_slots(files[name]) if half <= s < half + 30}
         assert written == ran, (name, "the side effects disagree")
 
 
