@@ -12,7 +12,8 @@ run (size 0, the reference):
 - the state file size (`state.sqlite3` with its WAL) of the leader;
 - leader SIGKILL -> the first start of a run the new leader fired, for an every-second job
   stamping its own start (`benchcluster.stamp_job`), `--kills` times (the killed peer is
-  restarted between kills).
+  restarted between kills, and the next kill waits until it answers `/readyz`: that restart
+  time is reported too).
 
     scripts/bench scale [--sizes 10000,100000] [--million] [--kills 3] [--idle 20]
                         [--single 2000] [--write] [--keep]
@@ -66,6 +67,7 @@ class Result:
     idle_cpu: list[float] = field(default_factory=list)
     state_mb: float = math.nan
     first_fire: list[float] = field(default_factory=list)
+    ready: list[float] = field(default_factory=list)
 
 
 def job(i: int) -> dict:
@@ -124,7 +126,9 @@ def idle_cpu(cluster: Cluster, seconds: float) -> list[float]:
     return [100 * (cpu_seconds(p) - b) / seconds for p, b in zip(peers, before, strict=True)]
 
 
-def one_kill(cluster: Cluster, out: Path) -> float:
+def one_kill(cluster: Cluster, out: Path) -> tuple[float, float]:
+    """Leader SIGKILL -> the new leader's first fire, and restart -> /readyz of the killed
+    peer, in seconds."""
     leader = cluster.wait_for_leader(timeout=120)
     wait_until(lambda: any(s.start > time.time() - 2 for s in read_stamps(out)), 120,
                "the probe job to run steadily")
@@ -141,9 +145,15 @@ def one_kill(cluster: Cluster, out: Path) -> float:
         return min(starts) if starts else None
 
     start = wait_until(first, 120, "the new leader's first fire", interval=0.05)
+    # The killed peer comes back; the next kill waits until it is ready (caught up), as an
+    # operator would, or the cluster would have no majority until it is.
+    restart_at = time.time()
     leader.start()
+    wait_until(lambda: leader.get("/readyz", timeout=5.0).status == 200, 300,
+               "the restarted peer to be ready", interval=0.05)
+    ready = time.time() - restart_at
     cluster.wait_for_leader(timeout=120)
-    return start - kill_at
+    return start - kill_at, ready
 
 
 def run(root: Path, size: int, args: argparse.Namespace) -> Result:
@@ -161,9 +171,11 @@ def run(root: Path, size: int, args: argparse.Namespace) -> Result:
                          ) / 2**20
         put_jobs(leader, {PROBE: stamp_job(out, PROBE, keep_runs=1000)})
         for i in range(args.kills):
-            r.first_fire.append(one_kill(cluster, out))
-            print(f"[scale {size:,}] kill {i + 1}/{args.kills}: first fire "
-                  f"{r.first_fire[-1]:.2f} s", file=sys.stderr)
+            fire, ready = one_kill(cluster, out)
+            r.first_fire.append(fire)
+            r.ready.append(ready)
+            print(f"[scale {size:,}] kill {i + 1}/{args.kills}: first fire {fire:.2f} s, "
+                  f"restart -> ready {ready:.2f} s", file=sys.stderr)
         r.rss_kills = [rss_mb(p) for p in cluster.peers]
         return r
     finally:
@@ -181,9 +193,11 @@ def _rate(v: float) -> str:
 def row(r: Result) -> str:
     fires = r.first_fire
     fire = f"{median(fires):.2f} s / {max(fires):.2f} s" if fires else "n/a"
+    ready = f"{median(r.ready):.1f} s / {max(r.ready):.1f} s" if r.ready else "n/a"
     return (f"| {r.size:,} | {_rate(r.batch_rate)} | {_rate(r.single_rate)} | "
             f"{_mb(r.rss_fill)} | {_mb(r.rss_kills)} | "
-            f"{' / '.join(f'{c:.1f} %' for c in r.idle_cpu)} | {r.state_mb:.1f} MB | {fire} |")
+            f"{' / '.join(f'{c:.1f} %' for c in r.idle_cpu)} | {r.state_mb:.1f} MB | {fire} "
+            f"| {ready} |")
 
 
 def markdown(results: list[Result], argv: list[str], before: tuple[float, ...]) -> str:
@@ -196,10 +210,12 @@ def markdown(results: list[Result], argv: list[str], before: tuple[float, ...]) 
         "`PUT /jobs/{name}` from 16 clients. RSS and idle CPU per peer (peer 0 / 1 / 2); "
         "idle CPU is percent of one core with nothing due. *First fire*: leader SIGKILL -> "
         "the first start of a run of an every-second job fired by the new leader, median / "
-        "max over the kills (the killed peer restarted in between).", "",
+        "max over the kills. *Ready*: the killed peer restarted -> its `/readyz` answers "
+        "200 (caught up), median / max; the next kill waits for it.", "",
         "| jobs | add (batch) | add (single, 16 clients) | RSS after fill (MB) "
-        "| RSS after kills (MB) | idle CPU | state file | leader kill -> first fire |",
-        "|---|---|---|---|---|---|---|---|",
+        "| RSS after kills (MB) | idle CPU | state file | leader kill -> first fire "
+        "| restart -> ready |",
+        "|---|---|---|---|---|---|---|---|---|",
         *(row(r) for r in results), "",
         f"Load average (1/5/15 min) before the first cluster started: {before[0]:.1f} / "
         f"{before[1]:.1f} / {before[2]:.1f}.",

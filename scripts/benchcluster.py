@@ -28,7 +28,7 @@ import shlex
 import statistics
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -194,9 +194,13 @@ def slot_verdict(stamps: Iterable[Stamp], jobs: Sequence[str], first: int,
 
 
 def wait_all_executed(out_dir: Path, jobs: Sequence[str], first: int, last: int, *,
-                      timeout: float, quiet: float = 10.0) -> list[Stamp]:
-    """Poll until every slot first..last of `jobs` has run, or nothing new has been stamped
-    for `quiet` seconds, or `timeout`; return the stamps read last (judge them after)."""
+                      timeout: float, quiet: float = 10.0,
+                      excused: Callable[[], set[tuple[str, int]]] | None = None
+                      ) -> list[Stamp]:
+    """Poll until every slot first..last of `jobs` has run (or is among `excused()`, the
+    (job, slot)s that will never run, such as runs recorded `lost`), or nothing new has been
+    stamped for `quiet` seconds, or `timeout`; return the stamps read last (judge them
+    after). `excused` is asked only while some slot has not run."""
     deadline = time.monotonic() + timeout
     seen, changed = -1, time.monotonic()
     while True:
@@ -204,6 +208,8 @@ def wait_all_executed(out_dir: Path, jobs: Sequence[str], first: int, last: int,
         verdict = slot_verdict(stamps, jobs, first, last)
         now = time.monotonic()
         if not verdict.missed or now >= deadline:
+            return stamps
+        if excused is not None and set(verdict.missed) <= excused():
             return stamps
         if len(stamps) != seen:
             seen, changed = len(stamps), now

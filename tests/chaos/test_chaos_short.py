@@ -26,8 +26,9 @@ PLAN = ["kill_leader", "stop_follower", "kill_follower", "restart_peer"]
 def test_chaos_short_run_loses_and_duplicates_no_slot_and_copies_converge(
         chaos: ModuleType, make_cluster: Callable[..., Cluster], tmp_path: Path) -> None:
     cluster = make_cluster()
+    # Faults held 1-2.5 s (the long runs of scripts/chaos.py hold them up to 5 s).
     verdict = chaos.run_chaos(cluster, tmp_path / "stamps", seconds=0, jobs=3, seed=11,
-                              plan=PLAN, log=print)
+                              plan=PLAN, log=print, hold=(1.0, 2.5))
     summary = verdict.summary()
     print(summary)
     assert verdict.ok, summary

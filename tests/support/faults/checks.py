@@ -88,6 +88,14 @@ def judge_slots(stamps: Iterable[Any], runs: Iterable[dict[str, Any]], jobs: Seq
     return report
 
 
+def lost_slots(runs: Iterable[dict[str, Any]], jobs: Sequence[str]) -> set[tuple[str, int]]:
+    """(job, slot) of the scheduled runs of `jobs` recorded `lost` in `runs`: slots that will
+    not run (without retries), as `judge_slots` excuses them."""
+    return {(r["job"], _epoch(r["slot"])) for r in runs
+            if r["job"] in jobs and r["status"] == "lost" and not r.get("manual")
+            and not r.get("retry_of")}
+
+
 def early_runs(stamps: Iterable[Any]) -> list[tuple[str, int, float]]:
     """(job, slot, seconds early) of every execution that began before its slot."""
     return [(s.job, s.slot, round(s.slot - s.start, 3)) for s in stamps
