@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from raftcron.errors import CommandDecodeError
 
 log = logging.getLogger("raftcron.raft.node")
+T = TypeVar("T")
 
 #: Pauses between attempts when the state machine fails for environmental reasons.
 APPLY_RETRY_PAUSES = (0.05, 0.1, 0.2, 0.4)
@@ -24,9 +25,10 @@ APPLY_RETRY_PAUSES = (0.05, 0.1, 0.2, 0.4)
 __all__ = ["APPLY_RETRY_PAUSES", "apply_with_retries"]
 
 
-def apply_with_retries(apply: Callable[[int, bytes], Any], index: int, payload: bytes) -> Any:
-    """`apply(index, payload)`; raises `CommandDecodeError` at once, or the last exception
-    once the pauses are spent. Runs on the raft thread (it sleeps)."""
+def apply_with_retries(apply: Callable[[int, T], Any], index: int, payload: T) -> Any:
+    """`apply(index, payload)` (`payload`: the entry, raw or decoded); raises
+    `CommandDecodeError` at once, or the last exception once the pauses are spent. Runs on the
+    raft thread (it sleeps)."""
     for pause in (*APPLY_RETRY_PAUSES, None):
         try:
             return apply(index, payload)

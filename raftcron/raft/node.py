@@ -7,7 +7,8 @@ the main thread and must stay alive (pysyncobj's tick thread stops when its crea
 raft thread never runs user code: it hands results over through a `waiters.Mailbox`.
 
 Applying. The one replicated method `apply(payload)` carries a JSON command
-(`raftcron.model.commands`) and calls `StateMachine.apply(raftLastApplied + 1, payload)`. It never
+(`raftcron.model.commands`), decodes it once and calls
+`StateMachine.apply_command(raftLastApplied + 1, command)`. It never
 raises (an exception in a replicated method stops pysyncobj applying for good and retries the
 entry every tick); a corrupt entry, or a state machine that fails, stops the process loudly
 instead, because carrying on would let this copy diverge from the others.
@@ -296,7 +297,9 @@ class Node:
         if self._dead:
             return None
         try:
-            result = apply_with_retries(self._state.apply, index, payload)
+            # Decoded once here, for the state machine and for the listeners both.
+            command = commands.decode(payload)
+            result = apply_with_retries(self._state.apply_command, index, command)
         except CommandDecodeError as exc:
             self._fatal(f"cannot read log entry {index} (corrupt, or newer): {exc.message}")
             return None
@@ -310,10 +313,6 @@ class Node:
             self._post(self._index_waiters.wake, index)
         if not isinstance(result, dict) or result.get("duplicate_index"):
             return result
-        try:
-            command = commands.decode(payload)
-        except Exception:  # the state machine decoded it a moment ago
-            command = None
         if self._listeners.apply:
             self._post(self._listeners.dispatch_apply, index, command, result)
         key = getattr(command, "key", None)

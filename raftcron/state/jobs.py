@@ -19,12 +19,16 @@ import json
 import sqlite3
 from typing import Any
 
+from raftcron import codec
 from raftcron.db.times import db_time
 from raftcron.state.results import error, not_found, ok
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    # The text json.dumps(..., separators=(",", ":"), ensure_ascii=False) gives, by msgspec:
+    # the value came out of a log entry, and `commands.encode` refuses a float that is not
+    # finite, where the two would part.
+    return codec.encode(value).decode()
 
 
 #: Times already turned into their stored form (a batch of 1,000 puts shares one `at` and a

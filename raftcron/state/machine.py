@@ -98,10 +98,16 @@ class StateMachine:
         return self._applied
 
     def apply(self, index: int, payload: bytes) -> dict[str, Any]:
-        """Apply the log entry at `index`; see the module docstring for the guarantees."""
+        """Apply the log entry at `index`; see the module docstring for the guarantees.
+        Raises `CommandDecodeError` for an entry that is not a command this build reads."""
         if index <= self._applied:
             return {"ok": True, "duplicate_index": True}
-        command = decode(payload)
+        return self.apply_command(index, decode(payload))
+
+    def apply_command(self, index: int, command: Command) -> dict[str, Any]:
+        """`apply` for an entry its caller has decoded already (`commands.decode`)."""
+        if index <= self._applied:
+            return {"ok": True, "duplicate_index": True}
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
