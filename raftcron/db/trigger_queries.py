@@ -10,7 +10,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from raftcron.db.queries import job_dict
-from raftcron.db.schema import AFTER_CONDITION
+from raftcron.db.schema import AFTER_CONDITION, TRIGGER_WATCH_CONDITION
 from raftcron.db.times import api_time
 
 if TYPE_CHECKING:
@@ -74,14 +74,12 @@ def backfills(db: Database, *, job: str | None = None, open_only: bool = False) 
 
 def trigger_index(db: Database) -> list[dict[str, Any]]:
     """The jobs the leader's triggers pass watches: with `after`, `on_failure`,
-    `pause_after_failures` or `expected_duration` (one scan, when leadership starts)."""
+    `pause_after_failures` or `expected_duration` (read when leadership starts, through the
+    partial index `jobs_trigger_watch`: its condition repeated exactly, so SQLite uses it)."""
     sql = ("SELECT name, json_extract(spec, '$.after') AS after,"
            " json_extract(spec, '$.on_failure') AS on_failure,"
            " json_extract(spec, '$.pause_after_failures') AS pause_after_failures,"
            " json_extract(spec, '$.expected_duration') AS expected_duration FROM jobs"
-           " WHERE json_array_length(spec, '$.after') > 0"
-           " OR json_array_length(spec, '$.on_failure') > 0"
-           " OR json_extract(spec, '$.pause_after_failures') IS NOT NULL"
-           " OR json_extract(spec, '$.expected_duration') IS NOT NULL")
+           f" WHERE {TRIGGER_WATCH_CONDITION}")
     return [{**r, "after": json.loads(r["after"] or "[]"),
              "on_failure": json.loads(r["on_failure"] or "[]")} for r in db.query(sql)]

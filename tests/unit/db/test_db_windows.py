@@ -84,3 +84,45 @@ def test_db_runs_to_prune_in_a_job_range_sees_only_those_jobs(env) -> None:
     assert read.job_names("", 2) == ["a", "b"] and read.job_names("b", 2) == ["c"]
     assert sorted(read.runs_to_prune(1, None, job_range=("a", "b"))) == ["b0", "b1"]
     assert len(read.runs_to_prune(1, None)) == 6
+
+
+def _plans(read: Any, call: Any) -> list[str]:
+    """The query plan of each SELECT on jobs that `call()` runs through `read`."""
+    conn = read._db().conn
+    seen: list[str] = []
+    conn.set_trace_callback(seen.append)
+    try:
+        call()
+    finally:
+        conn.set_trace_callback(None)
+    return [str(conn.execute("EXPLAIN QUERY PLAN " + sql).fetchall())
+            for sql in seen if sql.lstrip().upper().startswith("SELECT") and "jobs" in sql]
+
+
+def test_db_leadership_start_reads_use_partial_indexes_not_a_scan(env) -> None:
+    # A new leader reads these whole; at 1,000,000 jobs a scan of every spec took seconds.
+    log, read = env
+    for i in range(5):
+        log("put_job", put(f"plain{i}"))
+    log("put_job", put("told", notify={"on": ["failure"], "webhook": "http://h/x"}))
+    log("put_job", put("child", after=["plain0"]))
+    log("put_job", put("slow", expected_duration="1m"))
+    assert [j["name"] for j in read.notify_jobs(own_targets_only=True)] == ["told"]
+    assert sorted(j["name"] for j in read.trigger_index()) == ["child", "slow"]
+    for call, index in ((lambda: read.notify_jobs(), "jobs_notify"),
+                        (lambda: read.notify_jobs(own_targets_only=True), "jobs_notify"),
+                        (read.trigger_index, "jobs_trigger_watch")):
+        plans = _plans(read, call)
+        assert plans and all(f"USING INDEX {index}" in p for p in plans), plans
+
+
+def test_db_a_copy_without_the_watch_indexes_gets_them_on_open(tmp_path: Path) -> None:
+    from raftcron.db.sqlite import open_writer
+    conn = open_writer(tmp_path / "state.db")
+    conn.execute("DROP INDEX jobs_notify")
+    conn.execute("DROP INDEX jobs_trigger_watch")
+    conn.close()
+    conn = open_writer(tmp_path / "state.db")
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    conn.close()
+    assert {"jobs_notify", "jobs_trigger_watch"} <= names
