@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from raftcron.db.schema import NOTIFY_CONDITION
+from raftcron.db.schema import NOTIFY_OWN_CONDITION
 from raftcron.db.times import api_time
 
 if TYPE_CHECKING:
@@ -71,12 +71,13 @@ def notify_jobs(db: Database, *, own_targets_only: bool = False) -> list[dict]:
     """`{"name", "notify"}` of every job whose spec lists events in `notify.on` and, with
     `own_targets_only` (the cluster has no webhook or email of its own), names a webhook or
     an email itself: the notifier's superset of the jobs that may have someone to tell.
-    Read through the partial index `jobs_notify` (`schema.NOTIFY_CONDITION`, repeated here
-    exactly so SQLite uses it): a million jobs with nobody to tell cost nothing."""
-    where = NOTIFY_CONDITION
-    if own_targets_only:
-        where += (" AND (ifnull(json_extract(spec, '$.notify.webhook'), '') != ''"
-                  " OR ifnull(json_array_length(spec, '$.notify.email'), 0) > 0)")
+
+    With `own_targets_only`, read through the partial index `jobs_notify_own` (its condition,
+    `schema.NOTIFY_OWN_CONDITION`, repeated exactly so SQLite uses it): a million jobs with
+    nobody to tell cost nothing. Without (the cluster has a target, so every job with an
+    event to tell about counts, `on` defaulting to failures), it is a scan of every spec."""
+    where = (NOTIFY_OWN_CONDITION if own_targets_only
+             else "json_array_length(spec, '$.notify.on') > 0")
     rows = db.query("SELECT name, json_extract(spec, '$.notify') AS notify FROM jobs"
                     f" WHERE {where} ORDER BY name")
     return [{"name": r["name"], "notify": json.loads(r["notify"]) if r["notify"] else None}

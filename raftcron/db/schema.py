@@ -155,19 +155,22 @@ NEXT_INDEX_SQL = "CREATE INDEX jobs_status_next_fire_at ON jobs (status, next_fi
 #: `queries.absent_watched_jobs` repeats this exact condition so SQLite uses the index).
 ABSENT_CONDITION = "instr(json_extract(spec, '$.notify.on'), '\"absent\"') > 0"
 ABSENT_INDEX_SQL = f"CREATE INDEX jobs_watch_absent ON jobs (name) WHERE {ABSENT_CONDITION}"
-#: The jobs the notifier may have someone to tell about (`scheduler_queries.notify_jobs`) and
-#: the jobs the leader's triggers pass watches (`trigger_queries.trigger_index`): read whole
-#: when leadership starts, so through these partial indexes rather than a scan of every spec
-#: (at 1,000,000 jobs each scan took seconds, and held the new leader's first fire). Not
-#: part of the schema version: `sqlite.ensure_watch_indexes` adds them to any copy on open,
-#: and a peer without them only reads slower.
-NOTIFY_CONDITION = "json_array_length(spec, '$.notify.on') > 0"
+#: The jobs that name a webhook or an email of their own for some event (what the notifier
+#: reads when the cluster has no target of its own: `scheduler_queries.notify_jobs`) and the
+#: jobs the leader's triggers pass watches (`trigger_queries.trigger_index`): read whole when
+#: leadership starts, so through these partial indexes rather than a scan of every spec (at
+#: 1,000,000 jobs each scan took seconds, and held the new leader's first fire). Not part of
+#: the schema version: `sqlite.ensure_watch_indexes` adds them to any copy on open, and a
+#: peer without them only reads slower.
+NOTIFY_OWN_CONDITION = ("(json_array_length(spec, '$.notify.on') > 0"
+                        " AND (ifnull(json_extract(spec, '$.notify.webhook'), '') != ''"
+                        " OR ifnull(json_array_length(spec, '$.notify.email'), 0) > 0))")
 TRIGGER_WATCH_CONDITION = ("(json_array_length(spec, '$.after') > 0"
                            " OR json_array_length(spec, '$.on_failure') > 0"
                            " OR json_extract(spec, '$.pause_after_failures') IS NOT NULL"
                            " OR json_extract(spec, '$.expected_duration') IS NOT NULL)")
 WATCH_INDEX_SQL = (
-    f"CREATE INDEX IF NOT EXISTS jobs_notify ON jobs (name) WHERE {NOTIFY_CONDITION}",
+    f"CREATE INDEX IF NOT EXISTS jobs_notify_own ON jobs (name) WHERE {NOTIFY_OWN_CONDITION}",
     f"CREATE INDEX IF NOT EXISTS jobs_trigger_watch ON jobs (name)"
     f" WHERE {TRIGGER_WATCH_CONDITION}",
 )

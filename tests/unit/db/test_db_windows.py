@@ -109,8 +109,10 @@ def test_db_leadership_start_reads_use_partial_indexes_not_a_scan(env) -> None:
     log("put_job", put("slow", expected_duration="1m"))
     assert [j["name"] for j in read.notify_jobs(own_targets_only=True)] == ["told"]
     assert sorted(j["name"] for j in read.trigger_index()) == ["child", "slow"]
-    for call, index in ((lambda: read.notify_jobs(), "jobs_notify"),
-                        (lambda: read.notify_jobs(own_targets_only=True), "jobs_notify"),
+    log("put_job", put("mailed", notify={"on": ["success"], "email": ["a@b.c"]}))
+    log("put_job", put("quiet", notify={"on": [], "webhook": "http://h/x"}))
+    assert [j["name"] for j in read.notify_jobs(own_targets_only=True)] == ["mailed", "told"]
+    for call, index in ((lambda: read.notify_jobs(own_targets_only=True), "jobs_notify_own"),
                         (read.trigger_index, "jobs_trigger_watch")):
         plans = _plans(read, call)
         assert plans and all(f"USING INDEX {index}" in p for p in plans), plans
@@ -119,10 +121,10 @@ def test_db_leadership_start_reads_use_partial_indexes_not_a_scan(env) -> None:
 def test_db_a_copy_without_the_watch_indexes_gets_them_on_open(tmp_path: Path) -> None:
     from raftcron.db.sqlite import open_writer
     conn = open_writer(tmp_path / "state.db")
-    conn.execute("DROP INDEX jobs_notify")
+    conn.execute("DROP INDEX jobs_notify_own")
     conn.execute("DROP INDEX jobs_trigger_watch")
     conn.close()
     conn = open_writer(tmp_path / "state.db")
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     conn.close()
-    assert {"jobs_notify", "jobs_trigger_watch"} <= names
+    assert {"jobs_notify_own", "jobs_trigger_watch"} <= names
