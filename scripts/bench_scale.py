@@ -149,9 +149,17 @@ def one_kill(cluster: Cluster, out: Path) -> tuple[float, float]:
     # operator would, or the cluster would have no majority until it is.
     restart_at = time.time()
     leader.start()
-    wait_until(lambda: leader.get("/readyz", timeout=5.0).status == 200, 300,
-               "the restarted peer to be ready", interval=0.05)
+    status_waits: list[float] = []  # /status must answer while the peer catches up
+
+    def ready_yet() -> bool:
+        asked = time.time()
+        answered = leader.get("/status", timeout=5.0).status == 200
+        status_waits.append(time.time() - asked if answered else math.inf)
+        return leader.get("/readyz", timeout=5.0).status == 200
+    wait_until(ready_yet, 300, "the restarted peer to be ready", interval=0.05)
     ready = time.time() - restart_at
+    print(f"[scale] while catching up: {len(status_waits)} /status asked, slowest answer "
+          f"{max(status_waits):.3f} s", file=sys.stderr)
     cluster.wait_for_leader(timeout=120)
     return start - kill_at, ready
 
