@@ -169,11 +169,13 @@ TRIGGER_WATCH_CONDITION = ("(json_array_length(spec, '$.after') > 0"
                            " OR json_array_length(spec, '$.on_failure') > 0"
                            " OR json_extract(spec, '$.pause_after_failures') IS NOT NULL"
                            " OR json_extract(spec, '$.expected_duration') IS NOT NULL)")
-WATCH_INDEX_SQL = (
-    f"CREATE INDEX IF NOT EXISTS jobs_notify_own ON jobs (name) WHERE {NOTIFY_OWN_CONDITION}",
-    f"CREATE INDEX IF NOT EXISTS jobs_trigger_watch ON jobs (name)"
-    f" WHERE {TRIGGER_WATCH_CONDITION}",
-)
+#: index name -> its CREATE statement.
+WATCH_INDEXES = {
+    "jobs_notify_own":
+        f"CREATE INDEX jobs_notify_own ON jobs (name) WHERE {NOTIFY_OWN_CONDITION}",
+    "jobs_trigger_watch":
+        f"CREATE INDEX jobs_trigger_watch ON jobs (name) WHERE {TRIGGER_WATCH_CONDITION}",
+}
 #: One job's or node's history, newest first (`queries.history`).
 HISTORY_INDEX_SQL = "CREATE INDEX history_kind_name_id ON history (kind, name, id)"
 #: The outbox: one row per notification id; the pending ones in order (`outbox_queries`).

@@ -34,7 +34,7 @@ from raftcron.db.schema import (
     TABLES,
     TRIGGER_SQL,
     UNIQUE_SQL,
-    WATCH_INDEX_SQL,
+    WATCH_INDEXES,
 )
 from raftcron.db.times import api_time, db_time
 from raftcron.errors import SchemaVersionError
@@ -225,11 +225,10 @@ def _version_message(path: Path | str, found: str | None) -> str:
 
 
 def ensure_watch_indexes(conn: sqlite3.Connection) -> None:
-    """Add `schema.WATCH_INDEX_SQL`'s indexes where missing (a copy made by an older build, or
-    restored from its snapshot). They change no row, so no schema version counts them."""
-    missing = [sql for sql in WATCH_INDEX_SQL if conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?",
-        (sql.split(" ON ")[0].rsplit(" ", 1)[1],)).fetchone() is None]
+    """Add `schema.WATCH_INDEXES` where missing (a copy made by an older build, or restored
+    from its snapshot). They change no row, so no schema version counts them."""
+    have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    missing = [sql for name, sql in WATCH_INDEXES.items() if name not in have]
     if not missing:
         return
     conn.execute("BEGIN IMMEDIATE")
@@ -289,7 +288,7 @@ def create_schema(conn: sqlite3.Connection) -> None:
     for table, cols in INDEXES_V4:
         db[table].create_index(cols, index_name=f"{table}_{'_'.join(cols)}")
     for sql in (*UNIQUE_SQL, NEXT_INDEX_SQL, ABSENT_INDEX_SQL, MANAGED_INDEX_SQL,
-                HISTORY_INDEX_SQL, *OUTBOX_INDEX_SQL, *TRIGGER_SQL, *WATCH_INDEX_SQL):
+                HISTORY_INDEX_SQL, *OUTBOX_INDEX_SQL, *TRIGGER_SQL, *WATCH_INDEXES.values()):
         conn.execute(sql)
     conn.executemany(
         "INSERT INTO meta (key, value) VALUES (?, ?)",
