@@ -34,3 +34,15 @@ def test_every_declared_dependency_is_locked() -> None:
     for spec in declared:
         name = _norm(re.split(r"[\s<>=!~;\[]", spec, maxsplit=1)[0])
         assert name in locked, f"{name} is declared in pyproject.toml but not in uv.lock"
+
+
+def test_the_build_backend_is_one_exact_release_and_locked() -> None:
+    # A range here would build raftcron with the newest setuptools of the day on a fresh
+    # machine; uv.lock records the [tool.uv] pin, so `uv sync --locked` enforces it.
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    requires = pyproject["build-system"]["requires"]
+    assert all(re.fullmatch(r"[A-Za-z0-9_.\-]+==[0-9][^\s,;]*", r) for r in requires), requires
+    assert sorted(requires) == sorted(pyproject["tool"]["uv"]["build-constraint-dependencies"])
+    manifest = tomllib.loads((ROOT / "uv.lock").read_text())["manifest"]
+    assert sorted(f"{c['name']}{c['specifier']}" for c in manifest["build-constraints"]) == \
+        sorted(requires), "uv.lock is stale: run scripts/lock"
