@@ -50,7 +50,7 @@ class RaftTuning:
       fires nothing, hands over leadership and stands in no election (`raftcron.raft.clocks`).
     """
 
-    heartbeat: float = 0.1
+    heartbeat: float = 0.2
     election_timeout_min: float = 1.0
     election_timeout_max: float = 2.0
     connection_timeout: float = 4.0
