@@ -13,16 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from raftcron.db.queries import (
-    _RUN_COLUMNS,
-    NEWEST_FIRST,
-    _limit,
-    _statuses,
-    decode_cursor,
-    encode_cursor,
-    job_dict,
-    run_dict,
-)
+from raftcron.db.paging import _limit, _statuses, decode_cursor, encode_cursor
+from raftcron.db.queries import _RUN_COLUMNS, NEWEST_FIRST, job_dict, run_dict
 from raftcron.errors import ValidationError
 from raftcron.model import JOB_STATUSES
 

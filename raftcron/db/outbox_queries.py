@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from raftcron.db.queries import _limit, _page, decode_cursor
+from raftcron.db.paging import _limit, _page, decode_cursor
 from raftcron.db.times import api_time
 from raftcron.errors import ValidationError
 from raftcron.model.outbox import STATUSES

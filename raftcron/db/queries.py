@@ -2,8 +2,8 @@
 
 Each function takes a `Database` around a read-only connection (see
 `db.ReadDb`) and runs short, index-backed queries. Lists are paginated by an opaque cursor
-(URL-safe base64 of the last row's sort key): jobs and nodes by name, runs newest first by
-`(fired_at, id)`. Bad parameters raise `ValidationError` naming the parameter.
+(`paging`: URL-safe base64 of the last row's sort key): jobs and nodes by name, runs newest
+first by `(fired_at, id)`. Bad parameters raise `ValidationError` naming the parameter.
 
 Rows are read with the connection's own cursor (`fetch_rows`), not sqlite-utils' `query`: the
 API answers thousands of reads a second, and the per-row work is most of a lookup's cost.
@@ -11,13 +11,12 @@ API answers thousands of reads a second, and the per-row work is most of a looku
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from raftcron import codec
+from raftcron.db.paging import _limit, _page, _statuses, decode_cursor
 from raftcron.db.schema import ABSENT_CONDITION
 from raftcron.db.times import api_time, db_time
 from raftcron.errors import ValidationError
@@ -26,9 +25,6 @@ from raftcron.model import ACTIVE_STATUSES, JOB_STATUSES, RUN_STATUSES
 if TYPE_CHECKING:
     from raftcron.db.sqlite import Database
 
-
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 1000
 
 _RUN_COLUMNS = (
     "id, job, slot, attempt, peer, target, status, fired_at, started_at, finished_at, "
@@ -100,52 +96,7 @@ def node_dict(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-# --- paging ---------------------------------------------------------------------------------
-
-
-def _limit(limit: int | None) -> int:
-    if limit is None:
-        return DEFAULT_LIMIT
-    if type(limit) is not int or not 1 <= limit <= MAX_LIMIT:
-        raise ValidationError(f"limit: expected an integer 1..{MAX_LIMIT}, got {limit!r}",
-                              field="limit")
-    return limit
-
-
-def encode_cursor(key: list[Any]) -> str:
-    raw = json.dumps(key, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, size: int) -> list[Any]:
-    """The sort key inside a cursor this module made; `ValidationError(field="cursor")` else."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        key = json.loads(raw)
-    except (binascii.Error, ValueError, TypeError):
-        key = None
-    if not isinstance(key, list) or len(key) != size or not all(isinstance(k, str) for k in key):
-        raise ValidationError("cursor: not a cursor returned by this list", field="cursor")
-    return key
-
-
-def _page(rows: list[dict], limit: int, key_of, shape) -> tuple[list[dict], str | None]:
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor(key_of(rows[-1])) if more and rows else None
-    return [shape(r) for r in rows], next_cursor
-
-
-def _statuses(value: str | Iterable[str] | None, allowed: frozenset[str]) -> list[str] | None:
-    if value is None:
-        return None
-    items = [value] if isinstance(value, str) else list(value)
-    for item in items:
-        if item not in allowed:
-            raise ValidationError(
-                f"status: {item!r} is not one of {', '.join(sorted(allowed))}", field="status"
-            )
-    return items
+# --- filters ------------------------------------------------------------------------------
 
 
 def _in(column: str, values: list[str], params: dict[str, Any], prefix: str) -> str:
