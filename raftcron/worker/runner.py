@@ -15,6 +15,8 @@ Contract (docs/design/worker.md tells the whole path):
 - Under overload starts are paced (`pacing.py`); a run that cannot start in time is reported
   `failed` with an `overloaded: ...` reason. `capacity` is what this peer advertises to the
   leader's placement, not a local queue.
+- One run's path from its record to its final report is `RunExecution` (`execution.py`), the
+  base of `Worker`; this module takes runs in, stops them and keeps the bookkeeping.
 """
 
 from __future__ import annotations
@@ -22,27 +24,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from raftcron.clock import Clock
 from raftcron.durations import format_time
-from raftcron.errors import ValidationError
-from raftcron.executor.base import LATE_START, Executor, RunOutcome, RunSpec
+from raftcron.executor.base import Executor
 from raftcron.metrics import NULL_RECORDER, Recorder
 from raftcron.model.commands import Command
 from raftcron.model.types import ACTIVE_STATUSES
 from raftcron.worker import pacing
 from raftcron.worker.admission import Admission
-from raftcron.worker.job_edits import PAUSED_BEFORE_SLOT, JobEdits
+from raftcron.worker.execution import RunExecution
+from raftcron.worker.job_edits import JobEdits
 from raftcron.worker.prepare import Preparer
-from raftcron.worker.reports import Reporter, finished_args
+from raftcron.worker.reports import Reporter
 from raftcron.worker.run_spec import run_id_of
 from raftcron.worker.started_log import StartedLog
-from raftcron.worker.success import judge
 
 if TYPE_CHECKING:
     from raftcron.db.reader import ReadDb
@@ -51,11 +50,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RESTART_REASON = "peer restarted while the run was in flight"
-STOP_REASON = "peer stopped while the run was in flight"
 _ACTIVE = tuple(sorted(ACTIVE_STATUSES))
 
 
-class Worker:
+class Worker(RunExecution):
     """Runs the runs assigned to this peer; reports run_started/run_finished/run_lost."""
 
     def __init__(
@@ -201,10 +199,6 @@ class Worker:
         if executor is not None:
             asyncio.get_running_loop().create_task(executor.cancel(run_id))
 
-    def _report_lost(self, run_id: str, reason: str, at: str) -> None:
-        self.recorder.run_finished(status="lost", started_at=None, finished_at=None)
-        self.reporter.report("run_lost", run_id, {"run_id": run_id, "reason": reason, "at": at})
-
     async def stop(self) -> None:
         """Stop every run in flight (reported lost: it may be retried elsewhere), then close."""
         self._stopping = True
@@ -272,7 +266,7 @@ class Worker:
             if run_id in self._tasks:
                 self._request_stop(run_id, "cancel" if command.op == "cancel_run" else "lost")
 
-    # --- running one run ----------------------------------------------------------------------
+    # --- taking a run (its path from here on: execution.py) -----------------------------------
 
     def _take(self, run: Mapping[str, Any]) -> None:
         run_id = run_id_of(run)
@@ -288,130 +282,6 @@ class Worker:
             self._execute(run_id, dict(run), self.clock.now()))
         self._tasks[run_id] = task
         task.add_done_callback(lambda _t, rid=run_id: self._tasks.pop(rid, None))
-
-    async def _execute(self, run_id: str, run: dict[str, Any], taken: datetime) -> None:
-        job = str(run.get("job"))
-        mark = self.edits.mark(job)
-        try:
-            try:
-                prepared = await self._preparer.prepare(run)
-                if prepared is not None and self.admission.is_late(run):
-                    prepared = await self._admit_late(run_id, run, prepared)
-            except ValidationError as exc:
-                self._report_unstarted(run_id, "failed", exc.message)
-                return
-            if prepared is None or self._skip_before_start(run_id):
-                return  # no longer pending here (or refused late): it must not start
-            executor, spec = prepared
-            self._logged.add(run_id)
-            try:
-                await self.log.record(run_id)
-            except OSError as exc:
-                # Not durable, so not started: the run would be unsafe to start after a crash.
-                self._logged.discard(run_id)
-                self._report_unstarted(run_id, "failed", f"cannot write started.log: {exc}")
-                return
-            if (await pacing.hold_until_due(run.get("fired_at"), self.clock,
-                                            self.majority_clock)
-                    and self.edits.changed_since(job, mark)):
-                # Fired ahead, and its job changed while it waited: look again (job_edits.py).
-                try:
-                    again = (None if self.edits.paused(job)
-                             else await self._preparer.prepare(run))
-                except ValidationError as exc:
-                    self._report_unstarted(run_id, "failed", exc.message)
-                    return
-                if again is None:  # paused; or deleted with its job, no longer pending here
-                    if self.edits.paused(job):
-                        self._report_unstarted(run_id, "cancelled", PAUSED_BEFORE_SLOT)
-                    return
-                executor, spec = again
-            self._starting.add(run_id)
-            await self.gate.turn()  # a time-budgeted batch of starts per loop iteration
-            if self._skip_before_start(run_id):
-                return
-            if run_id not in self._confirmed:  # a confirmed late run is running already
-                spec = pacing.with_start_deadline(spec, taken, self.gate.deadline, self.clock.now())
-                if spec.start_before is not None and spec.start_before < time.monotonic():
-                    self._report_unstarted(run_id, "failed", LATE_START)
-                    return
-            # No await from here to the executor's registration of the run, so a cancel is
-            # either seen above or reaches the executor.
-            self._executing[run_id] = executor
-            outcome = await executor.run(spec, on_started=lambda at: self._on_started(spec, at))
-            self._finish(run_id, judge(outcome, spec))
-        except Exception:
-            log.exception("run %s: the worker failed", run_id)
-            self._report_unstarted(run_id, "failed", "internal error in the worker")
-        finally:
-            self._executing.pop(run_id, None)
-            self._running.discard(run_id)
-            self._starting.discard(run_id)
-            self._stop.pop(run_id, None)
-            self._confirmed.discard(run_id)
-
-    async def _admit_late(self, run_id: str, run: dict[str, Any],
-                          prepared: tuple[Executor, RunSpec]) -> tuple[Executor, RunSpec] | None:
-        """A late run: catch up, check the copy again, then have `run_started` accepted by
-        the state. None when the run must not start (a cancel is reported as such)."""
-        if not self.node.caught_up:
-            await self.admission.wait_caught_up()
-            # What the backlog brought (a `run_lost`, a cancel) is in the copy now.
-            again = await self._preparer.prepare(run)
-            if again is None:
-                log.info("run %s not started: no longer pending here after catching up", run_id)
-                return None
-            prepared = again
-        if self._skip_before_start(run_id):
-            return None
-        accepted = await self.admission.confirm(
-            run_id, gone=lambda: self._stopping or run_id in self._stop)
-        if not accepted:
-            self._skip_before_start(run_id)  # reports a cancel that came meanwhile
-            return None
-        self._confirmed.add(run_id)
-        return prepared
-
-    def _skip_before_start(self, run_id: str) -> bool:
-        """True when the run must not start after all (a cancel is reported as such)."""
-        why = self._stop.get(run_id)
-        if why == "cancel":
-            self._report_unstarted(run_id, "cancelled", "cancelled before it started")
-        # "lost": the cluster gave up on it; "stopping": it stays pending for the cluster,
-        # unless a confirmed late start made it running already.
-        if why == "stopping" and run_id in self._confirmed:
-            self._report_lost(run_id, STOP_REASON, format_time(self.clock.now()))
-        return why is not None
-
-    def _on_started(self, spec: RunSpec, at: datetime) -> None:
-        run_id = spec.run_id
-        self._running.add(run_id)
-        self._starting.discard(run_id)
-        self.recorder.run_started(slot=spec.slot, attempt=spec.attempt, started_at=at)
-        if run_id not in self._confirmed:  # a confirmed run's run_started is committed
-            self.reporter.report(
-                "run_started", run_id,
-                {"run_id": run_id, "peer": self.self_id, "at": format_time(at)})
-        # A cancel that came while the executor was still registering the run: repeat it.
-        if run_id in self._stop and run_id in self._executing:
-            asyncio.get_running_loop().create_task(self._executing[run_id].cancel(run_id))
-
-    def _finish(self, run_id: str, outcome: RunOutcome) -> None:
-        why = self._stop.get(run_id)
-        if why == "lost":
-            return  # the cluster already gave up on it; there is nothing to report
-        if why == "stopping":
-            self._report_lost(run_id, STOP_REASON, format_time(self.clock.now()))
-            return
-        self.recorder.run_finished(status=str(outcome.status), started_at=outcome.started_at,
-                                   finished_at=outcome.finished_at)
-        self.reporter.report("run_finished", run_id, finished_args(run_id, outcome))
-
-    def _report_unstarted(self, run_id: str, status: str, reason: str) -> None:
-        self.recorder.run_finished(status=status, started_at=None, finished_at=None)
-        self.reporter.report("run_finished", run_id, {
-            "run_id": run_id, "status": status, "reason": reason,
-            "at": format_time(self.clock.now())})
 
     # --- bookkeeping --------------------------------------------------------------------------
 

@@ -9,8 +9,9 @@ import pytest
 
 from raftcron.durations import format_time
 from raftcron.executor.local import LocalExecutor
+from raftcron.worker.execution import STOP_REASON
 from raftcron.worker.job_edits import PAUSED_BEFORE_SLOT
-from raftcron.worker.runner import RESTART_REASON, STOP_REASON
+from raftcron.worker.runner import RESTART_REASON
 from tests.support.fake_node import OTHER
 from tests.support.wait import wait_until_async
 from tests.support.worker import SELF, Env, FakeExecutor, make_env, settle
