@@ -13,10 +13,11 @@ together (a `fire`, or a `batch` with `cancel_run`s and `finish_job`s). Tests dr
 step by step with a `FakeClock`; `start()` runs it in a loop that sleeps until the head of the
 job heap, the next pass, or an applied command that moves a job earlier.
 
-The job table (`scheduler.job_table.JobTable`) is loaded from the state on start and kept
-current from the node's apply listener, so an idle leader with 100,000 jobs only wakes for its
-once-a-second recovery pass. Pacing uses the monotonic clock; if wall time moves against it by
-more than `clock_jump`, the tick fires nothing, re-reads the state and plans again.
+The job table (`scheduler.job_table.JobTable`) is loaded from the state on start
+(`table_load.TableLoading.reload`, the base of `Scheduler`) and kept current from the node's
+apply listener, so an idle leader with 100,000 jobs only wakes for its once-a-second
+recovery pass. Pacing uses the monotonic clock; if wall time moves against it by more than
+`clock_jump`, the tick fires nothing, re-reads the state and plans again.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from raftcron.scheduler.cluster_view import SchedulerSettings
 from raftcron.scheduler.groups import ClusterGroups
 from raftcron.scheduler.job_table import JobTable, ParseFn, default_parse
 from raftcron.scheduler.passes import Passes
+from raftcron.scheduler.table_load import TableLoading
 from raftcron.scheduler.triggers import Triggers
 from raftcron.scheduler.window import Window
 
@@ -55,17 +57,8 @@ __all__ = ["Scheduler", "SchedulerSettings"]
 
 log = logging.getLogger(__name__)
 
-#: Jobs read and parsed per page when the window is loaded. Between pages the load returns
-#: to the event loop (which may stop it) and lets go of the GIL, so the raft thread keeps
-#: sending and answering heartbeats while a new leader loads a large window.
-LOAD_CHUNK = 500
 
-
-class _StaleLoad(Exception):
-    """The leadership a load was started for is over: the load stops."""
-
-
-class Scheduler:
+class Scheduler(TableLoading):
     def __init__(self, *, node: LeaderNode, read: ReadDb, clock: Clock, self_id: str,
                  peers: Sequence[str], settings: SchedulerSettings | Any = None,
                  parse: ParseFn = default_parse, jitter_fn: JitterFn | None = None,
@@ -163,48 +156,6 @@ class Scheduler:
         }
 
     # --- one wake -----------------------------------------------------------------------------
-
-    async def reload(self) -> None:
-        """Rebuild the job table from the state (on start, after a snapshot or a clock jump).
-
-        Commands applied meanwhile are queued and replayed after (each update is idempotent).
-        One load at a time (a second caller waits, then loads afresh). The jobs are parsed in
-        chunks of `LOAD_CHUNK` off the event loop; a load whose leadership ended (`stop`,
-        `on_leadership(False)`, a newer `start`) stops at the next chunk and changes nothing.
-        """
-        term = self._term
-        async with self._load_lock:
-            try:
-                await self._reload(term)
-            except _StaleLoad:
-                log.info("scheduler load stopped: leadership changed")
-
-    async def _reload(self, term: int) -> None:
-        def check() -> None:
-            if term != self._term:
-                raise _StaleLoad
-
-        check()
-        self._live = True
-        self._loading = []
-        try:
-            now = self.clock.now()
-            table = JobTable(parse=self._parse, jitter_fn=self._jitter_fn)
-            self.window.reset()
-            self.window.page = LOAD_CHUNK
-            bad = await self.window.fill(self.read, self.db, table, now, check)
-            check()
-            backlog, self._loading = self._loading, None
-            self._table = table
-            for op, args, result in backlog:
-                self._apply_one(op, args, result, now)
-            await self._passes.reload(now)
-            await self._triggers.reload(now)
-            self._loaded = True
-            log.info("scheduler loaded %d jobs (%d unreadable); next due %s",
-                     len(table.entries), len(bad), table.next_due())
-        finally:
-            self._loading = None
 
     async def tick(self) -> list[Proposal]:
         """One wake at the clock's `now`; returns what it proposed (applied or not).

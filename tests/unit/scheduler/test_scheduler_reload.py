@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from raftcron.scheduler import loop as scheduler_mod
+from raftcron.scheduler import table_load
 from tests.support.scheduler import Harness
 from tests.support.wait import wait_until_async
 
@@ -18,7 +18,7 @@ EVERY_10S = "*/10 * * * * *"
 
 @pytest.fixture
 def h(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(scheduler_mod, "LOAD_CHUNK", 2)
+    monkeypatch.setattr(table_load, "LOAD_CHUNK", 2)
     harness = Harness(tmp_path)
     yield harness
     harness.close()
