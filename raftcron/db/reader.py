@@ -263,8 +263,8 @@ class ReadDb:
     def due_jobs(self, until: str, after: tuple[str, str] | None, limit: int) -> list[dict]:
         return scheduler_queries.due_jobs(self._db(), until, after, limit)
 
-    def notify_jobs(self, *, own_targets_only: bool = False) -> list[dict]:
-        return scheduler_queries.notify_jobs(self._db(), own_targets_only=own_targets_only)
+    def notify_jobs(self) -> list[dict]:
+        return scheduler_queries.notify_jobs(self._db())
 
     def recent_assignments(self, since: str) -> dict[str, int]:
         return queries.recent_assignments(self._db(), since)

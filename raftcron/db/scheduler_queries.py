@@ -67,18 +67,15 @@ def due_jobs(db: Database, until: str, after: tuple[str, str] | None, limit: int
     return _scheduler_rows(db.query(sql, params))
 
 
-def notify_jobs(db: Database, *, own_targets_only: bool = False) -> list[dict]:
-    """`{"name", "notify"}` of every job whose spec lists events in `notify.on` and, with
-    `own_targets_only` (the cluster has no webhook or email of its own), names a webhook or
-    an email itself: the notifier's superset of the jobs that may have someone to tell.
+def notify_jobs(db: Database) -> list[dict]:
+    """`{"name", "notify"}` of every job whose spec lists events in `notify.on` and names a
+    webhook or an email itself: what a notifier without a cluster target of its own needs
+    (`notify/audience.py`; with one, every job counts and nothing is read).
 
-    With `own_targets_only`, read through the partial index `jobs_notify_own` (its condition,
+    Read through the partial index `jobs_notify_own` (its condition,
     `schema.NOTIFY_OWN_CONDITION`, repeated exactly so SQLite uses it): a million jobs with
-    nobody to tell cost nothing. Without (the cluster has a target, so every job with an
-    event to tell about counts, `on` defaulting to failures), it is a scan of every spec."""
-    where = (NOTIFY_OWN_CONDITION if own_targets_only
-             else "json_array_length(spec, '$.notify.on') > 0")
+    nobody to tell cost nothing."""
     rows = db.query("SELECT name, json_extract(spec, '$.notify') AS notify FROM jobs"
-                    f" WHERE {where} ORDER BY name")
+                    f" WHERE {NOTIFY_OWN_CONDITION} ORDER BY name")
     return [{"name": r["name"], "notify": json.loads(r["notify"]) if r["notify"] else None}
             for r in rows]

@@ -6,11 +6,10 @@
   `run_finished` and `run_lost` (a run reached a terminal status) and `fire` (skipped or
   missed records), reads the run and the job from this peer's copy, and decides the events.
 - Nothing is read for a run whose job has nobody to tell (no webhook or email of its own nor
-  the cluster's, or no event wanted: most jobs): the notifier keeps, in memory, the jobs that
-  have someone to tell (from the applied `put_job`s) and the job of
-  every run fired and not yet ended (both loaded from the copy when leadership starts, then
-  kept from the applied commands), so deciding that such a run needs nothing costs two dict
-  lookups on the loop instead of three reads.
+  the cluster's, or no event wanted: most jobs): `notify/audience.py` keeps which jobs may
+  have someone to tell, and the notifier the job of every run fired and not yet ended (loaded
+  from the copy when leadership starts, then kept from the applied commands), so deciding
+  that such a run needs nothing costs two dict lookups on the loop instead of three reads.
 - While started it also checks every `tick` seconds for jobs whose `notify.on` lists `absent`
   and that have not succeeded within `absent_after` (the dead man's switch), reading only
   those jobs (`ReadDb.absent_watched_jobs`, a partial index), never every job.
@@ -38,6 +37,7 @@ from raftcron.config.cluster import NotifyConfig
 from raftcron.durations import format_time, parse_duration, parse_time
 from raftcron.model import NotifyEvent
 from raftcron.notify import decisions as notify
+from raftcron.notify.audience import Audience
 from raftcron.notify.outbox import Outbox, PostJson, Propose, SendMail, intent_items
 from raftcron.schedule import parse
 
@@ -79,10 +79,8 @@ class Notifier:
         self._sends: set[asyncio.Task[None]] = set()
         #: job -> the absence reference already told about (in memory, this leadership on).
         self._told_absent: dict[str, datetime] = {}
-        #: Jobs whose spec has a `notify` policy (a superset: the read decides the events).
-        self._notify_jobs: set[str] = set()
-        #: True while `start` reads them: until then every job may have someone to tell.
-        self._notify_loading = False
+        #: Which jobs may have someone to tell (a superset: the read decides the events).
+        self.audience = Audience(config)
         #: Set once this leadership's read of the jobs with a policy has ended.
         self._loaded = asyncio.Event()
         #: run id -> job, for the runs fired and not yet ended (while started).
@@ -109,36 +107,32 @@ class Notifier:
             return
         # The active runs on the loop, with no await before the task exists: every command
         # applied from here on updates what this read found (there are few: an index).
-        self._notify_jobs.clear()
+        self.audience.begin_load()
         self._run_jobs = {str(r["id"]): str(r["job"]) for r in self.read.active_runs()}
         self.outbox.start()
         loaded = self._loaded = asyncio.Event()
         task = self._task = asyncio.get_running_loop().create_task(
             self._leading(), name="raftcron-notifier")
-        # The jobs with a policy off the loop (a new leader with 100,000 jobs must not stall
-        # its scheduler for this): the `put_job`s applied meanwhile are already tracked, and
-        # what the read adds on top is at worst a superset, which is fine (the read decides).
-        self._notify_loading = True
+        # The jobs with a target of their own off the loop (a new leader with 100,000 jobs
+        # must not stall its scheduler for this): the `put_job`s applied meanwhile are already
+        # tracked, and what the read adds on top is at worst a superset, which is fine (the
+        # read decides). With a cluster target there is nothing to read (`Audience`).
         try:
-            names = await self.read.call(self.read.notify_jobs, own_targets_only=not (
-                self.config.webhook or self.config.email))
-            if self._task is task:  # still the same leadership
-                self._notify_jobs.update(str(j["name"]) for j in names if self._has_targets(j))
+            if self.audience.needs_load:
+                jobs = await self.read.call(self.read.notify_jobs)
+                if self._task is task:  # still the same leadership
+                    self.audience.loaded(jobs)
         finally:
             if self._task is task:
-                self._notify_loading = False
+                self.audience.loading = False
             loaded.set()
-
-    def _may_tell(self, job: str) -> bool:
-        return self._notify_loading or job in self._notify_jobs
 
     async def stop(self) -> None:
         """Stop deciding (leadership ended). Sends already under way finish on their own."""
         task, self._task = self._task, None
         self.outbox.stop()
         self._told_absent.clear()  # the next leadership starts from scratch
-        self._notify_jobs.clear()
-        self._notify_loading = False
+        self.audience.clear()
         self._run_jobs.clear()
         if task is not None:
             task.cancel()
@@ -183,13 +177,13 @@ class Notifier:
         await self._absent_loop()
 
     async def _recover_recent(self) -> None:
-        if not self._notify_jobs:
+        if not self.audience.may_tell_any():
             return
         since = format_time(self.clock.now() - RECOVER_WINDOW)
         runs, _ = await self.read.call(self.read.list_runs, status=ENDED, since=since,
                                        limit=min(RECOVER_RUNS, 1000))
         for run in runs:
-            if str(run.get("job")) in self._notify_jobs:
+            if self.audience.may_tell(str(run.get("job"))):
                 await self._tell_run_ended(str(run["id"]), recovering=True)
 
     # --- applied commands -------------------------------------------------------------------
@@ -215,7 +209,7 @@ class Notifier:
             run_id = str(command.args.get("run_id"))
             job = self._run_jobs.pop(run_id, None)
             # An unknown run (evicted past the cap) is read, as every run once was.
-            if job is None or self._may_tell(job):
+            if job is None or self.audience.may_tell(job):
                 self._run_ended(run_id)
         elif command.op == "fire":
             accepted = set(result.get("accepted") or ())
@@ -225,34 +219,17 @@ class Notifier:
                     continue
                 if record.get("status", "pending") not in notify.MISSED_STATUSES:
                     self._track(str(run_id), job)
-                elif self._may_tell(job):
+                elif self.audience.may_tell(job):
                     self._run_ended(str(run_id))
         elif command.op in ("pause_reason", "run_slow") and result.get("ok"):
             if not result.get("already"):  # `slow` told once per run
                 self._spawn(self._tell_rule(command.op, command.args))
         elif command.op == "put_job" and result.get("ok"):
-            spec = command.args.get("job") or {}
-            if self._has_targets(spec):
-                self._notify_jobs.add(str(spec.get("name")))
-            else:
-                self._notify_jobs.discard(str(spec.get("name")))
+            self.audience.on_put(command.args.get("job") or {})
         elif command.op == "delete_job" and result.get("ok"):
-            self._notify_jobs.discard(str(command.args.get("name")))
+            self.audience.on_delete(str(command.args.get("name")))
         elif command.op == "notify_intent" and result.get("ok"):
             self.outbox.on_intent(command.args, result)
-
-    def _has_targets(self, job: Mapping[str, Any]) -> bool:
-        """Whether a job (a `put_job` spec or a job read from the copy) may have anyone to
-        tell: events to notify and a target, its own or the cluster's. A superset is fine
-        (the read decides); a job left out is never notified."""
-        policy = job.get("notify") or {}
-        if not isinstance(policy, Mapping):
-            return True
-        if not policy.get("on"):
-            return False  # no event wanted (as `_run_ended` reads it)
-        where = notify.targets(policy, global_webhook=self.config.webhook,
-                               global_email=self.config.email)
-        return bool(where.webhooks or where.emails)
 
     def _track(self, run_id: str, job: str) -> None:
         if len(self._run_jobs) >= TRACKED_RUNS:

@@ -107,12 +107,12 @@ def test_db_leadership_start_reads_use_partial_indexes_not_a_scan(env) -> None:
     log("put_job", put("told", notify={"on": ["failure"], "webhook": "http://h/x"}))
     log("put_job", put("child", after=["plain0"]))
     log("put_job", put("slow", expected_duration="1m"))
-    assert [j["name"] for j in read.notify_jobs(own_targets_only=True)] == ["told"]
+    assert [j["name"] for j in read.notify_jobs()] == ["told"]
     assert sorted(j["name"] for j in read.trigger_index()) == ["child", "slow"]
     log("put_job", put("mailed", notify={"on": ["success"], "email": ["a@b.c"]}))
     log("put_job", put("quiet", notify={"on": [], "webhook": "http://h/x"}))
-    assert [j["name"] for j in read.notify_jobs(own_targets_only=True)] == ["mailed", "told"]
-    for call, index in ((lambda: read.notify_jobs(own_targets_only=True), "jobs_notify_own"),
+    assert [j["name"] for j in read.notify_jobs()] == ["mailed", "told"]
+    for call, index in ((lambda: read.notify_jobs(), "jobs_notify_own"),
                         (read.trigger_index, "jobs_trigger_watch")):
         plans = _plans(read, call)
         assert plans and all(f"USING INDEX {index}" in p for p in plans), plans
