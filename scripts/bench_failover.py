@@ -215,12 +215,13 @@ def markdown(results: list[Result], argv: list[str], jobs: int,
         "|---|---|---|---|---|---|---|---|---|---|---|",
         *(row(r) for r in results), "",
         *(aims(r) for r in results), "",
-        "\"default\" is the production raft timings (elections after 1-2 s of silence); "
+        "\"default\" is the production raft timings (heartbeat 200 ms, elections after 1-2 s "
+        "of silence); "
         "\"fast\" is heartbeat 50 ms, elections after 0.3-0.9 s (what the cluster tests run "
         "and docs/design/replication.md allows for small clusters on quiet machines).", "",
         f"Load average (1/5/15 min) before the first cluster started: {before[0]:.1f} / "
         f"{before[1]:.1f} / {before[2]:.1f}; the column is the median of the 1-minute load "
-        "after each kill. The 2 cores were shared with other engineers' test runs.",
+        "after each kill.",
     ])
 
 

@@ -14,6 +14,15 @@ one whose concurrency policy does not look at its active runs (`allow`) or that 
 queued slot or catch-up line; no blackout window that could begin; no concurrency group (its
 limit counts runs that may end). The others are planned at their time, as before.
 
+Nor is a job one of whose runs placement puts on the leader itself (`held_by_leader`): a run
+held until its slot dies with its peer and is recorded `lost` (it never runs, whatever
+`catchup` says), where a slot not yet committed when the leader dies is fired by the next
+one. Leader kills are the failover everyone rehearses: with three every-second jobs on three
+peers, 9 of 20 leader kills lost a slot this way. Placement lets such a run lose its ties to
+another peer (`placement.choose_targets`, `avoid_on_tie`), and a job still placed on the
+leader is planned at its time. A follower that dies holding a run still loses it: the cost
+of firing ahead (docs/design/scheduler.md).
+
 What a user can see: a run is `pending` (and listed) up to `FIRE_AHEAD` before its slot, with
 `fired_at` its due time. A change to the job in that moment is seen by the worker when the
 time comes (`worker.job_edits`): a paused job's run is cancelled and never starts, a deleted
@@ -23,7 +32,7 @@ time.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,6 +50,12 @@ def may_fire_early(plan: JobPlan, *, active: Sequence[Any], windows: Sequence[An
     if held is not None or catchup_until is not None or windows or plan.concurrency_group:
         return False
     return plan.concurrency == Concurrency.ALLOW or not active
+
+
+def held_by_leader(records: Sequence[Mapping[str, Any]], leader: str) -> bool:
+    """True when one of a job's records would be held by `leader` until its slot (a pending
+    run it executes or drives)."""
+    return any(r.get("status") == "pending" and r.get("peer") == leader for r in records)
 
 
 def start_delay(fired_at: datetime, *, own: datetime, majority: datetime) -> float:

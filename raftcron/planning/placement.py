@@ -17,7 +17,12 @@ runs the command locally (`peer` = that peer, `target` = the node's name). Eligi
 
 Among eligible targets the least loaded wins (active runs / capacity), ties broken by fewest
 recent assignments, then by a stable hash of (job, slot, target) so equal targets share work
-without a coordinator and every leader breaks a tie the same way. The peer that drives a node
+without a coordinator and every leader breaks a tie the same way. A run committed ahead of its
+slot (`planning.ahead`) is held by its peer until the slot: if that peer dies meanwhile the
+run is recorded `lost` and never runs, where a slot not yet committed would have been fired
+by the next leader. So such a run breaks a tie of load against `avoid_on_tie` (the leader,
+the peer a failover takes down most often), before recent assignments: the leader still
+takes it when it is the least loaded. The peer that drives a node
 (the SSH client, or the peer acting for a local node) is the least loaded reachable peer, by
 the same rule.
 """
@@ -77,13 +82,15 @@ def choose_targets(
     *,
     slot: datetime,
     exclude: Iterable[str] = (),
+    avoid_on_tie: str | None = None,
 ) -> list[tuple[str, str]]:
     """The (peer, target) pairs that run `job`'s `slot`; empty when nothing is eligible.
 
     `load` maps a peer id to the active runs it executes or drives, and a node's name to the
     active runs on it; `recent` counts recent assignments by the same names. `hosts`
     defaults to the job's: `any` gives one pair, `all` one per eligible target. `exclude`
-    (targets of earlier attempts) is avoided when another eligible target exists.
+    (targets of earlier attempts) is avoided when another eligible target exists;
+    `avoid_on_tie` loses every tie of load (a run committed ahead of its slot).
     """
     hosts = Hosts(str(hosts)) if hosts is not None else job.hosts
     stamp = format_time(slot)
@@ -100,13 +107,14 @@ def choose_targets(
     else:
         avoid = set(exclude)
         pool = [t for t in targets if t[0] not in avoid] or targets
-        chosen = [_best(job.name, stamp, pool, load, recent)]
+        chosen = [_best(job.name, stamp, pool, load, recent, avoid_on_tie)]
     out = []
     for target in chosen:
         if target in peer_ids:
             out.append((target, target))
         else:
-            client = _best(job.name, stamp, [(p.id, p.capacity) for p in live], load, recent)
+            client = _best(job.name, stamp, [(p.id, p.capacity) for p in live], load, recent,
+                           avoid_on_tie)
             out.append((client, target))
     return out
 
@@ -135,10 +143,10 @@ def counted_loads(groups: Iterable[tuple[object, object, int]]) -> dict[str, int
 
 
 def _best(job: str, stamp: str, pool: Sequence[tuple[str, int]], load: Mapping[str, int],
-          recent: Mapping[str, int]) -> str:
-    def score(item: tuple[str, int]) -> tuple[float, int, bytes]:
+          recent: Mapping[str, int], avoid_on_tie: str | None = None) -> str:
+    def score(item: tuple[str, int]) -> tuple[float, bool, int, bytes]:
         name, capacity = item
         tie = hashlib.sha256(f"{job}\x00{stamp}\x00{name}".encode()).digest()[:8]
-        return (load.get(name, 0) / capacity, recent.get(name, 0), tie)
+        return (load.get(name, 0) / capacity, name == avoid_on_tie, recent.get(name, 0), tie)
 
     return min(pool, key=score)[0]

@@ -61,9 +61,11 @@ class Proposal:
 
 
 def slot_records(job: JobPlan, plan: SlotPlan, where: Placement, *, now: datetime,
-                 new_run_id: Callable[[], str]) -> list[dict[str, Any]]:
+                 new_run_id: Callable[[], str], ahead: bool = False) -> list[dict[str, Any]]:
     """The run records for one job's plan, in slot order: one per decision, or for
-    `hosts = "all"` one per eligible target; a pending slot with nowhere to run is `skipped`."""
+    `hosts = "all"` one per eligible target; a pending slot with nowhere to run is `skipped`.
+    `ahead`: committed before its slot, so the leader (`where.self_id`) loses ties of load
+    (`placement.choose_targets`)."""
     out = []
     for d in plan.decisions:
         if d.status != "pending":
@@ -71,7 +73,7 @@ def slot_records(job: JobPlan, plan: SlotPlan, where: Placement, *, now: datetim
                                None, now, new_run_id()))
             continue
         pairs = choose_targets(job, where.peers, where.nodes, where.load, where.recent,
-                               slot=d.slot)
+                               slot=d.slot, avoid_on_tie=where.self_id if ahead else None)
         if not pairs:
             out.append(_record(job.name, d.slot, 1, where.self_id, None, "skipped",
                                NO_TARGET_REASON, None, now, new_run_id()))

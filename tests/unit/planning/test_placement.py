@@ -31,6 +31,31 @@ def test_choose_targets_full_ties_break_by_a_stable_hash_that_spreads():
     assert set(counts) == {A, B, C} and min(counts.values()) > 50
 
 
+@pytest.mark.parametrize(("load", "recent", "winners"), [
+    ({}, {}, {B, C}),                                   # a full tie: never the avoided peer
+    ({}, {B: 9, C: 9}, {B, C}),                         # ... whatever the recent assignments
+    ({A: 0, B: 1, C: 1}, {}, {A}),                      # the least loaded still wins
+    ({A: 1, B: 1, C: 2}, {B: 3}, {B}),                  # a tie of load with B only
+])
+def test_choose_targets_a_run_committed_ahead_avoids_the_leader_on_ties(load, recent, winners):
+    # A run held until its slot dies with its peer (recorded lost, never run); the leader is
+    # the peer a failover takes down, so a tie of load goes elsewhere.
+    got = choose({}, peers(A, B, C), load=load, recent=recent, avoid_on_tie=A)
+    assert got[0][0] in winners
+
+
+def test_choose_targets_ahead_spreads_over_the_others_and_falls_back_to_the_leader():
+    ps = peers(A, B, C)
+    picks = Counter(choose({}, ps, slot=at(60 * k), avoid_on_tie=A)[0][0] for k in range(200))
+    assert set(picks) == {B, C} and min(picks.values()) > 50
+    # Alone, or the only one with room, the leader takes it.
+    assert choose({}, peers(A, B, down=(B,)), avoid_on_tie=A) == [(A, A)]
+    assert choose({}, peers(A, B, capacity={B: 0}), avoid_on_tie=A) == [(A, A)]
+    # A node's driving peer too.
+    nodes = [NodeInfo(name="db1", roles=frozenset({"db"}))]
+    assert choose({"roles": ["db"]}, ps, nodes, avoid_on_tie=A)[0][0] != A
+
+
 def test_choose_targets_unreachable_peer_is_never_chosen():
     assert choose({}, peers(A, B, down=(A,)), load={B: 10}) == [(B, B)]
     assert choose({}, peers(A, down=(A,))) == []

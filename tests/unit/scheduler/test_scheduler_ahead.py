@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from raftcron.durations import parse_time
-from tests.support.scheduler import Harness, slot
+from tests.support.scheduler import A, Harness, slot
 
 EVERY_10S = "*/10 * * * * *"
 
@@ -71,3 +71,19 @@ async def test_scheduler_without_fire_ahead_plans_at_the_time(tmp_path: Path):
         assert fired(await h.scheduler.tick()) == [("a", slot(10), "pending")]
     finally:
         h.close()
+
+
+async def test_scheduler_never_holds_a_run_ahead_on_the_leader_itself(h: Harness):
+    # A run held until its slot dies with its peer, recorded lost and never run; a slot not yet
+    # committed when the leader dies is fired by the next one. Three jobs, three peers: the
+    # leader (A) loses the ties, and the job placed on it all the same waits for its time.
+    for name in ("a", "b", "c"):
+        h.put_job(name, EVERY_10S, concurrency="allow")
+    h.advance(9.8)
+    ahead = await h.scheduler.tick()
+    records = [r for p in ahead for r in p.records()]
+    assert len(records) == 2 and A not in {r["peer"] for r in records}, records
+    h.advance(0.2)
+    at_time = [r for p in await h.scheduler.tick() for r in p.records()]
+    assert [(r["slot"], r["peer"]) for r in at_time] == [(slot(10), A)], at_time
+    assert {r["job"] for r in records + at_time} == {"a", "b", "c"}
