@@ -18,7 +18,7 @@ from typing import Any
 
 from raftcron.model import Concurrency
 from raftcron.model.commands import INTRODUCED
-from raftcron.planning.ahead import held_by_leader, may_fire_early
+from raftcron.planning.ahead import held_by_leader, leader_may_hold, may_fire_early
 from raftcron.planning.blackouts import hold as blackouts_hold
 from raftcron.planning.blackouts import relabel
 from raftcron.planning.placement import counted_loads
@@ -57,8 +57,9 @@ async def fire(sched: Any, names: list[str], now: datetime,
     ahead of their time (`JobTable.pop_early`). Each is planned as of its due time, so its
     records carry that time as `fired_at` and the worker starts them then
     (`planning.ahead`), unless `ahead.may_fire_early` says it must be planned at its time, or
-    placement puts one of its runs on this leader (`ahead.held_by_leader`): then it goes back
-    to the table (`JobTable.defer`) and is planned when due."""
+    placement puts one of its runs on this leader and it fires less often than every minute
+    (`ahead.held_by_leader`, `ahead.leader_may_hold`): then it goes back to the table
+    (`JobTable.defer`) and is planned when due."""
     early = early or {}
     table = sched.table
     # Only the jobs whose policy looks at their active runs have them read: under overload
@@ -117,7 +118,8 @@ async def fire(sched: Any, names: list[str], now: datetime,
             plan = relabel(plan, windows)
             records = slot_records(entry.plan, plan, where, now=at,
                                    new_run_id=sched.new_run_id, ahead=name in early)
-            if name in early and held_by_leader(records, where.self_id):
+            if (name in early and held_by_leader(records, where.self_id)
+                    and not leader_may_hold(at, plan.next_fire)):
                 # A run held here until its slot would die with this leader and be recorded
                 # lost, where a slot not yet committed is fired by the next leader.
                 table.defer(name, at)
