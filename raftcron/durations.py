@@ -105,12 +105,22 @@ def format_duration(delta: timedelta) -> str:
     return "".join(out)
 
 
+#: Texts already parsed (a command carries the same few times many times over: a batch's `at`,
+#: its jobs' next slots). Only good ones, so an error always names its call's field; a
+#: `datetime` is immutable, so sharing one is safe. Bounded: emptied when full.
+_PARSED: dict[str, datetime] = {}
+_PARSED_KEPT = 4096
+
+
 def parse_time(text: str, *, field: str = "time") -> datetime:
     """An ISO 8601 time with an offset (or `Z`) -> aware UTC `datetime`.
 
     A time without an offset is refused: a naive time is ambiguous across peers. So is one
     outside [`MIN_TIME`, `MAX_TIME`] in UTC.
     """
+    found = _PARSED.get(text) if type(text) is str else None
+    if found is not None:
+        return found
     if not isinstance(text, str) or not text.strip():
         raise ValidationError(f"{field}: expected an ISO 8601 time, got {text!r}", field=field)
     s = text.strip()
@@ -132,6 +142,9 @@ def parse_time(text: str, *, field: str = "time") -> datetime:
         raise OutOfRangeError(
             f"{field}: {text!r} is out of range (times must lie between "
             "1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z in UTC)", field=field)
+    if len(_PARSED) >= _PARSED_KEPT:
+        _PARSED.clear()
+    _PARSED[text] = utc
     return utc
 
 

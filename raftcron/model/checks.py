@@ -50,14 +50,15 @@ def check_keys(
     A typo must not silently drop a policy, so the error names the key and, when one is
     close, the key that was probably meant.
     """
-    allowed = list(allowed)
+    names = allowed if isinstance(allowed, frozenset) else frozenset(allowed)
     ignored = set(ignored)
     for key in data:
-        if key in allowed or key in ignored:
+        if key in names or key in ignored:
             continue
         if not isinstance(key, str):
             raise fail(prefix or "(root)", f"keys must be strings, got {key!r}")
-        hint = difflib.get_close_matches(key, allowed, n=1)
+        # difflib breaks ties by the text, so the set's order does not show in the hint.
+        hint = difflib.get_close_matches(key, sorted(names), n=1)
         extra = f" (did you mean {hint[0]!r}?)" if hint else ""
         raise fail(sub(prefix, key), f"unknown field{extra}")
 

@@ -21,7 +21,6 @@ old bytes), so such an entry never stops a peer that is not yet upgraded.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,7 +86,7 @@ def encode(op: str, args: Mapping[str, Any], key: str | None = None) -> bytes:
         raise ValidationError("key: expected a string or null", field="key")
     validate_args(op, args)
     envelope = {"v": version_of(op, args), "op": op, "key": key, "args": dict(args)}
-    return json.dumps(envelope, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    return codec.encode_strict(envelope)
 
 
 def batch_entry(op: str, args: Mapping[str, Any], key: str | None = None) -> dict[str, Any]:

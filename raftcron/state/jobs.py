@@ -31,23 +31,6 @@ def _json(value: Any) -> str:
     return codec.encode(value).decode()
 
 
-#: Times already turned into their stored form (a batch of 1,000 puts shares one `at` and a
-#: few hundred next times). Pure, so the same on every peer; bounded: when full it is emptied.
-_STORED: dict[str, str] = {}
-_STORED_KEPT = 4096
-
-
-def _db_time(text: str, field: str) -> str:
-    """`db_time`, remembered; a bad time raises as `db_time` does (and is not kept)."""
-    found = _STORED.get(text) if type(text) is str else None
-    if found is None:
-        found = db_time(text, field=field)
-        if len(_STORED) >= _STORED_KEPT:
-            _STORED.clear()
-        _STORED[text] = found
-    return found
-
-
 def put_job(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:
     """Create or replace a job.
 
@@ -61,7 +44,7 @@ def put_job(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:
     """
     job = args["job"]
     name = job["name"]
-    at = _db_time(args["at"], "at")
+    at = db_time(args["at"], field="at")
     managed_by = args["managed_by"]
     paused = bool(job.get("paused", False))
     status = "paused" if paused else "scheduled"
@@ -141,8 +124,8 @@ def next_times(value: Any, where: str = "next") -> tuple[str | None, str | None]
     """A command's `{slot, fire_at}` as stored (db times), or (None, None) when absent."""
     if not value:
         return None, None
-    return (_db_time(value["slot"], f"{where}.slot"),
-            _db_time(value["fire_at"], f"{where}.fire_at"))
+    return (db_time(value["slot"], field=f"{where}.slot"),
+            db_time(value["fire_at"], field=f"{where}.fire_at"))
 
 
 def finish_job(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:

@@ -123,8 +123,11 @@ class StateMachine:
         self._applied = index
         return result
 
-    def _run(self, command: Command, index: int) -> dict[str, Any]:
-        """One command, honouring its idempotency key (batch entries have their own)."""
+    def _run(self, command: Command, index: int, *, own_savepoint: bool = True
+             ) -> dict[str, Any]:
+        """One command, honouring its idempotency key (batch entries have their own).
+        `own_savepoint=False`: the caller undoes the whole command when it is refused (an
+        atomic batch's entries), so it needs no savepoint of its own."""
         conn = self._conn
         if command.key is not None:
             row = conn.execute("SELECT result FROM applied_keys WHERE key = ?",
@@ -138,7 +141,7 @@ class StateMachine:
         elif command.op == "batch":
             result = ok(results=[self._run_entry(child, index) for child in command.children])
         else:
-            result = self._dispatch(command)
+            result = self._dispatch(command, own_savepoint=own_savepoint)
         if command.key is not None:
             conn.execute(
                 "INSERT INTO applied_keys (key, idx, result) VALUES (?, ?, ?)",
@@ -154,7 +157,9 @@ class StateMachine:
         conn.execute("SAVEPOINT atomic_batch")
         results = []
         for i, child in enumerate(command.children):
-            result = self._run_entry(child, index)
+            # Entries share the batch's savepoint: a refused one undoes them all anyway, and
+            # two statements fewer per entry is a tenth of a 1,000-job batch's apply.
+            result = self._run_entry(child, index, own_savepoint=False)
             if not result.get("ok", True):
                 conn.execute("ROLLBACK TO atomic_batch")
                 conn.execute("RELEASE atomic_batch")
@@ -165,19 +170,21 @@ class StateMachine:
         conn.execute("RELEASE atomic_batch")
         return ok(results=results)
 
-    def _run_entry(self, child: Command, index: int) -> dict[str, Any]:
+    def _run_entry(self, child: Command, index: int, *, own_savepoint: bool = True
+                   ) -> dict[str, Any]:
         if child.op == "batch":
             return error("invalid_args", "a batch cannot contain a batch", field="op")
-        return self._run(child, index)
+        return self._run(child, index, own_savepoint=own_savepoint)
 
-    def _dispatch(self, command: Command) -> dict[str, Any]:
+    def _dispatch(self, command: Command, *, own_savepoint: bool = True) -> dict[str, Any]:
         try:
             args = validate_args(command.op, command.args)
         except ValidationError as exc:
             return error("invalid_args", exc.message, field=exc.field)
         conn = self._conn
         # A savepoint per command, so a refused command inside a batch leaves nothing behind.
-        conn.execute("SAVEPOINT command")
+        if own_savepoint:
+            conn.execute("SAVEPOINT command")
         try:
             result = HANDLERS[command.op](conn, args)
         except ValidationError as exc:
@@ -185,17 +192,19 @@ class StateMachine:
         except sqlite3.IntegrityError as exc:
             result = error("conflict", f"refused by the state's constraints: {exc}")
         except (sqlite3.Error, MemoryError, RecursionError):
-            conn.execute("ROLLBACK TO command")
-            conn.execute("RELEASE command")
+            if own_savepoint:
+                conn.execute("ROLLBACK TO command")
+                conn.execute("RELEASE command")
             raise
         except Exception as exc:
             # Deterministic (same entry, same copy, same code on every peer): a result, so
             # the peer keeps applying, rather than an exception that would stop it for good.
             log.exception("apply %s failed", command.op)
             result = error("internal", f"{type(exc).__name__}: {exc}")
-        if not result.get("ok"):
-            conn.execute("ROLLBACK TO command")
-        conn.execute("RELEASE command")
+        if own_savepoint:
+            if not result.get("ok"):
+                conn.execute("ROLLBACK TO command")
+            conn.execute("RELEASE command")
         return result
 
     def result_for_key(self, key: str) -> dict[str, Any] | None:

@@ -50,3 +50,29 @@ def test_decode_reads_what_json_loads_reads(text: str) -> None:
 def test_decode_refuses_what_is_not_json() -> None:
     with pytest.raises(ValueError):
         codec.decode(b"{nope")
+
+
+@pytest.mark.parametrize("value", [
+    float("nan"), float("inf"), float("-inf"), {"a": [1, {"b": float("nan")}]},
+    {"x": [0.5, -float("inf")]}, [1e308, float("-nan")],
+])
+def test_encode_strict_refuses_a_non_finite_float_as_the_standard_library_does(
+    value: Any,
+) -> None:
+    with pytest.raises(ValueError, match="JSON compliant"):
+        codec.encode_strict(value)
+
+
+@pytest.mark.parametrize("value", [
+    {"name": "a", "n": 1, "x": 1.5, "big": 123456.789, "neg": -0.0},
+    {1: "int key", "big": 2**70, "s": Color.RED},
+    # Bytes that look like a non-finite float to the quick scan (a 203-byte string: a str8
+    # header 0xd9 0xcb, then 0x7f 0xf0) and an integer whose payload does: the slow way,
+    # the same bytes.
+    {"s": "\x7f\U00010000" + "a" * 198},
+    {"n": 0xCB7FF000},
+    "plain",
+])
+def test_encode_strict_gives_the_standard_librarys_bytes_for_finite_values(value: Any) -> None:
+    assert codec.encode_strict(value) == json.dumps(
+        value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")

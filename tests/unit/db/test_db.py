@@ -260,3 +260,21 @@ def test_db_list_nodes_pages_by_name(env) -> None:
     rest, end = read.list_nodes(limit=2, cursor=cursor)
     assert [n["name"] for n in first + rest] == ["n1", "n2", "n3"] and end is None
     assert first[0]["healthy"] is None and first[0]["roles"] == ["x"]
+
+
+def test_stored_times_memo_is_bounded_and_never_keeps_an_error() -> None:
+    from raftcron import durations
+    from raftcron.db import times
+    from raftcron.errors import ValidationError
+
+    for i in range(times._STORED_KEPT + 100):
+        text = f"2024-05-01T10:{i // 3600 % 60:02d}:{i % 60:02d}.{i:06d}+02:00"
+        expected = f"2024-05-01T08:{i // 3600 % 60:02d}:{i % 60:02d}.{i:06d}Z"
+        assert db_time(text) == expected and db_time(text) == expected  # computed, remembered
+        assert durations.parse_time(text) == durations.parse_time(expected)
+    assert len(times._STORED) <= times._STORED_KEPT
+    assert len(durations._PARSED) <= durations._PARSED_KEPT
+    for field in ("at", "next.slot"):  # an error is not remembered: each names its own field
+        with pytest.raises(ValidationError) as caught:
+            db_time("2024-05-01T10:00:00", field=field)  # no offset
+        assert caught.value.field == field

@@ -159,16 +159,3 @@ def test_state_noop_changes_only_the_index(env) -> None:
     log, read = env
     assert log("noop", {}) == {"ok": True}
     assert read.applied_index() == 1
-
-
-def test_stored_times_memo_is_bounded_and_never_keeps_an_error() -> None:
-    from raftcron.errors import ValidationError
-    from raftcron.state import jobs as state_jobs
-
-    for i in range(state_jobs._STORED_KEPT + 100):
-        text = f"2024-05-01T10:{i // 3600 % 60:02d}:{i % 60:02d}.{i:06d}Z"
-        assert state_jobs._db_time(text, "at") == state_jobs.db_time(text, field="at")
-    assert len(state_jobs._STORED) <= state_jobs._STORED_KEPT
-    for _ in range(2):
-        with pytest.raises(ValidationError):
-            state_jobs._db_time("2024-05-01T10:00:00", "at")  # no offset
