@@ -19,6 +19,7 @@ Pause, resume and run-now are operational and allowed on it.
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from raftcron import model, schedule
@@ -34,7 +35,7 @@ from raftcron.api.jobview import (
     with_next_runs,
 )
 from raftcron.api.results import check_result
-from raftcron.durations import parse_time
+from raftcron.durations import format_time, parse_time
 from raftcron.errors import ConflictError, JobNotFoundError, ValidationError
 from raftcron.model import JobStatus, privilege
 
@@ -127,8 +128,10 @@ def _from_body(body: dict, name: str | None) -> model.Job:
     return model.job_from_dict(body, name=name)
 
 
-def put_args(rt: Runtime, req: Request, job: model.Job, *, create_only: bool) -> dict:
-    """The `put_job` command arguments for a validated job (docs/api.md, modules.md)."""
+def put_args(rt: Runtime, req: Request, job: model.Job, *, create_only: bool,
+             now: datetime | None = None) -> dict:
+    """The `put_job` command arguments for a validated job (docs/api.md, modules.md).
+    `now`: the proposer's time (read from its clock when not given; a batch reads it once)."""
     job_dict = model.job_to_dict(job)
     ctx = rt.ctx
     decision = privilege.decide(job_dict.get("user"), ctx.identity, is_admin=req.admin,
@@ -137,13 +140,13 @@ def put_args(rt: Runtime, req: Request, job: model.Job, *, create_only: bool) ->
                                 unprivileged_users=ctx.unprivileged_users)
     if not decision.allowed:
         raise HttpError(403, decision.message or "user: needs the admin token", field="user")
-    now = rt.ctx.clock.now()
+    now = now or rt.ctx.clock.now()
     start_at = job_dict.get("start_at")
     anchor = parse_time(start_at, field="start_at") if start_at else now
     expanded = schedule.parse(
         job_dict["schedule"], tz=job_dict.get("tz") or "UTC", name=job_dict["name"], anchor=anchor
     ).expanded
-    args = actor.stamp(rt, req, {"job": job_dict, "expanded": expanded, "at": rt.now_iso(),
+    args = actor.stamp(rt, req, {"job": job_dict, "expanded": expanded, "at": format_time(now),
                                  "create_only": create_only})
     blackouts.check_job_version(rt, args)
     return args

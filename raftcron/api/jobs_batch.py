@@ -64,6 +64,7 @@ async def _validated(rt: Any, req: Request, jobs: list[Any], create_only: bool) 
     """Each job's `put_job` arguments; the first bad job raises, naming its index."""
     out: list[dict] = []
     seen: dict[str, int] = {}
+    now = rt.ctx.clock.now()  # one time for the batch: its entries apply together
     for i, item in enumerate(jobs):
         try:
             if not isinstance(item, dict):
@@ -73,7 +74,7 @@ async def _validated(rt: Any, req: Request, jobs: list[Any], create_only: bool) 
                 raise ValidationError(f"{job.name!r} is also jobs[{seen[job.name]}]",
                                       field="name")
             seen[job.name] = i
-            out.append(put_args(rt, req, job, create_only=create_only))
+            out.append(put_args(rt, req, job, create_only=create_only, now=now))
         except RaftcronError as exc:
             raise _prefixed(exc, i) from None
     return await nextfire.add_to_puts(rt, out)

@@ -48,12 +48,23 @@ __all__ = ["ARGS", "INTRODUCED", "MAX_TAIL_BYTES", "OPS", "VERSION", "Command", 
 
 
 
+#: op -> {argument: the version that added it}, for the arguments added after version 1.
+_NEWER_ARGS: dict[str, dict[str, int]] = {}
+for (_op, _name), _v in INTRODUCED.items():
+    if _name is not None and _v > 1:
+        _NEWER_ARGS.setdefault(_op, {})[_name] = _v
+
+
 def version_of(op: str, args: Mapping[str, Any]) -> int:
     """The lowest envelope version that holds `op(args)` (a batch: its newest entry)."""
     v = max(INTRODUCED.get((op, None), 1), window_commands.version_of_args(op, args))
     # Presence counts, null or not: an older peer refuses an argument it does not know.
-    for name in args:
-        v = max(v, INTRODUCED.get((op, name), 1))
+    newer = _NEWER_ARGS.get(op)
+    if newer:
+        for name in args:
+            added = newer.get(name)
+            if added is not None and added > v:
+                v = added
     if op == "batch" and isinstance(args.get("commands"), list):
         for entry in args["commands"]:
             if isinstance(entry, Mapping) and isinstance(entry.get("args"), Mapping):

@@ -92,6 +92,9 @@ class Audience:
             return True
         if not policy.get("on"):
             return False  # no event wanted (as the notifier's read decides)
+        if not (policy.get("webhook") or policy.get("email") or self.config.webhook
+                or self.config.email):
+            return False  # `targets` would find none: the common case, asked per put in a fill
         where = notify.targets(policy, global_webhook=self.config.webhook,
                                global_email=self.config.email)
         return bool(where.webhooks or where.emails)

@@ -259,18 +259,26 @@ class Scheduler(TableLoading):
                                 getattr(command, "children", ()))
 
     def _apply_command(self, op: str, args: Any, result: Any, children: Sequence = ()) -> None:
-        if op == "batch":
+        now = self.clock.now()
+        if op == "batch":  # one time and one wake-up for all its entries (a fill's 1,000 puts)
             results = result.get("results") if isinstance(result, Mapping) else None
             entries = children or [_Entry(c) for c in (args.get("commands") or ())]
+            triggered = False
             for child, res in zip(entries, results or (), strict=False):
-                self._apply_command(child.op, child.args, res)
-            return
+                triggered = self._mirror(child.op, child.args, res, now) or triggered
+        else:
+            triggered = self._mirror(op, args, result, now)
+        self._wake_if_sooner(triggered)
+
+    def _mirror(self, op: str, args: Any, result: Any, now: datetime) -> bool:
+        """One applied command into the table and the passes; whether it triggered a job."""
         if self._loading is not None:
             self._loading.append((op, args, result))
-        now = self.clock.now()
         self._apply_one(op, args, result, now)
         self._passes.on_command(op, args, result, now)
-        triggered = self._triggers.on_command(op, args, result)
+        return bool(self._triggers.on_command(op, args, result))
+
+    def _wake_if_sooner(self, triggered: bool) -> None:
         nd = self._table.next_wake(self.settings.fire_ahead)
         if self._wake is not None and (triggered or (nd is not None and (
                 self._sleep_until is None or nd < self._sleep_until))):
