@@ -90,13 +90,25 @@ async def get_job(rt: Runtime, req: Request) -> Response:
 
 
 async def keep_redacted(rt: Runtime, job: model.Job) -> model.Job:
+    """`restore_redacted` with the stored job read from this peer's copy (only when `job`
+    holds a `"***"`)."""
+    if not _redacted_keys(job) and job.notify.webhook_secret != REDACTED:
+        return job
+    return restore_redacted(job, await rt.quick(rt.ctx.read.get_job, job.name))
+
+
+def _redacted_keys(job: model.Job) -> list[str]:
+    return [k for k, v in job.env.items() if v == REDACTED]
+
+
+def restore_redacted(job: model.Job, stored: dict | None) -> model.Job:
     """`job` with each `"***"` (an `env` value, `notify.webhook_secret`) replaced by the value
-    stored for it: a client may send back what it read."""
-    hidden = [k for k, v in job.env.items() if v == REDACTED]
+    `stored` (the job as the copy holds it, None: none) has for it: a client may send back
+    what it read. A `"***"` with nothing stored under it is a 400 naming the field."""
+    hidden = _redacted_keys(job)
     secret_hidden = job.notify.webhook_secret == REDACTED
     if not hidden and not secret_hidden:
         return job
-    stored = await rt.quick(rt.ctx.read.get_job, job.name)
     stored_env = (stored or {}).get("env") or {}
     env = dict(job.env)
     for key in hidden:
@@ -152,7 +164,12 @@ def put_args(rt: Runtime, req: Request, job: model.Job, *, create_only: bool,
     return args
 
 
-async def _precheck(rt: Runtime, req: Request, name: str, *, want: bool) -> None:
+async def _stored(rt: Runtime, name: str) -> dict | None:
+    """The job as this peer's copy holds it (None: no such job); read once per request."""
+    return await rt.quick(rt.ctx.read.get_job, name)
+
+
+def _precheck(req: Request, name: str, stored: dict | None, *, want: bool) -> None:
     """Refuse a plain miss or conflict without a log entry.
 
     Only without an Idempotency-Key: a retry of a write that was applied must get the stored
@@ -160,19 +177,17 @@ async def _precheck(rt: Runtime, req: Request, name: str, *, want: bool) -> None
     """
     if req.idempotency_key() is not None:
         return
-    exists = await rt.quick(rt.ctx.read.get_job, name) is not None
-    if want and not exists:
+    if want and stored is None:
         raise JobNotFoundError(name)
-    if not want and exists:
+    if not want and stored is not None:
         raise ConflictError(f"a job named {name!r} already exists", field="name")
 
 
-async def _refuse_managed(rt: Runtime, req: Request, name: str) -> None:
+def _refuse_managed(req: Request, name: str, stored: dict | None) -> None:
     """409 for a file-managed job, without a log entry (the state would refuse it anyway)."""
     if req.idempotency_key() is not None:
         return
-    job = await rt.quick(rt.ctx.read.get_job, name)
-    owner = (job or {}).get("managed_by")
+    owner = (stored or {}).get("managed_by")
     if owner:
         raise ConflictError(f"job {name!r} is defined by file {owner.removeprefix('file:')} in "
                             "--jobs-dir; edit the file", field="name")
@@ -183,9 +198,10 @@ async def create_job(rt: Runtime, req: Request) -> Response:
     body = req.object_body()
     job = await keep_redacted(rt, _from_body(body, None))
     args = put_args(rt, req, job, create_only=True)
-    await _precheck(rt, req, job.name, want=False)
+    stored = await _stored(rt, job.name)
+    _precheck(req, job.name, stored, want=False)
     await dependencies.check_graph(rt, [args["job"]])
-    args = await nextfire.add_to_put(rt, args)
+    args = nextfire.add_to_put(rt, args, stored)
     result = await group_commit.group(rt).propose_put(rt, args, req.idempotency_key())
     check_result(result, job=job.name)
     return json_response(await job_view(rt, job.name, req), status=201)
@@ -202,11 +218,12 @@ async def put_job(rt: Runtime, req: Request) -> Response:
     job = _from_body(body, name)
     if job.name != name:
         raise ValidationError(f"name: expected {name!r}, got {job.name!r}", field="name")
-    job = await keep_redacted(rt, job)
+    stored = await _stored(rt, name)
+    job = restore_redacted(job, stored)
     args = put_args(rt, req, job, create_only=False)
-    await _refuse_managed(rt, req, name)
+    _refuse_managed(req, name, stored)
     await dependencies.check_graph(rt, [args["job"]])
-    args = await nextfire.add_to_put(rt, args)
+    args = nextfire.add_to_put(rt, args, stored)
     result = await group_commit.group(rt).propose_put(rt, args, req.idempotency_key())
     check_result(result, job=name)
     status = 201 if result.get("created") else 200
@@ -216,8 +233,9 @@ async def put_job(rt: Runtime, req: Request) -> Response:
 async def delete_job(rt: Runtime, req: Request) -> Response:
     """`DELETE /jobs/{name}` -> 200; 404 if there is no such job."""
     name = req.params["name"]
-    await _precheck(rt, req, name, want=True)
-    await _refuse_managed(rt, req, name)
+    stored = await _stored(rt, name)
+    _precheck(req, name, stored, want=True)
+    _refuse_managed(req, name, stored)
     args = actor.stamp(rt, req, {"name": name, "at": rt.now_iso()})
     result = await rt.propose("delete_job", args, req.idempotency_key())
     check_result(result, job=name)
@@ -226,7 +244,7 @@ async def delete_job(rt: Runtime, req: Request) -> Response:
 
 async def _set_paused(rt: Runtime, req: Request, paused: bool) -> Response:
     name = req.params["name"]
-    await _precheck(rt, req, name, want=True)
+    _precheck(req, name, await _stored(rt, name), want=True)
     args = await nextfire.add_to_resume(rt, actor.stamp(rt, req, {
         "name": name, "paused": paused, "at": rt.now_iso()}))
     result = await rt.propose("set_paused", args, req.idempotency_key())

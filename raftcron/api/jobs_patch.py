@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from raftcron import model
 from raftcron.api import group_commit, nextfire
 from raftcron.api.http import Request, Response, json_response
-from raftcron.api.jobs import _refuse_managed, job_view, keep_redacted, put_args
+from raftcron.api.jobs import _refuse_managed, job_view, put_args, restore_redacted
 from raftcron.api.results import check_result
 from raftcron.errors import JobNotFoundError, ValidationError
 from raftcron.model.job import FIELDS
@@ -66,10 +66,10 @@ async def patch_job(rt: Runtime, req: Request) -> Response:
     stored = await rt.quick(rt.ctx.read.get_job, name)
     if stored is None:
         raise JobNotFoundError(name)
-    job = await keep_redacted(rt, merged_job(stored, patch, name))
+    job = restore_redacted(merged_job(stored, patch, name), stored)
     args = put_args(rt, req, job, create_only=False)
-    await _refuse_managed(rt, req, name)
-    args = await nextfire.add_to_put(rt, args)
+    _refuse_managed(req, name, stored)
+    args = nextfire.add_to_put(rt, args, stored)
     result = await group_commit.group(rt).propose_put(rt, args, key)
     check_result(result, job=name)
     return json_response(await job_view(rt, name, req))

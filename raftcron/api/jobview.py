@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from raftcron.durations import format_time, parse_time
 from raftcron.errors import JobNotFoundError, RaftcronError
 from raftcron.planning.job_plan import JobPlan
-from raftcron.scheduler.job_table import default_parse
+from raftcron.scheduler.parsed import SHARED as PARSED
 
 if TYPE_CHECKING:
     from raftcron.db.reader import ReadDb
@@ -116,8 +116,8 @@ def compute_next_runs(job: dict, now: datetime, *, count: int = NEXT_RUNS) -> li
     try:
         plan = JobPlan.of(job)
         created = _time(job.get("created_at"))
-        sched = default_parse(job.get("schedule"), job.get("expanded_schedule"),
-                              str(job.get("tz") or "UTC"), plan.name, plan.start_at, created)
+        sched = PARSED.get(job.get("schedule"), job.get("expanded_schedule"),
+                           str(job.get("tz") or "UTC"), plan.name, plan.start_at, created)
     except RaftcronError:
         return []  # a stored job that no longer parses shows no times rather than a 500
     after = now

@@ -10,7 +10,7 @@ as soon as it loads it, which then writes it.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any
 
 from raftcron.durations import format_time, parse_time
@@ -19,34 +19,10 @@ from raftcron.model.commands import INTRODUCED
 from raftcron.planning.job_plan import JobPlan
 from raftcron.planning.slots import next_slot
 from raftcron.raft.version_gate import VersionGate
-from raftcron.scheduler.job_table import default_parse
+from raftcron.scheduler.parsed import SHARED as PARSED
 
 #: The command version that added `next`.
 NEXT_VERSION = INTRODUCED[("put_job", "next")]
-#: Parsed schedules kept (a batch of 1,000 daily jobs shares a few hundred expressions).
-PARSED_CACHE = 4096
-_parsed: OrderedDict[tuple, Any] = OrderedDict()
-
-
-def _schedule(spec: dict, expanded: str | None, tz: str, name: str, start_at: Any,
-              created: Any) -> Any:
-    """`default_parse`, cached for the forms without an anchor (the H fields are expanded
-    already, so the name does not matter)."""
-    text = expanded if isinstance(expanded, str) and expanded else None
-    if text is None or "@every" in text or "{" in text:
-        return default_parse(spec.get("schedule"), expanded, tz, name, start_at, created)
-    key = (text, tz, start_at)
-    found = _parsed.get(key)
-    if found is None:
-        found = _parsed[key] = default_parse(spec.get("schedule"), expanded, tz, name,
-                                             start_at, created)
-        if len(_parsed) > PARSED_CACHE:
-            _parsed.popitem(last=False)
-    else:
-        _parsed.move_to_end(key)
-    return found
-
-
 def gate(rt: Any) -> VersionGate:
     """This app's gate (one per Runtime)."""
     found = rt.extras.get("version_gate")
@@ -62,8 +38,8 @@ def compute(spec: dict, expanded: str | None, cursor: str | None, created_at: st
     try:
         plan = JobPlan.of(spec)
         created = parse_time(created_at) if created_at else now
-        sched = _schedule(spec, expanded, str(spec.get("tz") or "UTC"), plan.name,
-                          plan.start_at, created)
+        sched = PARSED.get(spec.get("schedule"), expanded, str(spec.get("tz") or "UTC"),
+                           plan.name, plan.start_at, created)
         found = next_slot(plan, sched, parse_time(cursor) if cursor else None, created, now)
     except (RaftcronError, ValueError):
         return None
@@ -72,11 +48,11 @@ def compute(spec: dict, expanded: str | None, cursor: str | None, created_at: st
     return {"slot": format_time(found[0]), "fire_at": format_time(found[1])}
 
 
-async def add_to_put(rt: Any, args: dict) -> dict:
-    """`put_job` args with `next` added (when the cluster reads it)."""
+def add_to_put(rt: Any, args: dict, stored: Mapping[str, Any] | None) -> dict:
+    """`put_job` args with `next` added (when the cluster reads it). `stored`: the job as
+    this peer's copy holds it (None: a new job), read by the caller."""
     if not gate(rt).reads(NEXT_VERSION) or args["job"].get("paused"):
         return args
-    stored = await rt.quick(rt.ctx.read.get_job, args["job"]["name"])
     cursor = (stored or {}).get("cursor")
     created = (stored or {}).get("created_at") or args["at"]
     nxt = compute(args["job"], args.get("expanded"), cursor, created, rt.ctx.clock.now())

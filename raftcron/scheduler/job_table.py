@@ -18,8 +18,7 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import logging
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,15 +27,10 @@ from raftcron.durations import parse_time
 from raftcron.model.fence import CursorFence
 from raftcron.planning.job_plan import JobPlan
 from raftcron.planning.slots import JitterFn, ScheduleLike, first_fire
+from raftcron.scheduler.parsed import ParsedSchedules, ParseFn, default_parse
 
 log = logging.getLogger(__name__)
 
-#: Parsed schedules kept (least recently used go first): thousands of jobs share a few.
-PARSED_CACHE = 4096
-
-#: (what the user wrote, the expanded text, tz, job name, start_at, created_at) -> a schedule.
-ParseFn = Callable[[Any, "str | None", str, str, "datetime | None", "datetime | None"],
-                   ScheduleLike]
 
 
 @dataclass
@@ -60,29 +54,16 @@ class JobEntry:
         return self.status == "scheduled" and not self.plan.paused
 
 
-def default_parse(schedule: Any, expanded: str | None, tz: str, name: str,
-                  start_at: datetime | None, created_at: datetime | None) -> ScheduleLike:
-    """`schedule.parse` on the expanded text the state froze at put time (H already fixed; the
-    `{interval, reference}` form has a text form too), anchored for `@every` at `start_at`
-    (itself a slot) or else at the job's creation."""
-    from raftcron import schedule as sched
-
-    expr = expanded if isinstance(expanded, str) and expanded else schedule
-    return sched.parse(expr, tz=tz, name=name, anchor=start_at or created_at,
-                       anchor_is_slot=start_at is not None)
-
-
 class JobTable:
     def __init__(self, *, parse: ParseFn = default_parse, jitter_fn: JitterFn | None = None
                  ) -> None:
-        self._parse = parse
         self._jitter_fn = jitter_fn
         self.entries: dict[str, JobEntry] = {}
         self._heap: list[tuple[datetime, str]] = []
         self._due: dict[str, datetime] = {}
         #: Jobs `defer`red to their exact time (not planned ahead): (due, name), lazy too.
         self._on_time: list[tuple[datetime, str]] = []
-        self._parsed: OrderedDict[tuple, ScheduleLike] = OrderedDict()
+        self._parsed = ParsedSchedules(parse)
         self._held: set[str] = set()  # jobs with a queue slot waiting (few; checked each pass)
         #: The leader's window end (`Window.fill` sets it): a put whose carried next fire time
         #: is later is not parsed into the table at all (the window reads it back when due).
@@ -129,20 +110,7 @@ class JobTable:
 
     def _schedule(self, schedule: Any, expanded: str | None, tz: str, name: str,
                   start_at: datetime | None, created_at: datetime | None) -> ScheduleLike:
-        # Thousands of jobs share a few expressions: parse each once. The expanded text has no
-        # H left, so the name does not matter; the creation time does only for anchored forms.
-        text = expanded if isinstance(expanded, str) and expanded else repr(schedule)
-        anchored = "@every" in text or "{" in text or isinstance(schedule, Mapping)
-        key = (text, repr(schedule), tz, start_at, created_at if anchored else None)
-        cached = self._parsed.get(key)
-        if cached is None:
-            cached = self._parse(schedule, expanded, tz, name, start_at, created_at)
-            self._parsed[key] = cached
-            if len(self._parsed) > PARSED_CACHE:
-                self._parsed.popitem(last=False)  # least recently used
-        else:
-            self._parsed.move_to_end(key)
-        return cached
+        return self._parsed.get(schedule, expanded, tz, name, start_at, created_at)
 
     # --- the heap -----------------------------------------------------------------------------
 

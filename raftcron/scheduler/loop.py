@@ -42,7 +42,8 @@ from raftcron.scheduler import firing
 from raftcron.scheduler.blackouts import ClusterBlackouts
 from raftcron.scheduler.cluster_view import SchedulerSettings
 from raftcron.scheduler.groups import ClusterGroups
-from raftcron.scheduler.job_table import JobTable, ParseFn, default_parse
+from raftcron.scheduler.job_table import JobTable
+from raftcron.scheduler.parsed import ParseFn, default_parse
 from raftcron.scheduler.passes import Passes
 from raftcron.scheduler.table_load import TableLoading
 from raftcron.scheduler.triggers import Triggers

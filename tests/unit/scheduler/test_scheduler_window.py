@@ -16,8 +16,8 @@ import pytest
 from raftcron import schedule
 from raftcron.durations import format_time
 from raftcron.model import job_from_dict, job_to_dict
-from raftcron.scheduler.job_table import default_parse
 from raftcron.scheduler.loop import Scheduler, SchedulerSettings
+from raftcron.scheduler.parsed import default_parse
 from tests.support.scheduler import T0, A, B, C, Harness, slot
 
 EVERY_10S = "*/10 * * * * *"
