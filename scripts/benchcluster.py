@@ -41,6 +41,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from raftcron.durations import format_time  # noqa: E402
+from raftcron.planning.ahead import FIRE_AHEAD  # noqa: E402
 from tests.support.cluster import TEST_RAFT, Cluster, HttpResponse, Peer  # noqa: E402
 from tests.support.wait import GaveUp, wait_until  # noqa: E402
 
@@ -221,6 +222,13 @@ def wait_all_executed(out_dir: Path, jobs: Sequence[str], first: int, last: int,
 def iso(wall: float) -> str:
     """Epoch seconds -> ISO 8601 UTC with a `Z` (the API's time format)."""
     return format_time(datetime.fromtimestamp(wall, UTC))
+
+
+def new_leader_since(kill_at: float) -> str:
+    """The `since` (runs by `fired_at`) that lists only runs fired by a leader elected after a
+    kill at `kill_at`: the dead leader committed runs up to `FIRE_AHEAD` before their time,
+    stamped with that time, and those still run on the followers that hold them."""
+    return iso(kill_at + FIRE_AHEAD.total_seconds())
 
 
 def list_runs(peer: Peer, query: str = "", cap: int = 100_000) -> list[dict[str, Any]]:
