@@ -46,3 +46,31 @@ def test_the_build_backend_is_one_exact_release_and_locked() -> None:
     manifest = tomllib.loads((ROOT / "uv.lock").read_text())["manifest"]
     assert sorted(f"{c['name']}{c['specifier']}" for c in manifest["build-constraints"]) == \
         sorted(requires), "uv.lock is stale: run scripts/lock"
+
+
+def _install_commands(path: Path) -> dict[str, str]:
+    """The bootstrap (pip) and lock (uv sync) install commands of a shell script, each as one
+    line with its continuations joined and spaces normalized, plus the stamp it touches."""
+    text = re.sub(r"\\\n\s*", " ", (ROOT / path).read_text())
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        line = " ".join(line.split())
+        if line.startswith("#"):
+            continue
+        if "pip install" in line and "uv-bootstrap.txt" in line:
+            found["bootstrap"] = line
+        elif "uv sync" in line:
+            found["sync"] = line
+        elif m := re.search(r"\.venv/\.raftcron-installed", line):
+            found.setdefault("stamp", m.group(0))
+    return found
+
+
+def test_ci_installs_from_the_lock_as_the_scripts_do() -> None:
+    # .ci/run installs in plain sight on a fresh machine; scripts/_venv.sh does the same for
+    # scripts/test and scripts/dev-cluster and trusts the stamp .ci/run leaves.
+    ci, scripts = _install_commands(Path(".ci/run")), _install_commands(Path("scripts/_venv.sh"))
+    assert set(ci) == set(scripts) == {"bootstrap", "sync", "stamp"}, (ci, scripts)
+    assert ci == scripts
+    assert "--require-hashes" in ci["bootstrap"]
+    assert "--locked" in ci["sync"] and "--upgrade" not in ci["sync"]
