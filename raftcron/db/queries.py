@@ -213,14 +213,17 @@ def active_runs(db: Database) -> list[dict]:
 
 
 def runs_for_peer(db: Database, peer: str, statuses: Iterable[str]) -> list[dict]:
-    """Runs assigned to `peer` with one of `statuses`, oldest fired first."""
+    """Runs assigned to `peer` with one of `statuses`, oldest fired first, each with `held`
+    (the worker's view: not an API resource)."""
     params: dict[str, Any] = {"peer": peer}
     wanted = _statuses(list(statuses), RUN_STATUSES) or []
     if not wanted:
         return []
     cond = _in("status", wanted, params, "s")
-    sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE peer = :peer AND {cond} ORDER BY fired_at, id"
-    return [run_dict(r) for r in fetch_rows(db, sql, params)]
+    # `held` too: the worker confirms a held run before it starts it (`worker.admission`).
+    sql = (f"SELECT {_RUN_COLUMNS}, held FROM runs WHERE peer = :peer AND {cond}"
+           " ORDER BY fired_at, id")
+    return [{**run_dict(r), "held": bool(r["held"])} for r in fetch_rows(db, sql, params)]
 
 
 def active_runs_of(db: Database, jobs: Sequence[str]) -> list[dict]:
@@ -236,13 +239,14 @@ def active_runs_of(db: Database, jobs: Sequence[str]) -> list[dict]:
 
 
 def active_refs(db: Database) -> list[dict]:
-    """`id`, `job`, `peer` and `target` of every pending or running run, oldest fired first:
-    what the leader's recovery pass needs of them, without decoding whole runs (under
-    overload thousands are active, and the pass runs every second)."""
-    sql = (f"SELECT id, job, peer, target FROM runs WHERE status IN {ACTIVE_SQL} "
-           "ORDER BY fired_at, id")
-    return [{"id": r[0], "job": r[1], "peer": r[2], "target": r[3]}
-            for r in db.conn.execute(sql)]
+    """`id`, `job`, `peer`, `target`, `status`, `fired_at` (stored form) and `held` of every
+    pending or running run, oldest fired first: what the leader's recovery pass needs of
+    them, without decoding whole runs (under overload thousands are active, and the pass
+    runs every second)."""
+    sql = (f"SELECT id, job, peer, target, status, fired_at, held FROM runs"
+           f" WHERE status IN {ACTIVE_SQL} ORDER BY fired_at, id")
+    return [{"id": r[0], "job": r[1], "peer": r[2], "target": r[3], "status": r[4],
+             "fired_at": r[5], "held": bool(r[6])} for r in db.conn.execute(sql)]
 
 
 def active_groups(db: Database) -> list[tuple[str | None, str | None, int]]:

@@ -72,12 +72,16 @@ TABLES: dict[str, tuple[dict[str, type], str, list[str], dict[str, Any]]] = {
             "backfill": int,  # 1: one slot of a backfill
             "slow": int,  # 1: went past the job's expected_duration
             "output_truncated": int,  # 1: the output files stopped at the job's output_limit
+            # v5: 1: fired ahead of its slot; it starts only once its `run_started` is
+            # committed, so while pending it certainly never ran (`planning.ahead`).
+            "held": int,
         },
         "id",
         ["job", "slot", "attempt", "status", "fired_at", "stdout_tail", "stderr_tail",
-         "manual", "cancel_requested", "output_bytes", "backfill", "slow", "output_truncated"],
+         "manual", "cancel_requested", "output_bytes", "backfill", "slow", "output_truncated",
+         "held"],
         {"stdout_tail": "", "stderr_tail": "", "manual": 0, "cancel_requested": 0,
-         "output_bytes": 0, "backfill": 0, "slow": 0, "output_truncated": 0},
+         "output_bytes": 0, "backfill": 0, "slow": 0, "output_truncated": 0, "held": 0},
     ),
     "nodes": (
         {

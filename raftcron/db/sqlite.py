@@ -63,7 +63,9 @@ __all__ = [
 #: `notifications` table (the notification outbox: `model.outbox`), dependencies, backfill,
 #: pause on failure, slow runs (`_migrate_3_to_4_triggers`), the `blackouts` table
 #: (cluster-wide blackout windows) and the `concurrency_groups` table (API group limits).
-SCHEMA_VERSION = 4
+#: 5: `runs.held` (a run fired ahead of its slot, started only once confirmed: a pending one
+#: can be moved off a silent peer, `state.runs.move_run`).
+SCHEMA_VERSION = 5
 
 
 def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
@@ -113,10 +115,16 @@ def _migrate_3_to_4(conn: sqlite3.Connection) -> None:
     migrate_groups(conn)
 
 
+def _migrate_4_to_5(conn: sqlite3.Connection) -> None:
+    # Every run of an older copy was fired without the confirmation rule: not held.
+    conn.execute("ALTER TABLE runs ADD COLUMN held INTEGER NOT NULL DEFAULT 0")
+
+
 #: version n -> function that migrates a copy from n to n+1 inside the open transaction.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_1_to_2,
                                                                 2: _migrate_2_to_3,
-                                                                3: _migrate_3_to_4}
+                                                                3: _migrate_3_to_4,
+                                                                4: _migrate_4_to_5}
 
 def _migrate_3_to_4_triggers(conn: sqlite3.Connection) -> None:
     """Dependencies, backfill, pause on failure, slow runs. Idempotent: each column, table and

@@ -20,7 +20,7 @@ __all__ = ["ARGS", "INTRODUCED", "MAX_TAIL_BYTES", "NEXT_ARGS", "OPS", "RECORD_A
 
 #: The newest envelope version this build writes and reads (4 also compresses big log entries:
 #: `raft/syncobj.py`).
-VERSION = 4
+VERSION = 5
 
 #: Hard cap, in UTF-8 bytes, on each replicated output tail (docs/jobs.md).
 MAX_TAIL_BYTES = MAX_OUTPUT_TAIL
@@ -73,7 +73,13 @@ ARGS: dict[str, dict[str, Arg]] = {
                    "next": Arg("next", required=False, nullable=True)},
     # next (v3): job -> its next slot and fire time after these records, by the leader.
     "fire": {"runs": Arg("records"), "at": _T, "next": Arg("next_map", required=False,
-                                                           default=None)},
+                                                           default=None),
+             # v5: the runs fired ahead of their slot, started only once confirmed.
+             "held": Arg("names", required=False, default=None)},
+    # v5: a held run still pending on a silent peer goes to another (`state.runs.move_run`).
+    # `target`: where it runs now (a local run's is its peer), chosen with the peer.
+    "move_run": {"run_id": _NAME, "from_peer": _NAME, "peer": _NAME,
+                 "target": Arg("str", required=False, nullable=True), "at": _T},
     "run_started": {"run_id": _NAME, "peer": _NAME, "at": _T},
     "run_finished": {
         "run_id": _NAME,
@@ -132,6 +138,8 @@ INTRODUCED: dict[tuple[str, str | None], int] = {
     ("put_job", "next"): 3,
     ("set_paused", "next"): 3,
     ("fire", "next"): 3,
+    ("fire", "held"): 5,
+    ("move_run", None): 5,
     ("batch", "atomic"): 3,
     ("delete_node", "at"): 4,
     ("run_finished", "output_truncated"): 4,

@@ -14,21 +14,22 @@ one whose concurrency policy does not look at its active runs (`allow`) or that 
 queued slot or catch-up line; no blackout window that could begin; no concurrency group (its
 limit counts runs that may end). The others are planned at their time, as before.
 
-A run held until its slot dies with its peer and is recorded `lost` (it never runs, whatever
-`catchup` says), where a slot not yet committed when the leader dies is fired by the next
-one; and leader kills are the failover everyone rehearses (three every-second jobs on three
-peers: 9 of 20 leader kills lost a slot this way). So placement lets a run fired ahead lose
-its ties of load to another peer (`placement.choose_targets`, `avoid_on_tie`), and a job one
-of whose runs still lands on the leader itself (`held_by_leader`) is planned at its time
-unless it fires again within `LEADER_HOLDS_BELOW` (`leader_may_hold`): for a job that fires
-every few seconds the head start is the point and a lost slot is one of many, the next comes
-soon; for a daily backup the 300 ms are worth nothing and a lost slot costs a day. (Planned at
-its time, a leader's own run of ten every-second jobs started with a p99 of 35-38 ms instead
-of 14.) A follower that dies holding a run still loses it: the cost of firing ahead
-(docs/design/scheduler.md).
+A run fired ahead is *held* (fire's `held`, `runs.held`, command version 5): its peer starts
+it only once its `run_started` is committed, asked for a moment before its time
+(`worker.admission`), so while the state lists it `pending` it has certainly not run. When its
+peer goes silent (a leader killed a moment before the slot, a follower cut off), the leader
+moves it to a live peer (`planning.moves`, `move_run`) and the slot runs there, late by the
+failover, once: the log orders the move and the old peer's confirmation, and refuses whichever
+comes second. Only a run confirmed and not yet started when its peer dies (the last
+`admission.lead()`, 20-200 ms, before its slot) is recorded `lost`, as a run whose peer dies
+mid-run is. Until every peer reads version 5, runs fired ahead are not held and such a run is
+`lost` with its peer; the leader then loses ties of load for them (`placement.choose_targets`,
+`avoid_on_tie`), and a job one of whose runs lands on the leader itself (`held_by_leader`) is
+planned at its time unless it fires again within `LEADER_HOLDS_BELOW` (`leader_may_hold`).
 
 What a user can see: a run is `pending` (and listed) up to `FIRE_AHEAD` before its slot, with
-`fired_at` its due time. A change to the job in that moment is seen by the worker when the
+`fired_at` its due time, then `running` from its confirmation (`started_at` its due time;
+the process starts then). A change to the job in that moment is seen by the worker when the
 time comes (`worker.job_edits`): a paused job's run is cancelled and never starts, a deleted
 job's run goes with it, an edited job's run starts as edited. A run never starts before its
 time.

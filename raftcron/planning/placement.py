@@ -17,12 +17,13 @@ runs the command locally (`peer` = that peer, `target` = the node's name). Eligi
 
 Among eligible targets the least loaded wins (active runs / capacity), ties broken by fewest
 recent assignments, then by a stable hash of (job, slot, target) so equal targets share work
-without a coordinator and every leader breaks a tie the same way. A run committed ahead of its
-slot (`planning.ahead`) is held by its peer until the slot: if that peer dies meanwhile the
-run is recorded `lost` and never runs, where a slot not yet committed would have been fired
-by the next leader. So such a run breaks a tie of load against `avoid_on_tie` (the leader,
-the peer a failover takes down most often), before recent assignments: the leader still
-takes it when it is the least loaded. The peer that drives a node
+without a coordinator and every leader breaks a tie the same way. While the cluster does not
+read command version 5, a run committed ahead of its slot (`planning.ahead`) and held by its
+peer until the slot is recorded `lost` if that peer dies meanwhile, where a slot not yet
+committed would have been fired by the next leader; such a run then breaks a tie of load
+against `avoid_on_tie` (the leader, the peer a failover takes down most often), before recent
+assignments: the leader still takes it when it is the least loaded. (From version 5 such runs
+move off a silent peer, `planning.moves`, and no tie is biased.) The peer that drives a node
 (the SSH client, or the peer acting for a local node) is the least loaded reachable peer, by
 the same rule.
 """

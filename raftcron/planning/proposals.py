@@ -108,13 +108,16 @@ def retry_record(job: JobPlan, retry: RetryPlan, where: Placement, *, now: datet
 
 def tick_proposal(records: Sequence[Mapping[str, Any]], cancels: Sequence[str],
                   finishes: Sequence[str], *, now: datetime,
-                  nexts: Mapping[str, Mapping[str, str]] | None = None) -> Proposal | None:
+                  nexts: Mapping[str, Mapping[str, str]] | None = None,
+                  held: Sequence[str] = ()) -> Proposal | None:
     """One proposal for a wake: `fire`, or a `batch` of cancels, the fire, then finishes.
 
     Cancels come first so a replaced run is told to stop before its successor is assigned;
     `finish_job` comes last so the job's final slot is recorded before it finishes. `nexts`
     (job -> its next `{slot, fire_at}` after these records) rides in the fire's `next`; a
     fire with no record but some `nexts` only writes them (a migrated job's first value).
+    `held` (v5): the ids of records fired ahead of their slot, which their peers start only
+    once confirmed (`planning.moves`).
     """
     at = format_time(now)
     if not records and not cancels and not finishes and not nexts:
@@ -122,6 +125,8 @@ def tick_proposal(records: Sequence[Mapping[str, Any]], cancels: Sequence[str],
     fire_args: dict[str, Any] = {"runs": [dict(r) for r in records], "at": at}
     if nexts:
         fire_args["next"] = {k: dict(v) for k, v in sorted(nexts.items())}
+    if held:
+        fire_args["held"] = list(held)
     key = "fire:" + _digest(
         [f"{r['job']}|{r['slot']}|{r['attempt']}|{r['status']}" for r in records]
         # A cancel or finish may rightly happen again later (a job re-put after finishing):

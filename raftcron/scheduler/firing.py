@@ -34,6 +34,8 @@ YIELD_EVERY = 0.02
 RETRY_AFTER = timedelta(seconds=1)
 #: The command version that added fire's `next`.
 NEXT_VERSION = INTRODUCED[("fire", "next")]
+#: The command version that added fire's `held` (and `move_run`).
+HELD_VERSION = INTRODUCED[("fire", "held")]
 
 
 class _Chunk:
@@ -44,6 +46,8 @@ class _Chunk:
         self.finishes: list[str] = []
         self.lags: list[float] = []
         self.nexts: dict[str, dict[str, str]] = {}
+        #: The runs fired ahead of their slot: held until confirmed (`planning.moves`).
+        self.held: list[str] = []
 
 
 async def fire(sched: Any, names: list[str], now: datetime,
@@ -56,10 +60,13 @@ async def fire(sched: Any, names: list[str], now: datetime,
     `early` (job -> its due time, after `now`; those jobs are in `names` too): jobs popped
     ahead of their time (`JobTable.pop_early`). Each is planned as of its due time, so its
     records carry that time as `fired_at` and the worker starts them then
-    (`planning.ahead`), unless `ahead.may_fire_early` says it must be planned at its time, or
-    placement puts one of its runs on this leader and it fires less often than every minute
-    (`ahead.held_by_leader`, `ahead.leader_may_hold`): then it goes back to the table
-    (`JobTable.defer`) and is planned when due."""
+    (`planning.ahead`), unless `ahead.may_fire_early` says it must be planned at its time:
+    then it goes back to the table (`JobTable.defer`) and is planned when due. When the
+    cluster reads version 5 their pending records are *held* (fire's `held`): started only
+    once confirmed, moved off a peer gone silent (`planning.moves`). Before that, a job one
+    of whose runs lands on this leader and that fires less often than every minute is
+    deferred too (`ahead.held_by_leader`, `ahead.leader_may_hold`), and the leader loses
+    ties of load for runs fired ahead."""
     early = early or {}
     table = sched.table
     # Only the jobs whose policy looks at their active runs have them read: under overload
@@ -78,6 +85,7 @@ async def fire(sched: Any, names: list[str], now: datetime,
     where = await passes.placement(now, load=counted_loads(
         await sched.db(sched.read.active_groups)))
     with_next = sched.gate.reads(NEXT_VERSION)
+    with_held = sched.gate.reads(HELD_VERSION)
     blackouts = getattr(sched, "blackouts", None) is not None
     if blackouts:
         await sched.blackouts.refresh(sched)
@@ -116,11 +124,14 @@ async def fire(sched: Any, names: list[str], now: datetime,
                 released_at=released, grace=sched.settings.grace, jitter_fn=sched.jitter_fn,
                 catchup_until=entry.catchup_until)
             plan = relabel(plan, windows)
+            # Ahead and not held (a cluster not reading version 5): the leader loses ties.
             records = slot_records(entry.plan, plan, where, now=at,
-                                   new_run_id=sched.new_run_id, ahead=name in early)
-            if (name in early and held_by_leader(records, where.self_id)
+                                   new_run_id=sched.new_run_id,
+                                   ahead=name in early and not with_held)
+            if (name in early and not with_held and held_by_leader(records, where.self_id)
                     and not leader_may_hold(at, plan.next_fire)):
-                # A run held here until its slot would die with this leader and be recorded
+                # A cluster not reading version 5 yet cannot hold runs (`planning.moves`):
+                # a run held here until its slot would die with this leader and be recorded
                 # lost, where a slot not yet committed is fired by the next leader.
                 table.defer(name, at)
                 continue
@@ -142,6 +153,8 @@ async def fire(sched: Any, names: list[str], now: datetime,
         chunk = chunks[-1]
         chunk.jobs.append(name)
         chunk.records.extend(records)
+        if name in early and with_held:
+            chunk.held.extend(r["run_id"] for r in records if r.get("status") == "pending")
         chunk.cancels.extend(r for r in plan.cancel if not _cancel_requested(runs, r))
         if plan.finish:
             chunk.finishes.append(name)
@@ -152,7 +165,8 @@ async def fire(sched: Any, names: list[str], now: datetime,
     out = []
     for chunk in chunks:
         proposal = tick_proposal(chunk.records, chunk.cancels, chunk.finishes, now=now,
-                                 nexts=chunk.nexts if chunk.records else None)
+                                 nexts=chunk.nexts if chunk.records else None,
+                                 held=chunk.held)
         if proposal is None:
             continue
         out.append(proposal)

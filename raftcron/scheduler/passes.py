@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from raftcron.durations import format_time, parse_time
 from raftcron.model import Concurrency
+from raftcron.model.commands import INTRODUCED
+from raftcron.planning.moves import move_proposal, move_target, stranded
 from raftcron.planning.placement import loads
 from raftcron.planning.proposals import (
     Placement,
@@ -72,6 +74,8 @@ class PassOwner(Protocol):
 
 log = logging.getLogger(__name__)
 
+#: The command version that added `move_run`.
+MOVE_VERSION = INTRODUCED[("move_run", None)]
 #: Pages of 1000 failed runs a new leader reads looking for owed retries.
 RETRY_SCAN_PAGES = 20
 #: Jobs whose runs one retention pass looks at (the passes go round every job).
@@ -148,6 +152,10 @@ class Passes:
             self._down_since, status.get("peers") or (), now, s.settings.lease,
             self_id=s.self_id, others=[str(r.get("peer")) for r in active if r.get("peer")])
         out: list[Proposal] = []
+        moved, proposal = await self._move_stranded(now, active)
+        if proposal is not None:
+            out.append(proposal)
+            active = [r for r in active if str(r.get("id")) not in moved]
         lost = lost_proposal(lost_runs(active, self._down_since, now, s.settings.lease),
                              now=now)
         if lost is not None:
@@ -162,6 +170,35 @@ class Passes:
         # Rolling fan-outs: the next targets (re-placed off silent peers), or skip them.
         out += await fanout_pass(s, now, lambda: self.placement(now, active))
         return out
+
+    async def _move_stranded(self, now: datetime, active: Sequence[Mapping[str, Any]],
+                             ) -> tuple[set[str], Proposal | None]:
+        """Move the held runs still pending on silent peers to live ones (`planning.moves`):
+        the ids moved (no longer on the silent peer: the lease does not record them lost) and
+        the proposal made, if any."""
+        s = self._s
+        runs = stranded(active, self._down_since, now)
+        if not runs or not s.gate.reads(MOVE_VERSION):
+            return set(), None
+        await s.ensure_jobs({str(r.get("job")) for r in runs})
+        where = await self.placement(now, active)
+        moves = []
+        for run in runs:
+            entry = s.table.entries.get(str(run.get("job")))
+            if entry is None:
+                continue
+            dest = move_target(entry.plan, run, peers=where.peers, nodes=where.nodes,
+                               load=dict(where.load), recent=dict(where.recent))
+            if dest is not None:
+                moves.append((str(run.get("id")), str(run.get("peer")), dest[0], dest[1]))
+        proposal = move_proposal(moves, now=now)
+        if proposal is None:
+            return set(), None
+        log.warning("moving %d held runs off silent peers: %s", len(moves),
+                    ", ".join(f"{rid} {old} -> {peer}" for rid, old, peer, _ in moves))
+        if await s.propose(proposal) is None:
+            return set(), proposal
+        return {rid for rid, _, _, _ in moves}, proposal
 
     async def _fire_retries(self, now: datetime, active: Sequence[Mapping[str, Any]]
                             ) -> list[Proposal]:

@@ -61,6 +61,7 @@ HANDLERS: dict[str, Handler] = {
     "node_health": state_jobs.node_health,
     "fire": state_runs.fire,
     "run_started": state_runs.run_started,
+    "move_run": state_runs.move_run,
     "run_finished": state_runs.run_finished,
     "run_lost": state_runs.run_lost,
     "cancel_run": state_runs.cancel_run,

@@ -1,4 +1,4 @@
-"""Apply handlers for runs: fire (with the fence), run_started, run_finished, run_lost,
+"""Apply handlers for runs: fire (with the fence), run_started, move_run, run_finished, run_lost,
 cancel_run, prune_runs.
 
 The fence (docs/guarantees.md: a committed slot is never fired again): a *scheduled* record
@@ -67,6 +67,7 @@ def fire(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:
     fenced: list[str] = []
     reasons: dict[str, str] = {}
     rows: list[tuple[Any, ...]] = []
+    held = frozenset(args.get("held") or ())
 
     for i, rec in enumerate(args["runs"]):
         run_id, name, attempt = rec["run_id"], rec["job"], rec["attempt"]
@@ -93,12 +94,13 @@ def fire(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:
         # A waiting target (rolling fan-out) is not terminal: `fanout_step` starts or skips it.
         terminal_at = fired_at if status not in ("pending", "waiting") else None
         rows.append((run_id, name, slot, attempt, rec["peer"], rec["target"], status, fired_at,
-                     terminal_at, rec["reason"], int(rec["manual"]), rec["retry_of"]))
+                     terminal_at, rec["reason"], int(rec["manual"]), rec["retry_of"],
+                     int(status == "pending" and run_id in held)))
         accepted.append(run_id)
 
     conn.executemany(
         "INSERT INTO runs (id, job, slot, attempt, peer, target, status, fired_at, finished_at,"
-        " reason, manual, retry_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " reason, manual, retry_of, held) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
     conn.executemany(
@@ -190,6 +192,27 @@ def run_started(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any
     conn.execute("UPDATE runs SET status = 'running', started_at = ? WHERE id = ?",
                  (db_time(args["at"], field="at"), args["run_id"]))
     return ok(job=run["job"], status="running")
+
+
+def move_run(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:
+    """A held run still pending on `from_peer` -> pending on `peer` (v5).
+
+    Only a held run (fired ahead, `runs.held`) moves: it starts only once its `run_started`
+    is committed, so while it is pending here it has certainly not run, and once moved its
+    old peer's `run_started` is refused (`wrong_peer`). Refused (`not_movable`) when the run
+    started meanwhile, ended, was never held, or is no longer on `from_peer`: the log's order
+    decides between a move and a confirmation, on every copy alike."""
+    row = conn.execute("SELECT job, peer, status, held FROM runs WHERE id = ?",
+                       (args["run_id"],)).fetchone()
+    if row is None:
+        return not_found("run with id", args["run_id"])
+    job, peer, status, held = row
+    if status != "pending" or not held or peer != args["from_peer"]:
+        return error("not_movable", f"run {args['run_id']!r} is {status} on {peer}"
+                     + ("" if held else ", not held"), status=status)
+    conn.execute("UPDATE runs SET peer = ?, target = ? WHERE id = ?",
+                 (args["peer"], args.get("target"), args["run_id"]))
+    return ok(job=job, status="pending", peer=args["peer"])
 
 
 def run_finished(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:

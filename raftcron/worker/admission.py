@@ -20,6 +20,12 @@ never starts a *late* run blind.
    `lease - connection_timeout` ago cannot have been lost yet. `late_after_for` takes a third
    of the lease (capped by that difference) to leave room for clock skew and slow ticks.
 
+4. Held runs. A run fired ahead of its slot (`runs.held`) is confirmed the same way whether
+   late or not, `lead()` seconds before its time (a few round trips of this peer's recent
+   confirmations, `LEAD_MIN` to `LEAD_MAX`), its `run_started` stamped with its time: while
+   it is pending it has certainly not run, so the leader may move it off a peer gone silent
+   (`planning.moves`), and the confirmation of the peer it left is then refused.
+
 A confirmed run's `run_started` is already committed: the worker does not report it again.
 """
 
@@ -28,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -46,6 +53,14 @@ Propose = Callable[..., Awaitable[dict]]
 
 #: Seconds between looks at `node.caught_up` while late runs wait for it.
 CATCH_UP_POLL = 0.05
+#: Bounds, in seconds, of how long before its time a held run is confirmed (`lead`): at
+#: least a round trip on a quiet loopback, at most well inside the 300 ms a run is fired
+#: ahead. A held run whose peer dies between its confirmation and its time is `lost` (it
+#: may have started): the shorter the lead, the rarer.
+LEAD_MIN = 0.02
+LEAD_MAX = 0.2
+#: `lead()` is this many times the recent confirmation round trip.
+LEAD_TRIPS = 3
 
 
 def late_after_for(lease: float, connection_timeout: float) -> float:
@@ -71,7 +86,9 @@ class Admission:
         self.backoff = backoff
         self.backoff_max = backoff_max
         self.propose_timeout = propose_timeout
-        self._queue: list[tuple[str, asyncio.Future[bool | None]]] = []
+        self._queue: list[tuple[str, str | None, asyncio.Future[bool | None]]] = []
+        #: Recent confirmation round trip, seconds (moving average).
+        self.round_trip = LEAD_MIN / LEAD_TRIPS
         self._caught_up: asyncio.Future[None] | None = None
         self._closed = False
         #: Counters, for status and tests: confirmations asked, proposals made for them.
@@ -109,16 +126,22 @@ class Admission:
         while not self.node.caught_up and not self._closed:
             await asyncio.sleep(CATCH_UP_POLL)
 
-    async def confirm(self, run_id: str, *, gone: Callable[[], bool]) -> bool:
+    def lead(self) -> float:
+        """Seconds before its time a held run asks for its confirmation."""
+        return min(LEAD_MAX, max(LEAD_MIN, LEAD_TRIPS * self.round_trip))
+
+    async def confirm(self, run_id: str, *, gone: Callable[[], bool],
+                      at: str | None = None) -> bool:
         """Propose `run_started` for `run_id`; True once the state accepted it (the run was
         pending and assigned here when the entry applied), False when it refused it or when
-        `gone()` says the worker dropped the run while the outcome was unknown."""
+        `gone()` says the worker dropped the run while the outcome was unknown. `at` (a held
+        run's time): its start time when still ahead when proposed, else now."""
         loop = asyncio.get_running_loop()
         self.asked += 1
         attempt_delay = self.backoff
         while True:
             fut: asyncio.Future[bool | None] = loop.create_future()
-            self._queue.append((run_id, fut))
+            self._queue.append((run_id, at, fut))
             if len(self._queue) == 1:
                 # After every task step already queued in this iteration (the other runs of
                 # the same fire), so they share the proposal.
@@ -139,10 +162,13 @@ class Admission:
         if batch:
             asyncio.get_running_loop().create_task(self._send(batch))
 
-    async def _send(self, batch: list[tuple[str, asyncio.Future[bool | None]]]) -> None:
-        at = format_time(self.clock.now())
-        entries = [(rid, {"run_id": rid, "peer": self.self_id, "at": at}) for rid, _ in batch]
+    async def _send(self, batch: list[tuple[str, str | None, asyncio.Future[bool | None]]],
+                    ) -> None:
+        now = self.clock.now()
+        entries = [(rid, {"run_id": rid, "peer": self.self_id, "at": _start_at(due, now)})
+                   for rid, due, _ in batch]
         self.proposals += 1
+        sent = time.monotonic()
         try:
             if len(entries) == 1:
                 rid, args = entries[0]
@@ -158,12 +184,25 @@ class Admission:
                 results = result.get("results") if isinstance(result, dict) else None
                 if not isinstance(results, list) or len(results) != len(batch):
                     results = [result] * len(batch)
+            self.round_trip = 0.8 * self.round_trip + 0.2 * (time.monotonic() - sent)
         except Exception as exc:  # unknown outcome: each run tries again on its own
-            log.warning("confirming %d late runs failed (%s); retrying", len(batch), exc)
+            log.warning("confirming %d runs failed (%s); retrying", len(batch), exc)
             results = [None] * len(batch)
-        for (rid, fut), result in zip(batch, results, strict=True):
+        for (rid, _, fut), result in zip(batch, results, strict=True):
             if not fut.done():
                 fut.set_result(None if result is None else _accepted(rid, result))
+
+
+def _start_at(due: str | None, now: datetime) -> str:
+    """A confirmation's `at`: the held run's time while it is still ahead, else now."""
+    if due is not None:
+        try:
+            at = parse_time(due, field="fired_at")
+        except ValidationError:
+            at = now
+        if at > now:
+            return format_time(at)
+    return format_time(now)
 
 
 def _accepted(run_id: str, result: Any) -> bool:

@@ -7,8 +7,10 @@ holds that path, so the worker's intake and lifecycle stay in runner.py. Contrac
   the copy, and starts only once its `run_started` is committed (`_confirmed`).
 - Its id is fsynced to `started.log` before anything can spawn it; a run whose id cannot be
   written is reported `failed` and never starts.
-- A run fired ahead waits for its time (`pacing.hold_until_due`); if its job changed meanwhile
-  it is prepared again (`job_edits.py`): paused -> `cancelled` (`PAUSED_BEFORE_SLOT`).
+- A held run (fired ahead, `runs.held`) is confirmed like a late one shortly before its time
+  (`_confirm_held`; refused: it never starts). A run fired ahead waits for its time
+  (`pacing.hold_until_due`); if its job changed meanwhile it is prepared again
+  (`job_edits.py`): paused -> `cancelled` (`PAUSED_BEFORE_SLOT`).
 - It waits its turn at the start gate (`pacing.StartGate`); past its start deadline it is
   reported `failed` with `LATE_START`, never started.
 - A stop requested before the start (`_stop`: "cancel", "lost", "stopping") means it never
@@ -97,9 +99,13 @@ class RunExecution:
                 self._logged.discard(run_id)
                 self._report_unstarted(run_id, "failed", f"cannot write started.log: {exc}")
                 return
-            if (await pacing.hold_until_due(run.get("fired_at"), self.clock,
-                                            self.majority_clock)
-                    and self.edits.changed_since(job, mark)):
+            held = bool(run.get("held")) and run_id not in self._confirmed
+            waited = held and await self._confirm_held(run_id, run)
+            if held and run_id not in self._confirmed:
+                return  # refused (moved, lost, cancelled) or dropped: it must not start
+            waited = await pacing.hold_until_due(run.get("fired_at"), self.clock,
+                                                 self.majority_clock) or waited
+            if waited and self.edits.changed_since(job, mark):
                 # Fired ahead, and its job changed while it waited: look again (job_edits.py).
                 try:
                     again = (None if self.edits.paused(job)
@@ -116,7 +122,8 @@ class RunExecution:
             await self.gate.turn()  # a time-budgeted batch of starts per loop iteration
             if self._skip_before_start(run_id):
                 return
-            if run_id not in self._confirmed:  # a confirmed late run is running already
+            if run_id not in self._confirmed or run.get("held"):
+                # (A confirmed late run is running already: it is not given up now.)
                 spec = pacing.with_start_deadline(spec, taken, self.gate.deadline, self.clock.now())
                 if spec.start_before is not None and spec.start_before < time.monotonic():
                     self._report_unstarted(run_id, "failed", LATE_START)
@@ -135,6 +142,22 @@ class RunExecution:
             self._starting.discard(run_id)
             self._stop.pop(run_id, None)
             self._confirmed.discard(run_id)
+
+    async def _confirm_held(self, run_id: str, run: dict[str, Any]) -> bool:
+        """A held run (fired ahead, `admission.py` 4): wait until `admission.lead()` before its
+        time, then have its `run_started` accepted (`_confirmed` when it was). True when it
+        waited for its time."""
+        waited = await pacing.hold_until_due(run.get("fired_at"), self.clock,
+                                             self.majority_clock, lead=self.admission.lead())
+        if self._skip_before_start(run_id):
+            return waited
+        due = run.get("fired_at")
+        if await self.admission.confirm(run_id, gone=lambda: self._stopping or run_id in self._stop,
+                                        at=due if isinstance(due, str) else None):
+            self._confirmed.add(run_id)
+        else:
+            self._skip_before_start(run_id)  # reports a cancel that came meanwhile
+        return waited
 
     async def _admit_late(self, run_id: str, run: dict[str, Any],
                           prepared: tuple[Executor, RunSpec]) -> tuple[Executor, RunSpec] | None:

@@ -75,12 +75,13 @@ def with_start_deadline(spec: RunSpec, taken: datetime, deadline: float,
     return dataclasses.replace(spec, start_before=time.monotonic() + left)
 
 
-async def hold_until_due(fired_at: object, clock: Clock, majority: Clock) -> bool:
-    """Return once `fired_at` (a run record's, ISO text) has come by `clock` and by
-    `majority`; at once for a run fired at or after its time, or with no readable time.
-    True when it waited."""
+async def hold_until_due(fired_at: object, clock: Clock, majority: Clock, *,
+                         lead: float = 0.0) -> bool:
+    """Return once `fired_at` (a run record's, ISO text) less `lead` seconds has come by
+    `clock` and by `majority`; at once for a run fired at or after its time, or with no
+    readable time. True when it waited."""
     try:
-        at = parse_time(str(fired_at), field="fired_at")
+        at = parse_time(str(fired_at), field="fired_at") - timedelta(seconds=lead)
     except ValidationError:
         return False
     waited = False

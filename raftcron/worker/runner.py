@@ -250,10 +250,19 @@ class Worker(RunExecution):
             return
         if command.op == "fire":
             accepted = set(result.get("accepted") or ())
+            held = set(command.args.get("held") or ())
             for record in command.args.get("runs") or ():
                 if (record.get("peer") == self.self_id and record.get("run_id") in accepted
                         and record.get("status", "pending") == "pending"):
-                    self._take(record)
+                    self._take({**record, "held": record.get("run_id") in held})
+        elif command.op == "move_run" and result.get("ok"):  # v5, `planning.moves`
+            run_id = str(command.args.get("run_id"))
+            if command.args.get("from_peer") == self.self_id and run_id in self._tasks:
+                self._request_stop(run_id, "lost")  # its confirmation will be refused anyway
+            if command.args.get("peer") == self.self_id:
+                task = asyncio.get_running_loop().create_task(self._take_moved(run_id))
+                self._rescans.add(task)
+                task.add_done_callback(self._rescans.discard)
         elif command.op == "fanout_step":  # a rolling fan-out's next targets (v4)
             started = set(result.get("started") or ())
             for record in command.args.get("runs") or ():
@@ -282,6 +291,16 @@ class Worker(RunExecution):
             self._execute(run_id, dict(run), self.clock.now()))
         self._tasks[run_id] = task
         task.add_done_callback(lambda _t, rid=run_id: self._tasks.pop(rid, None))
+
+    async def _take_moved(self, run_id: str) -> None:
+        """A held run moved here from a silent peer: its record from the copy, then taken."""
+        try:
+            run = await self.read.call(self.read.get_run, run_id)
+        except Exception:
+            log.exception("run %s: cannot read the run moved here", run_id)
+            return
+        if run is not None and run.get("status") == "pending" and run.get("peer") == self.self_id:
+            self._take({**run, "held": True})
 
     # --- bookkeeping --------------------------------------------------------------------------
 

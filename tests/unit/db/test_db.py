@@ -220,8 +220,12 @@ def test_db_scheduler_reads(env) -> None:
     assert [r["id"] for r in read.active_runs_of(["a"])] == ["a1", "a2"]
     assert read.active_runs_of(["b"]) == [] and read.active_runs_of([]) == []
     assert sorted(read.active_groups()) == [("p1", "p1", 1), ("p2", "p1", 1)]
-    assert read.active_refs() == [{"id": "a1", "job": "a", "peer": "p1", "target": "p1"},
-                                  {"id": "a2", "job": "a", "peer": "p2", "target": "p1"}]
+    assert [{k: r[k] for k in ("id", "job", "peer", "target", "status", "held")}
+            for r in read.active_refs()] == [
+        {"id": "a1", "job": "a", "peer": "p1", "target": "p1", "status": "running",
+         "held": False},
+        {"id": "a2", "job": "a", "peer": "p2", "target": "p1", "status": "pending",
+         "held": False}]
     assert [r["id"] for r in read.runs_for_peer("p1", ["running"])] == ["a1"]
     assert read.runs_for_peer("p1", []) == []
     assert read.job_cursors() == {"a": T[3], "b": None}

@@ -64,6 +64,8 @@ SAMPLES: dict[str, tuple[dict, str | None]] = {
     "pause_reason": ({"name": "backup", "reason": "paused after 3 consecutive failures; "
                       "last run r-1", "run_id": "r-1", "at": AT}, None),
     "run_slow": ({"run_id": "r-1", "at": AT}, "slow:r-1"),
+    "move_run": ({"run_id": "r-1", "from_peer": "127.0.0.1:7101", "peer": "127.0.0.1:7102",
+                  "target": "127.0.0.1:7102", "at": AT}, "move:r-1:127.0.0.1:7101"),
     "put_blackout": ({"name": "weekend", "schedule": "* 0-6 * * sat,sun", "tz": "Europe/Berlin",
                       "description": "maintenance", "at": AT}, "k-blackout"),
     "delete_blackout": ({"name": "weekend", "at": AT}, "k-blackout-del"),

@@ -1,0 +1,115 @@
+"""Held runs (fired ahead of their slot): confirmed before they start, so a run the leader
+moved off this peer never starts here, and a run moved here starts once (`planning.moves`).
+Real StateMachine and SQLite copy, real processes; the node is the harness's FakeNode."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from raftcron.durations import format_time
+from raftcron.executor.local import LocalExecutor
+from raftcron.worker.runner import Worker
+from tests.support.wait import wait_until_async
+from tests.support.worker import SELF, Env, make_env, settle
+
+OTHER = "127.0.0.1:7999"
+
+
+@pytest.fixture
+async def env(tmp_path: Path):
+    env = make_env(tmp_path)
+    yield env
+    await env.close()
+
+
+def marker_job(env: Env, tmp_path: Path) -> Path:
+    ran = tmp_path / "ran"
+    env.put_job(command=f'echo "$RAFTCRON_RUN_ID" >> {ran}')
+    return ran
+
+
+def executed(ran: Path) -> list[str]:
+    return ran.read_text().split() if ran.exists() else []
+
+
+def worker(env: Env) -> Worker:
+    return env.worker({"local": LocalExecutor(env.data_dir / "output")})
+
+
+def fire_held(env: Env, *records: dict, notify: bool = True) -> None:
+    result = env.node.apply("fire", {"runs": list(records), "at": format_time(env.clock.now()),
+                                     "held": [r["run_id"] for r in records]}, notify=notify)
+    assert result["ok"] and len(result["accepted"]) == len(records), result
+
+
+def move(env: Env, run_id: str, from_peer: str, peer: str, *, notify: bool = True) -> dict:
+    return env.node.apply("move_run", {"run_id": run_id, "from_peer": from_peer, "peer": peer,
+                                       "target": peer, "at": format_time(env.clock.now())},
+                          notify=notify)
+
+
+def started_proposals(env: Env) -> list[dict]:
+    out = []
+    for name, args, _ in env.worker_proposals():
+        if name == "run_started":
+            out.append(args)
+        elif name == "batch":
+            out += [e["args"] for e in args["commands"] if e["op"] == "run_started"]
+    return out
+
+
+async def test_a_held_run_starts_only_once_its_start_is_committed(env: Env, tmp_path: Path):
+    ran = marker_job(env, tmp_path)
+    w = worker(env)
+    await w.start()
+    record = env.record("r1")
+    fire_held(env, record)
+    await wait_until_async(lambda: env.status_is("r1", "succeeded"), message="r1 to run")
+    await settle(w)
+    assert executed(ran) == ["r1"]
+    assert w.admission.asked == 1
+    # Confirmed before the spawn, stamped with its time; not reported again after it.
+    assert [a["run_id"] for a in started_proposals(env)] == ["r1"]
+    assert env.run("r1")["started_at"] == record["fired_at"]
+
+
+async def test_a_held_run_moved_away_before_its_confirmation_never_starts_here(
+        env: Env, tmp_path: Path):
+    ran = marker_job(env, tmp_path)
+    w = worker(env)
+    await w.start()
+    answers: list[dict] = []
+    propose: Callable[..., Any] = env.node.propose
+
+    async def leader_moved_it_first(op: str, args: dict, **kw: Any) -> dict:
+        if not answers:  # the move reached the log first (this peer was thought silent)
+            assert move(env, "r1", SELF, OTHER, notify=False)["ok"]
+        result = await propose(op, args, **kw)
+        answers.append(result)
+        return result
+
+    env.node.propose = leader_moved_it_first  # type: ignore[method-assign]
+    fire_held(env, env.record("r1"))
+    await wait_until_async(lambda: bool(answers), message="the confirmation")
+    await wait_until_async(lambda: not w.status()["running"], message="the worker to drop it")
+    await settle(w)
+    assert executed(ran) == []
+    assert answers[0]["error"] == "wrong_peer"
+    run = env.run("r1")
+    assert (run["status"], run["peer"], run["started_at"]) == ("pending", OTHER, None)
+
+
+async def test_a_held_run_moved_here_runs_once(env: Env, tmp_path: Path):
+    ran = marker_job(env, tmp_path)
+    w = worker(env)
+    await w.start()
+    fire_held(env, env.record("r1", peer=OTHER))  # held by a peer that then went silent
+    assert move(env, "r1", OTHER, SELF)["ok"]
+    await wait_until_async(lambda: env.status_is("r1", "succeeded"), message="r1 to run here")
+    await settle(w)
+    assert executed(ran) == ["r1"]
+    assert [a["peer"] for a in started_proposals(env)] == [SELF]
