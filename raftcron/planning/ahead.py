@@ -28,11 +28,11 @@ mid-run is. Until every peer reads version 5, runs fired ahead are not held and 
 planned at its time unless it fires again within `LEADER_HOLDS_BELOW` (`leader_may_hold`).
 
 What a user can see: a run is `pending` (and listed) up to `FIRE_AHEAD` before its slot, with
-`fired_at` its due time, then `running` from its confirmation (`started_at` its due time;
-the process starts then). A change to the job in that moment is seen by the worker when the
-time comes (`worker.job_edits`): a paused job's run is cancelled and never starts, a deleted
-job's run goes with it, an edited job's run starts as edited. A run never starts before its
-time.
+`fired_at` its due time, then `running` from its confirmation (`started_at` its due time
+until the run ends; then the process's own start). A change to the job in that moment is
+seen by the worker when the time comes (`worker.job_edits`): a paused job's run is cancelled
+and never starts, a deleted job's run goes with it, an edited job's run starts as edited. A
+run never starts before its time.
 """
 
 from __future__ import annotations

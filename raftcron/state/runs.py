@@ -219,6 +219,9 @@ def run_finished(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, An
     """pending|running -> succeeded|failed|timed_out|cancelled, with the output tails.
 
     A run already terminal (a late finish after `lost`) is `not_active` and keeps its status.
+    `started_at` fills a start never recorded; for a held run (v5) it replaces the time its
+    confirmation stamped (its due time, asked for before the process existed) with the
+    process's own start.
     """
     run, err = _active_run(conn, args["run_id"])
     if run is None:
@@ -226,11 +229,14 @@ def run_finished(conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, An
     started = db_time(args["started_at"], field="started_at") if args["started_at"] else None
     conn.execute(
         "UPDATE runs SET status = ?, exit_code = ?, stdout_tail = ?, stderr_tail = ?, reason = ?,"
-        " finished_at = ?, output_bytes = ?, started_at = coalesce(started_at, ?),"
+        " finished_at = ?, output_bytes = ?,"
+        " started_at = CASE WHEN held = 1 THEN coalesce(?, started_at)"
+        " ELSE coalesce(started_at, ?) END,"
         " output_truncated = ? WHERE id = ?",
         (args["status"], args["exit_code"], cap_tail(args["stdout_tail"]),
          cap_tail(args["stderr_tail"]), args["reason"], db_time(args["at"], field="at"),
-         args["output_bytes"], started, int(bool(args["output_truncated"])), args["run_id"]),
+         args["output_bytes"], started, started, int(bool(args["output_truncated"])),
+         args["run_id"]),
     )
     return ok(job=run["job"], status=args["status"])
 

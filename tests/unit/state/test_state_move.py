@@ -86,3 +86,14 @@ def test_held_and_move_run_are_version_5_and_a_fire_without_held_keeps_its_versi
     assert version_of("fire", {"runs": [rec], "at": T[1], "held": ["r1"]}) == 5
     assert version_of("move_run", move("r1")) == 5
     assert decode(encode("move_run", move("r1"))).v == 5
+
+
+def test_a_held_run_keeps_its_process_start_not_its_confirmation_time(env) -> None:
+    log, read, _ = env
+    log("run_started", {"run_id": "r1", "peer": "p1", "at": T[1]})   # confirmed: its time
+    log("run_started", {"run_id": "r3", "peer": "p1", "at": T[3]})   # not held: reported
+    for run_id in ("r1", "r3"):
+        assert log("run_finished", {"run_id": run_id, "status": "succeeded", "at": T[7],
+                                    "started_at": T[6]})["ok"]
+    assert read.get_run("r1")["started_at"] == T[6]
+    assert read.get_run("r3")["started_at"] == T[3]
