@@ -125,6 +125,8 @@ class Worker(RunExecution):
         self._refused: set[str] = set()
         #: Rescans after a snapshot, in flight (kept so they are not garbage-collected).
         self._rescans: set[asyncio.Task] = set()
+        #: Reads of runs moved here (`move_run`), each then taken.
+        self._moves: set[asyncio.Task] = set()
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -261,8 +263,8 @@ class Worker(RunExecution):
                 self._request_stop(run_id, "lost")  # its confirmation will be refused anyway
             if command.args.get("peer") == self.self_id:
                 task = asyncio.get_running_loop().create_task(self._take_moved(run_id))
-                self._rescans.add(task)
-                task.add_done_callback(self._rescans.discard)
+                self._moves.add(task)
+                task.add_done_callback(self._moves.discard)
         elif command.op == "fanout_step":  # a rolling fan-out's next targets (v4)
             started = set(result.get("started") or ())
             for record in command.args.get("runs") or ():

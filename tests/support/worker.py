@@ -142,6 +142,22 @@ class Env:
         """What the worker proposed (the node's proposals of the worker's ops)."""
         return [p for p in self.node.proposals if p[0] in WORKER_OPS]
 
+    def proposed(self, op: str) -> list[dict]:
+        """The arguments of every `op` the worker proposed, batch entries included."""
+        out = []
+        for name, args, _ in self.worker_proposals():
+            if name == op:
+                out.append(args)
+            elif name == "batch":
+                out += [e["args"] for e in args["commands"] if e["op"] == op]
+        return out
+
+    def marker_job(self) -> Path:
+        """A job whose every run appends its id to a file: the file says what executed."""
+        ran = self.tmp_path / "ran"
+        self.put_job(command=f'echo "$RAFTCRON_RUN_ID" >> {ran}')
+        return ran
+
     def status_is(self, run_id: str, *statuses: str) -> bool:
         return self.run(run_id)["status"] in statuses
 
@@ -161,6 +177,11 @@ def make_env(tmp_path: Path) -> Env:
         node=FakeNode(state),
         clock=FakeClock(T0),
     )
+
+
+def executed(ran: Path) -> list[str]:
+    """The run ids a `marker_job` file holds, in order."""
+    return ran.read_text().split() if ran.exists() else []
 
 
 async def settle(worker: Worker, timeout: float = 20.0) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
 from raftcron.durations import format_time
 from raftcron.executor.local import LocalExecutor
 from raftcron.worker.execution import STOP_REASON
@@ -14,14 +12,7 @@ from raftcron.worker.job_edits import PAUSED_BEFORE_SLOT
 from raftcron.worker.runner import RESTART_REASON
 from tests.support.fake_node import OTHER
 from tests.support.wait import wait_until_async
-from tests.support.worker import SELF, Env, FakeExecutor, make_env, settle
-
-
-@pytest.fixture
-async def env(tmp_path: Path):
-    env = make_env(tmp_path)
-    yield env
-    await env.close()
+from tests.support.worker import SELF, Env, FakeExecutor, settle
 
 
 def local(env: Env) -> dict:

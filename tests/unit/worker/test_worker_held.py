@@ -8,32 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from raftcron.durations import format_time
 from raftcron.executor.local import LocalExecutor
 from raftcron.worker.runner import Worker
 from tests.support.wait import wait_until_async
-from tests.support.worker import SELF, Env, make_env, settle
+from tests.support.worker import SELF, Env, executed, settle
 
 OTHER = "127.0.0.1:7999"
-
-
-@pytest.fixture
-async def env(tmp_path: Path):
-    env = make_env(tmp_path)
-    yield env
-    await env.close()
-
-
-def marker_job(env: Env, tmp_path: Path) -> Path:
-    ran = tmp_path / "ran"
-    env.put_job(command=f'echo "$RAFTCRON_RUN_ID" >> {ran}')
-    return ran
-
-
-def executed(ran: Path) -> list[str]:
-    return ran.read_text().split() if ran.exists() else []
 
 
 def worker(env: Env) -> Worker:
@@ -52,18 +33,8 @@ def move(env: Env, run_id: str, from_peer: str, peer: str, *, notify: bool = Tru
                           notify=notify)
 
 
-def started_proposals(env: Env) -> list[dict]:
-    out = []
-    for name, args, _ in env.worker_proposals():
-        if name == "run_started":
-            out.append(args)
-        elif name == "batch":
-            out += [e["args"] for e in args["commands"] if e["op"] == "run_started"]
-    return out
-
-
 async def test_a_held_run_starts_only_once_its_start_is_committed(env: Env, tmp_path: Path):
-    ran = marker_job(env, tmp_path)
+    ran = env.marker_job()
     w = worker(env)
     await w.start()
     record = env.record("r1")
@@ -74,14 +45,14 @@ async def test_a_held_run_starts_only_once_its_start_is_committed(env: Env, tmp_
     assert w.admission.asked == 1
     # Confirmed before the spawn, stamped with its time; not reported again after it (the
     # final report carries the process's own start).
-    assert [(a["run_id"], a["at"]) for a in started_proposals(env)] == [
+    assert [(a["run_id"], a["at"]) for a in env.proposed("run_started")] == [
         ("r1", record["fired_at"])]
     assert env.run("r1")["started_at"] is not None
 
 
 async def test_a_held_run_moved_away_before_its_confirmation_never_starts_here(
         env: Env, tmp_path: Path):
-    ran = marker_job(env, tmp_path)
+    ran = env.marker_job()
     w = worker(env)
     await w.start()
     answers: list[dict] = []
@@ -106,7 +77,7 @@ async def test_a_held_run_moved_away_before_its_confirmation_never_starts_here(
 
 
 async def test_a_held_run_moved_here_runs_once(env: Env, tmp_path: Path):
-    ran = marker_job(env, tmp_path)
+    ran = env.marker_job()
     w = worker(env)
     await w.start()
     fire_held(env, env.record("r1", peer=OTHER))  # held by a peer that then went silent
@@ -114,4 +85,4 @@ async def test_a_held_run_moved_here_runs_once(env: Env, tmp_path: Path):
     await wait_until_async(lambda: env.status_is("r1", "succeeded"), message="r1 to run here")
     await settle(w)
     assert executed(ran) == ["r1"]
-    assert [a["peer"] for a in started_proposals(env)] == [SELF]
+    assert [a["peer"] for a in env.proposed("run_started")] == [SELF]

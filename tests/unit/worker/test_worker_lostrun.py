@@ -14,32 +14,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from raftcron.executor.local import LocalExecutor
 from raftcron.worker.runner import Worker
 from tests.support.wait import wait_until_async
-from tests.support.worker import Env, make_env, settle
+from tests.support.worker import Env, executed, settle
 
 LATE_AFTER = 5.0
 
 
-@pytest.fixture
-async def env(tmp_path: Path):
-    env = make_env(tmp_path)
-    yield env
-    await env.close()
-
-
 def marker_job(env: Env, tmp_path: Path) -> Path:
-    """A job whose every run appends its id to a file: the file says what executed."""
-    ran = tmp_path / "ran"
-    env.put_job(command=f'echo "$RAFTCRON_RUN_ID" >> {ran}')
-    return ran
-
-
-def executed(ran: Path) -> list[str]:
-    return ran.read_text().split() if ran.exists() else []
+    return env.marker_job()
 
 
 def worker(env: Env) -> Worker:
@@ -61,14 +45,7 @@ def late_record(env: Env, run_id: str) -> dict:
 
 
 def ops(env: Env, op: str) -> list[dict]:
-    """Every `op` the worker proposed, batch entries included."""
-    out = []
-    for name, args, _ in env.worker_proposals():
-        if name == op:
-            out.append(args)
-        elif name == "batch":
-            out += [e["args"] for e in args["commands"] if e["op"] == op]
-    return out
+    return env.proposed(op)
 
 
 async def idle(env: Env, w: Worker) -> None:

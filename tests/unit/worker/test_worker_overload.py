@@ -10,8 +10,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from raftcron.durations import format_time
 from raftcron.executor.base import LATE_START, RunOutcome, RunSpec
 from raftcron.model import RunStatus
@@ -20,7 +18,7 @@ from tests.support.api import LiveApi
 from tests.support.fake_node import SELF
 from tests.support.records import run_record
 from tests.support.wait import wait_until, wait_until_async
-from tests.support.worker import T0, Env, make_env, settle
+from tests.support.worker import T0, Env, settle
 
 
 class LoopCostExecutor:
@@ -82,13 +80,6 @@ def test_status_answers_while_1000_runs_are_being_started(tmp_path: Path) -> Non
         api.call(worker.stop())
     finally:
         api.close()
-
-
-@pytest.fixture
-async def env(tmp_path: Path):
-    env = make_env(tmp_path)
-    yield env
-    await env.close()
 
 
 async def test_runs_not_started_within_the_deadline_are_failed_as_overloaded(env: Env) -> None:

@@ -12,7 +12,7 @@ import pytest
 from raftcron.errors import ValidationError
 from raftcron.worker.prepare import Preparer
 from raftcron.worker.started_log import StartedLog
-from tests.support.worker import SELF, Env, make_env
+from tests.support.worker import SELF, Env
 
 
 class CountingRead:
@@ -32,13 +32,6 @@ class CountingRead:
 
     async def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return await self._read.call(fn, *args, **kwargs)
-
-
-@pytest.fixture
-async def env(tmp_path: Path):
-    env = make_env(tmp_path)
-    yield env
-    await env.close()
 
 
 async def test_preparer_reads_each_job_once_per_batch(env: Env):
