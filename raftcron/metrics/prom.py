@@ -24,7 +24,7 @@ from prometheus_client import (
 from prometheus_client.exposition import choose_encoder
 
 from raftcron.metrics.collector import PeerStateCollector
-from raftcron.metrics.recorder import accepted_not_run, reason_labels
+from raftcron.metrics.recorder import accepted_not_run, moved, reason_labels
 
 if TYPE_CHECKING:
     from raftcron.db.reader import ReadDb
@@ -66,6 +66,9 @@ class PeerMetrics:
                            ["status"], registry=reg)
         self._finished = {s: finished.labels(s) for s in FINAL_STATUSES}
         self._finished_family = finished
+        self._moved = Counter("raftcron_runs_moved",
+                              "Held runs this peer, as leader, moved off a silent peer.",
+                              registry=reg)
         self._not_run: dict[tuple[str, str], Any] = {}
         for status in ("missed", "skipped"):
             family = Counter(f"raftcron_runs_{status}",
@@ -95,10 +98,13 @@ class PeerMetrics:
             self._fire_lag.observe(max(0.0, value))
 
     def proposed(self, op: str, args: Mapping[str, Any], result: Mapping[str, Any] | None) -> None:
-        if op not in ("fire", "batch"):
+        if op not in ("fire", "batch", "move_run"):
             return
         for key in accepted_not_run(op, args, result):
             self._not_run[key].inc()
+        count = moved(op, args, result)
+        if count:
+            self._moved.inc(count)
 
     # --- exposition ---------------------------------------------------------------------------
 

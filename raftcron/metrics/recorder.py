@@ -66,6 +66,19 @@ def accepted_not_run(op: str, args: Mapping[str, Any],
             yield status, reason_class(record.get("reason"))
 
 
+def moved(op: str, args: Mapping[str, Any], result: Mapping[str, Any] | None) -> int:
+    """How many `move_run` of a proposal (alone or in a `batch`) the state applied."""
+    if not isinstance(result, Mapping):
+        return 0
+    if op == "batch":
+        children = args.get("commands") or ()
+        results = result.get("results") or ()
+        return sum(moved(str(child.get("op")), child.get("args") or {}, child_result)
+                   for child, child_result in zip(children, results, strict=False)
+                   if isinstance(child, Mapping))
+    return int(op == "move_run" and result.get("ok") is True)
+
+
 class Recorder(Protocol):
     """Events, counted where they happen. Every method is cheap and never raises."""
 

@@ -40,6 +40,7 @@ FAMILIES = {
     "raftcron_runs_finished": "counter",
     "raftcron_runs_missed": "counter",
     "raftcron_runs_skipped": "counter",
+    "raftcron_runs_moved": "counter",
     "process_cpu_seconds": "counter",
     "process_resident_memory_bytes": "gauge",
     "python_info": "gauge",

@@ -117,6 +117,12 @@ def test_peer_metrics_record_into_their_own_registry(copy: tuple[FakeNode, ReadD
     one.fire_lags([0.02, 0.04])
     one.proposed("fire", {"runs": [{"run_id": "m", "status": "missed", "reason": None}]},
                  {"accepted": ["m"]})
+    move = {"run_id": "h", "from_peer": "b", "peer": "a", "at": "2030-01-01T00:00:01Z"}
+    one.proposed("move_run", move, {"ok": True})
+    one.proposed("batch", {"commands": [{"op": "move_run", "args": move},
+                                        {"op": "move_run", "args": move}]},
+                 {"results": [{"ok": True}, {"ok": False, "error": "not_movable"}]})
+    one.proposed("move_run", move, None)  # unknown outcome: not counted
     got = _samples(one)
     assert got[("raftcron_runs_started_total", ())] == 2
     assert got[("raftcron_fire_skew_seconds_count", ())] == 1  # retries are not skew
@@ -126,6 +132,7 @@ def test_peer_metrics_record_into_their_own_registry(copy: tuple[FakeNode, ReadD
     assert got[("raftcron_run_duration_seconds_count", ())] == 1
     assert got[("raftcron_fire_lag_seconds_count", ())] == 2
     assert got[("raftcron_runs_missed_total", (("reason", "other"),))] == 1
+    assert got[("raftcron_runs_moved_total", ())] == 2
     assert got[("raftcron_apply_lag", ())] == 2
     assert got[("raftcron_raft_role", (("role", "follower"),))] == 1
     assert got[("raftcron_raft_leader_changes_total", ())] == 1
