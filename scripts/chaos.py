@@ -19,9 +19,11 @@ run's directory is then kept).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import random
+import re
 import shutil
 import signal
 import sys
@@ -81,6 +83,7 @@ class Verdict:
     lost_writes: list[str] = field(default_factory=list)  # acknowledged writes not kept
     applied: dict[str, int | None] = field(default_factory=dict)
     exits: dict[str, int | None] = field(default_factory=dict)
+    moved: int = 0  # runs fired ahead moved off a silent peer (every leader's log says so)
 
     @property
     def ok(self) -> bool:
@@ -102,7 +105,8 @@ class Verdict:
             f"slots {s.first}..{s.last} of {len(self.jobs)} jobs: expected {s.expected}, "
             f"ran {s.ran}, lost (marked) {len(s.lost_marked)}, doubled {len(s.doubled)}, "
             f"missed {len(s.missed)}, unrecorded {len(s.unrecorded)}",
-            f"scheduled run records by status: {dict(sorted(s.statuses.items()))}",
+            f"scheduled run records by status: {dict(sorted(s.statuses.items()))}; "
+            f"runs moved off a silent peer: {self.moved}",
             f"applied index of the copies: {self.applied}; SIGTERM exits: {self.exits}",
         ]
         lines += [f"PROBLEM: {p}" for p in self.problems + self.lost_writes + s.problems]
@@ -199,7 +203,21 @@ def run_chaos(cluster: Cluster, out: Path, *, seconds: float, jobs: int = 3, see
                       tally=tally, events=events, problems=list(ctx.problems))
     verdict.lost_writes = acked_writes(leader, tally)
     stop_and_compare(cluster, verdict)
+    verdict.moved = moved_runs(cluster)
     return verdict
+
+
+#: A leader's log line for the held runs its recovery pass moved (`scheduler.passes`).
+MOVED = re.compile(r"moving (\d+) held runs off silent peers")
+
+
+def moved_runs(cluster: Cluster) -> int:
+    """How many runs the leaders moved off silent peers, from every peer's log."""
+    total = 0
+    for peer in cluster.peers:
+        with contextlib.suppress(FileNotFoundError):
+            total += sum(int(n) for n in MOVED.findall(peer.log_path.read_text(errors="replace")))
+    return total
 
 
 def _plan(fault: str | None) -> list[str] | None:
