@@ -1,21 +1,19 @@
 # Sourced by the scripts in this folder: creates (or reuses) .venv and installs exactly what
-# uv.lock pins (every package hash-checked), raftcron itself in editable mode, with uv: uv
-# itself comes from scripts/uv-bootstrap.txt (one version, hash-checked, through pip).
-# Re-installs only when pyproject.toml, uv.lock or the bootstrap changed. `scripts/lock`
-# remakes the lock (and requirements.txt, the same pins for hosts that install with pip).
+# the lock file pins: requirements.txt (exported from uv.lock by scripts/lock: every package
+# at one version, hash-checked, for this project's runtime and test extra), then raftcron
+# itself in editable mode without dependencies (built with the one setuptools release that
+# pyproject.toml's [build-system] names). Plain pip: nothing here resolves a version.
+# Re-installs only when pyproject.toml or the lock changed.
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 _stamp=.venv/.raftcron-installed
-if [ ! -f "$_stamp" ] || [ pyproject.toml -nt "$_stamp" ] || [ uv.lock -nt "$_stamp" ] \
-    || [ scripts/uv-bootstrap.txt -nt "$_stamp" ]; then
+if [ ! -f "$_stamp" ] || [ pyproject.toml -nt "$_stamp" ] || [ requirements.txt -nt "$_stamp" ] \
+    || [ uv.lock -nt "$_stamp" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check \
-    --require-hashes -r scripts/uv-bootstrap.txt
-  # --locked: fail if uv.lock does not match pyproject.toml, never re-resolve.
-  # --inexact: leave uv itself (not a project dependency) in the environment.
-  UV_PROJECT_ENVIRONMENT=.venv .venv/bin/uv sync --locked --inexact --extra test \
-    --python .venv/bin/python --quiet
+    --require-hashes -r requirements.txt
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
   touch "$_stamp"
 fi

@@ -1,5 +1,6 @@
-"""The lock files agree: what `scripts/_venv.sh` installs (uv.lock) is what requirements.txt
-(for hosts that install with pip) pins, and every dependency in pyproject.toml is locked."""
+"""The lock files agree: requirements.txt (what `.ci/run` and `scripts/_venv.sh` install,
+hash-checked) pins exactly what uv.lock pins, and every dependency in pyproject.toml is
+locked."""
 
 from __future__ import annotations
 
@@ -49,18 +50,19 @@ def test_the_build_backend_is_one_exact_release_and_locked() -> None:
 
 
 def _install_commands(path: Path) -> dict[str, str]:
-    """The bootstrap (pip) and lock (uv sync) install commands of a shell script, each as one
-    line with its continuations joined and spaces normalized, plus the stamp it touches."""
+    """The lock (pip, requirements.txt) and project (pip, editable) install commands of a
+    shell script, each as one line with its continuations joined and spaces normalized, plus
+    the stamp it touches."""
     text = re.sub(r"\\\n\s*", " ", (ROOT / path).read_text())
     found: dict[str, str] = {}
     for line in text.splitlines():
         line = " ".join(line.split())
         if line.startswith("#"):
             continue
-        if "pip install" in line and "uv-bootstrap.txt" in line:
-            found["bootstrap"] = line
-        elif "uv sync" in line:
-            found["sync"] = line
+        if "pip install" in line and "-r requirements.txt" in line:
+            found["lock"] = line
+        elif "pip install" in line and "-e ." in line:
+            found["project"] = line
         elif m := re.search(r"\.venv/\.raftcron-installed", line):
             found.setdefault("stamp", m.group(0))
     return found
@@ -70,7 +72,13 @@ def test_ci_installs_from_the_lock_as_the_scripts_do() -> None:
     # .ci/run installs in plain sight on a fresh machine; scripts/_venv.sh does the same for
     # scripts/test and scripts/dev-cluster and trusts the stamp .ci/run leaves.
     ci, scripts = _install_commands(Path(".ci/run")), _install_commands(Path("scripts/_venv.sh"))
-    assert set(ci) == set(scripts) == {"bootstrap", "sync", "stamp"}, (ci, scripts)
+    assert set(ci) == set(scripts) == {"lock", "project", "stamp"}, (ci, scripts)
     assert ci == scripts
-    assert "--require-hashes" in ci["bootstrap"]
-    assert "--locked" in ci["sync"] and "--upgrade" not in ci["sync"]
+    assert "--require-hashes" in ci["lock"] and "--upgrade" not in ci["lock"]
+    assert "--no-deps" in ci["project"]
+
+
+def test_every_pin_in_requirements_txt_carries_a_hash() -> None:
+    text = re.sub(r"\\\n\s*", " ", (ROOT / "requirements.txt").read_text())
+    pins = [line for line in text.splitlines() if re.match(r"^[A-Za-z0-9_.\-]+==", line)]
+    assert pins and all("--hash=sha256:" in line for line in pins)
