@@ -103,7 +103,9 @@ async def test_node_propose_on_leader_and_follower_applies_everywhere(make_group
     assert first["ok"] and first["created"] and second["ok"] and second["created"]
     # The follower's answer came after its own copy applied the command.
     assert group.states[follower.self_id].dump()["jobs"][1][0] == "b"
-    index = leader.applied_index
+    # Any copy may be the furthest ahead (the follower answered after its own
+    # apply; the leader's may still be catching up), so wait for the highest.
+    index = max(node.applied_index for node in group.nodes.values())
     for node in group.nodes.values():
         assert await node.wait_applied(index, 10)
     dumps = [s.dump() for s in group.states.values()]
