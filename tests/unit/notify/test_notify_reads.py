@@ -17,6 +17,7 @@ from raftcron.notify.sender import Notifier
 from raftcron.state.machine import StateMachine
 from tests.support.fake_node import FakeNode
 from tests.support.records import run_record
+from tests.support.wait import wait_until_async
 
 START = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 T = [f"2024-05-01T1{h // 60}:{h % 60:02d}:00Z" for h in range(100)]
@@ -55,6 +56,14 @@ class Env:
         spec = {"name": name, "schedule": "0 * * * *", "notify": notify}
         assert self.node.apply("put_job", {"job": spec, "at": T[0]})["ok"]
 
+    async def lead(self) -> None:
+        """Start the notifier and wait until its leadership's own reads are over (resume,
+        recovery, the first absent check run on a task of their own), so that the reads
+        counted from here on are those of the commands applied."""
+        await self.notifier.start()
+        await wait_until_async(lambda: "absent_watched_jobs" in self.spy.calls,
+                               message="the notifier's first absent check")
+
     def fire(self, run_id: str, job: str, slot: int) -> None:
         rec = run_record(run_id, job, T[slot], target="n1")
         assert run_id in self.node.apply("fire", {"runs": [rec], "at": T[slot]})["accepted"]
@@ -76,7 +85,7 @@ async def env(tmp_path: Path):
 async def test_no_reads_for_runs_of_jobs_without_targets(env: Env) -> None:
     env.job("quiet", on=["failure", "missed"])      # events, but nobody to tell
     env.job("muted", on=[], webhook="http://127.0.0.1:9/hook")
-    await env.notifier.start()
+    await env.lead()
     env.spy.calls.clear()
     for i in range(20):
         env.fire(f"q{i}", "quiet", 1 + i)
@@ -94,7 +103,7 @@ async def test_no_reads_for_runs_of_jobs_without_targets(env: Env) -> None:
 async def test_a_job_given_a_target_later_is_notified_and_a_removed_one_is_not(
         env: Env) -> None:
     env.job("j")
-    await env.notifier.start()
+    await env.lead()
     env.job("j", on=["failure"], webhook="http://127.0.0.1:9/hook")
     env.fire("r1", "j", 1)
     env.finish("r1")
@@ -139,7 +148,7 @@ async def test_with_a_cluster_target_a_starting_leader_reads_no_jobs(tmp_path: P
     try:
         e.job("old", on=["failure"])                  # the default policy, made before
         e.job("hushed-before", on=[])                 # silent before the leadership
-        await e.notifier.start()
+        await e.lead()
         assert "notify_jobs" not in e.spy.calls
         e.job("hushed", on=[])                        # silent, made while leading
         e.job("loud", on=["failure"])
