@@ -13,6 +13,9 @@ What is watched (`raftcron.daemon.peer` registers them):
   `RAFT_STALL_LIMIT` seconds (`Node.raft_problem`). A tick stuck for that long, or one that
   fails every time (pysyncobj logs and retries a failing tick forever), is as dead.
 - `event loop`: the main thread's asyncio loop ran a callback within `LOOP_STALL_LIMIT`.
+  Shorter stalls are not fatal but are what a user meets as an API that does not answer: one
+  over `LOOP_STALL_WARN` is logged at WARNING with where the loop thread is (sampled from this
+  thread while it is blocked), and its whole length once the loop runs again.
 - Short-lived threads that must not fail silently (the executor's reaper, one per child
   process) call `thread_died(name, reason)` themselves when they hit an unexpected error: the
   run would otherwise never finish.
@@ -32,6 +35,7 @@ import os
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -43,6 +47,12 @@ EXIT_STATUS = 70
 RAFT_STALL_LIMIT = 120.0
 #: An event loop that ran nothing for this long is stuck.
 LOOP_STALL_LIMIT = 120.0
+#: An event loop blocked this long is logged (where, then how long), at most one stall per
+#: `LOOP_STALL_LOG_EVERY` seconds (a peer under overload must not flood its log).
+LOOP_STALL_WARN = 0.5
+LOOP_STALL_LOG_EVERY = 30.0
+#: Innermost frames named in a stall's warning.
+STALL_FRAMES = 8
 
 Probe = Callable[[], str | None]
 _exit_lock = threading.Lock()
@@ -123,22 +133,39 @@ class Watchdog:
 
 
 class LoopHeartbeat:
-    """Marks the asyncio loop alive every `interval` seconds; `problem()` is the watchdog probe
-    (None while the loop ran within `limit` seconds)."""
+    """Marks the asyncio loop alive every `interval` seconds. `problem()` is the watchdog probe
+    (None while the loop ran within `limit` seconds); on the way it reports a stall longer than
+    `warn` seconds: where the loop thread is, from the watchdog's thread, and, from the loop
+    once it runs again, how long the stall lasted. `stalls` counts the stalls over `warn`."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, *, interval: float = 1.0,
-                 limit: float = LOOP_STALL_LIMIT) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, *, interval: float = 0.1,
+                 limit: float = LOOP_STALL_LIMIT, warn: float = LOOP_STALL_WARN,
+                 log_every: float = LOOP_STALL_LOG_EVERY) -> None:
         self._loop = loop
         self.interval = interval
         self.limit = limit
+        self.warn = warn
+        self.log_every = log_every
         self.last_beat = time.monotonic()
+        self.stalls = 0
+        self._thread_id: int | None = None
         self._handle: asyncio.TimerHandle | None = None
+        self._seen_beat = 0.0      # the beat whose stall the watchdog reported
+        self._last_log = -log_every
 
     def start(self) -> None:
+        """Call on the loop's thread."""
+        self._thread_id = threading.get_ident()
         self._beat()
 
     def _beat(self) -> None:
-        self.last_beat = time.monotonic()
+        now = time.monotonic()
+        late = now - self.last_beat - self.interval
+        if late > self.warn:
+            self.stalls += 1
+            if self._seen_beat == self.last_beat:  # its start was logged: log its length
+                log.warning("the event loop was blocked for %.2fs", late)
+        self.last_beat = now
         self._handle = self._loop.call_later(self.interval, self._beat)
 
     def stop(self) -> None:
@@ -147,7 +174,33 @@ class LoopHeartbeat:
             self._handle = None
 
     def problem(self) -> str | None:
-        stalled = time.monotonic() - self.last_beat
+        now = time.monotonic()
+        beat = self.last_beat
+        stalled = now - beat
         if stalled > self.limit:
             return f"the asyncio event loop has run nothing for {stalled:.0f}s"
+        if (stalled - self.interval > self.warn and self._seen_beat != beat
+                and now - self._last_log >= self.log_every):
+            self._seen_beat, self._last_log = beat, now
+            log.warning("the event loop has been blocked for %.2fs, in %s",
+                        stalled - self.interval, self.where())
         return None
+
+    def where(self) -> str:
+        """The loop thread's innermost frames, innermost first (`file:line function`)."""
+        frame = sys._current_frames().get(self._thread_id or -1)
+        if frame is None:
+            return "an unknown place"
+        stack = traceback.extract_stack(frame)[-STALL_FRAMES:]
+        return " <- ".join(f"{short_path(f.filename)}:{f.lineno} {f.name}"
+                           for f in reversed(stack))
+
+
+def short_path(filename: str) -> str:
+    """`filename` from its package on (`raftcron/worker/runner.py`, `asyncio/events.py`)."""
+    parts = filename.replace(os.sep, "/").split("/")
+    for anchor in ("raftcron", "site-packages"):
+        if anchor in parts[:-1]:
+            at = len(parts) - 1 - parts[::-1].index(anchor)
+            return "/".join(parts[at + (anchor == "site-packages"):])
+    return "/".join(parts[-2:])

@@ -149,7 +149,9 @@ class Daemon:
         # Stopped first on the way down (the teardown runs in reverse).
         heartbeat = LoopHeartbeat(asyncio.get_running_loop())
         heartbeat.start()
-        watchdog = Watchdog()
+        # Checked ten times a second so a loop stall over half a second is caught while it
+        # lasts (where the loop is blocked is only visible then); each check is two reads.
+        watchdog = Watchdog(interval=0.1)
         watchdog.watch("raft", self.node.raft_problem)
         watchdog.watch("event loop", heartbeat.problem)
         watchdog.start()

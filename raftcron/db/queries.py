@@ -249,6 +249,14 @@ def active_refs(db: Database) -> list[dict]:
              "fired_at": r[5], "held": bool(r[6])} for r in db.conn.execute(sql)]
 
 
+def active_run_jobs(db: Database) -> dict[str, str]:
+    """Run id -> job of every pending or running run: what the notifier tracks, read on the
+    loop when leadership starts (under overload thousands are active: two columns from the
+    status index, no run decoded)."""
+    sql = f"SELECT id, job FROM runs WHERE status IN {ACTIVE_SQL}"
+    return {str(r[0]): str(r[1]) for r in db.conn.execute(sql)}
+
+
 def active_groups(db: Database) -> list[tuple[str | None, str | None, int]]:
     """(peer, target, how many) of the pending and running runs: counted, not read (under
     overload thousands are active; `planning.placement.counted_loads` takes these)."""

@@ -234,6 +234,9 @@ class ReadDb:
     def active_runs_of(self, jobs: Sequence[str]) -> list[dict]:
         return queries.active_runs_of(self._db(), jobs)
 
+    def active_run_jobs(self) -> dict[str, str]:
+        return queries.active_run_jobs(self._db())
+
     def active_refs(self) -> list[dict]:
         return queries.active_refs(self._db())
 

@@ -108,7 +108,7 @@ class Notifier:
         # The active runs on the loop, with no await before the task exists: every command
         # applied from here on updates what this read found (there are few: an index).
         self.audience.begin_load()
-        self._run_jobs = {str(r["id"]): str(r["job"]) for r in self.read.active_runs()}
+        self._run_jobs = self.read.active_run_jobs()
         self.outbox.start()
         loaded = self._loaded = asyncio.Event()
         task = self._task = asyncio.get_running_loop().create_task(

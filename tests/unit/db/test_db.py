@@ -220,6 +220,7 @@ def test_db_scheduler_reads(env) -> None:
     assert [r["id"] for r in read.active_runs_of(["a"])] == ["a1", "a2"]
     assert read.active_runs_of(["b"]) == [] and read.active_runs_of([]) == []
     assert sorted(read.active_groups()) == [("p1", "p1", 1), ("p2", "p1", 1)]
+    assert read.active_run_jobs() == {"a1": "a", "a2": "a"}    # skipped s1 is not active
     assert [{k: r[k] for k in ("id", "job", "peer", "target", "status", "held")}
             for r in read.active_refs()] == [
         {"id": "a1", "job": "a", "peer": "p1", "target": "p1", "status": "running",

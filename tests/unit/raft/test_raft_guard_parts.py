@@ -1,16 +1,20 @@
 """The pure parts behind issue 12's fixes: the leader lease arithmetic, reachability, the
-keepalive interval, and the watchdog's checking (its exit is tested on a real peer in
-test_cluster_raft_guard.py)."""
+keepalive interval, the watchdog's checking (its exit is tested on a real peer in
+test_cluster_raft_guard.py) and its report of a blocked event loop."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
+import time
 
 import pytest
 
 from raftcron.config.tuning import RaftTuning
 from raftcron.raft.liveness import heard_within, majority_heard
-from raftcron.watchdog import Watchdog
+from raftcron.watchdog import LoopHeartbeat, Watchdog
+from tests.support.wait import wait_until_async
 
 
 def test_heard_within_needs_a_recent_contact() -> None:
@@ -79,3 +83,31 @@ def test_watchdog_thread_calls_on_dead_once_and_stop_silences_it() -> None:
     assert not fired.wait(0.2)
     assert seen == []
     quiet.stop()
+
+
+def block_the_loop(seconds: float) -> None:
+    time.sleep(seconds)  # the fault under test: a callback that holds the loop
+
+
+async def test_a_blocked_loop_is_logged_with_where_and_how_long(caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="raftcron.watchdog")
+    died: list[tuple[str, str]] = []
+    beat = LoopHeartbeat(asyncio.get_running_loop(), interval=0.02, warn=0.2, log_every=0)
+    beat.start()
+    dog = Watchdog(interval=0.01, on_dead=lambda name, why: died.append((name, why)))
+    dog.watch("event loop", beat.problem)
+    dog.start()
+    try:
+        await asyncio.sleep(0.1)  # a few beats on time: nothing to say
+        assert beat.stalls == 0 and not caplog.records
+        block_the_loop(0.6)
+        await wait_until_async(lambda: beat.stalls == 1, message="the stall counted")
+        messages = [r.getMessage() for r in caplog.records]
+        assert any("has been blocked" in m and "block_the_loop" in m for m in messages), messages
+        lengths = [float(m.split("for ")[1].rstrip("s")) for m in messages
+                   if m.startswith("the event loop was blocked for")]
+        assert len(lengths) == 1 and 0.5 <= lengths[0] < 5, messages
+        assert died == []  # a stall is not a death
+    finally:
+        dog.stop()
+        beat.stop()
