@@ -10,7 +10,9 @@ Contract (docs/design/worker.md tells the whole path):
   than `late_after` ago until this peer has caught up and its `run_started` is committed (the
   state refuses it for a run already `lost`).
 - Before a process is spawned its id is fsynced to `started.log`; at `start()` every active
-  run found there is reported `run_lost` and never run again. Reports go through the batching
+  run found there is reported `run_lost` and never run again, except a held run the copy
+  still lists `pending` (it starts only after its `run_started` commits: it never ran), which
+  is taken again. Reports go through the batching
   `Reporter`, keyed by run id, retried until settled.
 - Under overload starts are paced (`pacing.py`); a run that cannot start in time is reported
   `failed` with an `overloaded: ...` reason. `capacity` is what this peer advertises to the
@@ -181,7 +183,15 @@ class Worker(RunExecution):
             elif run_id in self._logged:
                 # At start: possibly started by the previous incarnation. Later: its final
                 # report is on its way.
-                if initial:
+                if initial and run.get("held") and run["status"] == "pending":
+                    # Except a held run still pending: a held run is spawned only once its
+                    # run_started is committed, and this copy has caught up with every entry
+                    # committed before the crash, so it never started. It is taken again; a
+                    # confirmation the previous incarnation left in flight has the same key,
+                    # so whichever applies first decides and the other is a no-op.
+                    self._logged.discard(run_id)
+                    self._take(run)
+                elif initial:
                     self._report_lost(run_id, RESTART_REASON, now)
             elif run["status"] == "running":
                 # Reported started, yet not in started.log (lost with the data dir?).

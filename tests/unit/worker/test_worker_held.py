@@ -86,3 +86,24 @@ async def test_a_held_run_moved_here_runs_once(env: Env, tmp_path: Path):
     await settle(w)
     assert executed(ran) == ["r1"]
     assert [a["peer"] for a in env.proposed("run_started")] == [SELF]
+
+
+async def test_a_held_run_still_pending_after_a_restart_is_taken_again(env: Env, tmp_path: Path):
+    """The crash came after started.log's fsync, before the confirmation committed: the copy
+    (caught up) still lists the run pending and held here, so it never started: it runs now,
+    once, instead of being reported lost. A plain pending run logged there stays lost (it may
+    have been spawned before its report)."""
+    ran = env.marker_job()
+    fire_held(env, env.record("held-1"))
+    env.fire(env.record("plain-1"))
+    env.data_dir.mkdir(parents=True)
+    (env.data_dir / "started.log").write_text("held-1\nplain-1\n")
+    w = worker(env)
+    await w.start()
+    await wait_until_async(lambda: env.status_is("held-1", "succeeded"),
+                           message="the held run to run")
+    await wait_until_async(lambda: env.status_is("plain-1", "lost"),
+                           message="the plain run to be lost")
+    await settle(w)
+    assert executed(ran) == ["held-1"]
+    assert [a["run_id"] for a in env.proposed("run_started")] == ["held-1"]
