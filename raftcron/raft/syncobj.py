@@ -3,7 +3,8 @@
 Only `raftcron.raft.node` uses this module. The SyncObj has one replicated method, `apply(payload)`:
 adding or renaming one would renumber pysyncobj's method ids and make old journals and older
 peers call the wrong method. The few private pysyncobj fields raftcron needs are read here and
-nowhere else (pysyncobj is pinned to 0.3.17).
+nowhere else (pysyncobj is pinned to 0.3.17), except its journal's file classes
+(`raft.journal_file`).
 """
 
 from __future__ import annotations
@@ -25,8 +26,13 @@ from pysyncobj.monotonic import monotonic as raft_clock
 from pysyncobj.syncobj import SyncObjException as SyncObjException
 
 from raftcron.config.tuning import RaftTuning
+from raftcron.raft import journal_file
 from raftcron.raft.transport import KeepaliveTransport
 from raftcron.raft.version_gate import VersionGate
+
+# Every journal this process opens reserves its space before writing through its mapping:
+# a full disk then stops the peer with exit 70 and a line saying so, not a silent SIGBUS.
+journal_file.install()
 
 ROLES = {0: "follower", 1: "candidate", 2: "leader"}
 NEVER = 2**62
