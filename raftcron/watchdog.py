@@ -138,7 +138,7 @@ class LoopHeartbeat:
     `warn` seconds: where the loop thread is, from the watchdog's thread, and, from the loop
     once it runs again, how long the stall lasted. `stalls` counts the stalls over `warn`."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, *, interval: float = 0.1,
+    def __init__(self, loop: asyncio.AbstractEventLoop, *, interval: float = 0.25,
                  limit: float = LOOP_STALL_LIMIT, warn: float = LOOP_STALL_WARN,
                  log_every: float = LOOP_STALL_LOG_EVERY) -> None:
         self._loop = loop
