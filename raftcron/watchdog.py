@@ -136,7 +136,8 @@ class LoopHeartbeat:
     """Marks the asyncio loop alive every `interval` seconds. `problem()` is the watchdog probe
     (None while the loop ran within `limit` seconds); on the way it reports a stall longer than
     `warn` seconds: where the loop thread is, from the watchdog's thread, and, from the loop
-    once it runs again, how long the stall lasted. `stalls` counts the stalls over `warn`."""
+    once it runs again, how long the stall lasted. `stalls` counts the stalls over `warn`, and
+    `on_stall(seconds)` (set by the daemon: the metrics) hears of each, on the loop."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, *, interval: float = 0.25,
                  limit: float = LOOP_STALL_LIMIT, warn: float = LOOP_STALL_WARN,
@@ -148,6 +149,7 @@ class LoopHeartbeat:
         self.log_every = log_every
         self.last_beat = time.monotonic()
         self.stalls = 0
+        self.on_stall: Callable[[float], None] | None = None
         self._thread_id: int | None = None
         self._handle: asyncio.TimerHandle | None = None
         self._seen_beat = 0.0      # the beat whose stall the watchdog reported
@@ -165,6 +167,11 @@ class LoopHeartbeat:
             self.stalls += 1
             if self._seen_beat == self.last_beat:  # its start was logged: log its length
                 log.warning("the event loop was blocked for %.2fs", late)
+            if self.on_stall is not None:
+                try:
+                    self.on_stall(late)
+                except Exception:  # a metrics bug must not stop the heartbeat
+                    log.exception("recording an event-loop stall failed")
         self.last_beat = now
         self._handle = self._loop.call_later(self.interval, self._beat)
 

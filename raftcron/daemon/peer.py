@@ -166,6 +166,7 @@ class Daemon:
         # This peer's metrics registry: the worker and the scheduler record events into it,
         # the API's /metrics reads it (with the node's and the copy's state at scrape time).
         metrics = PeerMetrics(self_id=s.self_id, node=self.node, read=self.read)
+        heartbeat.on_stall = metrics.loop_stalled
         limit = s.scheduler.output_limit  # a job's own `output_limit` wins over it
         local = LocalExecutor(outputs, clock=self.clock, job_umask=self._job_umask,
                               output_limit=limit)

@@ -69,6 +69,11 @@ class PeerMetrics:
         self._moved = Counter("raftcron_runs_moved",
                               "Held runs this peer, as leader, moved off a silent peer.",
                               registry=reg)
+        self._stalls = Counter("raftcron_event_loop_stalls",
+                               "Times this peer's event loop was blocked for over half a second "
+                               "(its API could not answer meanwhile).", registry=reg)
+        self._stalled = Counter("raftcron_event_loop_stalled_seconds",
+                                "Seconds those stalls lasted, in all.", registry=reg)
         self._not_run: dict[tuple[str, str], Any] = {}
         for status in ("missed", "skipped"):
             family = Counter(f"raftcron_runs_{status}",
@@ -76,6 +81,11 @@ class PeerMetrics:
                              ["reason"], registry=reg)
             for reason in reason_labels():
                 self._not_run[(status, reason)] = family.labels(reason)
+
+    def loop_stalled(self, seconds: float) -> None:
+        """The event loop ran nothing for `seconds` (over `watchdog.LOOP_STALL_WARN`)."""
+        self._stalls.inc()
+        self._stalled.inc(max(0.0, seconds))
 
     # --- Recorder -----------------------------------------------------------------------------
 

@@ -41,6 +41,8 @@ FAMILIES = {
     "raftcron_runs_missed": "counter",
     "raftcron_runs_skipped": "counter",
     "raftcron_runs_moved": "counter",
+    "raftcron_event_loop_stalls": "counter",
+    "raftcron_event_loop_stalled_seconds": "counter",
     "process_cpu_seconds": "counter",
     "process_resident_memory_bytes": "gauge",
     "python_info": "gauge",

@@ -93,6 +93,8 @@ async def test_a_blocked_loop_is_logged_with_where_and_how_long(caplog) -> None:
     caplog.set_level(logging.WARNING, logger="raftcron.watchdog")
     died: list[tuple[str, str]] = []
     beat = LoopHeartbeat(asyncio.get_running_loop(), interval=0.02, warn=0.2, log_every=0)
+    heard: list[float] = []
+    beat.on_stall = heard.append
     beat.start()
     dog = Watchdog(interval=0.01, on_dead=lambda name, why: died.append((name, why)))
     dog.watch("event loop", beat.problem)
@@ -107,6 +109,7 @@ async def test_a_blocked_loop_is_logged_with_where_and_how_long(caplog) -> None:
         lengths = [float(m.split("for ")[1].rstrip("s")) for m in messages
                    if m.startswith("the event loop was blocked for")]
         assert len(lengths) == 1 and 0.5 <= lengths[0] < 5, messages
+        assert heard == [pytest.approx(lengths[0], abs=0.01)]  # what the metrics hear
         assert died == []  # a stall is not a death
     finally:
         dog.stop()
