@@ -46,7 +46,7 @@ from raftcron.raft.listeners import (
 )
 from raftcron.raft.liveness import majority_heard
 from raftcron.raft.membership import Membership
-from raftcron.raft.propose import Proposer
+from raftcron.raft.propose import Proposer, encode
 from raftcron.raft.snapshots import SnapshotHooks
 from raftcron.raft.status import node_status
 from raftcron.raft.syncobj import (
@@ -236,7 +236,7 @@ class Node:
         Retries with the same key until `timeout`; raises `UnavailableError` then (the write
         may or may not have been applied: retrying with the same key is safe)."""
         key = key or uuid.uuid4().hex
-        return await self.propose_encoded(commands.encode(op, args, key), key, timeout=timeout)
+        return await self.propose_encoded(await encode(op, args, key), key, timeout=timeout)
 
     async def propose_encoded(self, payload: bytes, key: str, *, timeout: float = 5.0) -> dict:
         """`propose` for a command already encoded with `key` in its envelope."""

@@ -5,6 +5,12 @@ outcome unknown: the same payload, with the same idempotency key, is submitted a
 growing pause until the deadline; the state machine honours the key, so it applies at most
 once. The waiting future is resolved from the apply path (`KeyWaiters`), not only from
 pysyncobj's callback, which is lost when a follower installs a snapshot.
+
+`encode` turns a command into its log entry: on the loop for an ordinary command, on a worker
+thread for a large one (`OFF_LOOP_ENTRIES`), whose validation and encoding take tens of
+milliseconds of CPU (a fire of 1,000 runs, a batch of 1,000 jobs: 0.66 s once under
+overload) that would otherwise hold every API request on the loop. The GIL is still shared,
+but the loop gets its turn every few milliseconds.
 """
 
 from __future__ import annotations
@@ -15,10 +21,28 @@ from collections.abc import Callable
 from typing import Any
 
 from raftcron.errors import UnavailableError
+from raftcron.model import commands
 from raftcron.raft.syncobj import FAIL_NAMES, SUCCESS, RaftObj
 from raftcron.raft.waiters import KeyWaiters, set_result
 
-__all__ = ["Proposer"]
+__all__ = ["OFF_LOOP_ENTRIES", "Proposer", "encode"]
+
+#: A command whose list arguments hold more items than this in all (a fire's runs, a batch's
+#: commands) is validated and encoded off the loop. A thread hop costs ~0.1 ms; validating
+#: and encoding one item ~25 us.
+OFF_LOOP_ENTRIES = 64
+
+
+def _items(args: dict) -> int:
+    return sum(len(v) for v in args.values() if isinstance(v, list))
+
+
+async def encode(op: str, args: dict, key: str) -> bytes:
+    """`commands.encode(op, args, key)`, off the loop when `args` is large. The caller must
+    not change `args` until this returns (every caller builds them for this one proposal)."""
+    if _items(args) <= OFF_LOOP_ENTRIES:
+        return commands.encode(op, args, key)
+    return await asyncio.get_running_loop().run_in_executor(None, commands.encode, op, args, key)
 
 
 class Proposer:
