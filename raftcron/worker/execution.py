@@ -5,8 +5,10 @@ holds that path, so the worker's intake and lifecycle stay in runner.py. Contrac
 
 - Prepared (`prepare.py`); a late run (`admission.py`) first catches up, is checked again in
   the copy, and starts only once its `run_started` is committed (`_confirmed`).
-- Its id is fsynced to `started.log` before anything can spawn it; a run whose id cannot be
-  written is reported `failed` and never starts.
+- Its id is fsynced to `started.log` before anything can spawn it. When its id cannot be
+  written, nothing can start here safely (this peer's disk failed, most often full): the
+  peer stops through `fatal` (`watchdog.exit_now`, exit 70) as a failing apply does, and the
+  run stays pending here, for the leader to move (a held run) or to mark lost (the lease).
 - A held run (fired ahead, `runs.held`) is confirmed like a late one shortly before its time
   (`_confirm_held`; refused: it never starts). A run fired ahead waits for its time
   (`pacing.hold_until_due`); if its job changed meanwhile it is prepared again
@@ -29,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +71,8 @@ class RunExecution:
     admission: Admission
     edits: JobEdits
     gate: pacing.StartGate
+    #: How the peer stops when started.log cannot be written (`watchdog.exit_now`).
+    fatal: Callable[[str], None]
     _preparer: Preparer
     _stopping: bool
     _logged: set[str]
@@ -95,9 +100,12 @@ class RunExecution:
             try:
                 await self.log.record(run_id)
             except OSError as exc:
-                # Not durable, so not started: the run would be unsafe to start after a crash.
+                # Not durable, so not started: the run would be unsafe to start after a crash,
+                # and so would any other. Reporting it `failed` would throw the slot away for
+                # a fault of this peer's disk; stopped, the peer leaves it to the leader.
                 self._logged.discard(run_id)
-                self._report_unstarted(run_id, "failed", f"cannot write started.log: {exc}")
+                self.fatal(f"cannot write {self.log.path}: {exc}; exiting with status 70 "
+                           "(free some space and restart: the peer catches up from the others)")
                 return
             held = bool(run.get("held")) and run_id not in self._confirmed
             waited = held and await self._confirm_held(run_id, run)

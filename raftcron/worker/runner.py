@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,7 @@ from raftcron.executor.base import Executor
 from raftcron.metrics import NULL_RECORDER, Recorder
 from raftcron.model.commands import Command
 from raftcron.model.types import ACTIVE_STATUSES
+from raftcron.watchdog import exit_now
 from raftcron.worker import pacing
 from raftcron.worker.admission import Admission
 from raftcron.worker.execution import RunExecution
@@ -75,6 +76,7 @@ class Worker(RunExecution):
         max_waiting: int = pacing.MAX_WAITING,
         recorder: Recorder = NULL_RECORDER,
         majority_clock: Clock | None = None,
+        fatal: Callable[[str], None] = exit_now,
     ) -> None:
         self.node = node
         self.read = read
@@ -87,6 +89,7 @@ class Worker(RunExecution):
         self.stop_timeout = stop_timeout
         #: Metrics: runs started here (with their fire skew) and runs reported final.
         self.recorder = recorder
+        self.fatal = fatal
         self.log = StartedLog(Path(data_dir))
         self.reporter = Reporter(
             propose=node.propose,

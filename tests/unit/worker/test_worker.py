@@ -355,3 +355,24 @@ async def test_worker_run_fired_ahead_of_a_job_deleted_meanwhile_never_starts(en
     await wait_until_async(lambda: not env.workers[worker_count]._tasks,
                            message="the worker to drop r1")
     assert executor.specs == []
+
+
+async def test_a_started_log_that_cannot_be_written_stops_the_peer(env: Env):
+    """The id cannot be made durable (here started.log is a directory; in the field, a full
+    disk): nothing may start here, and the slot is not thrown away as `failed` for a fault
+    of this peer's disk: the peer stops (exit 70 in the daemon) and the run stays pending for
+    the leader to move or mark lost."""
+    env.put_job()
+    executor = FakeExecutor(env.clock)
+    stops: list[str] = []
+    worker = env.worker({"local": executor}, fatal=stops.append)
+    await worker.start()
+    (env.data_dir / "started.log").unlink(missing_ok=True)
+    (env.data_dir / "started.log").mkdir(parents=True)
+    env.fire(env.record("r1"))
+    await wait_until_async(lambda: stops, message="the worker to stop the peer")
+    await settle(worker)
+    assert "started.log" in stops[0] and "exiting with status 70" in stops[0]
+    assert executor.specs == []
+    assert env.run("r1")["status"] == "pending"
+    assert env.proposed("run_finished") == []
