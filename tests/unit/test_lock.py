@@ -60,6 +60,7 @@ def _install_commands(path: Path) -> dict[str, str]:
         if line.startswith("#"):
             continue
         if "pip install" in line and "-r requirements.txt" in line:
+            assert "-r requirements-build.txt" in line, line
             found["lock"] = line
         elif "pip install" in line and "-e ." in line:
             found["project"] = line
@@ -76,6 +77,17 @@ def test_ci_installs_from_the_lock_as_the_scripts_do() -> None:
     assert ci == scripts
     assert "--require-hashes" in ci["lock"] and "--upgrade" not in ci["lock"]
     assert "--no-deps" in ci["project"]
+    # The build uses the backend installed hash-checked above, never one fetched on the day.
+    assert "--no-build-isolation" in ci["project"]
+
+
+def test_the_build_lock_pins_the_build_backend_with_hashes() -> None:
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
+    text = re.sub(r"\\\n\s*", " ", (ROOT / "requirements-build.txt").read_text())
+    pins = [line for line in text.splitlines() if re.match(r"^[A-Za-z0-9_.\-]+==", line)]
+    assert sorted(p.split()[0] for p in pins) == sorted(requires), \
+        "requirements-build.txt is stale: run scripts/lock"
+    assert all("--hash=sha256:" in line for line in pins)
 
 
 def test_every_pin_in_requirements_txt_carries_a_hash() -> None:
